@@ -1,0 +1,66 @@
+#pragma once
+// autodistilld configuration: defaults -> config file -> command line.
+//
+// The file is `key = value` lines; `#` starts a comment. Every field below is
+// documented with its default; `autodistilld --print-config` prints the
+// effective configuration in file syntax, with the documentation.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autodistill/status.hpp"
+
+namespace autodistill::daemon {
+
+struct Config {
+  // Directory for the SQLite store and the blob store. Created if missing.
+  std::string data_dir = "/var/lib/autodistill";
+  // ZeroMQ endpoint (ROUTER) where workers connect.
+  std::string worker_endpoint = "tcp://127.0.0.1:5555";
+  // ZeroMQ endpoint (ROUTER) where clients connect.
+  std::string client_endpoint = "tcp://127.0.0.1:5556";
+  // Both sides of a worker session send a message at least this often.
+  uint32_t heartbeat_interval_ms = 1000;
+  // A worker silent for liveness * heartbeat_interval_ms is dropped from the registry.
+  uint32_t liveness = 3;
+  // A trial lease not extended by a heartbeat for this long expires and the
+  // trial is re-queued with the next attempt number.
+  uint32_t lease_ms = 15000;
+  // Attempts per trial when the study does not set max_attempts.
+  uint32_t max_attempts = 3;
+  // Candidates in flight per study when the study does not set parallelism.
+  uint32_t default_parallelism = 8;
+  // Period of the housekeeping tick (lease expiry, heartbeats, dead workers).
+  uint32_t tick_ms = 100;
+  // Largest blob chunk payload, in bytes (Welcome.max_chunk_bytes).
+  uint32_t max_chunk_bytes = 1u << 20;
+  // Largest blob accepted, in bytes.
+  uint64_t max_blob_bytes = 64ull << 30;
+  // Largest candidate budget (max_trials) a study may ask for.
+  uint32_t max_trials_limit = 1000000;
+  // debug | info | warn | error.
+  std::string log_level = "info";
+
+  // Loads `key = value` lines from `path` over the current values.
+  Status load_file(const std::string& path);
+  // Sets one field from text; kInvalidArgument with the field name when the
+  // key is unknown or the value does not parse.
+  Status set(const std::string& key, const std::string& value);
+  // Cross-field checks (e.g. lease_ms must exceed one heartbeat interval).
+  Status validate() const;
+  // The configuration in file syntax, each field preceded by its documentation.
+  std::string render() const;
+};
+
+// Parses autodistilld's command line: `--config FILE`, `--KEY VALUE`,
+// `--KEY=VALUE` (dashes or underscores), `--print-config`, `--help`.
+struct CommandLine {
+  Config config;
+  bool print_config = false;
+  bool help = false;
+};
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
+std::string usage();
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,152 @@
+#pragma once
+// The controller: study and trial state machines, the worker registry,
+// dispatch, leases, watchers. It consumes decoded requests and produces
+// outbound messages; it owns no sockets, so tests drive it directly.
+//
+// Group commit: every handler writes to the Store's open transaction and
+// queues its replies; commit() makes the batch durable and only then hands
+// back the queued messages to send. Nothing is acknowledged before it is on
+// disk. A failed commit rolls the batch back, answers the batch's requests
+// with the error, forgets worker sessions (they Hello again) and rebuilds
+// the in-memory state from the store.
+//
+// Not thread-safe: one event-loop thread drives it.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "autodistill/daemon/blob_store.hpp"
+#include "autodistill/daemon/config.hpp"
+#include "autodistill/daemon/proposer.hpp"
+#include "autodistill/daemon/store.hpp"
+#include "autodistill/wire/codec.hpp"
+
+namespace autodistill::daemon {
+
+enum class Endpoint { kWorker = 0, kClient = 1 };
+
+struct Outbound {
+  Endpoint endpoint;
+  std::string peer;  // ZeroMQ routing id
+  std::string bytes;
+};
+
+// Wall-clock milliseconds since the epoch (leases are stored as such).
+using Clock = std::function<int64_t()>;
+int64_t system_now_ms();
+
+class Controller {
+ public:
+  Controller(const Config& config, Store& store, BlobStore& blobs, Clock clock = system_now_ms);
+  ~Controller();
+
+  // Loads every non-terminal study and trial from the store. Leases that
+  // were running get at least lease_ms from now, so workers can reconnect.
+  Status recover();
+
+  // Handles one inbound frame (verified here before anything reads it).
+  void on_message(Endpoint endpoint, const std::string& peer, const void* data, size_t size);
+
+  // Lease expiry, dead workers, heartbeats and watch keep-alives.
+  void tick();
+
+  // Stop assigning work and accepting studies (SIGTERM); results are still
+  // recorded so nothing a worker finishes is lost.
+  void begin_shutdown();
+  bool shutting_down() const { return shutting_down_; }
+
+  // Commits the batch; returns the messages to send (empty when nothing).
+  std::vector<Outbound> commit();
+
+  // Introspection for tests and metrics.
+  size_t active_trials() const { return trials_.size(); }
+  size_t connected_workers() const { return workers_.size(); }
+
+ private:
+  struct Study;
+  struct Trial;
+  struct Worker;
+  struct Watcher {
+    std::string peer;
+    uint64_t request_id;
+  };
+
+  // --- inbound
+  void on_worker(const std::string& peer, wire::EnvelopeT& env);
+  void on_client(const std::string& peer, wire::EnvelopeT& env);
+  void on_hello(const std::string& peer, uint64_t rid, wire::HelloT& hello);
+  void on_pull(Worker& w, const wire::PullT& pull);
+  void on_heartbeat(Worker& w, const wire::HeartbeatT& hb);
+  void on_result(const std::string& peer, uint64_t rid, const wire::ResultT& result);
+  void on_failure(const std::string& peer, uint64_t rid, const wire::FailureT& failure);
+  void on_bye(const std::string& peer, const wire::ByeT& bye);
+  void on_submit(const std::string& peer, uint64_t rid, wire::SubmitT& submit);
+  void on_get(const std::string& peer, uint64_t rid, const wire::GetStudyT& get);
+  void on_list(const std::string& peer, uint64_t rid, const wire::ListStudiesT& list);
+  void on_watch(const std::string& peer, uint64_t rid, const wire::WatchT& watch);
+  void on_cancel(const std::string& peer, uint64_t rid, const wire::CancelStudyT& cancel);
+  void on_list_workers(const std::string& peer, uint64_t rid);
+  void on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wire::EnvelopeT& env);
+
+  // --- state machine
+  Study* load_study(const StudyRow& row);
+  void refill(Study& s);
+  void add_candidate(Study& s, Params params);
+  void lease(Trial& t, Worker& w);
+  void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
+  void finish_trial(Trial& t, int state);
+  void candidate_finished(Study& s, uint32_t candidate);
+  void maybe_advance(Study& s);
+  void select_for_regular(Study& s);
+  void set_study_state(Study& s, int state, const std::string& message);
+  void cancel_study(Study& s, const std::string& reason);
+  void dispatch();
+  Trial* take_trial_for(const Worker& w);
+  void drop_worker(const std::string& peer, const std::string& why);
+
+  // --- helpers
+  void event(Study& s, const std::string& kind, uint64_t trial_id, uint32_t attempt,
+             const std::string& message);
+  void send(Endpoint ep, const std::string& peer, std::string bytes);
+  void reply_error(Endpoint ep, const std::string& peer, uint64_t rid, const Status& status);
+  void note_request(Endpoint ep, const std::string& peer, uint64_t rid);
+  Result<wire::StudyInfoT> study_info(const StudyRow& row, const std::vector<TrialRow>* trials);
+  wire::TrialInfoT trial_info(const TrialRow& row) const;
+  void flush_events();
+  void reset_memory();
+
+  const Config& config_;
+  Store& store_;
+  BlobStore& blobs_;
+  Clock now_;
+  bool shutting_down_ = false;
+
+  std::map<uint64_t, std::unique_ptr<Study>> studies_;          // non-terminal, by id
+  std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;  // non-terminal
+  std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
+  std::unordered_map<std::string, std::string> peer_of_worker_;  // worker_id -> routing id
+  std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
+  // Last durable event seq each watcher (study, peer) has been sent.
+  std::map<std::pair<uint64_t, std::string>, uint64_t> watcher_seq_;
+  int64_t last_keepalive_ms_ = 0;
+
+  // The current batch.
+  std::vector<Outbound> outbox_;
+  struct PendingRequest {
+    Endpoint endpoint;
+    std::string peer;
+    uint64_t request_id;
+  };
+  std::vector<PendingRequest> batch_requests_;
+  std::map<uint64_t, std::vector<wire::EventT>> batch_events_;  // study -> new events
+  std::set<uint64_t> ended_studies_;                             // reached a terminal state
+};
+
+}  // namespace autodistill::daemon

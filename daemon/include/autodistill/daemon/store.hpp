@@ -1,0 +1,142 @@
+#pragma once
+// The durable study store: one SQLite database (WAL, synchronous=FULL) with
+// versioned schema migrations. It is the truth: the daemon rebuilds all of
+// its in-memory state from it on start.
+//
+// Writes happen inside a group-commit transaction: the first write opens it,
+// commit() makes every write since durable at once (one fsync for a batch of
+// requests). A failed write poisons the transaction; commit() then rolls it
+// back and returns the first error, so a batch is all-or-nothing.
+// Not thread-safe: owned by the daemon's event-loop thread.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autodistill/status.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace autodistill::daemon {
+
+struct StudyRow {
+  uint64_t id = 0;
+  std::string idempotency_key;  // empty when none
+  std::string spec;             // a verified FlatBuffer whose root is wire.StudySpec
+  int state = 0;                // wire::StudyState
+  std::string message;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct TrialRow {
+  uint64_t id = 0;
+  uint64_t study_id = 0;
+  uint32_t candidate = 0;
+  int kind = 0;   // wire::TrialKind
+  int state = 0;  // wire::TrialState
+  uint32_t attempt = 1;
+  std::string params_json;      // [{"name":..,"number":..} | {"name":..,"category":..}]
+  std::string worker_id;
+  int64_t lease_expires_ms = 0;
+  std::string objectives_json;  // {"name": value}
+  std::string metrics_json;
+  std::string artifacts_json;   // [{"name","digest","size"}]
+  int error_code = 0;
+  std::string error_message;
+  std::string error_field;
+  std::string fingerprint;
+  double progress = 0;
+  int64_t updated_ms = 0;
+};
+
+struct EventRow {
+  uint64_t study_id = 0;
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string kind;
+  uint64_t trial_id = 0;
+  uint32_t attempt = 0;
+  std::string message;
+};
+
+struct WorkerRow {
+  std::string worker_id;
+  int role = 0;
+  std::string hardware;  // a verified FlatBuffer whose root is wire.Hardware
+  uint32_t slots = 0;
+  std::string studies_json;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path` and applies pending
+  // migrations. kInternal with SQLite's message on failure.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Schema version after migrations (PRAGMA user_version).
+  int schema_version() const;
+
+  // Makes every write since the last commit durable, or rolls all of them
+  // back and returns the first error.
+  Status commit();
+  bool has_pending_writes() const { return in_tx_; }
+
+  // --- studies
+  uint64_t insert_study(const StudyRow& row);
+  void update_study(uint64_t id, int state, const std::string& message, int64_t now_ms);
+  Result<std::optional<StudyRow>> get_study(uint64_t id);
+  Result<std::optional<StudyRow>> find_study_by_key(const std::string& key);
+  Result<std::vector<StudyRow>> list_studies(uint32_t limit);  // newest first; 0 = all
+  Result<std::vector<StudyRow>> active_studies();               // not terminal, by id
+
+  // --- trials
+  uint64_t insert_trial(const TrialRow& row);
+  void update_trial(const TrialRow& row);
+  Result<std::optional<TrialRow>> get_trial(uint64_t id);
+  Result<std::vector<TrialRow>> trials_of_study(uint64_t study_id);
+
+  // --- results, idempotent by (trial, attempt): false when already recorded.
+  bool insert_result(uint64_t trial_id, uint32_t attempt, const std::string& kind,
+                     const std::string& payload, int64_t now_ms);
+  Result<int64_t> count_results(uint64_t trial_id);
+
+  // --- events
+  void insert_event(const EventRow& row);
+  Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq,
+                                             uint32_t limit);
+  Result<uint64_t> max_event_seq(uint64_t study_id);
+
+  // --- blobs
+  void insert_blob(const std::string& digest, uint64_t size, int64_t now_ms);
+  Result<std::optional<uint64_t>> blob_size(const std::string& digest);
+
+  // --- workers
+  void upsert_worker(const WorkerRow& row);
+  void touch_worker(const std::string& worker_id, int64_t last_seen_ms);
+  Result<std::vector<WorkerRow>> list_workers();
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Status migrate();
+  sqlite3_stmt* prepare(const char* sql);
+  // Starts the group transaction if needed; false if the store is poisoned.
+  bool begin_write();
+  void fail(const std::string& what);
+  Status exec(const char* sql);
+
+  sqlite3* db_;
+  std::vector<std::pair<const char*, sqlite3_stmt*>> statements_;
+  bool in_tx_ = false;
+  Status poisoned_;
+};
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,51 @@
+#pragma once
+// Study specs: validation at submit, and the vocabulary of Distill studies.
+//
+// validate_spec() checks everything before anything is stored and names the
+// first bad field as a dotted path ("spec.factors[0].values[2]").
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autodistill/status.hpp"
+#include "autodistill/wire/codec.hpp"
+
+namespace autodistill::daemon {
+
+struct Config;
+
+// One candidate: a value per factor, in the spec's factor order.
+using Params = std::vector<wire::ParamValueT>;
+
+// The factors of the student design space (paper Table 1, plus blocks).
+const std::vector<std::string>& distill_factor_names();
+// Objectives and metrics a Distill study can name, with the trial kind that
+// measures them: probe trials report latency_ms / params / flops, flash and
+// regular trials report the accuracies.
+const std::vector<std::string>& distill_probe_metrics();
+const std::vector<std::string>& distill_accuracy_metrics();
+
+// True when the blob store holds `digest`.
+using HasBlob = std::function<bool(const std::string& digest)>;
+
+Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob);
+
+// Distill validity rule: num_heads divides bottleneck_size (when both set),
+// every size positive. Other studies: always valid.
+bool is_valid_candidate(const wire::StudySpecT& spec, const Params& params);
+
+// Canonical FlatBuffer bytes of a spec (storage, idempotency comparison),
+// and back (verified).
+std::string pack_spec(const wire::StudySpecT& spec);
+Result<wire::StudySpecT> unpack_spec(const std::string& bytes);
+
+// Params <-> JSON text ([{"name":..,"number":..} | {"name":..,"category":..}]).
+std::string params_to_json(const Params& params);
+Params params_from_json(const std::string& json);
+// {"name": value} <-> metrics.
+std::string metrics_to_json(const std::map<std::string, double>& metrics);
+std::map<std::string, double> metrics_from_json(const std::string& json);
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,210 @@
+#include "autodistill/daemon/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "autodistill/daemon/log.hpp"
+
+namespace autodistill::daemon {
+
+namespace {
+
+struct Field {
+  const char* key;
+  const char* doc;
+  std::function<Status(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+template <class T>
+Status parse_unsigned(const std::string& key, const std::string& text, T* out) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+    return Status(Code::kInvalidArgument, "not a non-negative integer: \"" + text + "\"", key);
+  }
+  *out = value;
+  return Status::ok();
+}
+
+#define AD_STRING_FIELD(name, doc)                                                    \
+  Field {                                                                             \
+    #name, doc, [](Config& c, const std::string& v) { c.name = v; return Status::ok(); }, \
+        [](const Config& c) { return c.name; }                                        \
+  }
+#define AD_NUMBER_FIELD(name, doc)                                                     \
+  Field {                                                                              \
+    #name, doc,                                                                        \
+        [](Config& c, const std::string& v) { return parse_unsigned(#name, v, &c.name); }, \
+        [](const Config& c) { return std::to_string(c.name); }                         \
+  }
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> kFields = {
+      AD_STRING_FIELD(data_dir, "Directory for the SQLite store and the blob store."),
+      AD_STRING_FIELD(worker_endpoint, "ZeroMQ endpoint (ROUTER) where workers connect."),
+      AD_STRING_FIELD(client_endpoint, "ZeroMQ endpoint (ROUTER) where clients connect."),
+      AD_NUMBER_FIELD(heartbeat_interval_ms,
+                      "Both sides of a worker session send a message at least this often."),
+      AD_NUMBER_FIELD(liveness,
+                      "A worker silent for liveness * heartbeat_interval_ms is dropped."),
+      AD_NUMBER_FIELD(lease_ms,
+                      "A trial lease not extended for this long expires; the trial is "
+                      "re-queued with the next attempt number."),
+      AD_NUMBER_FIELD(max_attempts, "Attempts per trial when a study does not set max_attempts."),
+      AD_NUMBER_FIELD(default_parallelism,
+                      "Candidates in flight per study when a study does not set parallelism."),
+      AD_NUMBER_FIELD(tick_ms,
+                      "Period of the housekeeping tick (lease expiry, heartbeats, dead workers)."),
+      AD_NUMBER_FIELD(max_chunk_bytes, "Largest blob chunk payload, in bytes."),
+      AD_NUMBER_FIELD(max_blob_bytes, "Largest blob accepted, in bytes."),
+      AD_NUMBER_FIELD(max_trials_limit, "Largest candidate budget (max_trials) a study may ask for."),
+      AD_STRING_FIELD(log_level, "debug | info | warn | error."),
+  };
+  return kFields;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::string normalize_key(std::string key) {
+  for (char& c : key) {
+    if (c == '-') c = '_';
+  }
+  return key;
+}
+
+}  // namespace
+
+Status Config::set(const std::string& key, const std::string& value) {
+  std::string k = normalize_key(key);
+  for (const Field& f : fields()) {
+    if (k == f.key) return f.set(*this, value);
+  }
+  return Status(Code::kInvalidArgument, "unknown configuration key \"" + key + "\"", key);
+}
+
+Status Config::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status(Code::kNotFound, "cannot open config file " + path, "config");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      return Status(Code::kInvalidArgument,
+                    path + ":" + std::to_string(number) + ": expected `key = value`", "config");
+    }
+    Status s = set(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    if (!s) {
+      return Status(s.code(), path + ":" + std::to_string(number) + ": " + s.message(), s.field());
+    }
+  }
+  return Status::ok();
+}
+
+Status Config::validate() const {
+  if (data_dir.empty()) return Status(Code::kInvalidArgument, "must not be empty", "data_dir");
+  if (worker_endpoint == client_endpoint) {
+    return Status(Code::kInvalidArgument, "must differ from worker_endpoint", "client_endpoint");
+  }
+  if (heartbeat_interval_ms == 0) {
+    return Status(Code::kInvalidArgument, "must be positive", "heartbeat_interval_ms");
+  }
+  if (liveness == 0) return Status(Code::kInvalidArgument, "must be positive", "liveness");
+  if (lease_ms <= heartbeat_interval_ms) {
+    return Status(Code::kInvalidArgument, "must exceed heartbeat_interval_ms", "lease_ms");
+  }
+  if (max_attempts == 0) return Status(Code::kInvalidArgument, "must be positive", "max_attempts");
+  if (default_parallelism == 0) {
+    return Status(Code::kInvalidArgument, "must be positive", "default_parallelism");
+  }
+  if (tick_ms == 0) return Status(Code::kInvalidArgument, "must be positive", "tick_ms");
+  if (max_chunk_bytes < 1024 || max_chunk_bytes > (8u << 20)) {
+    return Status(Code::kInvalidArgument, "must be within [1024, 8388608]", "max_chunk_bytes");
+  }
+  LogLevel level;
+  if (!parse_log_level(log_level, &level)) {
+    return Status(Code::kInvalidArgument, "must be debug, info, warn or error", "log_level");
+  }
+  return Status::ok();
+}
+
+std::string Config::render() const {
+  std::ostringstream out;
+  out << "# autodistilld configuration (`key = value`; `#` starts a comment).\n";
+  for (const Field& f : fields()) {
+    out << "\n# " << f.doc << "\n# default: " << f.get(Config{}) << "\n"
+        << f.key << " = " << f.get(*this) << "\n";
+  }
+  return out.str();
+}
+
+std::string usage() {
+  std::ostringstream out;
+  out << "usage: autodistilld [--config FILE] [--KEY VALUE | --KEY=VALUE]... [--print-config]\n\n"
+         "Runs the autodistill controller. Settings are applied in order: defaults, then\n"
+         "the config file, then command-line overrides. Keys (dashes or underscores):\n";
+  for (const Field& f : fields()) {
+    out << "  --" << f.key << "  " << f.doc << " (default " << f.get(Config{}) << ")\n";
+  }
+  out << "\nSignals: SIGTERM/SIGINT stop taking work, flush the store and exit 0;\n"
+         "a second SIGINT exits at once.\n";
+  return out.str();
+}
+
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
+  CommandLine cl;
+  // The config file is applied first, overrides after it, whatever their order.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  std::string config_file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      cl.help = true;
+      continue;
+    }
+    if (a == "--print-config") {
+      cl.print_config = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      return Status(Code::kInvalidArgument, "unexpected argument \"" + a + "\"", a);
+    }
+    std::string key = a.substr(2), value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) {
+        return Status(Code::kInvalidArgument, "missing value for " + a, key);
+      }
+      value = args[++i];
+    }
+    if (key == "config") {
+      config_file = value;
+    } else {
+      overrides.emplace_back(key, value);
+    }
+  }
+  if (!config_file.empty()) {
+    if (Status s = cl.config.load_file(config_file); !s) return s;
+  }
+  for (auto& [key, value] : overrides) {
+    if (Status s = cl.config.set(key, value); !s) return s;
+  }
+  if (Status s = cl.config.validate(); !s) return s;
+  return cl;
+}
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,1319 @@
+#include "autodistill/daemon/controller.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "autodistill/daemon/log.hpp"
+#include "autodistill/daemon/pareto.hpp"
+#include "autodistill/wire/digest.hpp"
+
+namespace autodistill::daemon {
+
+using wire::Message;
+using wire::Role;
+using wire::StudyKind;
+using wire::StudyState;
+using wire::TrialKind;
+using wire::TrialState;
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+constexpr uint32_t kMaxCredits = 4096;
+constexpr uint32_t kMaxSlots = 1024;
+constexpr uint32_t kReplayBatch = 1000;
+constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
+
+bool is_terminal(int study_state) { return study_state >= static_cast<int>(StudyState::Succeeded); }
+
+const char* study_state_name(int state) {
+  return wire::EnumNameStudyState(static_cast<StudyState>(state));
+}
+
+Role role_of(TrialKind kind) {
+  switch (kind) {
+    case TrialKind::Probe: return Role::Probe;
+    case TrialKind::Flash:
+    case TrialKind::Regular: return Role::Distill;
+    case TrialKind::External: return Role::External;
+  }
+  return Role::External;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The objectives a trial of `kind` must report.
+std::vector<std::string> objectives_for(const wire::StudySpecT& spec, TrialKind kind) {
+  std::vector<std::string> out;
+  for (const auto& o : spec.objectives) {
+    bool wanted = kind == TrialKind::External ||
+                  (kind == TrialKind::Probe ? contains(distill_probe_metrics(), o->name)
+                                            : contains(distill_accuracy_metrics(), o->name));
+    if (wanted) out.push_back(o->name);
+  }
+  return out;
+}
+
+// Does the study need measurements from trials of this kind at all?
+bool study_uses(const wire::StudySpecT& spec, TrialKind kind) {
+  const auto& names =
+      kind == TrialKind::Probe ? distill_probe_metrics() : distill_accuracy_metrics();
+  for (const auto& o : spec.objectives) {
+    if (contains(names, o->name)) return true;
+  }
+  for (const auto& c : spec.constraints) {
+    if (contains(names, c->metric)) return true;
+  }
+  return false;
+}
+
+std::vector<std::unique_ptr<wire::MetricT>> to_metrics(const std::string& json) {
+  std::vector<std::unique_ptr<wire::MetricT>> out;
+  for (auto& [k, v] : metrics_from_json(json)) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = k;
+    m->value = v;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
+  std::map<std::string, double> m;
+  for (const auto& x : metrics) {
+    if (x) m[x->name] = x->value;
+  }
+  return metrics_to_json(m);
+}
+
+}  // namespace
+
+struct Controller::Study {
+  StudyRow row;
+  wire::StudySpecT spec;
+  uint32_t parallelism = 1;
+  uint32_t max_attempts = 1;
+  std::unique_ptr<Proposer> proposer;
+  uint32_t next_candidate = 0;
+  bool exhausted = false;
+  std::map<uint32_t, int> open;        // candidate -> non-terminal trials
+  std::set<uint32_t> failed;           // candidates with a failed trial
+  std::deque<uint64_t> ready[3];       // queued trial ids, by Role
+  uint64_t seq = 0;                    // last durable event seq
+  int state() const { return row.state; }
+};
+
+struct Controller::Trial {
+  TrialRow row;
+  Role role = Role::External;
+  std::vector<std::string> objectives;
+  float progress = 0;
+};
+
+struct Controller::Worker {
+  std::string peer;
+  std::string worker_id;
+  Role role = Role::External;
+  wire::HardwareT hardware;
+  uint32_t slots = 1;
+  std::vector<uint64_t> studies;
+  uint32_t credits = 0;
+  int64_t last_seen_ms = 0;
+  int64_t last_sent_ms = 0;
+  std::set<uint64_t> leased;
+};
+
+Controller::Controller(const Config& config, Store& store, BlobStore& blobs, Clock clock)
+    : config_(config), store_(store), blobs_(blobs), now_(std::move(clock)) {}
+
+Controller::~Controller() = default;
+
+// ---------------------------------------------------------------------------
+// Recovery
+
+void Controller::reset_memory() {
+  studies_.clear();
+  trials_.clear();
+  for (auto& [peer, w] : workers_) w->leased.clear();
+}
+
+Status Controller::recover() {
+  reset_memory();
+  auto rows = store_.active_studies();
+  if (!rows) return rows.status();
+  const int64_t now = now_();
+  size_t trial_count = 0;
+  for (const StudyRow& row : rows.value()) {
+    Study* s = load_study(row);
+    if (s == nullptr) continue;
+    auto seq = store_.max_event_seq(row.id);
+    if (!seq) return seq.status();
+    s->seq = seq.value();
+    auto trials = store_.trials_of_study(row.id);
+    if (!trials) return trials.status();
+    std::set<uint32_t> seen_candidates;
+    for (TrialRow& t : trials.value()) {
+      s->next_candidate = std::max(s->next_candidate, t.candidate + 1);
+      Params params = params_from_json(t.params_json);
+      if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
+      if (t.state == static_cast<int>(TrialState::Completed)) {
+        s->proposer->observe(params, metrics_from_json(t.objectives_json));
+        continue;
+      }
+      if (t.state == static_cast<int>(TrialState::Failed)) s->failed.insert(t.candidate);
+      if (t.state >= static_cast<int>(TrialState::Completed)) continue;
+      auto trial = std::make_unique<Trial>();
+      trial->row = std::move(t);
+      TrialKind kind = static_cast<TrialKind>(trial->row.kind);
+      trial->role = role_of(kind);
+      trial->objectives = objectives_for(s->spec, kind);
+      if (trial->row.state == static_cast<int>(TrialState::Leased)) {
+        // Give running workers time to reconnect and say Hello again.
+        trial->row.lease_expires_ms =
+            std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
+        auto peer = peer_of_worker_.find(trial->row.worker_id);
+        if (peer != peer_of_worker_.end()) workers_[peer->second]->leased.insert(trial->row.id);
+      } else {
+        s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
+      }
+      s->open[trial->row.candidate]++;
+      ++trial_count;
+      trials_.emplace(trial->row.id, std::move(trial));
+    }
+    if (s->state() == static_cast<int>(StudyState::Queued)) {
+      set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+    }
+    maybe_advance(*s);
+  }
+  LOG_INFO("recovered " << studies_.size() << " active studies, " << trial_count
+                        << " active trials");
+  return Status::ok();
+}
+
+Controller::Study* Controller::load_study(const StudyRow& row) {
+  auto spec = unpack_spec(row.spec);
+  if (!spec) {
+    LOG_ERROR("study " << row.id << ": " << spec.status().to_string() << "; marking it failed");
+    store_.update_study(row.id, static_cast<int>(StudyState::Failed), "stored spec is corrupt",
+                        now_());
+    return nullptr;
+  }
+  auto s = std::make_unique<Study>();
+  s->row = row;
+  s->spec = std::move(spec.value());
+  s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
+  s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
+  s->proposer = make_proposer(s->spec, row.id);
+  Study* raw = s.get();
+  studies_[row.id] = std::move(s);
+  return raw;
+}
+
+// ---------------------------------------------------------------------------
+// Inbound
+
+void Controller::on_message(Endpoint endpoint, const std::string& peer, const void* data,
+                            size_t size) {
+  auto env = wire::decode(data, size);
+  if (!env) {
+    LOG_WARN((endpoint == Endpoint::kWorker ? "worker" : "client")
+             << " peer sent a bad message (" << size << " bytes): " << env.status().to_string());
+    reply_error(endpoint, peer, 0, env.status());
+    return;
+  }
+  if (endpoint == Endpoint::kWorker) {
+    on_worker(peer, env.value());
+  } else {
+    on_client(peer, env.value());
+  }
+}
+
+void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
+  const uint64_t rid = env.request_id;
+  switch (env.body.type) {
+    case Message::Hello: return on_hello(peer, rid, *env.body.AsHello());
+    case Message::BlobGet:
+    case Message::BlobPut:
+    case Message::BlobStat: return on_blob(Endpoint::kWorker, peer, rid, env);
+    default: break;
+  }
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) {
+    reply_error(Endpoint::kWorker, peer, rid,
+                Status(Code::kUnknownPeer, "no session: send Hello first"));
+    return;
+  }
+  Worker& w = *it->second;
+  w.last_seen_ms = now_();
+  switch (env.body.type) {
+    case Message::Pull: return on_pull(w, *env.body.AsPull());
+    case Message::Heartbeat: return on_heartbeat(w, *env.body.AsHeartbeat());
+    case Message::Result: return on_result(peer, rid, *env.body.AsResult());
+    case Message::Failure: return on_failure(peer, rid, *env.body.AsFailure());
+    case Message::Bye: return on_bye(peer, *env.body.AsBye());
+    default:
+      reply_error(Endpoint::kWorker, peer, rid,
+                  Status(Code::kInvalidArgument,
+                         std::string(wire::message_name(env.body.type)) +
+                             " is not a worker-protocol request",
+                         "body"));
+  }
+}
+
+void Controller::on_client(const std::string& peer, wire::EnvelopeT& env) {
+  const uint64_t rid = env.request_id;
+  switch (env.body.type) {
+    case Message::Submit: return on_submit(peer, rid, *env.body.AsSubmit());
+    case Message::GetStudy: return on_get(peer, rid, *env.body.AsGetStudy());
+    case Message::ListStudies: return on_list(peer, rid, *env.body.AsListStudies());
+    case Message::Watch: return on_watch(peer, rid, *env.body.AsWatch());
+    case Message::CancelStudy: return on_cancel(peer, rid, *env.body.AsCancelStudy());
+    case Message::ListWorkers: return on_list_workers(peer, rid);
+    case Message::BlobGet:
+    case Message::BlobPut:
+    case Message::BlobStat: return on_blob(Endpoint::kClient, peer, rid, env);
+    default:
+      reply_error(Endpoint::kClient, peer, rid,
+                  Status(Code::kInvalidArgument,
+                         std::string(wire::message_name(env.body.type)) +
+                             " is not a client-protocol request",
+                         "body"));
+  }
+}
+
+// --- worker protocol
+
+void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& hello) {
+  note_request(Endpoint::kWorker, peer, rid);
+  auto reject = [&](Status status) {
+    LOG_WARN("rejecting worker \"" << hello.worker_id << "\": " << status.to_string());
+    wire::RejectT r;
+    r.error = std::make_unique<wire::ErrorT>(wire::to_wire(status));
+    send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(r)));
+  };
+  if (shutting_down_) return reject(Status(Code::kUnavailable, "daemon is shutting down"));
+  if (hello.worker_id.empty() || hello.worker_id.size() > 256) {
+    return reject(Status(Code::kInvalidArgument, "worker_id must be 1..256 characters",
+                         "worker_id"));
+  }
+  if (hello.role > Role::MAX || hello.role < Role::MIN) {
+    return reject(Status(Code::kInvalidArgument, "unknown role", "role"));
+  }
+  if (hello.slots == 0 || hello.slots > kMaxSlots) {
+    return reject(Status(Code::kInvalidArgument, "slots must be 1..1024", "slots"));
+  }
+  if (hello.role == Role::External && hello.studies.empty()) {
+    return reject(Status(Code::kInvalidArgument, "an external worker must name its studies",
+                         "studies"));
+  }
+  // A reconnecting worker replaces its old session; its leases stay.
+  if (auto old = peer_of_worker_.find(hello.worker_id);
+      old != peer_of_worker_.end() && old->second != peer) {
+    workers_.erase(old->second);
+  }
+  workers_.erase(peer);
+  auto w = std::make_unique<Worker>();
+  w->peer = peer;
+  w->worker_id = hello.worker_id;
+  w->role = hello.role;
+  if (hello.hardware) w->hardware = *hello.hardware;
+  w->slots = hello.slots;
+  w->studies = hello.studies;
+  w->last_seen_ms = now_();
+  const int64_t lease_until = w->last_seen_ms + config_.lease_ms;
+  for (const auto& ref : hello.running) {
+    if (!ref) continue;
+    auto t = trials_.find(ref->trial_id);
+    if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Leased) ||
+        t->second->row.attempt != ref->attempt) {
+      continue;
+    }
+    t->second->row.worker_id = hello.worker_id;
+    t->second->row.lease_expires_ms = std::max(t->second->row.lease_expires_ms, lease_until);
+    w->leased.insert(ref->trial_id);
+  }
+  WorkerRow row;
+  row.worker_id = w->worker_id;
+  row.role = static_cast<int>(w->role);
+  {
+    flatbuffers::FlatBufferBuilder b;
+    b.Finish(wire::Hardware::Pack(b, &w->hardware));
+    row.hardware.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  }
+  row.slots = w->slots;
+  row.studies_json = nlohmann::json(w->studies).dump();
+  row.first_seen_ms = row.last_seen_ms = w->last_seen_ms;
+  store_.upsert_worker(row);
+  LOG_INFO("worker \"" << w->worker_id << "\" joined (role "
+                       << wire::EnumNameRole(w->role) << ", tag \"" << w->hardware.tag
+                       << "\", " << w->slots << " slots, " << w->leased.size()
+                       << " running trials kept)");
+  peer_of_worker_[w->worker_id] = peer;
+  workers_[peer] = std::move(w);
+
+  wire::WelcomeT welcome;
+  welcome.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  welcome.liveness = config_.liveness;
+  welcome.lease_ms = config_.lease_ms;
+  welcome.max_chunk_bytes = config_.max_chunk_bytes;
+  welcome.daemon_version = kDaemonVersion;
+  send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(welcome)));
+}
+
+void Controller::on_pull(Worker& w, const wire::PullT& pull) {
+  w.credits = std::min<uint32_t>(kMaxCredits, w.credits + pull.credits);
+}
+
+void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
+  const int64_t now = now_();
+  for (const auto& p : hb.progress) {
+    if (!p) continue;
+    auto it = trials_.find(p->trial_id);
+    if (it == trials_.end()) continue;
+    Trial& t = *it->second;
+    if (t.row.state != static_cast<int>(TrialState::Leased) || t.row.attempt != p->attempt ||
+        t.row.worker_id != w.worker_id) {
+      continue;
+    }
+    t.row.lease_expires_ms = now + config_.lease_ms;
+    t.progress = std::clamp(p->fraction, 0.0f, 1.0f);
+    auto s = studies_.find(t.row.study_id);
+    if (s == studies_.end() || !watchers_.count(t.row.study_id)) continue;
+    wire::EventT e;  // progress is streamed to watchers, not stored
+    e.study_id = t.row.study_id;
+    e.seq = s->second->seq;
+    e.time_ms = now;
+    e.kind = "trial_progress";
+    e.trial_id = t.row.id;
+    e.attempt = t.row.attempt;
+    e.message = p->message;
+    e.fraction = t.progress;
+    batch_events_[t.row.study_id].push_back(std::move(e));
+  }
+}
+
+void Controller::on_result(const std::string& peer, uint64_t rid, const wire::ResultT& result) {
+  note_request(Endpoint::kWorker, peer, rid);
+  auto ack = [&] {
+    wire::AckT a;
+    a.trial_id = result.trial_id;
+    a.attempt = result.attempt;
+    send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
+  };
+  nlohmann::json payload = {{"objectives", nlohmann::json::parse(metrics_json(result.objectives))},
+                            {"metrics", nlohmann::json::parse(metrics_json(result.metrics))},
+                            {"fingerprint", result.hardware_fingerprint},
+                            {"elapsed_ms", result.elapsed_ms}};
+  auto it = trials_.find(result.trial_id);
+  if (it == trials_.end()) {
+    // Finished, cancelled or unknown: record it if the trial exists (once),
+    // and acknowledge so the worker's outbox drains.
+    auto row = store_.get_trial(result.trial_id);
+    if (row && row.value()) {
+      store_.insert_result(result.trial_id, result.attempt, "result", payload.dump(), now_());
+    } else {
+      LOG_WARN("result for unknown trial " << result.trial_id << " acknowledged and dropped");
+    }
+    return ack();
+  }
+  Trial& t = *it->second;
+  if (!store_.insert_result(t.row.id, result.attempt, "result", payload.dump(), now_())) {
+    return ack();  // already recorded: a redelivery
+  }
+  // A late result from an earlier attempt still counts (once): stop the
+  // attempt that is running now.
+  if (result.attempt != t.row.attempt && t.row.state == static_cast<int>(TrialState::Leased)) {
+    if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
+      wire::CancelT c;
+      c.trial_id = t.row.id;
+      c.attempt = t.row.attempt;
+      c.reason = "a result for attempt " + std::to_string(result.attempt) + " arrived first";
+      send(Endpoint::kWorker, holder->second, wire::encode_message(0, std::move(c)));
+    }
+  }
+  std::map<std::string, double> objectives;
+  for (const auto& m : result.objectives) {
+    if (m) objectives[m->name] = m->value;
+  }
+  std::string problem;
+  for (const std::string& name : t.objectives) {
+    auto o = objectives.find(name);
+    if (o == objectives.end()) problem = "result lacks objective \"" + name + "\"";
+    else if (!std::isfinite(o->second)) problem = "objective \"" + name + "\" is not finite";
+    if (!problem.empty()) break;
+  }
+  nlohmann::json artifacts = nlohmann::json::array();
+  for (const auto& a : result.artifacts) {
+    if (!a) continue;
+    if (!blobs_.contains(a->digest)) {
+      problem = "artifact \"" + a->name + "\" names blob " + a->digest + " that was not uploaded";
+      break;
+    }
+    artifacts.push_back({{"name", a->name}, {"digest", a->digest}, {"size", a->size}});
+  }
+  if (!problem.empty()) {
+    LOG_WARN("trial " << t.row.id << ": " << problem);
+    t.row.error_code = static_cast<int>(Code::kTrialError);
+    t.row.error_message = problem;
+    t.row.error_field = "objectives";
+    finish_trial(t, static_cast<int>(TrialState::Failed));
+    return ack();
+  }
+  t.row.attempt = result.attempt;
+  t.row.objectives_json = metrics_to_json(objectives);
+  t.row.metrics_json = metrics_json(result.metrics);
+  t.row.artifacts_json = artifacts.dump();
+  t.row.fingerprint = result.hardware_fingerprint;
+  t.progress = 1;
+  if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
+    s->second->proposer->observe(params_from_json(t.row.params_json), objectives);
+  }
+  finish_trial(t, static_cast<int>(TrialState::Completed));
+  ack();
+}
+
+void Controller::on_failure(const std::string& peer, uint64_t rid,
+                            const wire::FailureT& failure) {
+  note_request(Endpoint::kWorker, peer, rid);
+  Status error = wire::from_wire(failure.error.get());
+  nlohmann::json payload = {{"code", static_cast<int>(error.code())},
+                            {"message", error.message()},
+                            {"field", error.field()},
+                            {"retryable", failure.retryable}};
+  bool fresh = store_.insert_result(failure.trial_id, failure.attempt, "failure", payload.dump(),
+                                    now_());
+  auto it = trials_.find(failure.trial_id);
+  if (fresh && it != trials_.end() && it->second->row.attempt == failure.attempt) {
+    Trial& t = *it->second;
+    t.row.error_code = static_cast<int>(error.code());
+    t.row.error_message = error.message();
+    t.row.error_field = error.field();
+    requeue_or_fail(t, "worker reported: " + error.to_string(), failure.retryable);
+  }
+  wire::AckT a;
+  a.trial_id = failure.trial_id;
+  a.attempt = failure.attempt;
+  send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
+}
+
+void Controller::on_bye(const std::string& peer, const wire::ByeT& bye) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  std::vector<uint64_t> leased(it->second->leased.begin(), it->second->leased.end());
+  for (uint64_t id : leased) {
+    auto t = trials_.find(id);
+    if (t != trials_.end()) requeue_or_fail(*t->second, "worker left", true);
+  }
+  drop_worker(peer, "said Bye (" + bye.reason + ")");
+}
+
+// --- client protocol
+
+void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT& submit) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto fail = [&](Status s) { reply_error(Endpoint::kClient, peer, rid, s); };
+  if (shutting_down_) return fail(Status(Code::kUnavailable, "daemon is shutting down"));
+  if (!submit.spec) return fail(Status(Code::kInvalidArgument, "missing spec", "spec"));
+  if (submit.idempotency_key.size() > 256) {
+    return fail(Status(Code::kInvalidArgument, "longer than 256 characters", "idempotency_key"));
+  }
+  const std::string packed = pack_spec(*submit.spec);
+  if (!submit.idempotency_key.empty()) {
+    auto existing = store_.find_study_by_key(submit.idempotency_key);
+    if (!existing) return fail(existing.status());
+    if (existing.value()) {
+      if (existing.value()->spec != packed) {
+        return fail(Status(Code::kAlreadyExists,
+                           "idempotency key already names study " +
+                               std::to_string(existing.value()->id) + " with a different spec",
+                           "idempotency_key"));
+      }
+      auto info = study_info(*existing.value(), nullptr);
+      if (!info) return fail(info.status());
+      wire::StudyReplyT reply;
+      reply.study = std::make_unique<wire::StudyInfoT>(std::move(info.value()));
+      reply.created = false;
+      return send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+    }
+  }
+  Status valid = validate_spec(*submit.spec, config_,
+                               [this](const std::string& d) { return blobs_.contains(d); });
+  if (!valid) return fail(valid);
+
+  StudyRow row;
+  row.idempotency_key = submit.idempotency_key;
+  row.spec = packed;
+  row.state = static_cast<int>(StudyState::Queued);
+  row.created_ms = row.updated_ms = now_();
+  row.id = store_.insert_study(row);
+  if (row.id == 0) return;  // the store failed: commit() answers this request
+  Study* s = load_study(row);
+  if (s == nullptr) return;
+  event(*s, "study_state", 0, 0, "Queued");
+  set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+  refill(*s);
+  maybe_advance(*s);
+  LOG_INFO("study " << row.id << " \"" << s->spec.name << "\" submitted ("
+                    << wire::EnumNameStudyKind(s->spec.kind) << ", " << s->spec.max_trials
+                    << " candidates)");
+  auto info = study_info(s->row, nullptr);
+  if (!info) return fail(info.status());
+  wire::StudyReplyT reply;
+  reply.study = std::make_unique<wire::StudyInfoT>(std::move(info.value()));
+  reply.created = true;
+  send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+}
+
+void Controller::on_get(const std::string& peer, uint64_t rid, const wire::GetStudyT& get) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto row = store_.get_study(get.study_id);
+  if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
+  if (!row.value()) {
+    return reply_error(Endpoint::kClient, peer, rid,
+                       Status(Code::kNotFound, "no study " + std::to_string(get.study_id),
+                              "study_id"));
+  }
+  auto trials = store_.trials_of_study(get.study_id);
+  if (!trials) return reply_error(Endpoint::kClient, peer, rid, trials.status());
+  auto info = study_info(*row.value(), &trials.value());
+  if (!info) return reply_error(Endpoint::kClient, peer, rid, info.status());
+  wire::StudyReplyT reply;
+  reply.study = std::make_unique<wire::StudyInfoT>(std::move(info.value()));
+  if (get.include_trials) {
+    for (const TrialRow& t : trials.value()) {
+      reply.trials.push_back(std::make_unique<wire::TrialInfoT>(trial_info(t)));
+    }
+  }
+  send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+}
+
+void Controller::on_list(const std::string& peer, uint64_t rid, const wire::ListStudiesT& list) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto rows = store_.list_studies(list.limit);
+  if (!rows) return reply_error(Endpoint::kClient, peer, rid, rows.status());
+  wire::StudyListT reply;
+  for (const StudyRow& row : rows.value()) {
+    auto info = study_info(row, nullptr);
+    if (!info) return reply_error(Endpoint::kClient, peer, rid, info.status());
+    reply.studies.push_back(std::make_unique<wire::StudyInfoT>(std::move(info.value())));
+  }
+  send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+}
+
+void Controller::on_watch(const std::string& peer, uint64_t rid, const wire::WatchT& watch) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto row = store_.get_study(watch.study_id);
+  if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
+  if (!row.value()) {
+    return reply_error(Endpoint::kClient, peer, rid,
+                       Status(Code::kNotFound, "no study " + std::to_string(watch.study_id),
+                              "study_id"));
+  }
+  uint64_t after = watch.after_seq;
+  const bool terminal = is_terminal(row.value()->state) && !studies_.count(watch.study_id);
+  while (true) {
+    auto events = store_.events_after(watch.study_id, after, kReplayBatch);
+    if (!events) return reply_error(Endpoint::kClient, peer, rid, events.status());
+    wire::EventBatchT batch;
+    for (const EventRow& e : events.value()) {
+      auto out = std::make_unique<wire::EventT>();
+      out->study_id = e.study_id;
+      out->seq = e.seq;
+      out->time_ms = e.time_ms;
+      out->kind = e.kind;
+      out->trial_id = e.trial_id;
+      out->attempt = e.attempt;
+      out->message = e.message;
+      after = e.seq;
+      batch.events.push_back(std::move(out));
+    }
+    const bool last = events.value().size() < kReplayBatch;
+    batch.end = last && terminal;
+    if (!batch.events.empty() || batch.end) {
+      send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(batch)));
+    }
+    if (last) break;
+  }
+  if (!terminal) {
+    auto& list = watchers_[watch.study_id];
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const Watcher& w) { return w.peer == peer; }),
+               list.end());
+    list.push_back(Watcher{peer, rid});
+    // Events of this batch not yet replayed are streamed by flush_events().
+    watcher_seq_[{watch.study_id, peer}] = after;
+  }
+}
+
+void Controller::on_cancel(const std::string& peer, uint64_t rid,
+                           const wire::CancelStudyT& cancel) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto it = studies_.find(cancel.study_id);
+  if (it == studies_.end() || is_terminal(it->second->state())) {
+    auto row = store_.get_study(cancel.study_id);
+    if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
+    if (!row.value()) {
+      return reply_error(Endpoint::kClient, peer, rid,
+                         Status(Code::kNotFound, "no study " + std::to_string(cancel.study_id),
+                                "study_id"));
+    }
+    return reply_error(Endpoint::kClient, peer, rid,
+                       Status(Code::kFailedPrecondition,
+                              std::string("study already ") + study_state_name(row.value()->state),
+                              "study_id"));
+  }
+  cancel_study(*it->second, cancel.reason.empty() ? "cancelled by client" : cancel.reason);
+  auto info = study_info(it->second->row, nullptr);
+  if (!info) return reply_error(Endpoint::kClient, peer, rid, info.status());
+  wire::StudyReplyT reply;
+  reply.study = std::make_unique<wire::StudyInfoT>(std::move(info.value()));
+  send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+}
+
+void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
+  note_request(Endpoint::kClient, peer, rid);
+  auto rows = store_.list_workers();
+  if (!rows) return reply_error(Endpoint::kClient, peer, rid, rows.status());
+  wire::WorkerListT reply;
+  for (const WorkerRow& row : rows.value()) {
+    auto info = std::make_unique<wire::WorkerInfoT>();
+    info->worker_id = row.worker_id;
+    info->role = static_cast<Role>(row.role);
+    info->slots = row.slots;
+    info->last_seen_ms = row.last_seen_ms;
+    auto studies = nlohmann::json::parse(row.studies_json, nullptr, false);
+    if (studies.is_array()) info->studies = studies.get<std::vector<uint64_t>>();
+    flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
+                            row.hardware.size());
+    if (v.VerifyBuffer<wire::Hardware>(nullptr)) {
+      info->hardware = std::make_unique<wire::HardwareT>();
+      flatbuffers::GetRoot<wire::Hardware>(row.hardware.data())->UnPackTo(info->hardware.get());
+    }
+    if (auto p = peer_of_worker_.find(row.worker_id); p != peer_of_worker_.end()) {
+      const Worker& w = *workers_.at(p->second);
+      info->connected = true;
+      info->last_seen_ms = w.last_seen_ms;
+      for (uint64_t id : w.leased) {
+        auto ref = std::make_unique<wire::TrialRefT>();
+        ref->trial_id = id;
+        ref->attempt = trials_.count(id) ? trials_.at(id)->row.attempt : 0;
+        info->running.push_back(std::move(ref));
+      }
+    }
+    reply.workers.push_back(std::move(info));
+  }
+  send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
+}
+
+void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
+                         wire::EnvelopeT& env) {
+  note_request(ep, peer, rid);
+  if (auto* stat = env.body.AsBlobStat()) {
+    if (!wire::is_valid_digest(stat->digest)) {
+      return reply_error(ep, peer, rid,
+                         Status(Code::kInvalidArgument, "not a sha256 hex digest", "digest"));
+    }
+    wire::BlobPutAckT ack;
+    ack.digest = stat->digest;
+    ack.complete = blobs_.contains(stat->digest);
+    ack.next_offset = ack.complete ? 0 : blobs_.partial_size(stat->digest);
+    return send(ep, peer, wire::encode_message(rid, std::move(ack)));
+  }
+  if (auto* put = env.body.AsBlobPut()) {
+    if (put->data.size() > config_.max_chunk_bytes) {
+      return reply_error(ep, peer, rid,
+                         Status(Code::kResourceExhausted,
+                                "chunk exceeds max_chunk_bytes " +
+                                    std::to_string(config_.max_chunk_bytes),
+                                "data"));
+    }
+    wire::BlobPutAckT ack;
+    ack.digest = put->digest;
+    if (blobs_.contains(put->digest)) {
+      ack.complete = true;
+      return send(ep, peer, wire::encode_message(rid, std::move(ack)));
+    }
+    bool published = false;
+    Status s = blobs_.append(put->digest, put->offset, put->total_size, put->data, &published);
+    if (!s) return reply_error(ep, peer, rid, s);
+    if (published) {
+      store_.insert_blob(put->digest, put->total_size, now_());
+      LOG_INFO("blob " << put->digest.substr(0, 12) << " stored (" << put->total_size
+                       << " bytes)");
+    }
+    ack.next_offset = put->offset + put->data.size();
+    ack.complete = published;
+    return send(ep, peer, wire::encode_message(rid, std::move(ack)));
+  }
+  if (auto* get = env.body.AsBlobGet()) {
+    wire::BlobChunkT chunk;
+    chunk.digest = get->digest;
+    chunk.offset = get->offset;
+    uint32_t length = std::min(get->length ? get->length : config_.max_chunk_bytes,
+                               config_.max_chunk_bytes);
+    Status s = blobs_.read(get->digest, get->offset, length, &chunk.data, &chunk.total_size);
+    if (!s) return reply_error(ep, peer, rid, s);
+    return send(ep, peer, wire::encode_message(rid, std::move(chunk)));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// State machine
+
+void Controller::refill(Study& s) {
+  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) return;
+  while (!s.exhausted && s.open.size() < s.parallelism && s.next_candidate < s.spec.max_trials) {
+    size_t want = std::min<size_t>(s.parallelism - s.open.size(),
+                                   s.spec.max_trials - s.next_candidate);
+    std::vector<Params> proposals = s.proposer->propose(want);
+    if (proposals.empty()) {
+      s.exhausted = true;
+      LOG_INFO("study " << s.row.id << ": the design space is exhausted after "
+                        << s.next_candidate << " candidates");
+      break;
+    }
+    for (Params& p : proposals) add_candidate(s, std::move(p));
+  }
+}
+
+void Controller::add_candidate(Study& s, Params params) {
+  const uint32_t candidate = s.next_candidate++;
+  std::vector<TrialKind> kinds;
+  if (s.spec.kind == StudyKind::External) {
+    kinds = {TrialKind::External};
+  } else {
+    if (study_uses(s.spec, TrialKind::Probe)) kinds.push_back(TrialKind::Probe);
+    if (study_uses(s.spec, TrialKind::Flash)) kinds.push_back(TrialKind::Flash);
+  }
+  const std::string params_json = params_to_json(params);
+  for (TrialKind kind : kinds) {
+    auto t = std::make_unique<Trial>();
+    t->row.study_id = s.row.id;
+    t->row.candidate = candidate;
+    t->row.kind = static_cast<int>(kind);
+    t->row.state = static_cast<int>(TrialState::Queued);
+    t->row.attempt = 1;
+    t->row.params_json = params_json;
+    t->row.updated_ms = now_();
+    t->row.id = store_.insert_trial(t->row);
+    if (t->row.id == 0) return;  // the batch fails at commit
+    t->role = role_of(kind);
+    t->objectives = objectives_for(s.spec, kind);
+    s.ready[static_cast<int>(t->role)].push_back(t->row.id);
+    s.open[candidate]++;
+    event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind));
+    trials_.emplace(t->row.id, std::move(t));
+  }
+}
+
+void Controller::lease(Trial& t, Worker& w) {
+  Study& s = *studies_.at(t.row.study_id);
+  t.row.state = static_cast<int>(TrialState::Leased);
+  t.row.worker_id = w.worker_id;
+  t.row.updated_ms = now_();
+  t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
+  store_.update_trial(t.row);
+  w.credits--;
+  w.leased.insert(t.row.id);
+  event(s, "trial_leased", t.row.id, t.row.attempt, w.worker_id);
+
+  wire::AssignT a;
+  a.trial_id = t.row.id;
+  a.attempt = t.row.attempt;
+  a.study_id = s.row.id;
+  a.kind = static_cast<TrialKind>(t.row.kind);
+  a.lease_ms = config_.lease_ms;
+  for (auto& p : params_from_json(t.row.params_json)) {
+    a.params.push_back(std::make_unique<wire::ParamValueT>(std::move(p)));
+  }
+  a.objectives = t.objectives;
+  a.settings_json = s.spec.settings_json;
+  a.teacher_digest = s.spec.teacher_digest;
+  a.corpus_digest = s.spec.corpus_digest;
+  a.hardware_tag = s.spec.hardware_tag;
+  send(Endpoint::kWorker, w.peer, wire::encode_message(0, std::move(a)));
+}
+
+void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retryable) {
+  Study& s = *studies_.at(t.row.study_id);
+  if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
+    workers_.at(holder->second)->leased.erase(t.row.id);
+  }
+  const bool active = s.state() == static_cast<int>(StudyState::Exploring) ||
+                      s.state() == static_cast<int>(StudyState::Finalizing);
+  if (retryable && active && t.row.attempt < s.max_attempts) {
+    LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
+                      << "; re-queued as attempt " << t.row.attempt + 1);
+    t.row.attempt++;
+    t.row.state = static_cast<int>(TrialState::Queued);
+    t.row.worker_id.clear();
+    t.row.lease_expires_ms = 0;
+    t.row.updated_ms = now_();
+    t.progress = 0;
+    store_.update_trial(t.row);
+    s.ready[static_cast<int>(t.role)].push_front(t.row.id);
+    event(s, "trial_requeued", t.row.id, t.row.attempt, reason);
+    return;
+  }
+  LOG_WARN("trial " << t.row.id << " failed after attempt " << t.row.attempt << ": " << reason);
+  if (t.row.error_message.empty()) {
+    t.row.error_code = static_cast<int>(Code::kTrialError);
+    t.row.error_message = reason;
+  }
+  finish_trial(t, static_cast<int>(TrialState::Failed));
+}
+
+void Controller::finish_trial(Trial& t, int state) {
+  const uint64_t id = t.row.id;
+  Study& s = *studies_.at(t.row.study_id);
+  if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
+    workers_.at(holder->second)->leased.erase(id);
+  }
+  t.row.state = state;
+  t.row.lease_expires_ms = 0;
+  t.row.updated_ms = now_();
+  store_.update_trial(t.row);
+  const char* kind = state == static_cast<int>(TrialState::Completed) ? "trial_completed"
+                     : state == static_cast<int>(TrialState::Failed)  ? "trial_failed"
+                                                                      : "trial_cancelled";
+  event(s, kind, id, t.row.attempt, t.row.error_message);
+  const uint32_t candidate = t.row.candidate;
+  const bool failed = state == static_cast<int>(TrialState::Failed);
+  trials_.erase(id);  // t is gone from here on
+
+  auto open = s.open.find(candidate);
+  if (open != s.open.end() && --open->second <= 0) s.open.erase(open);
+  if (failed && s.failed.insert(candidate).second) {
+    // The candidate can no longer be complete: stop its sibling trials.
+    std::vector<uint64_t> siblings;
+    for (auto& [tid, other] : trials_) {
+      if (other->row.study_id == s.row.id && other->row.candidate == candidate) {
+        siblings.push_back(tid);
+      }
+    }
+    for (uint64_t tid : siblings) {
+      Trial& other = *trials_.at(tid);
+      if (other.row.state == static_cast<int>(TrialState::Leased)) {
+        if (auto h = peer_of_worker_.find(other.row.worker_id); h != peer_of_worker_.end()) {
+          wire::CancelT c;
+          c.trial_id = tid;
+          c.attempt = other.row.attempt;
+          c.reason = "a sibling trial of the candidate failed";
+          send(Endpoint::kWorker, h->second, wire::encode_message(0, std::move(c)));
+        }
+      }
+      finish_trial(other, static_cast<int>(TrialState::Cancelled));
+    }
+  }
+  if (!s.open.count(candidate)) candidate_finished(s, candidate);
+}
+
+void Controller::candidate_finished(Study& s, uint32_t) { maybe_advance(s); }
+
+void Controller::maybe_advance(Study& s) {
+  if (s.state() == static_cast<int>(StudyState::Exploring)) {
+    refill(s);
+    const bool budget_spent = s.next_candidate >= s.spec.max_trials || s.exhausted;
+    if (!budget_spent || !s.open.empty() || shutting_down_) return;
+    if (s.spec.kind == StudyKind::Distill && study_uses(s.spec, TrialKind::Flash)) {
+      select_for_regular(s);
+      return;
+    }
+    auto trials = store_.trials_of_study(s.row.id);
+    size_t completed = 0;
+    if (trials) {
+      for (const TrialRow& t : trials.value()) {
+        completed += t.state == static_cast<int>(TrialState::Completed);
+      }
+    }
+    if (completed > 0) {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      std::to_string(s.next_candidate - s.failed.size()) + " of " +
+                          std::to_string(s.next_candidate) + " candidates evaluated");
+    } else {
+      set_study_state(s, static_cast<int>(StudyState::Failed), "every candidate failed");
+    }
+  } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
+    if (s.open.empty()) {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      "regular distillation of the Pareto candidates done");
+    }
+  }
+}
+
+void Controller::select_for_regular(Study& s) {
+  set_study_state(s, static_cast<int>(StudyState::Selecting), "");
+  auto trials = store_.trials_of_study(s.row.id);
+  if (!trials) return;
+  std::vector<uint32_t> chosen = pareto_candidates(s.spec, trials.value());
+  if (chosen.empty()) {
+    set_study_state(s, static_cast<int>(StudyState::Failed),
+                    "no candidate completed within the constraints");
+    return;
+  }
+  for (uint32_t c : chosen) {
+    const TrialRow* source = nullptr;
+    for (const TrialRow& t : trials.value()) {
+      if (t.candidate == c) source = &t;
+    }
+    auto t = std::make_unique<Trial>();
+    t->row.study_id = s.row.id;
+    t->row.candidate = c;
+    t->row.kind = static_cast<int>(TrialKind::Regular);
+    t->row.state = static_cast<int>(TrialState::Queued);
+    t->row.attempt = 1;
+    t->row.params_json = source->params_json;
+    t->row.updated_ms = now_();
+    t->row.id = store_.insert_trial(t->row);
+    if (t->row.id == 0) return;
+    t->role = Role::Distill;
+    t->objectives = objectives_for(s.spec, TrialKind::Regular);
+    s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
+    s.open[c]++;
+    event(s, "trial_queued", t->row.id, 1, "Regular");
+    trials_.emplace(t->row.id, std::move(t));
+  }
+  set_study_state(s, static_cast<int>(StudyState::Finalizing),
+                  std::to_string(chosen.size()) + " Pareto candidates chosen");
+}
+
+void Controller::set_study_state(Study& s, int state, const std::string& message) {
+  if (s.row.state == state) return;
+  s.row.state = state;
+  s.row.message = message;
+  s.row.updated_ms = now_();
+  store_.update_study(s.row.id, state, message, s.row.updated_ms);
+  event(s, "study_state", 0, 0,
+        std::string(study_state_name(state)) + (message.empty() ? "" : ": " + message));
+  if (is_terminal(state)) {
+    ended_studies_.insert(s.row.id);
+    LOG_INFO("study " << s.row.id << " " << study_state_name(state)
+                      << (message.empty() ? "" : ": " + message));
+  }
+}
+
+void Controller::cancel_study(Study& s, const std::string& reason) {
+  set_study_state(s, static_cast<int>(StudyState::Cancelled), reason);
+  std::vector<uint64_t> ids;
+  for (auto& [id, t] : trials_) {
+    if (t->row.study_id == s.row.id) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  for (uint64_t id : ids) {
+    auto it = trials_.find(id);
+    if (it == trials_.end()) continue;
+    Trial& t = *it->second;
+    if (t.row.state == static_cast<int>(TrialState::Leased)) {
+      if (auto h = peer_of_worker_.find(t.row.worker_id); h != peer_of_worker_.end()) {
+        wire::CancelT c;
+        c.trial_id = id;
+        c.attempt = t.row.attempt;
+        c.reason = reason;
+        send(Endpoint::kWorker, h->second, wire::encode_message(0, std::move(c)));
+      }
+    }
+    finish_trial(t, static_cast<int>(TrialState::Cancelled));
+  }
+}
+
+void Controller::dispatch() {
+  if (shutting_down_) return;
+  for (auto& [peer, w] : workers_) {
+    while (w->credits > 0) {
+      Trial* t = take_trial_for(*w);
+      if (t == nullptr) break;
+      lease(*t, *w);
+    }
+  }
+}
+
+Controller::Trial* Controller::take_trial_for(const Worker& w) {
+  const int role = static_cast<int>(w.role);
+  for (auto& [id, s] : studies_) {
+    if (s->state() != static_cast<int>(StudyState::Exploring) &&
+        s->state() != static_cast<int>(StudyState::Finalizing)) {
+      continue;
+    }
+    auto& queue = s->ready[role];
+    if (queue.empty()) continue;
+    if (w.role == Role::External &&
+        std::find(w.studies.begin(), w.studies.end(), id) == w.studies.end()) {
+      continue;
+    }
+    if (w.role == Role::Probe && !s->spec.hardware_tag.empty() &&
+        s->spec.hardware_tag != w.hardware.tag) {
+      continue;
+    }
+    while (!queue.empty()) {
+      uint64_t tid = queue.front();
+      queue.pop_front();
+      auto t = trials_.find(tid);
+      if (t != trials_.end() && t->second->row.state == static_cast<int>(TrialState::Queued)) {
+        return t->second.get();
+      }
+    }
+  }
+  return nullptr;
+}
+
+void Controller::drop_worker(const std::string& peer, const std::string& why) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  LOG_INFO("worker \"" << it->second->worker_id << "\" " << why);
+  store_.touch_worker(it->second->worker_id, it->second->last_seen_ms);
+  if (auto p = peer_of_worker_.find(it->second->worker_id);
+      p != peer_of_worker_.end() && p->second == peer) {
+    peer_of_worker_.erase(p);
+  }
+  workers_.erase(it);
+}
+
+void Controller::tick() {
+  const int64_t now = now_();
+  std::vector<uint64_t> expired;
+  for (auto& [id, t] : trials_) {
+    if (t->row.state == static_cast<int>(TrialState::Leased) && t->row.lease_expires_ms <= now) {
+      expired.push_back(id);
+    }
+  }
+  std::sort(expired.begin(), expired.end());
+  for (uint64_t id : expired) {
+    auto it = trials_.find(id);
+    if (it == trials_.end()) continue;
+    requeue_or_fail(*it->second, "lease expired (worker \"" + it->second->row.worker_id + "\")",
+                    true);
+  }
+
+  const int64_t silence = static_cast<int64_t>(config_.liveness) * config_.heartbeat_interval_ms;
+  std::vector<std::string> dead;
+  for (auto& [peer, w] : workers_) {
+    if (now - w->last_seen_ms > silence) {
+      dead.push_back(peer);
+    } else if (now - w->last_sent_ms >= config_.heartbeat_interval_ms) {
+      w->last_sent_ms = now;
+      send(Endpoint::kWorker, peer, wire::encode_message(0, wire::HeartbeatT{}));
+    }
+  }
+  for (const std::string& peer : dead) drop_worker(peer, "went silent; dropped");
+
+  if (now - last_keepalive_ms_ >= config_.heartbeat_interval_ms) {
+    last_keepalive_ms_ = now;
+    for (auto& [study, list] : watchers_) {
+      for (const Watcher& w : list) {
+        send(Endpoint::kClient, w.peer, wire::encode_message(w.request_id, wire::EventBatchT{}));
+      }
+    }
+  }
+  dispatch();
+}
+
+void Controller::begin_shutdown() {
+  shutting_down_ = true;
+  LOG_INFO("shutting down: no new work is assigned");
+}
+
+// ---------------------------------------------------------------------------
+// Batching
+
+void Controller::event(Study& s, const std::string& kind, uint64_t trial_id, uint32_t attempt,
+                       const std::string& message) {
+  EventRow row;
+  row.study_id = s.row.id;
+  row.seq = ++s.seq;
+  row.time_ms = now_();
+  row.kind = kind;
+  row.trial_id = trial_id;
+  row.attempt = attempt;
+  row.message = message;
+  store_.insert_event(row);
+  if (!watchers_.count(s.row.id)) return;
+  wire::EventT e;
+  e.study_id = row.study_id;
+  e.seq = row.seq;
+  e.time_ms = row.time_ms;
+  e.kind = row.kind;
+  e.trial_id = row.trial_id;
+  e.attempt = row.attempt;
+  e.message = row.message;
+  batch_events_[s.row.id].push_back(std::move(e));
+}
+
+void Controller::send(Endpoint ep, const std::string& peer, std::string bytes) {
+  outbox_.push_back(Outbound{ep, peer, std::move(bytes)});
+}
+
+void Controller::reply_error(Endpoint ep, const std::string& peer, uint64_t rid,
+                             const Status& status) {
+  send(ep, peer, wire::encode_error(rid, status));
+}
+
+void Controller::note_request(Endpoint ep, const std::string& peer, uint64_t rid) {
+  batch_requests_.push_back(PendingRequest{ep, peer, rid});
+}
+
+void Controller::flush_events() {
+  for (auto& [study, events] : batch_events_) {
+    auto w = watchers_.find(study);
+    if (w == watchers_.end()) continue;
+    const bool ended = ended_studies_.count(study) > 0;
+    for (const Watcher& watcher : w->second) {
+      uint64_t& seen = watcher_seq_[{study, watcher.peer}];
+      wire::EventBatchT batch;
+      for (const wire::EventT& e : events) {
+        if (e.kind != "trial_progress" && e.seq <= seen) continue;
+        batch.events.push_back(std::make_unique<wire::EventT>(e));
+        if (e.kind != "trial_progress") seen = e.seq;
+      }
+      batch.end = ended;
+      if (batch.events.empty() && !batch.end) continue;
+      send(Endpoint::kClient, watcher.peer,
+           wire::encode_message(watcher.request_id, std::move(batch)));
+    }
+  }
+  // Watchers of studies that ended with no new events this batch.
+  for (uint64_t study : ended_studies_) {
+    if (batch_events_.count(study)) continue;
+    auto w = watchers_.find(study);
+    if (w == watchers_.end()) continue;
+    for (const Watcher& watcher : w->second) {
+      wire::EventBatchT batch;
+      batch.end = true;
+      send(Endpoint::kClient, watcher.peer,
+           wire::encode_message(watcher.request_id, std::move(batch)));
+    }
+  }
+  for (uint64_t study : ended_studies_) {
+    if (auto w = watchers_.find(study); w != watchers_.end()) {
+      for (const Watcher& watcher : w->second) watcher_seq_.erase({study, watcher.peer});
+      watchers_.erase(w);
+    }
+    studies_.erase(study);
+  }
+  batch_events_.clear();
+  ended_studies_.clear();
+}
+
+std::vector<Outbound> Controller::commit() {
+  dispatch();
+  Status status = store_.commit();
+  std::vector<Outbound> out;
+  if (status) {
+    flush_events();
+    out.swap(outbox_);
+    batch_requests_.clear();
+    return out;
+  }
+  // Nothing of this batch happened: answer its requests with the error,
+  // forget sessions (workers Hello again), and rebuild from the store.
+  LOG_ERROR("commit failed, batch of " << batch_requests_.size()
+                                       << " requests rolled back: " << status.to_string());
+  for (const PendingRequest& r : batch_requests_) {
+    out.push_back(Outbound{r.endpoint, r.peer, wire::encode_error(r.request_id, status)});
+  }
+  outbox_.clear();
+  batch_requests_.clear();
+  batch_events_.clear();
+  ended_studies_.clear();
+  watchers_.clear();
+  watcher_seq_.clear();
+  workers_.clear();
+  peer_of_worker_.clear();
+  if (Status s = recover(); !s) LOG_ERROR("recovery after a failed commit: " << s.to_string());
+  if (Status s = store_.commit(); !s) LOG_ERROR("commit after recovery: " << s.to_string());
+  outbox_.clear();
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Views
+
+wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
+  wire::TrialInfoT t;
+  t.trial_id = row.id;
+  t.study_id = row.study_id;
+  t.candidate = row.candidate;
+  t.kind = static_cast<TrialKind>(row.kind);
+  t.state = static_cast<TrialState>(row.state);
+  t.attempt = row.attempt;
+  for (auto& p : params_from_json(row.params_json)) {
+    t.params.push_back(std::make_unique<wire::ParamValueT>(std::move(p)));
+  }
+  t.objectives = to_metrics(row.objectives_json);
+  t.metrics = to_metrics(row.metrics_json);
+  auto artifacts = nlohmann::json::parse(row.artifacts_json, nullptr, false);
+  if (artifacts.is_array()) {
+    for (const auto& a : artifacts) {
+      auto art = std::make_unique<wire::ArtifactT>();
+      art->name = a.value("name", "");
+      art->digest = a.value("digest", "");
+      art->size = a.value("size", uint64_t{0});
+      t.artifacts.push_back(std::move(art));
+    }
+  }
+  t.worker_id = row.worker_id;
+  if (row.error_code != 0) {
+    t.error = std::make_unique<wire::ErrorT>();
+    t.error->code = static_cast<wire::ErrorCode>(row.error_code);
+    t.error->message = row.error_message;
+    t.error->field = row.error_field;
+  }
+  t.progress = static_cast<float>(row.progress);
+  if (auto live = trials_.find(row.id); live != trials_.end()) {
+    t.progress = live->second->progress;
+  } else if (row.state == static_cast<int>(TrialState::Completed)) {
+    t.progress = 1;
+  }
+  t.hardware_fingerprint = row.fingerprint;
+  return t;
+}
+
+Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
+                                                const std::vector<TrialRow>* trials) {
+  std::vector<TrialRow> loaded;
+  if (trials == nullptr) {
+    auto r = store_.trials_of_study(row.id);
+    if (!r) return r.status();
+    loaded = std::move(r.value());
+    trials = &loaded;
+  }
+  auto spec = unpack_spec(row.spec);
+  if (!spec) return spec.status();
+  wire::StudyInfoT info;
+  info.study_id = row.id;
+  info.idempotency_key = row.idempotency_key;
+  info.state = static_cast<StudyState>(row.state);
+  info.message = row.message;
+  info.created_ms = row.created_ms;
+  info.updated_ms = row.updated_ms;
+  if (auto live = studies_.find(row.id); live != studies_.end()) {
+    info.state = static_cast<StudyState>(live->second->row.state);
+    info.message = live->second->row.message;
+    info.updated_ms = live->second->row.updated_ms;
+  }
+  for (const TrialRow& t : *trials) {
+    info.trials_total++;
+    if (t.state == static_cast<int>(TrialState::Completed)) info.trials_completed++;
+    if (t.state == static_cast<int>(TrialState::Failed)) info.trials_failed++;
+    if (t.state == static_cast<int>(TrialState::Leased)) info.trials_running++;
+  }
+  std::vector<uint32_t> front = pareto_candidates(spec.value(), *trials);
+  for (const TrialRow& t : *trials) {
+    if (t.kind != static_cast<int>(TrialKind::Regular) &&
+        std::binary_search(front.begin(), front.end(), t.candidate)) {
+      info.pareto.push_back(t.id);
+    }
+  }
+  info.spec = std::make_unique<wire::StudySpecT>(std::move(spec.value()));
+  return info;
+}
+
+}  // namespace autodistill::daemon

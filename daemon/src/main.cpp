@@ -1,0 +1,40 @@
+// autodistilld: defaults -> config file -> command line -> start (lock the
+// data directory, migrate, recover) -> READY -> serve -> SIGTERM -> flush -> 0.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "autodistill/daemon/daemon.hpp"
+
+int main(int argc, char** argv) {
+  using namespace autodistill::daemon;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto cl = parse_command_line(args);
+  if (!cl) {
+    std::fprintf(stderr, "autodistilld: %s\n\n%s", cl.status().to_string().c_str(),
+                 usage().c_str());
+    return 2;
+  }
+  if (cl->help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (cl->print_config) {
+    std::fputs(cl->config.render().c_str(), stdout);
+    return 0;
+  }
+  DaemonOptions options;
+  options.handle_signals = true;
+  options.notify_systemd = true;
+  Daemon daemon(cl->config, options);
+  if (auto s = daemon.start(); !s) {
+    std::fprintf(stderr, "autodistilld: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  auto s = daemon.run();
+  if (!s) {
+    std::fprintf(stderr, "autodistilld: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,544 @@
+#include "autodistill/daemon/store.hpp"
+
+#include <sqlite3.h>
+
+#include <cstring>
+
+namespace autodistill::daemon {
+
+namespace {
+
+// Each entry migrates from version i to i + 1. Append only; never edit a
+// migration that has shipped.
+const char* const kMigrations[] = {
+    // v1: the initial schema.
+    R"sql(
+CREATE TABLE studies (
+  id INTEGER PRIMARY KEY,
+  idempotency_key TEXT UNIQUE,
+  spec BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE trials (
+  id INTEGER PRIMARY KEY,
+  study_id INTEGER NOT NULL REFERENCES studies(id),
+  candidate INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  params TEXT NOT NULL,
+  worker_id TEXT NOT NULL DEFAULT '',
+  lease_expires_ms INTEGER NOT NULL DEFAULT 0,
+  objectives TEXT NOT NULL DEFAULT '{}',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  artifacts TEXT NOT NULL DEFAULT '[]',
+  error_code INTEGER NOT NULL DEFAULT 0,
+  error_message TEXT NOT NULL DEFAULT '',
+  error_field TEXT NOT NULL DEFAULT '',
+  fingerprint TEXT NOT NULL DEFAULT '',
+  progress REAL NOT NULL DEFAULT 0,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX trials_by_study ON trials(study_id, id);
+CREATE INDEX trials_active ON trials(state) WHERE state < 2;
+CREATE TABLE results (
+  trial_id INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (trial_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  study_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  trial_id INTEGER NOT NULL DEFAULT 0,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (study_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE workers (
+  worker_id TEXT PRIMARY KEY,
+  role INTEGER NOT NULL,
+  hardware BLOB NOT NULL,
+  slots INTEGER NOT NULL,
+  studies TEXT NOT NULL DEFAULT '[]',
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// Binds and steps one cached statement; resets it when done.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() {
+    if (s_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  bool valid() const { return s_ != nullptr; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, uint64_t v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind(int i, uint32_t v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, const std::string& v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+  int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  double f64(int c) const { return sqlite3_column_double(s_, c); }
+  std::string text(int c) const {
+    const void* p = sqlite3_column_blob(s_, c);
+    int n = sqlite3_column_bytes(s_, c);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+constexpr const char* kStudyColumns =
+    "id, COALESCE(idempotency_key, ''), spec, state, message, created_ms, updated_ms";
+
+StudyRow read_study(const Stmt& s) {
+  StudyRow r;
+  r.id = static_cast<uint64_t>(s.i64(0));
+  r.idempotency_key = s.text(1);
+  r.spec = s.text(2);
+  r.state = static_cast<int>(s.i64(3));
+  r.message = s.text(4);
+  r.created_ms = s.i64(5);
+  r.updated_ms = s.i64(6);
+  return r;
+}
+
+TrialRow read_trial(const Stmt& s) {
+  TrialRow r;
+  r.id = static_cast<uint64_t>(s.i64(0));
+  r.study_id = static_cast<uint64_t>(s.i64(1));
+  r.candidate = static_cast<uint32_t>(s.i64(2));
+  r.kind = static_cast<int>(s.i64(3));
+  r.state = static_cast<int>(s.i64(4));
+  r.attempt = static_cast<uint32_t>(s.i64(5));
+  r.params_json = s.text(6);
+  r.worker_id = s.text(7);
+  r.lease_expires_ms = s.i64(8);
+  r.objectives_json = s.text(9);
+  r.metrics_json = s.text(10);
+  r.artifacts_json = s.text(11);
+  r.error_code = static_cast<int>(s.i64(12));
+  r.error_message = s.text(13);
+  r.error_field = s.text(14);
+  r.fingerprint = s.text(15);
+  r.progress = s.f64(16);
+  r.updated_ms = s.i64(17);
+  return r;
+}
+
+#define AD_TRIAL_COLUMNS                                                                     \
+  "id, study_id, candidate, kind, state, attempt, params, worker_id, lease_expires_ms, "     \
+  "objectives, metrics, artifacts, error_code, error_message, error_field, fingerprint, " \
+  "progress, updated_ms"
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status(Code::kInternal, "cannot open store " + path + ": " + msg, "data_dir");
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON", "PRAGMA wal_autocheckpoint=4000"}) {
+    if (Status s = store->exec(pragma); !s) return s;
+  }
+  if (Status s = store->migrate(); !s) return s;
+  return store;
+}
+
+Store::~Store() {
+  if (in_tx_) exec("ROLLBACK");
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+Status Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    int code = sqlite3_errcode(db_);
+    return Status(code == SQLITE_FULL ? Code::kResourceExhausted : Code::kInternal,
+                  std::string("store: ") + msg);
+  }
+  return Status::ok();
+}
+
+Status Store::migrate() {
+  int version = schema_version();
+  if (version > kSchemaVersion) {
+    return Status(Code::kFailedPrecondition,
+                  "store schema v" + std::to_string(version) + " is newer than this daemon (v" +
+                      std::to_string(kSchemaVersion) + ")",
+                  "data_dir");
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    if (Status s = exec("BEGIN IMMEDIATE"); !s) return s;
+    Status s = exec(kMigrations[v]);
+    if (s) {
+      std::string bump = "PRAGMA user_version=" + std::to_string(v + 1);
+      s = exec(bump.c_str());
+    }
+    if (s) s = exec("COMMIT");
+    if (!s) {
+      exec("ROLLBACK");
+      return Status(s.code(), "migration to v" + std::to_string(v + 1) + ": " + s.message());
+    }
+  }
+  return Status::ok();
+}
+
+int Store::schema_version() const {
+  sqlite3_stmt* s = nullptr;
+  int version = 0;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    version = sqlite3_column_int(s, 0);
+  }
+  sqlite3_finalize(s);
+  return version;
+}
+
+sqlite3_stmt* Store::prepare(const char* sql) {
+  for (auto& [text, stmt] : statements_) {
+    if (text == sql) return stmt;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    fail(std::string("prepare: ") + sqlite3_errmsg(db_));
+    return nullptr;
+  }
+  statements_.emplace_back(sql, stmt);
+  return stmt;
+}
+
+void Store::fail(const std::string& what) {
+  if (!poisoned_.is_ok()) return;
+  int code = sqlite3_errcode(db_);
+  poisoned_ = Status(code == SQLITE_FULL ? Code::kResourceExhausted : Code::kInternal,
+                     "store: " + what);
+}
+
+bool Store::begin_write() {
+  if (!poisoned_.is_ok()) return false;
+  if (!in_tx_) {
+    if (Status s = exec("BEGIN IMMEDIATE"); !s) {
+      poisoned_ = s;
+      return false;
+    }
+    in_tx_ = true;
+  }
+  return true;
+}
+
+Status Store::commit() {
+  if (!in_tx_) {
+    Status s = poisoned_;
+    poisoned_ = Status::ok();
+    return s;
+  }
+  Status result = poisoned_;
+  if (result) result = exec("COMMIT");
+  if (!result) exec("ROLLBACK");
+  in_tx_ = false;
+  poisoned_ = Status::ok();
+  return result;
+}
+
+// --- studies
+
+uint64_t Store::insert_study(const StudyRow& row) {
+  if (!begin_write()) return 0;
+  Stmt s(prepare(
+      "INSERT INTO studies (idempotency_key, spec, state, message, created_ms, updated_ms) "
+      "VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, ?6)"));
+  if (!s.valid()) return 0;
+  s.bind(1, row.idempotency_key).bind_blob(2, row.spec).bind(3, row.state).bind(4, row.message);
+  s.bind(5, row.created_ms).bind(6, row.updated_ms);
+  if (s.step() != SQLITE_DONE) {
+    fail(std::string("insert study: ") + sqlite3_errmsg(db_));
+    return 0;
+  }
+  return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+void Store::update_study(uint64_t id, int state, const std::string& message, int64_t now_ms) {
+  if (!begin_write()) return;
+  Stmt s(prepare("UPDATE studies SET state = ?2, message = ?3, updated_ms = ?4 WHERE id = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, id).bind(2, state).bind(3, message).bind(4, now_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("update study: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<StudyRow>> Store::get_study(uint64_t id) {
+  static const std::string sql = std::string("SELECT ") + kStudyColumns + " FROM studies WHERE id = ?1";
+  Stmt s(prepare(sql.c_str()));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, id);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<StudyRow>(read_study(s));
+  if (rc == SQLITE_DONE) return std::optional<StudyRow>();
+  return Status(Code::kInternal, std::string("get study: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<StudyRow>> Store::find_study_by_key(const std::string& key) {
+  static const std::string sql =
+      std::string("SELECT ") + kStudyColumns + " FROM studies WHERE idempotency_key = ?1";
+  Stmt s(prepare(sql.c_str()));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, key);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<StudyRow>(read_study(s));
+  if (rc == SQLITE_DONE) return std::optional<StudyRow>();
+  return Status(Code::kInternal, std::string("find study: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<StudyRow>> Store::list_studies(uint32_t limit) {
+  static const std::string sql = std::string("SELECT ") + kStudyColumns +
+                                 " FROM studies ORDER BY id DESC LIMIT ?1";
+  Stmt s(prepare(sql.c_str()));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
+  std::vector<StudyRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_study(s));
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return rows;
+}
+
+Result<std::vector<StudyRow>> Store::active_studies() {
+  static const std::string sql =
+      std::string("SELECT ") + kStudyColumns + " FROM studies WHERE state < 4 ORDER BY id";
+  Stmt s(prepare(sql.c_str()));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  std::vector<StudyRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_study(s));
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return rows;
+}
+
+// --- trials
+
+uint64_t Store::insert_trial(const TrialRow& r) {
+  if (!begin_write()) return 0;
+  Stmt s(prepare("INSERT INTO trials (study_id, candidate, kind, state, attempt, params, "
+                 "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  if (!s.valid()) return 0;
+  s.bind(1, r.study_id).bind(2, r.candidate).bind(3, r.kind).bind(4, r.state).bind(5, r.attempt);
+  s.bind(6, r.params_json).bind(7, r.updated_ms);
+  if (s.step() != SQLITE_DONE) {
+    fail(std::string("insert trial: ") + sqlite3_errmsg(db_));
+    return 0;
+  }
+  return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+void Store::update_trial(const TrialRow& r) {
+  if (!begin_write()) return;
+  Stmt s(prepare(
+      "UPDATE trials SET state = ?2, attempt = ?3, worker_id = ?4, lease_expires_ms = ?5, "
+      "objectives = ?6, metrics = ?7, artifacts = ?8, error_code = ?9, error_message = ?10, "
+      "error_field = ?11, fingerprint = ?12, progress = ?13, updated_ms = ?14 WHERE id = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, r.id).bind(2, r.state).bind(3, r.attempt).bind(4, r.worker_id);
+  s.bind(5, r.lease_expires_ms).bind(6, r.objectives_json).bind(7, r.metrics_json);
+  s.bind(8, r.artifacts_json).bind(9, r.error_code).bind(10, r.error_message);
+  s.bind(11, r.error_field).bind(12, r.fingerprint).bind(13, r.progress).bind(14, r.updated_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("update trial: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<TrialRow>> Store::get_trial(uint64_t id) {
+  Stmt s(prepare("SELECT " AD_TRIAL_COLUMNS " FROM trials WHERE id = ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, id);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<TrialRow>(read_trial(s));
+  if (rc == SQLITE_DONE) return std::optional<TrialRow>();
+  return Status(Code::kInternal, std::string("get trial: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<TrialRow>> Store::trials_of_study(uint64_t study_id) {
+  Stmt s(prepare("SELECT " AD_TRIAL_COLUMNS " FROM trials WHERE study_id = ?1 ORDER BY id"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, study_id);
+  std::vector<TrialRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_trial(s));
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return rows;
+}
+
+// --- results
+
+bool Store::insert_result(uint64_t trial_id, uint32_t attempt, const std::string& kind,
+                          const std::string& payload, int64_t now_ms) {
+  if (!begin_write()) return false;
+  Stmt s(prepare("INSERT OR IGNORE INTO results (trial_id, attempt, kind, payload, received_ms) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  if (!s.valid()) return false;
+  s.bind(1, trial_id).bind(2, attempt).bind(3, kind).bind_blob(4, payload).bind(5, now_ms);
+  if (s.step() != SQLITE_DONE) {
+    fail(std::string("insert result: ") + sqlite3_errmsg(db_));
+    return false;
+  }
+  return sqlite3_changes(db_) == 1;
+}
+
+Result<int64_t> Store::count_results(uint64_t trial_id) {
+  Stmt s(prepare("SELECT COUNT(*) FROM results WHERE trial_id = ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, trial_id);
+  if (s.step() != SQLITE_ROW) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return s.i64(0);
+}
+
+// --- events
+
+void Store::insert_event(const EventRow& e) {
+  if (!begin_write()) return;
+  Stmt s(prepare("INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  if (!s.valid()) return;
+  s.bind(1, e.study_id).bind(2, e.seq).bind(3, e.time_ms).bind(4, e.kind).bind(5, e.trial_id);
+  s.bind(6, e.attempt).bind(7, e.message);
+  if (s.step() != SQLITE_DONE) fail(std::string("insert event: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<EventRow>> Store::events_after(uint64_t study_id, uint64_t after_seq,
+                                                  uint32_t limit) {
+  Stmt s(prepare("SELECT study_id, seq, time_ms, kind, trial_id, attempt, message FROM events "
+                 "WHERE study_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, study_id).bind(2, after_seq).bind(3, limit);
+  std::vector<EventRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    EventRow e;
+    e.study_id = static_cast<uint64_t>(s.i64(0));
+    e.seq = static_cast<uint64_t>(s.i64(1));
+    e.time_ms = s.i64(2);
+    e.kind = s.text(3);
+    e.trial_id = static_cast<uint64_t>(s.i64(4));
+    e.attempt = static_cast<uint32_t>(s.i64(5));
+    e.message = s.text(6);
+    rows.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return rows;
+}
+
+Result<uint64_t> Store::max_event_seq(uint64_t study_id) {
+  Stmt s(prepare("SELECT COALESCE(MAX(seq), 0) FROM events WHERE study_id = ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, study_id);
+  if (s.step() != SQLITE_ROW) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return static_cast<uint64_t>(s.i64(0));
+}
+
+// --- blobs
+
+void Store::insert_blob(const std::string& digest, uint64_t size, int64_t now_ms) {
+  if (!begin_write()) return;
+  Stmt s(prepare("INSERT OR IGNORE INTO blobs (digest, size, created_ms) VALUES (?1, ?2, ?3)"));
+  if (!s.valid()) return;
+  s.bind(1, digest).bind(2, size).bind(3, now_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("insert blob: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<uint64_t>> Store::blob_size(const std::string& digest) {
+  Stmt s(prepare("SELECT size FROM blobs WHERE digest = ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, digest);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>(s.i64(0)));
+  if (rc == SQLITE_DONE) return std::optional<uint64_t>();
+  return Status(Code::kInternal, sqlite3_errmsg(db_));
+}
+
+// --- workers
+
+void Store::upsert_worker(const WorkerRow& w) {
+  if (!begin_write()) return;
+  Stmt s(prepare(
+      "INSERT INTO workers (worker_id, role, hardware, slots, studies, first_seen_ms, "
+      "last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(worker_id) DO UPDATE SET "
+      "role = ?2, hardware = ?3, slots = ?4, studies = ?5, last_seen_ms = ?6"));
+  if (!s.valid()) return;
+  s.bind(1, w.worker_id).bind(2, w.role).bind_blob(3, w.hardware).bind(4, w.slots);
+  s.bind(5, w.studies_json).bind(6, w.last_seen_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("upsert worker: ") + sqlite3_errmsg(db_));
+}
+
+void Store::touch_worker(const std::string& worker_id, int64_t last_seen_ms) {
+  if (!begin_write()) return;
+  Stmt s(prepare("UPDATE workers SET last_seen_ms = ?2 WHERE worker_id = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, worker_id).bind(2, last_seen_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("touch worker: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<WorkerRow>> Store::list_workers() {
+  Stmt s(prepare("SELECT worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms "
+                 "FROM workers ORDER BY worker_id"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  std::vector<WorkerRow> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    WorkerRow w;
+    w.worker_id = s.text(0);
+    w.role = static_cast<int>(s.i64(1));
+    w.hardware = s.text(2);
+    w.slots = static_cast<uint32_t>(s.i64(3));
+    w.studies_json = s.text(4);
+    w.first_seen_ms = s.i64(5);
+    w.last_seen_ms = s.i64(6);
+    rows.push_back(std::move(w));
+  }
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return rows;
+}
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,318 @@
+#include "autodistill/daemon/study_spec.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "autodistill/daemon/config.hpp"
+#include "autodistill/wire/digest.hpp"
+
+namespace autodistill::daemon {
+
+using wire::FactorKind;
+
+const std::vector<std::string>& distill_factor_names() {
+  static const std::vector<std::string> k = {"num_blocks",        "hidden_size",
+                                             "bottleneck_size",   "num_heads",
+                                             "intermediate_size", "num_stacked_ffn"};
+  return k;
+}
+const std::vector<std::string>& distill_probe_metrics() {
+  static const std::vector<std::string> k = {"latency_ms", "params", "flops"};
+  return k;
+}
+const std::vector<std::string>& distill_accuracy_metrics() {
+  static const std::vector<std::string> k = {"accuracy", "mlm_accuracy", "nsp_accuracy"};
+  return k;
+}
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string at(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
+
+Status invalid(std::string message, std::string field) {
+  return Status(Code::kInvalidArgument, std::move(message), std::move(field));
+}
+
+Status validate_factor(const wire::FactorT& f, const std::string& field, bool distill) {
+  if (f.name.empty() || f.name.size() > 128) {
+    return invalid("factor name must be 1..128 characters", field + ".name");
+  }
+  if (distill && !contains(distill_factor_names(), f.name)) {
+    return invalid("unknown factor \"" + f.name +
+                       "\" for a distill study (num_blocks, hidden_size, bottleneck_size, "
+                       "num_heads, intermediate_size, num_stacked_ffn)",
+                   field + ".name");
+  }
+  if (distill && f.kind != FactorKind::Ordinal && f.kind != FactorKind::Integer) {
+    return invalid("architecture factors must be ordinal or integer", field + ".kind");
+  }
+  switch (f.kind) {
+    case FactorKind::Ordinal: {
+      if (f.values.empty()) return invalid("ordinal factor has no values", field + ".values");
+      std::set<double> seen;
+      for (size_t i = 0; i < f.values.size(); ++i) {
+        double v = f.values[i];
+        if (!std::isfinite(v)) return invalid("value is not finite", at(field + ".values", i));
+        if (distill && (v <= 0 || v != std::floor(v))) {
+          return invalid("architecture sizes must be positive integers",
+                         at(field + ".values", i));
+        }
+        if (!seen.insert(v).second) {
+          return invalid("duplicate value " + std::to_string(v), at(field + ".values", i));
+        }
+      }
+      return Status::ok();
+    }
+    case FactorKind::Categorical: {
+      if (f.categories.empty()) {
+        return invalid("categorical factor has no categories", field + ".categories");
+      }
+      std::set<std::string> seen;
+      for (size_t i = 0; i < f.categories.size(); ++i) {
+        if (f.categories[i].empty()) {
+          return invalid("empty category", at(field + ".categories", i));
+        }
+        if (!seen.insert(f.categories[i]).second) {
+          return invalid("duplicate category \"" + f.categories[i] + "\"",
+                         at(field + ".categories", i));
+        }
+      }
+      return Status::ok();
+    }
+    case FactorKind::Integer:
+    case FactorKind::Continuous: {
+      if (!std::isfinite(f.low)) return invalid("low is not finite", field + ".low");
+      if (!std::isfinite(f.high)) return invalid("high is not finite", field + ".high");
+      if (f.kind == FactorKind::Integer &&
+          (f.low != std::floor(f.low) || f.high != std::floor(f.high))) {
+        return invalid("integer bounds must be integers", field + ".low");
+      }
+      if (f.kind == FactorKind::Integer ? f.low > f.high : f.low >= f.high) {
+        return invalid("low must be below high (the range is empty)", field + ".high");
+      }
+      if (distill && f.low <= 0) {
+        return invalid("architecture sizes must be positive", field + ".low");
+      }
+      return Status::ok();
+    }
+  }
+  return invalid("unknown factor kind", field + ".kind");
+}
+
+// Values a discrete factor can take (ordinal values or the integer range).
+std::vector<double> discrete_values(const wire::FactorT& f) {
+  if (f.kind == FactorKind::Ordinal) return f.values;
+  std::vector<double> v;
+  for (double x = f.low; x <= f.high && v.size() < 4096; x += 1) v.push_back(x);
+  return v;
+}
+
+}  // namespace
+
+Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob) {
+  const bool distill = spec.kind == wire::StudyKind::Distill;
+  if (spec.kind != wire::StudyKind::Distill && spec.kind != wire::StudyKind::External) {
+    return invalid("unknown study kind", "spec.kind");
+  }
+  if (spec.name.size() > 256) return invalid("name is longer than 256 characters", "spec.name");
+  if (spec.factors.empty()) return invalid("the design space is empty", "spec.factors");
+  std::set<std::string> names;
+  for (size_t i = 0; i < spec.factors.size(); ++i) {
+    const std::string field = at("spec.factors", i);
+    if (!spec.factors[i]) return invalid("missing factor", field);
+    if (Status s = validate_factor(*spec.factors[i], field, distill); !s) return s;
+    if (!names.insert(spec.factors[i]->name).second) {
+      return invalid("duplicate factor \"" + spec.factors[i]->name + "\"", field + ".name");
+    }
+  }
+  if (distill) {
+    // The rule "heads divide the bottleneck" must leave at least one point.
+    const wire::FactorT* heads = nullptr;
+    const wire::FactorT* bottleneck = nullptr;
+    size_t heads_index = 0;
+    for (size_t i = 0; i < spec.factors.size(); ++i) {
+      if (spec.factors[i]->name == "num_heads") heads = spec.factors[i].get(), heads_index = i;
+      if (spec.factors[i]->name == "bottleneck_size") bottleneck = spec.factors[i].get();
+    }
+    if (heads && bottleneck) {
+      bool any = false;
+      for (double h : discrete_values(*heads)) {
+        for (double b : discrete_values(*bottleneck)) {
+          any = any || std::fmod(b, h) == 0;
+        }
+      }
+      if (!any) {
+        return invalid("no num_heads value divides any bottleneck_size value",
+                       at("spec.factors", heads_index));
+      }
+    }
+  }
+
+  if (spec.objectives.empty()) return invalid("no objectives", "spec.objectives");
+  std::set<std::string> objectives;
+  for (size_t i = 0; i < spec.objectives.size(); ++i) {
+    const std::string field = at("spec.objectives", i);
+    if (!spec.objectives[i] || spec.objectives[i]->name.empty()) {
+      return invalid("objective name is empty", field + ".name");
+    }
+    const std::string& name = spec.objectives[i]->name;
+    if (distill && !contains(distill_probe_metrics(), name) &&
+        !contains(distill_accuracy_metrics(), name)) {
+      return invalid("unknown objective \"" + name +
+                         "\" for a distill study (accuracy, mlm_accuracy, nsp_accuracy, "
+                         "latency_ms, params, flops)",
+                     field + ".name");
+    }
+    if (!objectives.insert(name).second) {
+      return invalid("duplicate objective \"" + name + "\"", field + ".name");
+    }
+  }
+
+  // Constraints: known metric, finite bound, and the bounds on one metric
+  // must leave a non-empty interval.
+  std::map<std::string, std::pair<double, double>> bounds;  // metric -> [lo, hi]
+  for (size_t i = 0; i < spec.constraints.size(); ++i) {
+    const std::string field = at("spec.constraints", i);
+    if (!spec.constraints[i]) return invalid("missing constraint", field);
+    const wire::ConstraintT& c = *spec.constraints[i];
+    bool known = objectives.count(c.metric) > 0 ||
+                 (distill && (contains(distill_probe_metrics(), c.metric) ||
+                              contains(distill_accuracy_metrics(), c.metric)));
+    if (!known) {
+      return invalid("constraint on unknown metric \"" + c.metric + "\"", field + ".metric");
+    }
+    if (!std::isfinite(c.bound)) return invalid("bound is not finite", field + ".bound");
+    auto [it, fresh] = bounds.try_emplace(c.metric, -INFINITY, INFINITY);
+    (void)fresh;
+    auto& [lo, hi] = it->second;
+    if (c.comparison == wire::Comparison::LessEqual) hi = std::min(hi, c.bound);
+    else lo = std::max(lo, c.bound);
+    bool positive_metric = distill && c.metric != "accuracy" && c.metric != "mlm_accuracy" &&
+                           c.metric != "nsp_accuracy";
+    if (lo > hi) {
+      return invalid("contradicts an earlier constraint on \"" + c.metric + "\" (no value is >= " +
+                         std::to_string(lo) + " and <= " + std::to_string(hi) + ")",
+                     field);
+    }
+    if (positive_metric && hi <= 0) {
+      return invalid("\"" + c.metric + "\" is always positive, so <= " + std::to_string(hi) +
+                         " can never hold",
+                     field + ".bound");
+    }
+  }
+
+  if (distill) {
+    if (!wire::is_valid_digest(spec.teacher_digest)) {
+      return invalid("a distill study needs a teacher blob (sha256 digest)", "spec.teacher_digest");
+    }
+    if (!has_blob(spec.teacher_digest)) {
+      return Status(Code::kNotFound, "teacher blob " + spec.teacher_digest + " is not uploaded",
+                    "spec.teacher_digest");
+    }
+    if (!wire::is_valid_digest(spec.corpus_digest)) {
+      return invalid("a distill study needs a corpus blob (sha256 digest)", "spec.corpus_digest");
+    }
+    if (!has_blob(spec.corpus_digest)) {
+      return Status(Code::kNotFound, "corpus blob " + spec.corpus_digest + " is not uploaded",
+                    "spec.corpus_digest");
+    }
+  }
+  if (spec.max_trials == 0) return invalid("must be at least 1", "spec.max_trials");
+  if (spec.max_trials > config.max_trials_limit) {
+    return Status(Code::kResourceExhausted,
+                  "exceeds the daemon's max_trials_limit " +
+                      std::to_string(config.max_trials_limit),
+                  "spec.max_trials");
+  }
+  if (spec.parallelism > 4096) return invalid("must be at most 4096", "spec.parallelism");
+  if (spec.max_attempts > 100) return invalid("must be at most 100", "spec.max_attempts");
+  if (!spec.algorithm.empty() && spec.algorithm != "random") {
+    return invalid("unknown algorithm \"" + spec.algorithm + "\" (available: random)",
+                   "spec.algorithm");
+  }
+  if (spec.hardware_tag.size() > 128) {
+    return invalid("longer than 128 characters", "spec.hardware_tag");
+  }
+  if (!spec.settings_json.empty()) {
+    auto parsed = nlohmann::json::parse(spec.settings_json, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return invalid("settings must be a JSON object", "spec.settings_json");
+    }
+  }
+  return Status::ok();
+}
+
+bool is_valid_candidate(const wire::StudySpecT& spec, const Params& params) {
+  if (spec.kind != wire::StudyKind::Distill) return true;
+  double heads = 0, bottleneck = 0;
+  for (const auto& p : params) {
+    if (p.number <= 0) return false;
+    if (p.name == "num_heads") heads = p.number;
+    if (p.name == "bottleneck_size") bottleneck = p.number;
+  }
+  return heads == 0 || bottleneck == 0 || std::fmod(bottleneck, heads) == 0;
+}
+
+std::string pack_spec(const wire::StudySpecT& spec) {
+  flatbuffers::FlatBufferBuilder builder;
+  builder.ForceDefaults(false);
+  builder.Finish(wire::StudySpec::Pack(builder, &spec));
+  return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
+}
+
+Result<wire::StudySpecT> unpack_spec(const std::string& bytes) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!verifier.VerifyBuffer<wire::StudySpec>(nullptr)) {
+    return Status(Code::kInternal, "stored study spec failed verification");
+  }
+  wire::StudySpecT spec;
+  flatbuffers::GetRoot<wire::StudySpec>(bytes.data())->UnPackTo(&spec);
+  return spec;
+}
+
+std::string params_to_json(const Params& params) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : params) {
+    if (!p.category.empty()) out.push_back({{"name", p.name}, {"category", p.category}});
+    else out.push_back({{"name", p.name}, {"number", p.number}});
+  }
+  return out.dump();
+}
+
+Params params_from_json(const std::string& json) {
+  Params params;
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (!parsed.is_array()) return params;
+  for (const auto& item : parsed) {
+    wire::ParamValueT p;
+    p.name = item.value("name", "");
+    if (item.contains("category")) p.category = item.value("category", "");
+    else p.number = item.value("number", 0.0);
+    params.push_back(std::move(p));
+  }
+  return params;
+}
+
+std::string metrics_to_json(const std::map<std::string, double>& metrics) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : metrics) out[k] = v;
+  return out.dump();
+}
+
+std::map<std::string, double> metrics_from_json(const std::string& json) {
+  std::map<std::string, double> out;
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (!parsed.is_object()) return out;
+  for (auto it = parsed.begin(); it != parsed.end(); ++it) {
+    if (it.value().is_number()) out[it.key()] = it.value().get<double>();
+  }
+  return out;
+}
+
+}  // namespace autodistill::daemon

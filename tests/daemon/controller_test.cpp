@@ -1,0 +1,510 @@
+// The controller's state machines, driven directly (no sockets) over a real
+// SQLite store in a temporary directory, with a controllable clock.
+#include <catch2/catch.hpp>
+
+#include "autodistill/daemon/controller.hpp"
+#include "autodistill/wire/digest.hpp"
+#include "spec_builder.hpp"
+#include "temp_dir.hpp"
+
+using namespace autodistill;
+using namespace autodistill::daemon;
+using autodistill::testing::distill_spec;
+using autodistill::testing::external_spec;
+
+namespace {
+
+struct Received {
+  Endpoint endpoint;
+  std::string peer;
+  wire::EnvelopeT env;
+};
+
+class Harness {
+ public:
+  Harness() {
+    config.data_dir = dir.path();
+    config.heartbeat_interval_ms = 1000;
+    config.lease_ms = 5000;
+    config.max_attempts = 3;
+    reopen();
+  }
+
+  // Simulates a daemon restart on the same data directory.
+  void reopen() {
+    controller.reset();
+    store.reset();
+    store = std::move(Store::open(dir.path() + "/db").value());
+    blobs = std::make_unique<BlobStore>(BlobStore::open(dir.path() + "/blobs", 1 << 20).value());
+    controller = std::make_unique<Controller>(config, *store, *blobs, [this] { return now; });
+    REQUIRE(controller->recover());
+    commit();
+  }
+
+  template <class T>
+  std::vector<Received> worker(const std::string& peer, T body, uint64_t rid = 1) {
+    std::string bytes = wire::encode_message(rid, std::move(body));
+    controller->on_message(Endpoint::kWorker, peer, bytes.data(), bytes.size());
+    return commit();
+  }
+  template <class T>
+  std::vector<Received> client(const std::string& peer, T body, uint64_t rid = 1) {
+    std::string bytes = wire::encode_message(rid, std::move(body));
+    controller->on_message(Endpoint::kClient, peer, bytes.data(), bytes.size());
+    return commit();
+  }
+  std::vector<Received> tick() {
+    controller->tick();
+    return commit();
+  }
+  std::vector<Received> commit() {
+    std::vector<Received> out;
+    for (Outbound& o : controller->commit()) {
+      auto env = wire::decode(o.bytes.data(), o.bytes.size());
+      REQUIRE(env);
+      out.push_back(Received{o.endpoint, o.peer, std::move(env.value())});
+    }
+    return out;
+  }
+
+  uint64_t submit(wire::StudySpecT spec, const std::string& key = "") {
+    wire::SubmitT submit;
+    submit.idempotency_key = key;
+    submit.spec = std::make_unique<wire::StudySpecT>(std::move(spec));
+    auto out = client("client", std::move(submit));
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].env.body.AsStudyReply());
+    return out[0].env.body.AsStudyReply()->study->study_id;
+  }
+
+  // Hello + Pull; returns the Assigns the worker received.
+  std::vector<wire::AssignT> join(const std::string& peer, wire::Role role, uint32_t credits,
+                                  std::vector<uint64_t> studies = {}, std::string tag = "") {
+    wire::HelloT hello;
+    hello.worker_id = "w-" + peer;
+    hello.role = role;
+    hello.slots = credits;
+    hello.studies = std::move(studies);
+    hello.hardware = std::make_unique<wire::HardwareT>();
+    hello.hardware->tag = std::move(tag);
+    auto welcome = worker(peer, std::move(hello));
+    REQUIRE(welcome.size() == 1);
+    REQUIRE(welcome[0].env.body.AsWelcome());
+    return pull(peer, credits);
+  }
+
+  std::vector<wire::AssignT> pull(const std::string& peer, uint32_t credits) {
+    wire::PullT pull;
+    pull.credits = credits;
+    return assigns(worker(peer, pull));
+  }
+
+  static std::vector<wire::AssignT> assigns(const std::vector<Received>& msgs) {
+    std::vector<wire::AssignT> out;
+    for (const auto& m : msgs) {
+      if (auto* a = m.env.body.AsAssign()) out.push_back(*a);
+    }
+    return out;
+  }
+
+  std::vector<Received> result(const std::string& peer, const wire::AssignT& a,
+                               double f1 = 1, double f2 = 2) {
+    wire::ResultT r;
+    r.trial_id = a.trial_id;
+    r.attempt = a.attempt;
+    for (const std::string& name : a.objectives) {
+      auto m = std::make_unique<wire::MetricT>();
+      m->name = name;
+      m->value = name == a.objectives.front() ? f1 : f2;
+      r.objectives.push_back(std::move(m));
+    }
+    return worker(peer, std::move(r));
+  }
+
+  wire::StudyReplyT get(uint64_t study) {
+    wire::GetStudyT g;
+    g.study_id = study;
+    auto out = client("client", g);
+    REQUIRE(out.size() == 1);
+    REQUIRE(out[0].env.body.AsStudyReply());
+    return *out[0].env.body.AsStudyReply();
+  }
+
+  testing::TempDir dir;
+  Config config;
+  int64_t now = 1'000'000;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<BlobStore> blobs;
+  std::unique_ptr<Controller> controller;
+};
+
+const wire::AckT* find_ack(const std::vector<Received>& msgs) {
+  for (const auto& m : msgs) {
+    if (auto* a = m.env.body.AsAck()) return a;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("controller: an external study runs to completion", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(4, 2));
+  auto assigns = h.join("p1", wire::Role::External, 8, {study});
+  REQUIRE(assigns.size() == 2);  // parallelism 2
+  CHECK(assigns[0].objectives == std::vector<std::string>{"f1", "f2"});
+  CHECK(assigns[0].attempt == 1);
+  size_t done = 0;
+  while (!assigns.empty()) {
+    auto a = assigns.back();
+    assigns.pop_back();
+    auto out = h.result("p1", a);
+    REQUIRE(find_ack(out));
+    CHECK(find_ack(out)->trial_id == a.trial_id);
+    ++done;
+    auto more = Harness::assigns(out);
+    assigns.insert(assigns.end(), more.begin(), more.end());
+  }
+  CHECK(done == 4);
+  auto reply = h.get(study);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+  CHECK(reply.study->trials_completed == 4);
+  CHECK(reply.trials.size() == 4);
+  CHECK_FALSE(reply.study->pareto.empty());
+}
+
+TEST_CASE("controller: a duplicate result is acknowledged and counted once", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(3, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  auto first = h.result("p1", a[0]);
+  auto second = h.result("p1", a[0]);
+  REQUIRE(find_ack(first));
+  REQUIRE(find_ack(second));
+  CHECK(h.store->count_results(a[0].trial_id).value() == 1);
+  CHECK(Harness::assigns(second).empty());  // the duplicate started nothing new
+}
+
+TEST_CASE("controller: an expired lease re-queues with the next attempt, then fails",
+          "[controller]") {
+  Harness h;
+  h.config.max_attempts = 2;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  h.now += 6000;  // past lease_ms without a heartbeat
+  h.tick();
+  auto again = h.join("p2", wire::Role::External, 1, {study});
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].trial_id == a[0].trial_id);
+  CHECK(again[0].attempt == 2);
+  h.now += 6000;
+  h.tick();
+  auto reply = h.get(study);
+  CHECK(reply.trials[0].get()->state == wire::TrialState::Failed);
+  CHECK(reply.study->state == wire::StudyState::Failed);
+}
+
+TEST_CASE("controller: heartbeats keep a lease alive", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  for (int i = 0; i < 5; ++i) {
+    h.now += 2000;
+    wire::HeartbeatT hb;
+    auto p = std::make_unique<wire::TrialProgressT>();
+    p->trial_id = a[0].trial_id;
+    p->attempt = a[0].attempt;
+    p->fraction = 0.2f * static_cast<float>(i);
+    hb.progress.push_back(std::move(p));
+    h.worker("p1", std::move(hb));
+    h.tick();
+  }
+  auto reply = h.get(study);
+  CHECK(reply.trials[0]->state == wire::TrialState::Leased);
+  CHECK(reply.trials[0]->attempt == 1);
+  CHECK(reply.trials[0]->progress == Approx(0.8f));
+}
+
+TEST_CASE("controller: a late result from an earlier attempt counts once", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto first = h.join("p1", wire::Role::External, 1, {study});
+  h.now += 6000;
+  h.tick();
+  auto second = h.join("p2", wire::Role::External, 1, {study});
+  REQUIRE(second.size() == 1);
+  REQUIRE(second[0].attempt == 2);
+  // The first worker was only slow; it was dropped as silent, so it must
+  // say Hello again before its attempt-1 result is taken.
+  auto refused = h.result("p1", first[0]);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].env.body.AsError()->code == wire::ErrorCode::UnknownPeer);
+  CHECK(h.join("p1", wire::Role::External, 1, {study}).empty());
+  auto out = h.result("p1", first[0]);
+  REQUIRE(find_ack(out));
+  bool cancelled = false;
+  for (const auto& m : out) {
+    if (auto* c = m.env.body.AsCancel()) cancelled = m.peer == "p2" && c->attempt == 2;
+  }
+  CHECK(cancelled);
+  // The second attempt's result is acknowledged but does not count again.
+  REQUIRE(find_ack(h.result("p2", second[0])));
+  auto reply = h.get(study);
+  CHECK(reply.study->trials_completed == 1);
+  CHECK(reply.trials[0]->attempt == 1);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+}
+
+TEST_CASE("controller: non-retryable failure fails the trial at once", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  wire::FailureT f;
+  f.trial_id = a[0].trial_id;
+  f.attempt = 1;
+  f.retryable = false;
+  f.error = std::make_unique<wire::ErrorT>();
+  f.error->code = wire::ErrorCode::InvalidArgument;
+  f.error->message = "heads do not divide the bottleneck";
+  REQUIRE(find_ack(h.worker("p1", std::move(f))));
+  auto reply = h.get(study);
+  CHECK(reply.trials[0]->state == wire::TrialState::Failed);
+  CHECK(reply.trials[0]->error->message == "heads do not divide the bottleneck");
+}
+
+TEST_CASE("controller: a result missing an objective fails the trial", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  wire::ResultT r;
+  r.trial_id = a[0].trial_id;
+  r.attempt = 1;
+  REQUIRE(find_ack(h.worker("p1", std::move(r))));
+  auto reply = h.get(study);
+  CHECK(reply.trials[0]->state == wire::TrialState::Failed);
+  CHECK(reply.trials[0]->error->message.find("f1") != std::string::npos);
+}
+
+TEST_CASE("controller: dispatch matches role, hardware tag and external study",
+          "[controller]") {
+  Harness h;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  uint64_t distill = h.submit(distill_spec(teacher, corpus));
+  uint64_t external = h.submit(external_spec(2, 2));
+
+  // An external worker for another study gets nothing.
+  CHECK(h.join("ext-other", wire::Role::External, 4, {external + 100}).empty());
+  // A probe worker with the wrong tag gets nothing.
+  CHECK(h.join("probe-gpu", wire::Role::Probe, 4, {}, "gpu-a100").empty());
+  // The right probe worker gets the probe trials only.
+  auto probes = h.join("probe-cpu", wire::Role::Probe, 8, {}, "cpu-test");
+  REQUIRE(probes.size() == 3);
+  for (const auto& a : probes) {
+    CHECK(a.kind == wire::TrialKind::Probe);
+    CHECK(a.study_id == distill);
+    CHECK(a.objectives == std::vector<std::string>{"latency_ms"});
+    CHECK(a.teacher_digest == teacher);
+  }
+  auto flashes = h.join("distill", wire::Role::Distill, 8);
+  REQUIRE(flashes.size() == 3);
+  for (const auto& a : flashes) {
+    CHECK(a.kind == wire::TrialKind::Flash);
+    CHECK(a.objectives == std::vector<std::string>{"accuracy"});
+  }
+  auto ext = h.join("ext", wire::Role::External, 8, {external});
+  REQUIRE(ext.size() == 2);
+  CHECK(ext[0].study_id == external);
+}
+
+TEST_CASE("controller: a distill study explores, selects the Pareto set, finalizes",
+          "[controller]") {
+  Harness h;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  uint64_t study = h.submit(distill_spec(teacher, corpus));
+  auto probes = h.join("probe", wire::Role::Probe, 8, {}, "cpu-test");
+  auto flashes = h.join("distill", wire::Role::Distill, 8);
+  REQUIRE(probes.size() == 3);
+  REQUIRE(flashes.size() == 3);
+  // Candidate c: latency c+1 ms; accuracy 0.5 for c=0, 0.7 for c=1, 0.6 for c=2
+  // -> candidate 2 is dominated by candidate 1.
+  std::map<uint64_t, uint32_t> candidate_of;
+  for (const auto& t : h.get(study).trials) candidate_of[t->trial_id] = t->candidate;
+  const double accuracy[] = {0.5, 0.7, 0.6};
+  for (const auto& a : probes) h.result("probe", a, candidate_of[a.trial_id] + 1.0);
+  std::vector<wire::AssignT> regular;
+  for (const auto& a : flashes) {
+    auto out = h.result("distill", a, accuracy[candidate_of[a.trial_id]]);
+    auto more = Harness::assigns(out);
+    regular.insert(regular.end(), more.begin(), more.end());
+  }
+  auto reply = h.get(study);
+  CHECK(reply.study->state == wire::StudyState::Finalizing);
+  // The distill worker had credits left, so the regular trials went out at once.
+  REQUIRE(regular.size() == 2);
+  for (const auto& a : regular) CHECK(a.kind == wire::TrialKind::Regular);
+  for (const auto& a : regular) h.result("distill", a, 0.9);
+  reply = h.get(study);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+  std::set<uint32_t> regular_candidates;
+  for (const auto& t : reply.trials) {
+    if (t->kind == wire::TrialKind::Regular) regular_candidates.insert(t->candidate);
+  }
+  CHECK(regular_candidates == std::set<uint32_t>{0, 1});
+}
+
+TEST_CASE("controller: submit is idempotent by key", "[controller]") {
+  Harness h;
+  uint64_t a = h.submit(external_spec(3), "release-42");
+  uint64_t b = h.submit(external_spec(3), "release-42");
+  CHECK(a == b);
+  wire::SubmitT different;
+  different.idempotency_key = "release-42";
+  different.spec = std::make_unique<wire::StudySpecT>(external_spec(4));
+  auto out = h.client("c", std::move(different));
+  REQUIRE(out[0].env.body.AsError());
+  CHECK(out[0].env.body.AsError()->code == wire::ErrorCode::AlreadyExists);
+  CHECK(out[0].env.body.AsError()->field == "idempotency_key");
+}
+
+TEST_CASE("controller: a rejected spec stores nothing", "[controller]") {
+  Harness h;
+  auto spec = external_spec(3);
+  spec.factors.clear();
+  wire::SubmitT submit;
+  submit.spec = std::make_unique<wire::StudySpecT>(std::move(spec));
+  auto out = h.client("c", std::move(submit));
+  REQUIRE(out.size() == 1);
+  REQUIRE(out[0].env.body.AsError());
+  CHECK(out[0].env.body.AsError()->field == "spec.factors");
+  CHECK(h.store->list_studies(0).value().empty());
+}
+
+TEST_CASE("controller: restart keeps acknowledged studies, leases and results",
+          "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(3, 2));
+  auto a = h.join("p1", wire::Role::External, 2, {study});
+  REQUIRE(a.size() == 2);
+  h.result("p1", a[0]);
+  h.reopen();  // the daemon restarts
+  // The worker reconnects and says it still runs a[1]: its lease is kept.
+  wire::HelloT hello;
+  hello.worker_id = "w-p1";
+  hello.role = wire::Role::External;
+  hello.slots = 2;
+  hello.studies = {study};
+  auto ref = std::make_unique<wire::TrialRefT>();
+  ref->trial_id = a[1].trial_id;
+  ref->attempt = a[1].attempt;
+  hello.running.push_back(std::move(ref));
+  REQUIRE(h.worker("p1-new", std::move(hello)).size() == 1);
+  auto next = h.pull("p1-new", 1);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].trial_id != a[1].trial_id);
+  REQUIRE(find_ack(h.result("p1-new", a[1])));
+  REQUIRE(find_ack(h.result("p1-new", next[0])));
+  auto reply = h.get(study);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+  CHECK(reply.study->trials_completed == 3);
+  for (const auto& t : reply.trials) CHECK(t->attempt == 1);
+}
+
+TEST_CASE("controller: cancel stops queued and leased trials", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(10, 3));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  wire::CancelStudyT cancel;
+  cancel.study_id = study;
+  auto out = h.client("c", cancel);
+  bool worker_told = false, replied = false;
+  for (const auto& m : out) {
+    if (auto* c = m.env.body.AsCancel()) worker_told = c->trial_id == a[0].trial_id;
+    if (auto* r = m.env.body.AsStudyReply()) {
+      replied = r->study->state == wire::StudyState::Cancelled;
+    }
+  }
+  CHECK(worker_told);
+  CHECK(replied);
+  auto again = h.client("c", cancel);
+  REQUIRE(again[0].env.body.AsError());
+  CHECK(again[0].env.body.AsError()->code == wire::ErrorCode::FailedPrecondition);
+  CHECK(h.pull("p1", 5).empty());
+}
+
+TEST_CASE("controller: watch replays stored events then streams and ends", "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  wire::WatchT watch;
+  watch.study_id = study;
+  auto replay = h.client("watcher", watch, 77);
+  REQUIRE_FALSE(replay.empty());
+  uint64_t last = 0;
+  for (const auto& m : replay) {
+    REQUIRE(m.env.request_id == 77);
+    for (const auto& e : m.env.body.AsEventBatch()->events) {
+      CHECK(e->seq > last);
+      last = e->seq;
+    }
+  }
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  auto out = h.result("p1", a[0]);
+  bool ended = false;
+  std::vector<std::string> kinds;
+  for (const auto& m : out) {
+    if (m.peer != "watcher") continue;
+    auto* batch = m.env.body.AsEventBatch();
+    REQUIRE(batch);
+    for (const auto& e : batch->events) {
+      CHECK(e->seq > last);
+      last = e->seq;
+      kinds.push_back(e->kind);
+    }
+    ended = ended || batch->end;
+  }
+  CHECK(ended);
+  CHECK(std::find(kinds.begin(), kinds.end(), "trial_completed") != kinds.end());
+}
+
+TEST_CASE("controller: bad frames and unknown peers get clear errors", "[controller]") {
+  Harness h;
+  const std::string junk = "definitely not a flatbuffer";
+  h.controller->on_message(Endpoint::kClient, "c", junk.data(), junk.size());
+  auto out = h.commit();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].env.body.AsError()->code == wire::ErrorCode::Malformed);
+
+  wire::PullT pull;
+  pull.credits = 1;
+  auto unknown = h.worker("stranger", pull);
+  REQUIRE(unknown.size() == 1);
+  CHECK(unknown[0].env.body.AsError()->code == wire::ErrorCode::UnknownPeer);
+
+  wire::HelloT hello;  // no worker id
+  hello.role = wire::Role::Distill;
+  auto rejected = h.worker("anon", std::move(hello));
+  REQUIRE(rejected[0].env.body.AsReject());
+  CHECK(rejected[0].env.body.AsReject()->error->field == "worker_id");
+
+  // The daemon still serves.
+  uint64_t study = h.submit(external_spec(1, 1));
+  CHECK(study > 0);
+}
+
+TEST_CASE("controller: silent workers are dropped but keep their lease until expiry",
+          "[controller]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  h.now += 3500;  // > liveness * heartbeat, < lease
+  h.tick();
+  CHECK(h.controller->connected_workers() == 0);
+  CHECK(h.get(study).trials[0]->state == wire::TrialState::Leased);
+  h.now += 2000;
+  h.tick();
+  CHECK(h.get(study).trials[0]->state == wire::TrialState::Queued);
+}

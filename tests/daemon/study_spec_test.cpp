@@ -1,0 +1,127 @@
+#include <catch2/catch.hpp>
+
+#include "autodistill/daemon/config.hpp"
+#include "autodistill/daemon/study_spec.hpp"
+#include "spec_builder.hpp"
+
+using namespace autodistill;
+using namespace autodistill::daemon;
+using autodistill::testing::constraint;
+using autodistill::testing::distill_spec;
+using autodistill::testing::external_spec;
+using autodistill::testing::ordinal;
+
+namespace {
+const std::string kTeacher(64, 'a');
+const std::string kCorpus(64, 'b');
+bool has_all(const std::string&) { return true; }
+bool has_none(const std::string&) { return false; }
+
+Status check(const wire::StudySpecT& spec, HasBlob has = has_all) {
+  Config config;
+  return validate_spec(spec, config, has);
+}
+}  // namespace
+
+TEST_CASE("spec: valid external and distill specs pass", "[spec]") {
+  CHECK(check(external_spec(10)));
+  CHECK(check(distill_spec(kTeacher, kCorpus)));
+}
+
+TEST_CASE("spec: every bad input names its field", "[spec]") {
+  struct Case {
+    const char* what;
+    std::function<void(wire::StudySpecT&)> mutate;
+    Code code;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"empty design space", [](auto& s) { s.factors.clear(); }, Code::kInvalidArgument,
+       "spec.factors"},
+      {"duplicate ordinal value", [](auto& s) { s.factors[1]->values = {64, 128, 64}; },
+       Code::kInvalidArgument, "spec.factors[1].values[2]"},
+      {"empty ordinal", [](auto& s) { s.factors[1]->values.clear(); }, Code::kInvalidArgument,
+       "spec.factors[1].values"},
+      {"empty continuous range", [](auto& s) { s.factors[0]->high = 0; }, Code::kInvalidArgument,
+       "spec.factors[0].high"},
+      {"duplicate factor", [](auto& s) { s.factors[1]->name = "x"; }, Code::kInvalidArgument,
+       "spec.factors[1].name"},
+      {"no objectives", [](auto& s) { s.objectives.clear(); }, Code::kInvalidArgument,
+       "spec.objectives"},
+      {"duplicate objective", [](auto& s) { s.objectives[1]->name = "f1"; },
+       Code::kInvalidArgument, "spec.objectives[1].name"},
+      {"constraint on unknown metric",
+       [](auto& s) { s.constraints.push_back(constraint("nope", true, 1)); },
+       Code::kInvalidArgument, "spec.constraints[0].metric"},
+      {"contradictory constraints",
+       [](auto& s) {
+         s.constraints.push_back(constraint("f1", true, 1));
+         s.constraints.push_back(constraint("f1", false, 2));
+       },
+       Code::kInvalidArgument, "spec.constraints[1]"},
+      {"zero budget", [](auto& s) { s.max_trials = 0; }, Code::kInvalidArgument,
+       "spec.max_trials"},
+      {"unknown algorithm", [](auto& s) { s.algorithm = "magic"; }, Code::kInvalidArgument,
+       "spec.algorithm"},
+      {"settings not an object", [](auto& s) { s.settings_json = "[1]"; },
+       Code::kInvalidArgument, "spec.settings_json"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    wire::StudySpecT spec = external_spec(5);
+    c.mutate(spec);
+    Status s = check(spec);
+    CHECK(s.code() == c.code);
+    CHECK(s.field() == c.field);
+    CHECK_FALSE(s.message().empty());
+  }
+}
+
+TEST_CASE("spec: distill studies check architecture factors, objectives and blobs", "[spec]") {
+  SECTION("non-positive size") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.factors[1]->values = {128, 0};
+    Status s = check(spec);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.field() == "spec.factors[1].values[1]");
+  }
+  SECTION("unknown objective") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.objectives[0]->name = "bleu";
+    CHECK(check(spec).field() == "spec.objectives[0].name");
+  }
+  SECTION("unknown factor") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.factors.push_back(ordinal("dropout", {1}));
+    CHECK(check(spec).field() == "spec.factors[6].name");
+  }
+  SECTION("heads never divide the bottleneck") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.factors[2]->values = {63, 65};
+    CHECK(check(spec).field() == "spec.factors[3]");
+  }
+  SECTION("impossible latency bound") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.constraints.push_back(constraint("latency_ms", true, 0));
+    CHECK(check(spec).field() == "spec.constraints[0].bound");
+  }
+  SECTION("missing teacher") {
+    auto spec = distill_spec("", kCorpus);
+    CHECK(check(spec).field() == "spec.teacher_digest");
+  }
+  SECTION("teacher not uploaded") {
+    Status s = check(distill_spec(kTeacher, kCorpus), has_none);
+    CHECK(s.code() == Code::kNotFound);
+    CHECK(s.field() == "spec.teacher_digest");
+  }
+}
+
+TEST_CASE("spec: packing is canonical and verified on the way back", "[spec]") {
+  auto spec = external_spec(5);
+  CHECK(pack_spec(spec) == pack_spec(external_spec(5)));
+  CHECK(pack_spec(spec) != pack_spec(external_spec(6)));
+  auto back = unpack_spec(pack_spec(spec));
+  REQUIRE(back);
+  CHECK(back->factors.size() == 2);
+  CHECK_FALSE(unpack_spec("garbage"));
+}
