@@ -1,0 +1,148 @@
+// The autodistill CLI binary as a child process against a fake daemon: the
+// exit codes pipelines rely on and the error line on stderr.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fake_daemon.hpp"
+
+using namespace autodistill;
+using testing::error_reply;
+using testing::FakeDaemon;
+using testing::reply_to;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the CLI with `args` (shell words) and captures its output.
+Run run_cli(const std::string& args) {
+  static int n = 0;
+  const fs::path dir = fs::temp_directory_path();
+  const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(++n);
+  const fs::path out = dir / ("autodistill-cli-" + tag + ".out");
+  const fs::path err = dir / ("autodistill-cli-" + tag + ".err");
+  const std::string command = std::string(AUTODISTILL_CLI_PATH) + " " + args + " >" + out.string() +
+                              " 2>" + err.string() + " </dev/null";
+  const int status = std::system(command.c_str());
+  Run run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  run.out = slurp(out);
+  run.err = slurp(err);
+  fs::remove(out);
+  fs::remove(err);
+  return run;
+}
+
+wire::StudyReplyT study_reply(uint64_t id, wire::StudyState state) {
+  wire::StudyReplyT reply;
+  reply.study = std::make_unique<wire::StudyInfoT>();
+  reply.study->study_id = id;
+  reply.study->state = state;
+  reply.study->spec = std::make_unique<wire::StudySpecT>();
+  reply.study->spec->max_trials = 2;
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("cli: a NotFound error exits 4 with the error on stderr") {
+  FakeDaemon daemon([](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    return {error_reply(request, Code::kNotFound, "no study 42", "study_id")};
+  });
+  Run run = run_cli("--endpoint " + daemon.endpoint() + " get 42");
+  CHECK(run.exit_code == 4);
+  CHECK(run.err == "autodistill: NOT_FOUND: no study 42 (field: study_id)\n");
+  CHECK(run.out.empty());
+  REQUIRE(daemon.requests().size() == 1);
+  CHECK(daemon.requests()[0].body.AsGetStudy()->study_id == 42);
+}
+
+TEST_CASE("cli: a rejected spec exits 3, a silent daemon 5, bad usage 2") {
+  FakeDaemon silent([](const wire::EnvelopeT&) { return std::vector<std::string>{}; });
+  Run unreachable = run_cli("--endpoint " + silent.endpoint() + " --timeout-ms 100 list");
+  CHECK(unreachable.exit_code == 5);
+  CHECK(unreachable.err.rfind("autodistill: UNAVAILABLE: ", 0) == 0);
+
+  FakeDaemon rejecting([](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    return {
+        error_reply(request, Code::kAlreadyExists, "key used for another spec", "idempotency_key")};
+  });
+  const fs::path spec =
+      fs::temp_directory_path() / ("autodistill-cli-spec-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(spec) << R"({"kind": "external", "objectives": [{"name": "loss",
+                             "direction": "minimize"}]})";
+  Run rejected = run_cli("--endpoint " + rejecting.endpoint() + " submit --spec " + spec.string() +
+                         " --key k1");
+  CHECK(rejected.exit_code == 3);
+  CHECK(rejected.err.find("ALREADY_EXISTS") != std::string::npos);
+  REQUIRE(rejecting.requests().size() == 1);
+  CHECK(rejecting.requests()[0].body.AsSubmit()->idempotency_key == "k1");
+  fs::remove(spec);
+
+  CHECK(run_cli("").exit_code == 2);
+  CHECK(run_cli("get not-a-number").exit_code == 2);
+  CHECK(run_cli("frobnicate").exit_code == 2);
+  Run help = run_cli("--help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("exit codes:") != std::string::npos);
+}
+
+TEST_CASE("cli: watch follows a study to its end and exits 6 when it failed") {
+  std::atomic<int> gets{0};
+  FakeDaemon daemon([&](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    if (request.body.AsGetStudy()) {
+      const bool first = gets++ == 0;
+      return {reply_to(
+          request, study_reply(9, first ? wire::StudyState::Exploring : wire::StudyState::Failed))};
+    }
+    if (request.body.AsWatch()) {
+      wire::EventBatchT batch;
+      for (const char* kind : {"trial_queued", "trial_failed", "study_state"}) {
+        auto event = std::make_unique<wire::EventT>();
+        event->study_id = 9;
+        event->seq = batch.events.size() + 1;
+        event->kind = kind;
+        event->trial_id = 90;
+        batch.events.push_back(std::move(event));
+      }
+      batch.end = true;
+      return {reply_to(request, std::move(batch))};
+    }
+    return {};
+  });
+  Run run = run_cli("--endpoint " + daemon.endpoint() + " --json watch 9");
+  CHECK(run.exit_code == 6);
+  // Three event lines, then the final study.
+  std::istringstream lines(run.out);
+  std::string line;
+  int events = 0;
+  std::string last;
+  while (std::getline(lines, line)) {
+    if (line.find("\"seq\":") != std::string::npos) ++events;
+    last = line;
+  }
+  CHECK(events == 3);
+  CHECK(last.find("\"state\":\"failed\"") != std::string::npos);
+
+  Run human = run_cli("--endpoint " + daemon.endpoint() + " watch 9");  // not a TTY: lines
+  CHECK(human.exit_code == 6);
+  CHECK(human.out.find("trial_failed") != std::string::npos);
+}
