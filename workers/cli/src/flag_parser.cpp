@@ -1,0 +1,106 @@
+#include "autodistill/worker/flag_parser.hpp"
+
+#include <charconv>
+#include <utility>
+
+namespace autodistill::worker {
+
+FlagParser::FlagParser(std::string usage_head) : usage_head_(std::move(usage_head)) {}
+
+void FlagParser::add(std::string name, std::string value_name, std::string help,
+                     std::function<Status(const std::string&)> apply) {
+  flags_.push_back({std::move(name), std::move(value_name), std::move(help), std::move(apply)});
+}
+
+void FlagParser::add_switch(std::string name, std::string help, std::function<void()> apply) {
+  flags_.push_back(
+      {std::move(name), "", std::move(help), [apply = std::move(apply)](const std::string&) {
+         apply();
+         return Status::ok();
+       }});
+}
+
+const FlagParser::Flag* FlagParser::find(const std::string& name) const {
+  for (const Flag& flag : flags_) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+Status FlagParser::parse(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      help_ = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      return Status(Code::kInvalidArgument, "unexpected argument \"" + arg + "\"", arg);
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+      has_value = true;
+    }
+    const Flag* flag = find(name);
+    if (flag == nullptr) {
+      return Status(Code::kInvalidArgument, "unknown flag --" + name + " (see --help)",
+                    "--" + name);
+    }
+    if (flag->value_name.empty()) {
+      if (has_value) {
+        return Status(Code::kInvalidArgument, "--" + name + " takes no value", "--" + name);
+      }
+    } else if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return Status(Code::kInvalidArgument,
+                      "--" + name + " needs a value (" + flag->value_name + ")", "--" + name);
+      }
+      value = args[++i];
+    }
+    if (Status s = flag->apply(value); !s) {
+      return Status(Code::kInvalidArgument, "--" + name + ": " + s.message(), "--" + name);
+    }
+  }
+  return Status::ok();
+}
+
+std::string FlagParser::usage() const {
+  std::string text = usage_head_;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "\nFlags:\n";
+  for (const Flag& flag : flags_) {
+    std::string left = "  --" + flag.name;
+    if (!flag.value_name.empty()) left += " " + flag.value_name;
+    text += left + "\n";
+    // Indent every help line under the flag.
+    size_t start = 0;
+    while (start <= flag.help.size()) {
+      size_t end = flag.help.find('\n', start);
+      if (end == std::string::npos) end = flag.help.size();
+      text += "      " + flag.help.substr(start, end - start) + "\n";
+      start = end + 1;
+    }
+  }
+  text += "  --help\n      Print this help and exit.\n";
+  return text;
+}
+
+Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max) {
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
+  }
+  if (value < min || value > max) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not in [" + std::to_string(min) +
+                                              ", " + std::to_string(max) + "]");
+  }
+  return value;
+}
+
+}  // namespace autodistill::worker
