@@ -50,7 +50,8 @@ double percentile(std::vector<double> v, double p) {
 double baseline_commits_per_second(const std::string& dir) {
   sqlite3* db = nullptr;
   sqlite3_open((dir + "/baseline.db").c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                "CREATE TABLE results (trial INTEGER PRIMARY KEY, payload TEXT)",
                nullptr, nullptr, nullptr);
   auto start = Clock::now();
@@ -78,10 +79,10 @@ Row run(const std::string& daemon, int workers, int trials) {
   Row row;
   row.workers = workers;
   row.trials = trials;
-  std::string dir = (std::filesystem::temp_directory_path() /
-                     ("autodistill-bench-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(workers)))
-                        .string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() /
+       ("autodistill-bench-" + std::to_string(::getpid()) + "-" + std::to_string(workers)))
+          .string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string wep = testing::loopback(testing::free_tcp_port());
@@ -136,7 +137,8 @@ Row run(const std::string& daemon, int workers, int trials) {
   int acked = 0;
   auto start = Clock::now();
   auto last_progress = Clock::now();
-  while (acked < trials && std::chrono::duration<double>(Clock::now() - last_progress).count() < 30) {
+  while (acked < trials &&
+         std::chrono::duration<double>(Clock::now() - last_progress).count() < 30) {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     for (int i = 0; i < workers; ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
@@ -200,17 +202,21 @@ int main(int argc, char** argv) {
   std::vector<int> workers = {1, 16, 256};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--daemon") daemon = argv[i + 1];
-    else if (flag == "--trials") trials = std::stoi(argv[i + 1]);
-    else if (flag == "--workers") workers = parse_list(argv[i + 1]);
+    if (flag == "--daemon")
+      daemon = argv[i + 1];
+    else if (flag == "--trials")
+      trials = std::stoi(argv[i + 1]);
+    else if (flag == "--workers")
+      workers = parse_list(argv[i + 1]);
   }
   std::printf("dispatch benchmark: %d zero-cost trials per row, real autodistilld (%s)\n", trials,
               daemon.c_str());
   const double baseline = baseline_commits_per_second(std::filesystem::temp_directory_path());
   std::printf("baseline: one SQLite commit per trial (WAL, synchronous=FULL): %.0f trials/s\n\n",
               baseline);
-  std::printf("| workers | trials | completed | seconds | trials/s | x baseline | Assign p50 ms | "
-              "Assign p99 ms | daemon RSS MiB | clean exit |\n");
+  std::printf(
+      "| workers | trials | completed | seconds | trials/s | x baseline | Assign p50 ms | "
+      "Assign p99 ms | daemon RSS MiB | clean exit |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n");
   bool ok = true;
   for (int n : workers) {

@@ -29,16 +29,16 @@ Status parse_unsigned(const std::string& key, const std::string& text, T* out) {
   return Status::ok();
 }
 
-#define AD_STRING_FIELD(name, doc)                                                    \
-  Field {                                                                             \
-    #name, doc, [](Config& c, const std::string& v) { c.name = v; return Status::ok(); }, \
-        [](const Config& c) { return c.name; }                                        \
+#define AD_STRING_FIELD(name, doc)                                                      \
+  Field {                                                                               \
+#name, doc, [](Config& c, const std::string& v) { c.name = v; return Status::ok(); }, \
+        [](const Config& c) { return c.name; } \
   }
-#define AD_NUMBER_FIELD(name, doc)                                                     \
-  Field {                                                                              \
-    #name, doc,                                                                        \
+#define AD_NUMBER_FIELD(name, doc)                                                   \
+  Field {                                                                            \
+#name, doc,                                                                        \
         [](Config& c, const std::string& v) { return parse_unsigned(#name, v, &c.name); }, \
-        [](const Config& c) { return std::to_string(c.name); }                         \
+        [](const Config& c) { return std::to_string(c.name); } \
   }
 
 const std::vector<Field>& fields() {
@@ -48,8 +48,7 @@ const std::vector<Field>& fields() {
       AD_STRING_FIELD(client_endpoint, "ZeroMQ endpoint (ROUTER) where clients connect."),
       AD_NUMBER_FIELD(heartbeat_interval_ms,
                       "Both sides of a worker session send a message at least this often."),
-      AD_NUMBER_FIELD(liveness,
-                      "A worker silent for liveness * heartbeat_interval_ms is dropped."),
+      AD_NUMBER_FIELD(liveness, "A worker silent for liveness * heartbeat_interval_ms is dropped."),
       AD_NUMBER_FIELD(lease_ms,
                       "A trial lease not extended for this long expires; the trial is "
                       "re-queued with the next attempt number."),
@@ -60,7 +59,8 @@ const std::vector<Field>& fields() {
                       "Period of the housekeeping tick (lease expiry, heartbeats, dead workers)."),
       AD_NUMBER_FIELD(max_chunk_bytes, "Largest blob chunk payload, in bytes."),
       AD_NUMBER_FIELD(max_blob_bytes, "Largest blob accepted, in bytes."),
-      AD_NUMBER_FIELD(max_trials_limit, "Largest candidate budget (max_trials) a study may ask for."),
+      AD_NUMBER_FIELD(max_trials_limit,
+                      "Largest candidate budget (max_trials) a study may ask for."),
       AD_STRING_FIELD(log_level, "debug | info | warn | error."),
   };
   return kFields;

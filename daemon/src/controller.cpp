@@ -31,7 +31,9 @@ constexpr uint32_t kMaxSlots = 1024;
 constexpr uint32_t kReplayBatch = 1000;
 constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
 
-bool is_terminal(int study_state) { return study_state >= static_cast<int>(StudyState::Succeeded); }
+bool is_terminal(int study_state) {
+  return study_state >= static_cast<int>(StudyState::Succeeded);
+}
 
 const char* study_state_name(int state) {
   return wire::EnumNameStudyState(static_cast<StudyState>(state));
@@ -39,10 +41,13 @@ const char* study_state_name(int state) {
 
 Role role_of(TrialKind kind) {
   switch (kind) {
-    case TrialKind::Probe: return Role::Probe;
+    case TrialKind::Probe:
+      return Role::Probe;
     case TrialKind::Flash:
-    case TrialKind::Regular: return Role::Distill;
-    case TrialKind::External: return Role::External;
+    case TrialKind::Regular:
+      return Role::Distill;
+    case TrialKind::External:
+      return Role::External;
   }
   return Role::External;
 }
@@ -95,6 +100,24 @@ std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>>& metr
   return metrics_to_json(m);
 }
 
+// Canonical keys of the probe cache: the architecture as a JSON object
+// sorted by factor name, and the study's serving setting (settings.serving).
+std::string arch_key(const Params& params) {
+  nlohmann::json arch = nlohmann::json::object();
+  for (const auto& p : params) {
+    if (p.category.empty()) arch[p.name] = p.number;
+    else arch[p.name] = p.category;
+  }
+  return arch.dump();
+}
+
+std::string serving_key(const std::string& settings_json) {
+  auto settings = nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json, nullptr,
+                                        false);
+  if (settings.is_object() && settings.contains("serving")) return settings["serving"].dump();
+  return "{}";
+}
+
 }  // namespace
 
 struct Controller::Study {
@@ -105,10 +128,10 @@ struct Controller::Study {
   std::unique_ptr<Proposer> proposer;
   uint32_t next_candidate = 0;
   bool exhausted = false;
-  std::map<uint32_t, int> open;        // candidate -> non-terminal trials
-  std::set<uint32_t> failed;           // candidates with a failed trial
-  std::deque<uint64_t> ready[3];       // queued trial ids, by Role
-  uint64_t seq = 0;                    // last durable event seq
+  std::map<uint32_t, int> open;   // candidate -> non-terminal trials
+  std::set<uint32_t> failed;      // candidates with a failed trial
+  std::deque<uint64_t> ready[3];  // queued trial ids, by Role
+  uint64_t seq = 0;               // last durable event seq
   int state() const { return row.state; }
 };
 
@@ -148,6 +171,17 @@ void Controller::reset_memory() {
 
 Status Controller::recover() {
   reset_memory();
+  auto known_workers = store_.list_workers();
+  if (!known_workers) return known_workers.status();
+  for (const WorkerRow& row : known_workers.value()) {
+    flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
+                            row.hardware.size());
+    if (!v.VerifyBuffer<wire::Hardware>(nullptr)) continue;
+    const auto* hw = flatbuffers::GetRoot<wire::Hardware>(row.hardware.data());
+    if (hw->fingerprint() && hw->fingerprint()->size() > 0) {
+      fingerprints_by_tag_[hw->tag() ? hw->tag()->str() : ""].insert(hw->fingerprint()->str());
+    }
+  }
   auto rows = store_.active_studies();
   if (!rows) return rows.status();
   const int64_t now = now_();
@@ -240,11 +274,14 @@ void Controller::on_message(Endpoint endpoint, const std::string& peer, const vo
 void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
   const uint64_t rid = env.request_id;
   switch (env.body.type) {
-    case Message::Hello: return on_hello(peer, rid, *env.body.AsHello());
+    case Message::Hello:
+      return on_hello(peer, rid, *env.body.AsHello());
     case Message::BlobGet:
     case Message::BlobPut:
-    case Message::BlobStat: return on_blob(Endpoint::kWorker, peer, rid, env);
-    default: break;
+    case Message::BlobStat:
+      return on_blob(Endpoint::kWorker, peer, rid, env);
+    default:
+      break;
   }
   auto it = workers_.find(peer);
   if (it == workers_.end()) {
@@ -255,11 +292,16 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
   Worker& w = *it->second;
   w.last_seen_ms = now_();
   switch (env.body.type) {
-    case Message::Pull: return on_pull(w, *env.body.AsPull());
-    case Message::Heartbeat: return on_heartbeat(w, *env.body.AsHeartbeat());
-    case Message::Result: return on_result(peer, rid, *env.body.AsResult());
-    case Message::Failure: return on_failure(peer, rid, *env.body.AsFailure());
-    case Message::Bye: return on_bye(peer, *env.body.AsBye());
+    case Message::Pull:
+      return on_pull(w, *env.body.AsPull());
+    case Message::Heartbeat:
+      return on_heartbeat(w, *env.body.AsHeartbeat());
+    case Message::Result:
+      return on_result(peer, rid, *env.body.AsResult());
+    case Message::Failure:
+      return on_failure(peer, rid, *env.body.AsFailure());
+    case Message::Bye:
+      return on_bye(peer, *env.body.AsBye());
     default:
       reply_error(Endpoint::kWorker, peer, rid,
                   Status(Code::kInvalidArgument,
@@ -272,15 +314,22 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
 void Controller::on_client(const std::string& peer, wire::EnvelopeT& env) {
   const uint64_t rid = env.request_id;
   switch (env.body.type) {
-    case Message::Submit: return on_submit(peer, rid, *env.body.AsSubmit());
-    case Message::GetStudy: return on_get(peer, rid, *env.body.AsGetStudy());
-    case Message::ListStudies: return on_list(peer, rid, *env.body.AsListStudies());
-    case Message::Watch: return on_watch(peer, rid, *env.body.AsWatch());
-    case Message::CancelStudy: return on_cancel(peer, rid, *env.body.AsCancelStudy());
-    case Message::ListWorkers: return on_list_workers(peer, rid);
+    case Message::Submit:
+      return on_submit(peer, rid, *env.body.AsSubmit());
+    case Message::GetStudy:
+      return on_get(peer, rid, *env.body.AsGetStudy());
+    case Message::ListStudies:
+      return on_list(peer, rid, *env.body.AsListStudies());
+    case Message::Watch:
+      return on_watch(peer, rid, *env.body.AsWatch());
+    case Message::CancelStudy:
+      return on_cancel(peer, rid, *env.body.AsCancelStudy());
+    case Message::ListWorkers:
+      return on_list_workers(peer, rid);
     case Message::BlobGet:
     case Message::BlobPut:
-    case Message::BlobStat: return on_blob(Endpoint::kClient, peer, rid, env);
+    case Message::BlobStat:
+      return on_blob(Endpoint::kClient, peer, rid, env);
     default:
       reply_error(Endpoint::kClient, peer, rid,
                   Status(Code::kInvalidArgument,
@@ -302,8 +351,8 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   };
   if (shutting_down_) return reject(Status(Code::kUnavailable, "daemon is shutting down"));
   if (hello.worker_id.empty() || hello.worker_id.size() > 256) {
-    return reject(Status(Code::kInvalidArgument, "worker_id must be 1..256 characters",
-                         "worker_id"));
+    return reject(
+        Status(Code::kInvalidArgument, "worker_id must be 1..256 characters", "worker_id"));
   }
   if (hello.role > Role::MAX || hello.role < Role::MIN) {
     return reject(Status(Code::kInvalidArgument, "unknown role", "role"));
@@ -312,8 +361,8 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
     return reject(Status(Code::kInvalidArgument, "slots must be 1..1024", "slots"));
   }
   if (hello.role == Role::External && hello.studies.empty()) {
-    return reject(Status(Code::kInvalidArgument, "an external worker must name its studies",
-                         "studies"));
+    return reject(
+        Status(Code::kInvalidArgument, "an external worker must name its studies", "studies"));
   }
   // A reconnecting worker replaces its old session; its leases stay.
   if (auto old = peer_of_worker_.find(hello.worker_id);
@@ -353,10 +402,12 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   row.studies_json = nlohmann::json(w->studies).dump();
   row.first_seen_ms = row.last_seen_ms = w->last_seen_ms;
   store_.upsert_worker(row);
-  LOG_INFO("worker \"" << w->worker_id << "\" joined (role "
-                       << wire::EnumNameRole(w->role) << ", tag \"" << w->hardware.tag
-                       << "\", " << w->slots << " slots, " << w->leased.size()
-                       << " running trials kept)");
+  LOG_INFO("worker \"" << w->worker_id << "\" joined (role " << wire::EnumNameRole(w->role)
+                       << ", tag \"" << w->hardware.tag << "\", " << w->slots << " slots, "
+                       << w->leased.size() << " running trials kept)");
+  if (!w->hardware.fingerprint.empty()) {
+    fingerprints_by_tag_[w->hardware.tag].insert(w->hardware.fingerprint);
+  }
   peer_of_worker_[w->worker_id] = peer;
   workers_[peer] = std::move(w);
 
@@ -447,8 +498,10 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
   std::string problem;
   for (const std::string& name : t.objectives) {
     auto o = objectives.find(name);
-    if (o == objectives.end()) problem = "result lacks objective \"" + name + "\"";
-    else if (!std::isfinite(o->second)) problem = "objective \"" + name + "\" is not finite";
+    if (o == objectives.end())
+      problem = "result lacks objective \"" + name + "\"";
+    else if (!std::isfinite(o->second))
+      problem = "objective \"" + name + "\" is not finite";
     if (!problem.empty()) break;
   }
   nlohmann::json artifacts = nlohmann::json::array();
@@ -475,22 +528,33 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
   t.row.fingerprint = result.hardware_fingerprint;
   t.progress = 1;
   if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
-    s->second->proposer->observe(params_from_json(t.row.params_json), objectives);
+    Params params = params_from_json(t.row.params_json);
+    s->second->proposer->observe(params, objectives);
+    if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty()) {
+      ProbeRow probe;
+      probe.arch = arch_key(params);
+      probe.serving = serving_key(s->second->spec.settings_json);
+      probe.fingerprint = t.row.fingerprint;
+      probe.objectives_json = t.row.objectives_json;
+      probe.metrics_json = t.row.metrics_json;
+      probe.trial_id = t.row.id;
+      probe.created_ms = now_();
+      store_.put_probe(probe);
+    }
   }
   finish_trial(t, static_cast<int>(TrialState::Completed));
   ack();
 }
 
-void Controller::on_failure(const std::string& peer, uint64_t rid,
-                            const wire::FailureT& failure) {
+void Controller::on_failure(const std::string& peer, uint64_t rid, const wire::FailureT& failure) {
   note_request(Endpoint::kWorker, peer, rid);
   Status error = wire::from_wire(failure.error.get());
   nlohmann::json payload = {{"code", static_cast<int>(error.code())},
                             {"message", error.message()},
                             {"field", error.field()},
                             {"retryable", failure.retryable}};
-  bool fresh = store_.insert_result(failure.trial_id, failure.attempt, "failure", payload.dump(),
-                                    now_());
+  bool fresh =
+      store_.insert_result(failure.trial_id, failure.attempt, "failure", payload.dump(), now_());
   auto it = trials_.find(failure.trial_id);
   if (fresh && it != trials_.end() && it->second->row.attempt == failure.attempt) {
     Trial& t = *it->second;
@@ -578,9 +642,9 @@ void Controller::on_get(const std::string& peer, uint64_t rid, const wire::GetSt
   auto row = store_.get_study(get.study_id);
   if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
   if (!row.value()) {
-    return reply_error(Endpoint::kClient, peer, rid,
-                       Status(Code::kNotFound, "no study " + std::to_string(get.study_id),
-                              "study_id"));
+    return reply_error(
+        Endpoint::kClient, peer, rid,
+        Status(Code::kNotFound, "no study " + std::to_string(get.study_id), "study_id"));
   }
   auto trials = store_.trials_of_study(get.study_id);
   if (!trials) return reply_error(Endpoint::kClient, peer, rid, trials.status());
@@ -614,9 +678,9 @@ void Controller::on_watch(const std::string& peer, uint64_t rid, const wire::Wat
   auto row = store_.get_study(watch.study_id);
   if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
   if (!row.value()) {
-    return reply_error(Endpoint::kClient, peer, rid,
-                       Status(Code::kNotFound, "no study " + std::to_string(watch.study_id),
-                              "study_id"));
+    return reply_error(
+        Endpoint::kClient, peer, rid,
+        Status(Code::kNotFound, "no study " + std::to_string(watch.study_id), "study_id"));
   }
   uint64_t after = watch.after_seq;
   const bool terminal = is_terminal(row.value()->state) && !studies_.count(watch.study_id);
@@ -645,9 +709,9 @@ void Controller::on_watch(const std::string& peer, uint64_t rid, const wire::Wat
   }
   if (!terminal) {
     auto& list = watchers_[watch.study_id];
-    list.erase(std::remove_if(list.begin(), list.end(),
-                              [&](const Watcher& w) { return w.peer == peer; }),
-               list.end());
+    list.erase(
+        std::remove_if(list.begin(), list.end(), [&](const Watcher& w) { return w.peer == peer; }),
+        list.end());
     list.push_back(Watcher{peer, rid});
     // Events of this batch not yet replayed are streamed by flush_events().
     watcher_seq_[{watch.study_id, peer}] = after;
@@ -662,14 +726,14 @@ void Controller::on_cancel(const std::string& peer, uint64_t rid,
     auto row = store_.get_study(cancel.study_id);
     if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
     if (!row.value()) {
-      return reply_error(Endpoint::kClient, peer, rid,
-                         Status(Code::kNotFound, "no study " + std::to_string(cancel.study_id),
-                                "study_id"));
+      return reply_error(
+          Endpoint::kClient, peer, rid,
+          Status(Code::kNotFound, "no study " + std::to_string(cancel.study_id), "study_id"));
     }
-    return reply_error(Endpoint::kClient, peer, rid,
-                       Status(Code::kFailedPrecondition,
-                              std::string("study already ") + study_state_name(row.value()->state),
-                              "study_id"));
+    return reply_error(
+        Endpoint::kClient, peer, rid,
+        Status(Code::kFailedPrecondition,
+               std::string("study already ") + study_state_name(row.value()->state), "study_id"));
   }
   cancel_study(*it->second, cancel.reason.empty() ? "cancelled by client" : cancel.reason);
   auto info = study_info(it->second->row, nullptr);
@@ -714,8 +778,7 @@ void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
   send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
 }
 
-void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
-                         wire::EnvelopeT& env) {
+void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wire::EnvelopeT& env) {
   note_request(ep, peer, rid);
   if (auto* stat = env.body.AsBlobStat()) {
     if (!wire::is_valid_digest(stat->digest)) {
@@ -730,11 +793,11 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
   }
   if (auto* put = env.body.AsBlobPut()) {
     if (put->data.size() > config_.max_chunk_bytes) {
-      return reply_error(ep, peer, rid,
-                         Status(Code::kResourceExhausted,
-                                "chunk exceeds max_chunk_bytes " +
-                                    std::to_string(config_.max_chunk_bytes),
-                                "data"));
+      return reply_error(
+          ep, peer, rid,
+          Status(Code::kResourceExhausted,
+                 "chunk exceeds max_chunk_bytes " + std::to_string(config_.max_chunk_bytes),
+                 "data"));
     }
     wire::BlobPutAckT ack;
     ack.digest = put->digest;
@@ -747,8 +810,7 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
     if (!s) return reply_error(ep, peer, rid, s);
     if (published) {
       store_.insert_blob(put->digest, put->total_size, now_());
-      LOG_INFO("blob " << put->digest.substr(0, 12) << " stored (" << put->total_size
-                       << " bytes)");
+      LOG_INFO("blob " << put->digest.substr(0, 12) << " stored (" << put->total_size << " bytes)");
     }
     ack.next_offset = put->offset + put->data.size();
     ack.complete = published;
@@ -758,8 +820,8 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
     wire::BlobChunkT chunk;
     chunk.digest = get->digest;
     chunk.offset = get->offset;
-    uint32_t length = std::min(get->length ? get->length : config_.max_chunk_bytes,
-                               config_.max_chunk_bytes);
+    uint32_t length =
+        std::min(get->length ? get->length : config_.max_chunk_bytes, config_.max_chunk_bytes);
     Status s = blobs_.read(get->digest, get->offset, length, &chunk.data, &chunk.total_size);
     if (!s) return reply_error(ep, peer, rid, s);
     return send(ep, peer, wire::encode_message(rid, std::move(chunk)));
@@ -772,13 +834,13 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid,
 void Controller::refill(Study& s) {
   if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) return;
   while (!s.exhausted && s.open.size() < s.parallelism && s.next_candidate < s.spec.max_trials) {
-    size_t want = std::min<size_t>(s.parallelism - s.open.size(),
-                                   s.spec.max_trials - s.next_candidate);
+    size_t want =
+        std::min<size_t>(s.parallelism - s.open.size(), s.spec.max_trials - s.next_candidate);
     std::vector<Params> proposals = s.proposer->propose(want);
     if (proposals.empty()) {
       s.exhausted = true;
-      LOG_INFO("study " << s.row.id << ": the design space is exhausted after "
-                        << s.next_candidate << " candidates");
+      LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << s.next_candidate
+                        << " candidates");
       break;
     }
     for (Params& p : proposals) add_candidate(s, std::move(p));
@@ -796,6 +858,9 @@ void Controller::add_candidate(Study& s, Params params) {
   }
   const std::string params_json = params_to_json(params);
   for (TrialKind kind : kinds) {
+    if (kind == TrialKind::Probe && complete_from_cache(s, candidate, params, params_json)) {
+      continue;
+    }
     auto t = std::make_unique<Trial>();
     t->row.study_id = s.row.id;
     t->row.candidate = candidate;
@@ -813,6 +878,47 @@ void Controller::add_candidate(Study& s, Params params) {
     event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind));
     trials_.emplace(t->row.id, std::move(t));
   }
+}
+
+bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
+                                     const std::string& params_json) {
+  auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
+  if (tag == fingerprints_by_tag_.end()) return false;
+  const std::string arch = arch_key(params);
+  const std::string serving = serving_key(s.spec.settings_json);
+  const std::vector<std::string> wanted = objectives_for(s.spec, TrialKind::Probe);
+  for (const std::string& fingerprint : tag->second) {
+    auto hit = store_.find_probe(arch, serving, fingerprint);
+    if (!hit || !hit.value()) continue;
+    std::map<std::string, double> cached = metrics_from_json(hit.value()->objectives_json);
+    std::map<std::string, double> objectives;
+    for (const std::string& name : wanted) {
+      if (!cached.count(name)) break;
+      objectives[name] = cached[name];
+    }
+    if (objectives.size() != wanted.size()) continue;
+    std::map<std::string, double> metrics = metrics_from_json(hit.value()->metrics_json);
+    metrics["cached_from_trial"] = static_cast<double>(hit.value()->trial_id);
+    TrialRow row;
+    row.study_id = s.row.id;
+    row.candidate = candidate;
+    row.kind = static_cast<int>(TrialKind::Probe);
+    row.state = static_cast<int>(TrialState::Completed);
+    row.params_json = params_json;
+    row.updated_ms = now_();
+    row.id = store_.insert_trial(row);
+    if (row.id == 0) return false;
+    row.objectives_json = metrics_to_json(objectives);
+    row.metrics_json = metrics_to_json(metrics);
+    row.fingerprint = fingerprint;
+    row.progress = 1;
+    store_.update_trial(row);
+    event(s, "trial_completed", row.id, 1,
+          "cached measurement of trial " + std::to_string(hit.value()->trial_id));
+    s.proposer->observe(params, objectives);
+    return true;
+  }
+  return false;
 }
 
 void Controller::lease(Trial& t, Worker& w) {
@@ -917,7 +1023,9 @@ void Controller::finish_trial(Trial& t, int state) {
   if (!s.open.count(candidate)) candidate_finished(s, candidate);
 }
 
-void Controller::candidate_finished(Study& s, uint32_t) { maybe_advance(s); }
+void Controller::candidate_finished(Study& s, uint32_t) {
+  maybe_advance(s);
+}
 
 void Controller::maybe_advance(Study& s) {
   if (s.state() == static_cast<int>(StudyState::Exploring)) {

@@ -156,7 +156,8 @@ struct Daemon::Impl {
     for (Outbound& out : controller->commit()) {
       WatchedSocket& s = out.endpoint == Endpoint::kWorker ? *workers : *clients;
       try {
-        if (!s.socket.send(zmq::buffer(out.peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+        if (!s.socket.send(zmq::buffer(out.peer),
+                           zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
             !s.socket.send(zmq::buffer(out.bytes), zmq::send_flags::dontwait)) {
           LOG_WARN("send queue full; dropped a message to a peer");
         }
@@ -256,8 +257,12 @@ Daemon::Daemon(Config config, DaemonOptions options)
 
 Daemon::~Daemon() = default;
 
-Status Daemon::start() { return impl_->start(); }
-Status Daemon::run() { return impl_->run(); }
+Status Daemon::start() {
+  return impl_->start();
+}
+Status Daemon::run() {
+  return impl_->run();
+}
 
 void Daemon::stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
@@ -265,7 +270,11 @@ void Daemon::stop() {
   });
 }
 
-std::string Daemon::worker_endpoint() const { return impl_->bound_workers; }
-std::string Daemon::client_endpoint() const { return impl_->bound_clients; }
+std::string Daemon::worker_endpoint() const {
+  return impl_->bound_workers;
+}
+std::string Daemon::client_endpoint() const {
+  return impl_->bound_clients;
+}
 
 }  // namespace autodistill::daemon

@@ -14,27 +14,40 @@ std::mutex g_mutex;
 // syslog priorities understood by journald on stderr lines.
 const char* prefix(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "<7>debug";
-    case LogLevel::kInfo: return "<6>info";
-    case LogLevel::kWarn: return "<4>warn";
-    case LogLevel::kError: return "<3>error";
+    case LogLevel::kDebug:
+      return "<7>debug";
+    case LogLevel::kInfo:
+      return "<6>info";
+    case LogLevel::kWarn:
+      return "<4>warn";
+    case LogLevel::kError:
+      return "<3>error";
   }
   return "";
 }
 }  // namespace
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
 
 bool parse_log_level(const std::string& name, LogLevel* out) {
-  if (name == "debug") *out = LogLevel::kDebug;
-  else if (name == "info") *out = LogLevel::kInfo;
-  else if (name == "warn") *out = LogLevel::kWarn;
-  else if (name == "error") *out = LogLevel::kError;
-  else return false;
+  if (name == "debug")
+    *out = LogLevel::kDebug;
+  else if (name == "info")
+    *out = LogLevel::kInfo;
+  else if (name == "warn")
+    *out = LogLevel::kWarn;
+  else if (name == "error")
+    *out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
-bool log_enabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load();
+}
 
 void log_line(LogLevel level, const std::string& message) {
   auto now = std::chrono::system_clock::now();

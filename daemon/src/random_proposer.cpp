@@ -19,10 +19,18 @@ class RandomProposer final : public Proposer {
     for (const auto& f : spec_.factors) {
       double n = 0;
       switch (f->kind) {
-        case wire::FactorKind::Ordinal: n = static_cast<double>(f->values.size()); break;
-        case wire::FactorKind::Categorical: n = static_cast<double>(f->categories.size()); break;
-        case wire::FactorKind::Integer: n = f->high - f->low + 1; break;
-        case wire::FactorKind::Continuous: discrete_ = false; break;
+        case wire::FactorKind::Ordinal:
+          n = static_cast<double>(f->values.size());
+          break;
+        case wire::FactorKind::Categorical:
+          n = static_cast<double>(f->categories.size());
+          break;
+        case wire::FactorKind::Integer:
+          n = f->high - f->low + 1;
+          break;
+        case wire::FactorKind::Continuous:
+          discrete_ = false;
+          break;
       }
       space_size_ *= n;
     }

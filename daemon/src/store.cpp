@@ -77,6 +77,20 @@ CREATE TABLE workers (
   last_seen_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // v2: latency measurements reused across studies, by architecture,
+    // serving setting and the exact hardware that measured them.
+    R"sql(
+CREATE TABLE probe_cache (
+  arch TEXT NOT NULL,
+  serving TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  objectives TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  trial_id INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (arch, serving, fingerprint)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -161,8 +175,8 @@ TrialRow read_trial(const Stmt& s) {
   return r;
 }
 
-#define AD_TRIAL_COLUMNS                                                                     \
-  "id, study_id, candidate, kind, state, attempt, params, worker_id, lease_expires_ms, "     \
+#define AD_TRIAL_COLUMNS                                                                  \
+  "id, study_id, candidate, kind, state, attempt, params, worker_id, lease_expires_ms, "  \
   "objectives, metrics, artifacts, error_code, error_message, error_field, fingerprint, " \
   "progress, updated_ms"
 
@@ -170,9 +184,8 @@ TrialRow read_trial(const Stmt& s) {
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -257,8 +270,8 @@ sqlite3_stmt* Store::prepare(const char* sql) {
 void Store::fail(const std::string& what) {
   if (!poisoned_.is_ok()) return;
   int code = sqlite3_errcode(db_);
-  poisoned_ = Status(code == SQLITE_FULL ? Code::kResourceExhausted : Code::kInternal,
-                     "store: " + what);
+  poisoned_ =
+      Status(code == SQLITE_FULL ? Code::kResourceExhausted : Code::kInternal, "store: " + what);
 }
 
 bool Store::begin_write() {
@@ -291,9 +304,9 @@ Status Store::commit() {
 
 uint64_t Store::insert_study(const StudyRow& row) {
   if (!begin_write()) return 0;
-  Stmt s(prepare(
-      "INSERT INTO studies (idempotency_key, spec, state, message, created_ms, updated_ms) "
-      "VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, ?6)"));
+  Stmt s(
+      prepare("INSERT INTO studies (idempotency_key, spec, state, message, created_ms, updated_ms) "
+              "VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, ?6)"));
   if (!s.valid()) return 0;
   s.bind(1, row.idempotency_key).bind_blob(2, row.spec).bind(3, row.state).bind(4, row.message);
   s.bind(5, row.created_ms).bind(6, row.updated_ms);
@@ -313,7 +326,8 @@ void Store::update_study(uint64_t id, int state, const std::string& message, int
 }
 
 Result<std::optional<StudyRow>> Store::get_study(uint64_t id) {
-  static const std::string sql = std::string("SELECT ") + kStudyColumns + " FROM studies WHERE id = ?1";
+  static const std::string sql =
+      std::string("SELECT ") + kStudyColumns + " FROM studies WHERE id = ?1";
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, id);
@@ -336,8 +350,8 @@ Result<std::optional<StudyRow>> Store::find_study_by_key(const std::string& key)
 }
 
 Result<std::vector<StudyRow>> Store::list_studies(uint32_t limit) {
-  static const std::string sql = std::string("SELECT ") + kStudyColumns +
-                                 " FROM studies ORDER BY id DESC LIMIT ?1";
+  static const std::string sql =
+      std::string("SELECT ") + kStudyColumns + " FROM studies ORDER BY id DESC LIMIT ?1";
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
@@ -364,8 +378,9 @@ Result<std::vector<StudyRow>> Store::active_studies() {
 
 uint64_t Store::insert_trial(const TrialRow& r) {
   if (!begin_write()) return 0;
-  Stmt s(prepare("INSERT INTO trials (study_id, candidate, kind, state, attempt, params, "
-                 "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  Stmt s(
+      prepare("INSERT INTO trials (study_id, candidate, kind, state, attempt, params, "
+              "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return 0;
   s.bind(1, r.study_id).bind(2, r.candidate).bind(3, r.kind).bind(4, r.state).bind(5, r.attempt);
   s.bind(6, r.params_json).bind(7, r.updated_ms);
@@ -416,8 +431,9 @@ Result<std::vector<TrialRow>> Store::trials_of_study(uint64_t study_id) {
 bool Store::insert_result(uint64_t trial_id, uint32_t attempt, const std::string& kind,
                           const std::string& payload, int64_t now_ms) {
   if (!begin_write()) return false;
-  Stmt s(prepare("INSERT OR IGNORE INTO results (trial_id, attempt, kind, payload, received_ms) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5)"));
+  Stmt s(
+      prepare("INSERT OR IGNORE INTO results (trial_id, attempt, kind, payload, received_ms) "
+              "VALUES (?1, ?2, ?3, ?4, ?5)"));
   if (!s.valid()) return false;
   s.bind(1, trial_id).bind(2, attempt).bind(3, kind).bind_blob(4, payload).bind(5, now_ms);
   if (s.step() != SQLITE_DONE) {
@@ -439,8 +455,9 @@ Result<int64_t> Store::count_results(uint64_t trial_id) {
 
 void Store::insert_event(const EventRow& e) {
   if (!begin_write()) return;
-  Stmt s(prepare("INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  Stmt s(
+      prepare("INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return;
   s.bind(1, e.study_id).bind(2, e.seq).bind(3, e.time_ms).bind(4, e.kind).bind(5, e.trial_id);
   s.bind(6, e.attempt).bind(7, e.message);
@@ -449,8 +466,9 @@ void Store::insert_event(const EventRow& e) {
 
 Result<std::vector<EventRow>> Store::events_after(uint64_t study_id, uint64_t after_seq,
                                                   uint32_t limit) {
-  Stmt s(prepare("SELECT study_id, seq, time_ms, kind, trial_id, attempt, message FROM events "
-                 "WHERE study_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+  Stmt s(
+      prepare("SELECT study_id, seq, time_ms, kind, trial_id, attempt, message FROM events "
+              "WHERE study_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, study_id).bind(2, after_seq).bind(3, limit);
   std::vector<EventRow> rows;
@@ -498,6 +516,39 @@ Result<std::optional<uint64_t>> Store::blob_size(const std::string& digest) {
   return Status(Code::kInternal, sqlite3_errmsg(db_));
 }
 
+// --- probe cache
+
+void Store::put_probe(const ProbeRow& p) {
+  if (!begin_write()) return;
+  Stmt s(prepare("INSERT OR REPLACE INTO probe_cache (arch, serving, fingerprint, objectives, "
+                 "metrics, trial_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  if (!s.valid()) return;
+  s.bind(1, p.arch).bind(2, p.serving).bind(3, p.fingerprint).bind(4, p.objectives_json);
+  s.bind(5, p.metrics_json).bind(6, p.trial_id).bind(7, p.created_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("put probe: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<ProbeRow>> Store::find_probe(const std::string& arch,
+                                                  const std::string& serving,
+                                                  const std::string& fingerprint) {
+  Stmt s(prepare("SELECT objectives, metrics, trial_id, created_ms FROM probe_cache "
+                 "WHERE arch = ?1 AND serving = ?2 AND fingerprint = ?3"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, arch).bind(2, serving).bind(3, fingerprint);
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<ProbeRow>();
+  if (rc != SQLITE_ROW) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  ProbeRow p;
+  p.arch = arch;
+  p.serving = serving;
+  p.fingerprint = fingerprint;
+  p.objectives_json = s.text(0);
+  p.metrics_json = s.text(1);
+  p.trial_id = static_cast<uint64_t>(s.i64(2));
+  p.created_ms = s.i64(3);
+  return std::optional<ProbeRow>(std::move(p));
+}
+
 // --- workers
 
 void Store::upsert_worker(const WorkerRow& w) {
@@ -521,8 +572,9 @@ void Store::touch_worker(const std::string& worker_id, int64_t last_seen_ms) {
 }
 
 Result<std::vector<WorkerRow>> Store::list_workers() {
-  Stmt s(prepare("SELECT worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms "
-                 "FROM workers ORDER BY worker_id"));
+  Stmt s(
+      prepare("SELECT worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms "
+              "FROM workers ORDER BY worker_id"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   std::vector<WorkerRow> rows;
   int rc;

@@ -13,9 +13,8 @@ namespace autodistill::daemon {
 using wire::FactorKind;
 
 const std::vector<std::string>& distill_factor_names() {
-  static const std::vector<std::string> k = {"num_blocks",        "hidden_size",
-                                             "bottleneck_size",   "num_heads",
-                                             "intermediate_size", "num_stacked_ffn"};
+  static const std::vector<std::string> k = {"num_blocks", "hidden_size",       "bottleneck_size",
+                                             "num_heads",  "intermediate_size", "num_stacked_ffn"};
   return k;
 }
 const std::vector<std::string>& distill_probe_metrics() {
@@ -33,7 +32,9 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-std::string at(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
+std::string at(const std::string& base, size_t i) {
+  return base + "[" + std::to_string(i) + "]";
+}
 
 Status invalid(std::string message, std::string field) {
   return Status(Code::kInvalidArgument, std::move(message), std::move(field));
@@ -60,8 +61,7 @@ Status validate_factor(const wire::FactorT& f, const std::string& field, bool di
         double v = f.values[i];
         if (!std::isfinite(v)) return invalid("value is not finite", at(field + ".values", i));
         if (distill && (v <= 0 || v != std::floor(v))) {
-          return invalid("architecture sizes must be positive integers",
-                         at(field + ".values", i));
+          return invalid("architecture sizes must be positive integers", at(field + ".values", i));
         }
         if (!seen.insert(v).second) {
           return invalid("duplicate value " + std::to_string(v), at(field + ".values", i));
@@ -191,8 +191,10 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
     auto [it, fresh] = bounds.try_emplace(c.metric, -INFINITY, INFINITY);
     (void)fresh;
     auto& [lo, hi] = it->second;
-    if (c.comparison == wire::Comparison::LessEqual) hi = std::min(hi, c.bound);
-    else lo = std::max(lo, c.bound);
+    if (c.comparison == wire::Comparison::LessEqual)
+      hi = std::min(hi, c.bound);
+    else
+      lo = std::max(lo, c.bound);
     bool positive_metric = distill && c.metric != "accuracy" && c.metric != "mlm_accuracy" &&
                            c.metric != "nsp_accuracy";
     if (lo > hi) {
@@ -225,10 +227,10 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
   }
   if (spec.max_trials == 0) return invalid("must be at least 1", "spec.max_trials");
   if (spec.max_trials > config.max_trials_limit) {
-    return Status(Code::kResourceExhausted,
-                  "exceeds the daemon's max_trials_limit " +
-                      std::to_string(config.max_trials_limit),
-                  "spec.max_trials");
+    return Status(
+        Code::kResourceExhausted,
+        "exceeds the daemon's max_trials_limit " + std::to_string(config.max_trials_limit),
+        "spec.max_trials");
   }
   if (spec.parallelism > 4096) return invalid("must be at most 4096", "spec.parallelism");
   if (spec.max_attempts > 100) return invalid("must be at most 100", "spec.max_attempts");
@@ -279,8 +281,10 @@ Result<wire::StudySpecT> unpack_spec(const std::string& bytes) {
 std::string params_to_json(const Params& params) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : params) {
-    if (!p.category.empty()) out.push_back({{"name", p.name}, {"category", p.category}});
-    else out.push_back({{"name", p.name}, {"number", p.number}});
+    if (!p.category.empty())
+      out.push_back({{"name", p.name}, {"category", p.category}});
+    else
+      out.push_back({{"name", p.name}, {"number", p.number}});
   }
   return out.dump();
 }
@@ -292,8 +296,10 @@ Params params_from_json(const std::string& json) {
   for (const auto& item : parsed) {
     wire::ParamValueT p;
     p.name = item.value("name", "");
-    if (item.contains("category")) p.category = item.value("category", "");
-    else p.number = item.value("number", 0.0);
+    if (item.contains("category"))
+      p.category = item.value("category", "");
+    else
+      p.number = item.value("number", 0.0);
     params.push_back(std::move(p));
   }
   return params;

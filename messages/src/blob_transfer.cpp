@@ -19,8 +19,7 @@ autodistill::Result<T> expect(autodistill::Result<EnvelopeT> reply) {
   if (const ErrorT* error = env.body.AsError()) return from_wire(error);
   using Table = typename T::TableType;
   if (env.body.type != MessageTraits<Table>::enum_value) {
-    return Status(Code::kMalformed,
-                  std::string("unexpected reply ") + message_name(env.body.type));
+    return Status(Code::kMalformed, std::string("unexpected reply ") + message_name(env.body.type));
   }
   return std::move(*static_cast<T*>(env.body.value));
 }

@@ -9,9 +9,9 @@ constexpr flatbuffers::uoffset_t kMaxTables = 1'000'000;
 
 Status verify(const void* data, size_t size) {
   if (size > kMaxMessageBytes) {
-    return Status(Code::kResourceExhausted,
-                  "message of " + std::to_string(size) + " bytes exceeds the limit of " +
-                      std::to_string(kMaxMessageBytes));
+    return Status(Code::kResourceExhausted, "message of " + std::to_string(size) +
+                                                " bytes exceeds the limit of " +
+                                                std::to_string(kMaxMessageBytes));
   }
   if (data == nullptr || size < 8) return Status(Code::kMalformed, "message too short");
   const auto* bytes = static_cast<const uint8_t*>(data);
@@ -26,8 +26,8 @@ Status verify(const void* data, size_t size) {
   if (envelope->version() != kProtocolVersion) {
     return Status(Code::kUnsupportedVersion,
                   "protocol version " + std::to_string(envelope->version()) +
-                      " is not supported (this side speaks " +
-                      std::to_string(kProtocolVersion) + ")",
+                      " is not supported (this side speaks " + std::to_string(kProtocolVersion) +
+                      ")",
                   "version");
   }
   if (envelope->body_type() == Message::NONE || envelope->body() == nullptr) {
@@ -66,6 +66,8 @@ Status from_wire(const ErrorT* error) {
   return Status(static_cast<Code>(code), error->message, error->field);
 }
 
-const char* message_name(Message type) { return EnumNameMessage(type); }
+const char* message_name(Message type) {
+  return EnumNameMessage(type);
+}
 
 }  // namespace autodistill::wire

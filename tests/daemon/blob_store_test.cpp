@@ -9,7 +9,9 @@ using namespace autodistill;
 using namespace autodistill::daemon;
 
 namespace {
-std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<uint8_t> bytes(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 }  // namespace
 
 TEST_CASE("blob store: chunked upload publishes a verified blob", "[blobs]") {

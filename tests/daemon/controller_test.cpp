@@ -72,9 +72,18 @@ class Harness {
     submit.idempotency_key = key;
     submit.spec = std::make_unique<wire::StudySpecT>(std::move(spec));
     auto out = client("client", std::move(submit));
-    REQUIRE(out.size() == 1);
-    REQUIRE(out[0].env.body.AsStudyReply());
-    return out[0].env.body.AsStudyReply()->study->study_id;
+    // The reply may share its batch with Assigns to workers holding credit.
+    uint64_t id = 0;
+    extra.clear();
+    for (auto& m : out) {
+      if (m.peer == "client" && m.env.body.AsStudyReply()) {
+        id = m.env.body.AsStudyReply()->study->study_id;
+      } else {
+        extra.push_back(std::move(m));
+      }
+    }
+    REQUIRE(id != 0);
+    return id;
   }
 
   // Hello + Pull; returns the Assigns the worker received.
@@ -107,8 +116,8 @@ class Harness {
     return out;
   }
 
-  std::vector<Received> result(const std::string& peer, const wire::AssignT& a,
-                               double f1 = 1, double f2 = 2) {
+  std::vector<Received> result(const std::string& peer, const wire::AssignT& a, double f1 = 1,
+                               double f2 = 2) {
     wire::ResultT r;
     r.trial_id = a.trial_id;
     r.attempt = a.attempt;
@@ -133,6 +142,7 @@ class Harness {
   testing::TempDir dir;
   Config config;
   int64_t now = 1'000'000;
+  std::vector<Received> extra;  // messages of the last submit's batch besides its reply
   std::unique_ptr<Store> store;
   std::unique_ptr<BlobStore> blobs;
   std::unique_ptr<Controller> controller;
@@ -287,8 +297,7 @@ TEST_CASE("controller: a result missing an objective fails the trial", "[control
   CHECK(reply.trials[0]->error->message.find("f1") != std::string::npos);
 }
 
-TEST_CASE("controller: dispatch matches role, hardware tag and external study",
-          "[controller]") {
+TEST_CASE("controller: dispatch matches role, hardware tag and external study", "[controller]") {
   Harness h;
   const std::string teacher = h.blobs->put("teacher").value();
   const std::string corpus = h.blobs->put("corpus").value();
@@ -383,8 +392,7 @@ TEST_CASE("controller: a rejected spec stores nothing", "[controller]") {
   CHECK(h.store->list_studies(0).value().empty());
 }
 
-TEST_CASE("controller: restart keeps acknowledged studies, leases and results",
-          "[controller]") {
+TEST_CASE("controller: restart keeps acknowledged studies, leases and results", "[controller]") {
   Harness h;
   uint64_t study = h.submit(external_spec(3, 2));
   auto a = h.join("p1", wire::Role::External, 2, {study});
@@ -507,4 +515,62 @@ TEST_CASE("controller: silent workers are dropped but keep their lease until exp
   h.now += 2000;
   h.tick();
   CHECK(h.get(study).trials[0]->state == wire::TrialState::Queued);
+}
+
+TEST_CASE("controller: a probe measured once is reused by the next study on that hardware",
+          "[controller]") {
+  Harness h;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  // A one-point design space, so both studies propose the same architecture.
+  auto one_point = [&] {
+    auto spec = distill_spec(teacher, corpus);
+    for (auto& f : spec.factors) f->values.resize(1);
+    spec.max_trials = 1;
+    spec.settings_json = R"({"serving": {"batch_size": 1, "seq_len": 128}})";
+    return spec;
+  };
+  uint64_t first = h.submit(one_point());
+  wire::HelloT hello;
+  hello.worker_id = "probe-host";
+  hello.role = wire::Role::Probe;
+  hello.slots = 1;
+  hello.hardware = std::make_unique<wire::HardwareT>();
+  hello.hardware->tag = "cpu-test";
+  hello.hardware->fingerprint = "fp-1234";
+  REQUIRE(h.worker("probe", std::move(hello)).size() == 1);
+  auto probes = h.pull("probe", 1);
+  REQUIRE(probes.size() == 1);
+  wire::ResultT r;
+  r.trial_id = probes[0].trial_id;
+  r.attempt = 1;
+  r.hardware_fingerprint = "fp-1234";
+  auto latency = std::make_unique<wire::MetricT>();
+  latency->name = "latency_ms";
+  latency->value = 3.25;
+  r.objectives.push_back(std::move(latency));
+  REQUIRE(find_ack(h.worker("probe", std::move(r))));
+
+  uint64_t second = h.submit(one_point());
+  auto reply = h.get(second);
+  const wire::TrialInfoT* probe = nullptr;
+  for (const auto& t : reply.trials) {
+    if (t->kind == wire::TrialKind::Probe) probe = t.get();
+  }
+  REQUIRE(probe);
+  CHECK(probe->state == wire::TrialState::Completed);
+  CHECK(probe->hardware_fingerprint == "fp-1234");
+  REQUIRE(probe->objectives.size() == 1);
+  CHECK(probe->objectives[0]->value == 3.25);
+  // The probe worker is offered nothing for the second study.
+  CHECK(h.pull("probe", 1).empty());
+
+  // A different serving setting is a different measurement.
+  auto other = one_point();
+  other.settings_json = R"({"serving": {"batch_size": 8, "seq_len": 128}})";
+  uint64_t third = h.submit(std::move(other));
+  auto again = Harness::assigns(h.extra);  // the credit left from above takes it at once
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].study_id == third);
+  (void)first;
 }

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include "autodistill/daemon/store.hpp"
 #include "temp_dir.hpp"
 
@@ -10,11 +12,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 1);
+  CHECK(store.value()->schema_version() == 2);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 1);
+  CHECK(again.value()->schema_version() == 2);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -76,4 +78,35 @@ TEST_CASE("store: events replay in order after a sequence number", "[store]") {
   CHECK(events[2].kind == "k5");
   CHECK(store->max_event_seq(3).value() == 5);
   CHECK(store->max_event_seq(4).value() == 0);
+}
+
+TEST_CASE("store: an older schema is migrated in place, keeping its data", "[store]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  {
+    auto store = Store::open(path).value();
+    StudyRow row;
+    row.idempotency_key = "kept";
+    row.spec = "spec";
+    store->insert_study(row);
+    REQUIRE(store->commit());
+  }
+  {
+    // Roll the file back to a v1 database.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE probe_cache; PRAGMA user_version=1", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = Store::open(path).value();
+  CHECK(store->schema_version() == 2);
+  CHECK(store->find_study_by_key("kept").value().has_value());
+  ProbeRow p;
+  p.arch = "a";
+  p.serving = "{}";
+  p.fingerprint = "f";
+  store->put_probe(p);
+  REQUIRE(store->commit());
+  CHECK(store->find_probe("a", "{}", "f").value().has_value());
 }

@@ -14,8 +14,12 @@ using autodistill::testing::ordinal;
 namespace {
 const std::string kTeacher(64, 'a');
 const std::string kCorpus(64, 'b');
-bool has_all(const std::string&) { return true; }
-bool has_none(const std::string&) { return false; }
+bool has_all(const std::string&) {
+  return true;
+}
+bool has_none(const std::string&) {
+  return false;
+}
 
 Status check(const wire::StudySpecT& spec, HasBlob has = has_all) {
   Config config;
@@ -38,7 +42,10 @@ TEST_CASE("spec: every bad input names its field", "[spec]") {
   const std::vector<Case> cases = {
       {"empty design space", [](auto& s) { s.factors.clear(); }, Code::kInvalidArgument,
        "spec.factors"},
-      {"duplicate ordinal value", [](auto& s) { s.factors[1]->values = {64, 128, 64}; },
+      {"duplicate ordinal value",
+       [](auto& s) {
+         s.factors[1]->values = {64, 128, 64};
+       },
        Code::kInvalidArgument, "spec.factors[1].values[2]"},
       {"empty ordinal", [](auto& s) { s.factors[1]->values.clear(); }, Code::kInvalidArgument,
        "spec.factors[1].values"},
@@ -48,8 +55,8 @@ TEST_CASE("spec: every bad input names its field", "[spec]") {
        "spec.factors[1].name"},
       {"no objectives", [](auto& s) { s.objectives.clear(); }, Code::kInvalidArgument,
        "spec.objectives"},
-      {"duplicate objective", [](auto& s) { s.objectives[1]->name = "f1"; },
-       Code::kInvalidArgument, "spec.objectives[1].name"},
+      {"duplicate objective", [](auto& s) { s.objectives[1]->name = "f1"; }, Code::kInvalidArgument,
+       "spec.objectives[1].name"},
       {"constraint on unknown metric",
        [](auto& s) { s.constraints.push_back(constraint("nope", true, 1)); },
        Code::kInvalidArgument, "spec.constraints[0].metric"},
@@ -59,12 +66,11 @@ TEST_CASE("spec: every bad input names its field", "[spec]") {
          s.constraints.push_back(constraint("f1", false, 2));
        },
        Code::kInvalidArgument, "spec.constraints[1]"},
-      {"zero budget", [](auto& s) { s.max_trials = 0; }, Code::kInvalidArgument,
-       "spec.max_trials"},
+      {"zero budget", [](auto& s) { s.max_trials = 0; }, Code::kInvalidArgument, "spec.max_trials"},
       {"unknown algorithm", [](auto& s) { s.algorithm = "magic"; }, Code::kInvalidArgument,
        "spec.algorithm"},
-      {"settings not an object", [](auto& s) { s.settings_json = "[1]"; },
-       Code::kInvalidArgument, "spec.settings_json"},
+      {"settings not an object", [](auto& s) { s.settings_json = "[1]"; }, Code::kInvalidArgument,
+       "spec.settings_json"},
   };
   for (const Case& c : cases) {
     INFO(c.what);

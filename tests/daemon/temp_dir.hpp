@@ -9,7 +9,8 @@ namespace autodistill::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "autodistill-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "autodistill-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {

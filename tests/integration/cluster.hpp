@@ -39,8 +39,8 @@ class Cluster {
   void start_daemon() {
     daemon_ = Process::spawn(
         {AUTODISTILLD_PATH, "--data_dir", dir_.path() + "/data", "--worker_endpoint",
-         worker_endpoint_, "--client_endpoint", client_endpoint_, "--heartbeat_interval_ms",
-         "200", "--liveness", "3", "--lease_ms", "1500", "--tick_ms", "50"},
+         worker_endpoint_, "--client_endpoint", client_endpoint_, "--heartbeat_interval_ms", "200",
+         "--liveness", "3", "--lease_ms", "1500", "--tick_ms", "50"},
         dir_.path() + "/daemon.log");
     // Ready when it answers a request.
     WirePeer probe(ctx_, client_endpoint_);
@@ -59,9 +59,17 @@ class Cluster {
   // Starts autodistill-test-worker; returns its index.
   size_t start_worker(const std::string& id, const std::string& role,
                       const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {AUTODISTILL_TEST_WORKER_PATH, "--endpoint", worker_endpoint_,
-                                     "--worker-id", id, "--role", role, "--log",
-                                     trial_log(id), "--cache-dir", dir_.path() + "/cache-" + id};
+    std::vector<std::string> argv = {AUTODISTILL_TEST_WORKER_PATH,
+                                     "--endpoint",
+                                     worker_endpoint_,
+                                     "--worker-id",
+                                     id,
+                                     "--role",
+                                     role,
+                                     "--log",
+                                     trial_log(id),
+                                     "--cache-dir",
+                                     dir_.path() + "/cache-" + id};
     argv.insert(argv.end(), extra.begin(), extra.end());
     workers_.push_back(Process::spawn(argv, dir_.path() + "/worker-" + id + ".log"));
     return workers_.size() - 1;
@@ -122,9 +130,8 @@ class Cluster {
           return last.study->state == state;
         },
         timeout);
-    INFO("study " << study << " is " << wire::EnumNameStudyState(last.study->state)
-                  << " (wanted " << wire::EnumNameStudyState(state) << "): "
-                  << last.study->message);
+    INFO("study " << study << " is " << wire::EnumNameStudyState(last.study->state) << " (wanted "
+                  << wire::EnumNameStudyState(state) << "): " << last.study->message);
     REQUIRE(reached);
     return last;
   }
@@ -136,8 +143,10 @@ class Cluster {
     std::string path = dir_.path() + "/data/autodistill.db";
     REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
     sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db, "SELECT trial_id, COUNT(*) FROM results WHERE kind = 'result' "
-                       "GROUP BY trial_id", -1, &s, nullptr);
+    sqlite3_prepare_v2(db,
+                       "SELECT trial_id, COUNT(*) FROM results WHERE kind = 'result' "
+                       "GROUP BY trial_id",
+                       -1, &s, nullptr);
     while (sqlite3_step(s) == SQLITE_ROW) {
       out[static_cast<uint64_t>(sqlite3_column_int64(s, 0))] = sqlite3_column_int(s, 1);
     }
@@ -161,10 +170,12 @@ class Cluster {
  private:
   std::optional<wire::EnvelopeT> call_union(wire::MessageUnion body) {
     switch (body.type) {
-      case wire::Message::Submit: return client_->call(*body.AsSubmit(), std::chrono::seconds(2));
+      case wire::Message::Submit:
+        return client_->call(*body.AsSubmit(), std::chrono::seconds(2));
       case wire::Message::GetStudy:
         return client_->call(*body.AsGetStudy(), std::chrono::seconds(2));
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
   std::string trial_log(const std::string& id) const { return dir_.path() + "/trials-" + id; }

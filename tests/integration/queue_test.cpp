@@ -11,10 +11,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> external_args(uint64_t study, const std::string& builtin,
-                                       int slots = 1) {
-  return {"--study", std::to_string(study), "--slots", std::to_string(slots), "--builtin",
-          builtin};
+std::vector<std::string> external_args(uint64_t study, const std::string& builtin, int slots = 1) {
+  return {"--study", std::to_string(study), "--slots", std::to_string(slots), "--builtin", builtin};
 }
 
 // Every trial completed exactly once: one result row each, all Completed.
@@ -150,10 +148,14 @@ TEST_CASE("integration (e): bad input gets clear errors and the daemon keeps ser
     const std::string missing(64, 'e');
     std::vector<Case> cases = {
         {[](auto& s) { s.factors.clear(); }, wire::ErrorCode::InvalidArgument, "spec.factors"},
-        {[](auto& s) { s.factors[1]->values = {64, 64}; }, wire::ErrorCode::InvalidArgument,
-         "spec.factors[1].values[1]"},
-        {[](auto& s) { s.factors[1]->values = {64, -8}; }, wire::ErrorCode::InvalidArgument,
-         "spec.factors[1].values[1]"},
+        {[](auto& s) {
+           s.factors[1]->values = {64, 64};
+         },
+         wire::ErrorCode::InvalidArgument, "spec.factors[1].values[1]"},
+        {[](auto& s) {
+           s.factors[1]->values = {64, -8};
+         },
+         wire::ErrorCode::InvalidArgument, "spec.factors[1].values[1]"},
         {[](auto& s) { s.objectives[0]->name = "bleu"; }, wire::ErrorCode::InvalidArgument,
          "spec.objectives[0].name"},
         {[&](auto& s) { s.teacher_digest = missing; }, wire::ErrorCode::NotFound,
@@ -187,9 +189,8 @@ TEST_CASE("integration (e): bad input gets clear errors and the daemon keeps ser
     std::string good = wire::encode_message(5, list);
     std::string wrong_id = good;
     wrong_id.replace(4, 4, "NOPE");
-    for (const std::string& bad :
-         {std::string("garbage"), good.substr(0, good.size() / 2), wrong_id,
-          std::string(20u << 20, 'x')}) {
+    for (const std::string& bad : {std::string("garbage"), good.substr(0, good.size() / 2),
+                                   wrong_id, std::string(20u << 20, 'x')}) {
       client.send_raw(bad);
       auto reply = client.receive(5s);
       REQUIRE(reply);
@@ -217,8 +218,7 @@ TEST_CASE("integration (e): bad input gets clear errors and the daemon keeps ser
   CHECK(c.daemon().running());
 }
 
-TEST_CASE("integration: probes reach only workers with the study's hardware tag",
-          "[integration]") {
+TEST_CASE("integration: probes reach only workers with the study's hardware tag", "[integration]") {
   Cluster c;
   // Blobs the distill spec names, uploaded over the client endpoint.
   WirePeer& client = c.client();

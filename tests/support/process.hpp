@@ -117,6 +117,8 @@ inline int free_tcp_port() {
   return port;
 }
 
-inline std::string loopback(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+inline std::string loopback(int port) {
+  return "tcp://127.0.0.1:" + std::to_string(port);
+}
 
 }  // namespace autodistill::testing

@@ -27,7 +27,9 @@ class WirePeer {
     std::string bytes = wire::encode_message(request_id, std::move(body));
     socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
   }
-  void send_raw(const std::string& bytes) { socket_.send(zmq::buffer(bytes), zmq::send_flags::none); }
+  void send_raw(const std::string& bytes) {
+    socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
+  }
 
   // The next message, or nullopt after `timeout`.
   std::optional<wire::EnvelopeT> receive(std::chrono::milliseconds timeout) {
@@ -42,8 +44,8 @@ class WirePeer {
 
   // Sends a request and waits for the reply carrying its request_id.
   template <class T>
-  std::optional<wire::EnvelopeT> call(T body, std::chrono::milliseconds timeout =
-                                                  std::chrono::seconds(10)) {
+  std::optional<wire::EnvelopeT> call(
+      T body, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const uint64_t rid = ++next_id_;
     send(std::move(body), rid);
     auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -45,12 +45,15 @@ struct StudentArch {
 // Every size positive, heads divide the bottleneck. kInvalidArgument naming
 // the factor otherwise.
 inline Status validate(const StudentArch& a) {
-  const std::pair<const char*, int64_t> sizes[] = {
-      {"num_blocks", a.num_blocks},          {"hidden_size", a.hidden_size},
-      {"bottleneck_size", a.bottleneck_size}, {"num_heads", a.num_heads},
-      {"intermediate_size", a.intermediate_size}, {"num_stacked_ffn", a.num_stacked_ffn},
-      {"vocab_size", a.vocab_size},          {"max_positions", a.max_positions},
-      {"type_vocab_size", a.type_vocab_size}};
+  const std::pair<const char*, int64_t> sizes[] = {{"num_blocks", a.num_blocks},
+                                                   {"hidden_size", a.hidden_size},
+                                                   {"bottleneck_size", a.bottleneck_size},
+                                                   {"num_heads", a.num_heads},
+                                                   {"intermediate_size", a.intermediate_size},
+                                                   {"num_stacked_ffn", a.num_stacked_ffn},
+                                                   {"vocab_size", a.vocab_size},
+                                                   {"max_positions", a.max_positions},
+                                                   {"type_vocab_size", a.type_vocab_size}};
   for (const auto& [name, value] : sizes) {
     if (value <= 0) {
       return Status(Code::kInvalidArgument, std::string(name) + " must be positive", name);

@@ -99,6 +99,10 @@ class Controller {
   Study* load_study(const StudyRow& row);
   void refill(Study& s);
   void add_candidate(Study& s, Params params);
+  // Completes a candidate's probe from the cache when hardware with the
+  // study's tag already measured this architecture at this serving setting.
+  bool complete_from_cache(Study& s, uint32_t candidate, const Params& params,
+                           const std::string& params_json);
   void lease(Trial& t, Worker& w);
   void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
   void finish_trial(Trial& t, int state);
@@ -128,11 +132,13 @@ class Controller {
   Clock now_;
   bool shutting_down_ = false;
 
-  std::map<uint64_t, std::unique_ptr<Study>> studies_;          // non-terminal, by id
-  std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;  // non-terminal
+  std::map<uint64_t, std::unique_ptr<Study>> studies_;                // non-terminal, by id
+  std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;       // non-terminal
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
-  std::unordered_map<std::string, std::string> peer_of_worker_;  // worker_id -> routing id
-  std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
+  std::unordered_map<std::string, std::string> peer_of_worker_;       // worker_id -> routing id
+  std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;       // by study
+  // Hardware fingerprints seen per hardware tag (probe cache lookups).
+  std::map<std::string, std::set<std::string>> fingerprints_by_tag_;
   // Last durable event seq each watcher (study, peer) has been sent.
   std::map<std::pair<uint64_t, std::string>, uint64_t> watcher_seq_;
   int64_t last_keepalive_ms_ = 0;
@@ -146,7 +152,7 @@ class Controller {
   };
   std::vector<PendingRequest> batch_requests_;
   std::map<uint64_t, std::vector<wire::EventT>> batch_events_;  // study -> new events
-  std::set<uint64_t> ended_studies_;                             // reached a terminal state
+  std::set<uint64_t> ended_studies_;                            // reached a terminal state
 };
 
 }  // namespace autodistill::daemon

@@ -16,13 +16,13 @@ void log_line(LogLevel level, const std::string& message);
 
 }  // namespace autodistill::daemon
 
-#define AD_LOG(level, expr)                                                   \
-  do {                                                                        \
-    if (::autodistill::daemon::log_enabled(level)) {                          \
-      std::ostringstream ad_log_os_;                                          \
-      ad_log_os_ << expr;                                                     \
-      ::autodistill::daemon::log_line(level, ad_log_os_.str());               \
-    }                                                                         \
+#define AD_LOG(level, expr)                                     \
+  do {                                                          \
+    if (::autodistill::daemon::log_enabled(level)) {            \
+      std::ostringstream ad_log_os_;                            \
+      ad_log_os_ << expr;                                       \
+      ::autodistill::daemon::log_line(level, ad_log_os_.str()); \
+    }                                                           \
   } while (0)
 #define LOG_DEBUG(expr) AD_LOG(::autodistill::daemon::LogLevel::kDebug, expr)
 #define LOG_INFO(expr) AD_LOG(::autodistill::daemon::LogLevel::kInfo, expr)

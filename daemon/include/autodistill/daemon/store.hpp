@@ -39,12 +39,12 @@ struct TrialRow {
   int kind = 0;   // wire::TrialKind
   int state = 0;  // wire::TrialState
   uint32_t attempt = 1;
-  std::string params_json;      // [{"name":..,"number":..} | {"name":..,"category":..}]
+  std::string params_json;  // [{"name":..,"number":..} | {"name":..,"category":..}]
   std::string worker_id;
   int64_t lease_expires_ms = 0;
   std::string objectives_json;  // {"name": value}
   std::string metrics_json;
-  std::string artifacts_json;   // [{"name","digest","size"}]
+  std::string artifacts_json;  // [{"name","digest","size"}]
   int error_code = 0;
   std::string error_message;
   std::string error_field;
@@ -73,6 +73,18 @@ struct WorkerRow {
   int64_t last_seen_ms = 0;
 };
 
+// A latency measurement, reusable by any study probing the same
+// architecture with the same serving setting on the same hardware.
+struct ProbeRow {
+  std::string arch;         // canonical JSON of the architecture factors
+  std::string serving;      // canonical JSON of settings.serving
+  std::string fingerprint;  // Hardware.fingerprint of the worker that measured
+  std::string objectives_json;
+  std::string metrics_json;
+  uint64_t trial_id = 0;    // the trial that measured it
+  int64_t created_ms = 0;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database at `path` and applies pending
@@ -96,7 +108,7 @@ class Store {
   Result<std::optional<StudyRow>> get_study(uint64_t id);
   Result<std::optional<StudyRow>> find_study_by_key(const std::string& key);
   Result<std::vector<StudyRow>> list_studies(uint32_t limit);  // newest first; 0 = all
-  Result<std::vector<StudyRow>> active_studies();               // not terminal, by id
+  Result<std::vector<StudyRow>> active_studies();              // not terminal, by id
 
   // --- trials
   uint64_t insert_trial(const TrialRow& row);
@@ -111,13 +123,17 @@ class Store {
 
   // --- events
   void insert_event(const EventRow& row);
-  Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq,
-                                             uint32_t limit);
+  Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq, uint32_t limit);
   Result<uint64_t> max_event_seq(uint64_t study_id);
 
   // --- blobs
   void insert_blob(const std::string& digest, uint64_t size, int64_t now_ms);
   Result<std::optional<uint64_t>> blob_size(const std::string& digest);
+
+  // --- probe cache
+  void put_probe(const ProbeRow& row);
+  Result<std::optional<ProbeRow>> find_probe(const std::string& arch, const std::string& serving,
+                                             const std::string& fingerprint);
 
   // --- workers
   void upsert_worker(const WorkerRow& row);
