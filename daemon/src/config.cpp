@@ -57,6 +57,9 @@ const std::vector<Field>& fields() {
                       "Candidates in flight per study when a study does not set parallelism."),
       AD_NUMBER_FIELD(tick_ms,
                       "Period of the housekeeping tick (lease expiry, heartbeats, dead workers)."),
+      AD_NUMBER_FIELD(max_batch_messages,
+                      "Messages read from each socket before one group commit (one fsync for "
+                      "the batch); 1 commits every message on its own."),
       AD_NUMBER_FIELD(max_chunk_bytes, "Largest blob chunk payload, in bytes."),
       AD_NUMBER_FIELD(max_blob_bytes, "Largest blob accepted, in bytes."),
       AD_NUMBER_FIELD(max_trials_limit,
@@ -130,6 +133,9 @@ Status Config::validate() const {
     return Status(Code::kInvalidArgument, "must be positive", "default_parallelism");
   }
   if (tick_ms == 0) return Status(Code::kInvalidArgument, "must be positive", "tick_ms");
+  if (max_batch_messages == 0) {
+    return Status(Code::kInvalidArgument, "must be positive", "max_batch_messages");
+  }
   if (max_chunk_bytes < 1024 || max_chunk_bytes > (8u << 20)) {
     return Status(Code::kInvalidArgument, "must be within [1024, 8388608]", "max_chunk_bytes");
   }

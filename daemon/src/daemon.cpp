@@ -24,9 +24,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Messages taken from one socket per pump before committing: bounds the
-// latency a batch adds while still amortizing the fsync.
-constexpr int kBatchPerSocket = 512;
 // The transport drops frames above this; verify() answers 16..64 MiB ones.
 constexpr int64_t kTransportMaxMessage = 64ll << 20;
 
@@ -128,9 +125,10 @@ struct Daemon::Impl {
     return Status::ok();
   }
 
-  // Receives up to kBatchPerSocket messages from a socket into the controller.
+  // Receives up to max_batch_messages messages from a socket into the
+  // controller: bounds the latency a batch adds while amortizing the fsync.
   void drain(WatchedSocket& s) {
-    for (int i = 0; i < kBatchPerSocket; ++i) {
+    for (uint32_t i = 0; i < config.max_batch_messages; ++i) {
       zmq::message_t peer, body;
       if (!s.socket.recv(peer, zmq::recv_flags::dontwait)) return;
       if (!peer.more()) continue;  // a ROUTER always prefixes the routing id

@@ -33,6 +33,9 @@ struct Config {
   uint32_t default_parallelism = 8;
   // Period of the housekeeping tick (lease expiry, heartbeats, dead workers).
   uint32_t tick_ms = 100;
+  // Messages read from each socket before one group commit (one fsync for
+  // the batch); 1 commits every message on its own.
+  uint32_t max_batch_messages = 512;
   // Largest blob chunk payload, in bytes (Welcome.max_chunk_bytes).
   uint32_t max_chunk_bytes = 1u << 20;
   // Largest blob accepted, in bytes.
