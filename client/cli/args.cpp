@@ -29,6 +29,7 @@ const std::vector<CommandShape>& commands() {
       {"upload", {}, {}, 1, "upload PATH"},
       {"fetch", {"--out"}, {}, 1, "fetch DIGEST --out PATH"},
       {"workers", {}, {}, 0, "workers"},
+      {"landscape", {"--out"}, {}, 1, "landscape ID [--out FILE]"},
   };
   return kCommands;
 }
@@ -163,6 +164,9 @@ commands:
   fetch DIGEST --out PATH
                         download a blob (an artifact) to PATH
   workers               list the workers the daemon knows
+  landscape ID [--out FILE]
+                        the study's measured latencies (every completed probe) as
+                        CSV, on stdout or into FILE
 
 global options:
   --endpoint E          the daemon's client endpoint

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/landscape.hpp"
 #include "autodistill/study_json.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "exit_codes.hpp"
@@ -232,6 +233,23 @@ int cmd_workers(const Invocation& inv, Client& client) {
   return kExitOk;
 }
 
+int cmd_landscape(const Invocation& inv, Client& client) {
+  auto id = study_id_arg(inv);
+  if (!id) return usage_error(id.status().message());
+  auto details = client.get(*id, true);
+  if (!details) return fail(details.status());
+  const std::string csv = landscape_csv(details->trials);
+  if (auto out = inv.value("--out")) {
+    std::ofstream file(*out, std::ios::binary | std::ios::trunc);
+    file << csv;
+    if (!file) return fail(Status(Code::kInternal, "cannot write " + *out, "--out"));
+    std::cout << *out << "\n";
+  } else {
+    std::cout << csv;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int run_command(const Invocation& inv, Client& client) {
@@ -244,6 +262,7 @@ int run_command(const Invocation& inv, Client& client) {
   if (c == "upload") return cmd_upload(inv, client);
   if (c == "fetch") return cmd_fetch(inv, client);
   if (c == "workers") return cmd_workers(inv, client);
+  if (c == "landscape") return cmd_landscape(inv, client);
   return usage_error("unknown command \"" + c + "\"");
 }
 
