@@ -88,10 +88,10 @@ Row run(const std::string& daemon, int workers, int trials, uint32_t batch) {
   std::filesystem::create_directories(dir);
   const std::string wep = testing::loopback(testing::free_tcp_port());
   const std::string cep = testing::loopback(testing::free_tcp_port());
-  Process d = Process::spawn({daemon, "--data_dir", dir, "--worker_endpoint", wep,
-                              "--client_endpoint", cep, "--log_level", "warn",
-                              "--max_batch_messages", std::to_string(batch)},
-                             dir + "/daemon.log");
+  Process d = Process::spawn(
+      {daemon, "--data_dir", dir, "--worker_endpoint", wep, "--client_endpoint", cep, "--log_level",
+       "warn", "--http_listen", "", "--max_batch_messages", std::to_string(batch)},
+      dir + "/daemon.log");
   zmq::context_t ctx;
   WirePeer client(ctx, cep);
   wire::StudySpecT spec;
@@ -217,9 +217,10 @@ int main(int argc, char** argv) {
   std::printf("for scale: one-row SQLite transactions (WAL, synchronous=FULL): %.0f/s\n", raw);
   Row base = run(daemon, 16, trials, 1);
   const double baseline = base.seconds > 0 ? base.completed / base.seconds : 0;
-  std::printf("baseline: the daemon without group commit (max_batch_messages=1), 16 workers: "
-              "%.0f trials/s, Assign p50 %.2f ms, p99 %.2f ms\n\n",
-              baseline, base.p50, base.p99);
+  std::printf(
+      "baseline: the daemon without group commit (max_batch_messages=1), 16 workers: "
+      "%.0f trials/s, Assign p50 %.2f ms, p99 %.2f ms\n\n",
+      baseline, base.p50, base.p99);
   std::printf(
       "| workers | trials | completed | seconds | trials/s | x baseline | Assign p50 ms | "
       "Assign p99 ms | daemon RSS MiB | clean exit |\n");

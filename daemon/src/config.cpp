@@ -64,6 +64,8 @@ const std::vector<Field>& fields() {
       AD_NUMBER_FIELD(max_blob_bytes, "Largest blob accepted, in bytes."),
       AD_NUMBER_FIELD(max_trials_limit,
                       "Largest candidate budget (max_trials) a study may ask for."),
+      AD_STRING_FIELD(http_listen,
+                      "HTTP listener (host:port) for /metrics and /healthz; empty disables it."),
       AD_STRING_FIELD(log_level, "debug | info | warn | error."),
   };
   return kFields;
@@ -164,8 +166,10 @@ std::string usage() {
   for (const Field& f : fields()) {
     out << "  --" << f.key << "  " << f.doc << " (default " << f.get(Config{}) << ")\n";
   }
-  out << "\nSignals: SIGTERM/SIGINT stop taking work, flush the store and exit 0;\n"
-         "a second SIGINT exits at once.\n";
+  out << "  --reload PID  send SIGHUP to the daemon PID and wait until it applied the reload\n"
+         "\nSignals: SIGTERM/SIGINT stop taking work, flush the store and exit 0;\n"
+         "a second SIGINT exits at once. SIGHUP re-reads the config file and applies\n"
+         "every field but data_dir, the endpoints and http_listen (those need a restart).\n";
   return out.str();
 }
 
@@ -199,6 +203,15 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
     }
     if (key == "config") {
       config_file = value;
+    } else if (key == "reload") {
+      try {
+        cl.reload_pid = std::stoi(value);
+      } catch (...) {
+        cl.reload_pid = 0;
+      }
+      if (cl.reload_pid <= 0) {
+        return Status(Code::kInvalidArgument, "--reload needs the daemon's PID", "reload");
+      }
     } else {
       overrides.emplace_back(key, value);
     }

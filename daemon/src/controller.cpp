@@ -105,15 +105,17 @@ std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>>& metr
 std::string arch_key(const Params& params) {
   nlohmann::json arch = nlohmann::json::object();
   for (const auto& p : params) {
-    if (p.category.empty()) arch[p.name] = p.number;
-    else arch[p.name] = p.category;
+    if (p.category.empty())
+      arch[p.name] = p.number;
+    else
+      arch[p.name] = p.category;
   }
   return arch.dump();
 }
 
 std::string serving_key(const std::string& settings_json) {
-  auto settings = nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json, nullptr,
-                                        false);
+  auto settings =
+      nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
   if (settings.is_object() && settings.contains("serving")) return settings["serving"].dump();
   return "{}";
 }
@@ -137,6 +139,7 @@ struct Controller::Study {
 
 struct Controller::Trial {
   TrialRow row;
+  int64_t ready_ms = 0;  // when it was last queued (dispatch latency)
   Role role = Role::External;
   std::vector<std::string> objectives;
   float progress = 0;
@@ -217,6 +220,7 @@ Status Controller::recover() {
         auto peer = peer_of_worker_.find(trial->row.worker_id);
         if (peer != peer_of_worker_.end()) workers_[peer->second]->leased.insert(trial->row.id);
       } else {
+        trial->ready_ms = now;
         s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
       }
       s->open[trial->row.candidate]++;
@@ -257,8 +261,10 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
 
 void Controller::on_message(Endpoint endpoint, const std::string& peer, const void* data,
                             size_t size) {
+  (endpoint == Endpoint::kWorker ? metrics_.messages_worker : metrics_.messages_client)++;
   auto env = wire::decode(data, size);
   if (!env) {
+    metrics_.bad_messages++;
     LOG_WARN((endpoint == Endpoint::kWorker ? "worker" : "client")
              << " peer sent a bad message (" << size << " bytes): " << env.status().to_string());
     reply_error(endpoint, peer, 0, env.status());
@@ -480,6 +486,7 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
   if (!store_.insert_result(t.row.id, result.attempt, "result", payload.dump(), now_())) {
     return ack();  // already recorded: a redelivery
   }
+  metrics_.results++;
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
   if (result.attempt != t.row.attempt && t.row.state == static_cast<int>(TrialState::Leased)) {
@@ -806,6 +813,7 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wir
       return send(ep, peer, wire::encode_message(rid, std::move(ack)));
     }
     bool published = false;
+    metrics_.blob_bytes_in += put->data.size();
     Status s = blobs_.append(put->digest, put->offset, put->total_size, put->data, &published);
     if (!s) return reply_error(ep, peer, rid, s);
     if (published) {
@@ -824,6 +832,7 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wir
         std::min(get->length ? get->length : config_.max_chunk_bytes, config_.max_chunk_bytes);
     Status s = blobs_.read(get->digest, get->offset, length, &chunk.data, &chunk.total_size);
     if (!s) return reply_error(ep, peer, rid, s);
+    metrics_.blob_bytes_out += chunk.data.size();
     return send(ep, peer, wire::encode_message(rid, std::move(chunk)));
   }
 }
@@ -836,7 +845,10 @@ void Controller::refill(Study& s) {
   while (!s.exhausted && s.open.size() < s.parallelism && s.next_candidate < s.spec.max_trials) {
     size_t want =
         std::min<size_t>(s.parallelism - s.open.size(), s.spec.max_trials - s.next_candidate);
+    const auto started = std::chrono::steady_clock::now();
     std::vector<Params> proposals = s.proposer->propose(want);
+    metrics_.suggestion.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (proposals.empty()) {
       s.exhausted = true;
       LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << s.next_candidate
@@ -873,6 +885,7 @@ void Controller::add_candidate(Study& s, Params params) {
     if (t->row.id == 0) return;  // the batch fails at commit
     t->role = role_of(kind);
     t->objectives = objectives_for(s.spec, kind);
+    t->ready_ms = t->row.updated_ms;
     s.ready[static_cast<int>(t->role)].push_back(t->row.id);
     s.open[candidate]++;
     event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind));
@@ -928,6 +941,7 @@ void Controller::lease(Trial& t, Worker& w) {
   t.row.updated_ms = now_();
   t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
   store_.update_trial(t.row);
+  metrics_.dispatch.observe(static_cast<double>(t.row.updated_ms - t.ready_ms) / 1000.0);
   w.credits--;
   w.leased.insert(t.row.id);
   event(s, "trial_leased", t.row.id, t.row.attempt, w.worker_id);
@@ -965,6 +979,7 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
     t.row.lease_expires_ms = 0;
     t.row.updated_ms = now_();
     t.progress = 0;
+    t.ready_ms = t.row.updated_ms;
     store_.update_trial(t.row);
     s.ready[static_cast<int>(t.role)].push_front(t.row.id);
     event(s, "trial_requeued", t.row.id, t.row.attempt, reason);
@@ -1085,6 +1100,7 @@ void Controller::select_for_regular(Study& s) {
     if (t->row.id == 0) return;
     t->role = Role::Distill;
     t->objectives = objectives_for(s.spec, TrialKind::Regular);
+    t->ready_ms = t->row.updated_ms;
     s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
     s.open[c]++;
     event(s, "trial_queued", t->row.id, 1, "Regular");
@@ -1197,6 +1213,7 @@ void Controller::tick() {
   for (uint64_t id : expired) {
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;
+    metrics_.lease_expiries++;
     requeue_or_fail(*it->second, "lease expired (worker \"" + it->second->row.worker_id + "\")",
                     true);
   }
@@ -1312,7 +1329,14 @@ void Controller::flush_events() {
 
 std::vector<Outbound> Controller::commit() {
   dispatch();
+  const bool wrote = store_.has_pending_writes();
+  const auto started = std::chrono::steady_clock::now();
   Status status = store_.commit();
+  if (wrote) {
+    metrics_.store_commit.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  if (!status) metrics_.commit_failures++;
   std::vector<Outbound> out;
   if (status) {
     flush_events();
@@ -1339,6 +1363,84 @@ std::vector<Outbound> Controller::commit() {
   if (Status s = store_.commit(); !s) LOG_ERROR("commit after recovery: " << s.to_string());
   outbox_.clear();
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Observability
+
+std::string Controller::render_metrics() {
+  std::string out = metrics_.render();
+  auto gauge_header = [&](const char* name, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+  };
+  if (auto studies = store_.studies_by_state()) {
+    gauge_header("autodistill_studies", "Studies by state.");
+    for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
+      auto it = studies.value().find(st);
+      out +=
+          metric_line("autodistill_studies", std::string("state=\"") + study_state_name(st) + "\"",
+                      it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+  if (auto trials = store_.trials_by_state()) {
+    gauge_header("autodistill_trials", "Trials by state.");
+    for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
+      auto it = trials.value().find(st);
+      out += metric_line(
+          "autodistill_trials",
+          std::string("state=\"") + wire::EnumNameTrialState(static_cast<TrialState>(st)) + "\"",
+          it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+  std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
+  for (auto& [id, t] : trials_) {
+    if (t->row.state != static_cast<int>(TrialState::Queued)) continue;
+    auto s = studies_.find(t->row.study_id);
+    std::string tag =
+        s == studies_.end() || t->role != Role::Probe ? "" : s->second->spec.hardware_tag;
+    depth[{wire::EnumNameRole(t->role), tag}]++;
+  }
+  gauge_header("autodistill_queue_depth", "Queued trials by the role and hardware tag they need.");
+  for (const char* role : {"Distill", "Probe", "External"}) {
+    if (!depth.count({role, ""})) depth[{role, ""}] = 0;
+  }
+  for (auto& [key, n] : depth) {
+    out += metric_line("autodistill_queue_depth",
+                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+                       static_cast<double>(n));
+  }
+  std::map<std::pair<std::string, std::string>, int64_t> connected;
+  for (auto& [peer, w] : workers_) connected[{wire::EnumNameRole(w->role), w->hardware.tag}]++;
+  gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
+  for (auto& [key, n] : connected) {
+    out += metric_line("autodistill_workers_connected",
+                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+                       static_cast<double>(n));
+  }
+  if (connected.empty()) out += metric_line("autodistill_workers_connected", "", 0);
+  if (auto bytes = store_.blob_bytes()) {
+    gauge_header("autodistill_blob_store_bytes", "Bytes held in the blob store.");
+    out += metric_line("autodistill_blob_store_bytes", "", static_cast<double>(bytes.value()));
+  }
+  return out;
+}
+
+std::string Controller::health_json(bool* ok) {
+  *ok = !shutting_down_;
+  nlohmann::json h = {{"status", shutting_down_ ? "stopping" : "ok"},
+                      {"active_studies", studies_.size()},
+                      {"active_trials", trials_.size()},
+                      {"connected_workers", workers_.size()},
+                      {"schema_version", store_.schema_version()}};
+  return h.dump();
+}
+
+std::string Controller::status_line() const {
+  size_t leased = 0;
+  for (auto& [id, t] : trials_) leased += t->row.state == static_cast<int>(TrialState::Leased);
+  return std::to_string(studies_.size()) + " active studies, " + std::to_string(trials_.size()) +
+         " active trials (" + std::to_string(leased) + " running), " +
+         std::to_string(workers_.size()) + " workers";
 }
 
 // ---------------------------------------------------------------------------

@@ -7,12 +7,15 @@
 #include <boost/asio.hpp>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <zmq.hpp>
 
 #include "autodistill/daemon/blob_store.hpp"
 #include "autodistill/daemon/controller.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/store.hpp"
+#include "http_server.hpp"
 
 #ifdef AUTODISTILL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -55,7 +58,13 @@ struct Daemon::Impl {
   std::unique_ptr<WatchedSocket> clients;
   asio::steady_timer tick_timer{io};
   asio::signal_set signals{io};
+  std::unique_ptr<HttpServer> http;
   int lock_fd = -1;
+  uint64_t reload_generation = 0;
+  std::chrono::steady_clock::time_point last_status{};
+  std::string last_status_line;
+  uint64_t watchdog_usec = 0;
+  std::chrono::steady_clock::time_point last_watchdog{};
   bool stopping = false;
   bool pump_posted = false;
   std::string bound_workers, bound_clients;
@@ -119,6 +128,15 @@ struct Daemon::Impl {
     clients = std::make_unique<WatchedSocket>(io, ctx, Endpoint::kClient);
     if (Status s = bind(*workers, config.worker_endpoint, &bound_workers); !s) return s;
     if (Status s = bind(*clients, config.client_endpoint, &bound_clients); !s) return s;
+    if (!config.http_listen.empty()) {
+      auto http_server = HttpServer::start(
+          io, config.http_listen, [this](const std::string& path) { return serve_http(path); });
+      if (!http_server) return http_server.status();
+      http = std::move(http_server.value());
+      LOG_INFO("metrics and health on http://"
+               << config.http_listen.substr(0, config.http_listen.rfind(':')) << ":" << http->port()
+               << "/metrics");
+    }
     LOG_INFO("serving workers on " << bound_workers << ", clients on " << bound_clients
                                    << ", data in " << config.data_dir << " (schema v"
                                    << store->schema_version() << ")");
@@ -195,14 +213,86 @@ struct Daemon::Impl {
                             });
   }
 
+  HttpServer::Response serve_http(const std::string& path) {
+    if (path == "/metrics") {
+      return {200, "text/plain; version=0.0.4; charset=utf-8", controller->render_metrics()};
+    }
+    if (path == "/healthz") {
+      bool ok = false;
+      std::string body = controller->health_json(&ok);
+      return {ok ? 200 : 503, "application/json", body + "\n"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n"};
+  }
+
   void schedule_tick() {
     tick_timer.expires_after(std::chrono::milliseconds(config.tick_ms));
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping) return;
       controller->tick();
       pump();
+      notify_progress();
       schedule_tick();
     });
+  }
+
+  // STATUS= once a second when it changed; WATCHDOG=1 at half the watchdog
+  // interval (systemd's WatchdogSec), from the loop itself: a stuck loop
+  // stops the pings and systemd restarts the daemon.
+  void notify_progress() {
+#ifdef AUTODISTILL_HAVE_SYSTEMD
+    if (!options.notify_systemd) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (watchdog_usec > 0 && now - last_watchdog >= std::chrono::microseconds(watchdog_usec / 2)) {
+      last_watchdog = now;
+      sd_notify(0, "WATCHDOG=1");
+    }
+    if (now - last_status >= std::chrono::seconds(1)) {
+      last_status = now;
+      std::string line = controller->status_line();
+      if (line != last_status_line) {
+        last_status_line = line;
+        sd_notify(0, ("STATUS=" + line).c_str());
+      }
+    }
+#endif
+  }
+
+  // SIGHUP: apply every field that does not need a restart, then report.
+  void reload() {
+    ++reload_generation;
+#ifdef AUTODISTILL_HAVE_SYSTEMD
+    if (options.notify_systemd) sd_notify(0, "RELOADING=1");
+#endif
+    std::string report;
+    if (!options.reload) {
+      report = "error: this daemon cannot reload";
+    } else if (auto next = options.reload(); !next) {
+      report = "error: " + next.status().to_string();
+    } else {
+      Config& c = next.value();
+      for (const auto& [name, changed] :
+           {std::pair<const char*, bool>{"data_dir", c.data_dir != config.data_dir},
+            {"worker_endpoint", c.worker_endpoint != config.worker_endpoint},
+            {"client_endpoint", c.client_endpoint != config.client_endpoint},
+            {"http_listen", c.http_listen != config.http_listen}}) {
+        if (changed) LOG_WARN("reload: " << name << " changes only at restart; kept");
+      }
+      c.data_dir = config.data_dir;
+      c.worker_endpoint = config.worker_endpoint;
+      c.client_endpoint = config.client_endpoint;
+      c.http_listen = config.http_listen;
+      config = c;  // the controller holds a reference to this object
+      LogLevel level;
+      if (parse_log_level(config.log_level, &level)) set_log_level(level);
+      report = "ok";
+    }
+    LOG_INFO("reload " << reload_generation << ": " << report);
+    std::ofstream(reload_report_path(config.data_dir), std::ios::trunc)
+        << reload_generation << " " << report << "\n";
+#ifdef AUTODISTILL_HAVE_SYSTEMD
+    if (options.notify_systemd) sd_notify(0, ("READY=1\nSTATUS=reload: " + report).c_str());
+#endif
   }
 
   void shutdown() {
@@ -218,6 +308,7 @@ struct Daemon::Impl {
     stopping = true;
     tick_timer.cancel();
     signals.cancel();
+    if (http) http->stop();
     boost::system::error_code ignored;
     workers->descriptor.cancel(ignored);
     clients->descriptor.cancel(ignored);
@@ -229,10 +320,14 @@ struct Daemon::Impl {
     if (options.handle_signals) {
       signals.add(SIGTERM);
       signals.add(SIGINT);
+      signals.add(SIGHUP);
       wait_signal();
     }
 #ifdef AUTODISTILL_HAVE_SYSTEMD
-    if (options.notify_systemd) sd_notify(0, "READY=1");
+    if (options.notify_systemd) {
+      sd_notify(0, "READY=1");
+      if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) watchdog_usec = 0;
+    }
 #endif
     schedule_tick();
     pump();
@@ -244,6 +339,11 @@ struct Daemon::Impl {
   void wait_signal() {
     signals.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_signal();
+        return;
+      }
       LOG_INFO("received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT"));
       shutdown();
     });
@@ -273,6 +373,39 @@ std::string Daemon::worker_endpoint() const {
 }
 std::string Daemon::client_endpoint() const {
   return impl_->bound_clients;
+}
+uint16_t Daemon::http_port() const {
+  return impl_->http ? impl_->http->port() : 0;
+}
+
+std::string reload_report_path(const std::string& data_dir) {
+  return data_dir + "/autodistilld.reloaded";
+}
+
+Status request_reload(int pid, const std::string& data_dir) {
+  auto read_report = [&] {
+    std::ifstream in(reload_report_path(data_dir));
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  auto generation = [](const std::string& report) {
+    return report.empty() ? 0ull : std::strtoull(report.c_str(), nullptr, 10);
+  };
+  const uint64_t before = generation(read_report());
+  if (::kill(pid, SIGHUP) != 0) {
+    return Status(Code::kNotFound, "cannot signal process " + std::to_string(pid), "reload");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string report = read_report();
+    if (generation(report) > before) {
+      if (report.find(" ok") != std::string::npos) return Status::ok();
+      return Status(Code::kInvalidArgument, "reload refused: " + report, "config");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status(Code::kUnavailable, "the daemon did not report the reload within 30 s", "reload");
 }
 
 }  // namespace autodistill::daemon

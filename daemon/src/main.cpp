@@ -23,9 +23,23 @@ int main(int argc, char** argv) {
     std::fputs(cl->config.render().c_str(), stdout);
     return 0;
   }
+  if (cl->reload_pid > 0) {
+    auto s = request_reload(cl->reload_pid, cl->config.data_dir);
+    if (!s) {
+      std::fprintf(stderr, "autodistilld: %s\n", s.to_string().c_str());
+      return 1;
+    }
+    return 0;
+  }
   DaemonOptions options;
   options.handle_signals = true;
   options.notify_systemd = true;
+  // SIGHUP re-parses the same command line, which re-reads the config file.
+  options.reload = [args]() -> autodistill::Result<Config> {
+    auto again = parse_command_line(args);
+    if (!again) return again.status();
+    return again->config;
+  };
   Daemon daemon(cl->config, options);
   if (auto s = daemon.start(); !s) {
     std::fprintf(stderr, "autodistilld: %s\n", s.to_string().c_str());

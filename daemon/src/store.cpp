@@ -496,6 +496,35 @@ Result<uint64_t> Store::max_event_seq(uint64_t study_id) {
   return static_cast<uint64_t>(s.i64(0));
 }
 
+// --- aggregates
+
+namespace {
+Result<std::map<int, int64_t>> count_by_state(sqlite3* db, sqlite3_stmt* stmt) {
+  Stmt s(stmt);
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db));
+  std::map<int, int64_t> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out[static_cast<int>(s.i64(0))] = s.i64(1);
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db));
+  return out;
+}
+}  // namespace
+
+Result<std::map<int, int64_t>> Store::studies_by_state() {
+  return count_by_state(db_, prepare("SELECT state, COUNT(*) FROM studies GROUP BY state"));
+}
+
+Result<std::map<int, int64_t>> Store::trials_by_state() {
+  return count_by_state(db_, prepare("SELECT state, COUNT(*) FROM trials GROUP BY state"));
+}
+
+Result<int64_t> Store::blob_bytes() {
+  Stmt s(prepare("SELECT COALESCE(SUM(size), 0) FROM blobs"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  if (s.step() != SQLITE_ROW) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return s.i64(0);
+}
+
 // --- blobs
 
 void Store::insert_blob(const std::string& digest, uint64_t size, int64_t now_ms) {
@@ -520,8 +549,9 @@ Result<std::optional<uint64_t>> Store::blob_size(const std::string& digest) {
 
 void Store::put_probe(const ProbeRow& p) {
   if (!begin_write()) return;
-  Stmt s(prepare("INSERT OR REPLACE INTO probe_cache (arch, serving, fingerprint, objectives, "
-                 "metrics, trial_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  Stmt s(
+      prepare("INSERT OR REPLACE INTO probe_cache (arch, serving, fingerprint, objectives, "
+              "metrics, trial_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return;
   s.bind(1, p.arch).bind(2, p.serving).bind(3, p.fingerprint).bind(4, p.objectives_json);
   s.bind(5, p.metrics_json).bind(6, p.trial_id).bind(7, p.created_ms);
@@ -531,8 +561,9 @@ void Store::put_probe(const ProbeRow& p) {
 Result<std::optional<ProbeRow>> Store::find_probe(const std::string& arch,
                                                   const std::string& serving,
                                                   const std::string& fingerprint) {
-  Stmt s(prepare("SELECT objectives, metrics, trial_id, created_ms FROM probe_cache "
-                 "WHERE arch = ?1 AND serving = ?2 AND fingerprint = ?3"));
+  Stmt s(
+      prepare("SELECT objectives, metrics, trial_id, created_ms FROM probe_cache "
+              "WHERE arch = ?1 AND serving = ?2 AND fingerprint = ?3"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, arch).bind(2, serving).bind(3, fingerprint);
   int rc = s.step();

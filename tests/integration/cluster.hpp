@@ -22,8 +22,12 @@ namespace autodistill::testing {
 
 class Cluster {
  public:
-  Cluster()
-      : worker_endpoint_(loopback(free_tcp_port())), client_endpoint_(loopback(free_tcp_port())) {
+  // `extra` goes to every daemon start (e.g. {"--config", path}).
+  explicit Cluster(std::vector<std::string> extra = {})
+      : worker_endpoint_(loopback(free_tcp_port())),
+        client_endpoint_(loopback(free_tcp_port())),
+        http_port_(free_tcp_port()),
+        extra_args_(std::move(extra)) {
     start_daemon();
     client_ = std::make_unique<WirePeer>(ctx_, client_endpoint_);
   }
@@ -37,11 +41,25 @@ class Cluster {
   }
 
   void start_daemon() {
-    daemon_ = Process::spawn(
-        {AUTODISTILLD_PATH, "--data_dir", dir_.path() + "/data", "--worker_endpoint",
-         worker_endpoint_, "--client_endpoint", client_endpoint_, "--heartbeat_interval_ms", "200",
-         "--liveness", "3", "--lease_ms", "1500", "--tick_ms", "50"},
-        dir_.path() + "/daemon.log");
+    std::vector<std::string> argv = {AUTODISTILLD_PATH,
+                                     "--data_dir",
+                                     data_dir(),
+                                     "--worker_endpoint",
+                                     worker_endpoint_,
+                                     "--client_endpoint",
+                                     client_endpoint_,
+                                     "--http_listen",
+                                     "127.0.0.1:" + std::to_string(http_port_),
+                                     "--heartbeat_interval_ms",
+                                     "200",
+                                     "--liveness",
+                                     "3",
+                                     "--lease_ms",
+                                     "1500",
+                                     "--tick_ms",
+                                     "50"};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    daemon_ = Process::spawn(argv, dir_.path() + "/daemon.log");
     // Ready when it answers a request.
     WirePeer probe(ctx_, client_endpoint_);
     REQUIRE(wait_until([&] {
@@ -163,6 +181,9 @@ class Cluster {
     return wire::message_name(env.body.type);
   }
 
+  std::string data_dir() const { return dir_.path() + "/data"; }
+  std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
+  int http_port() const { return http_port_; }
   const std::string& worker_endpoint() const { return worker_endpoint_; }
   const std::string& client_endpoint() const { return client_endpoint_; }
   zmq::context_t& context() { return ctx_; }
@@ -182,6 +203,8 @@ class Cluster {
 
   TempDir dir_;
   std::string worker_endpoint_, client_endpoint_;
+  int http_port_;
+  std::vector<std::string> extra_args_;
   zmq::context_t ctx_;
   Process daemon_;
   int last_daemon_exit_ = -1;

@@ -42,6 +42,9 @@ struct Config {
   uint64_t max_blob_bytes = 64ull << 30;
   // Largest candidate budget (max_trials) a study may ask for.
   uint32_t max_trials_limit = 1000000;
+  // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty
+  // disables it. Keep it on loopback or behind a proxy.
+  std::string http_listen = "127.0.0.1:9464";
   // debug | info | warn | error.
   std::string log_level = "info";
 
@@ -57,11 +60,15 @@ struct Config {
 };
 
 // Parses autodistilld's command line: `--config FILE`, `--KEY VALUE`,
-// `--KEY=VALUE` (dashes or underscores), `--print-config`, `--help`.
+// `--KEY=VALUE` (dashes or underscores), `--print-config`, `--reload PID`,
+// `--help`.
 struct CommandLine {
   Config config;
   bool print_config = false;
   bool help = false;
+  // `--reload PID`: send SIGHUP to the daemon PID and wait until it reports
+  // the reload applied (systemd's ExecReload).
+  int reload_pid = 0;
 };
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
 std::string usage();

@@ -24,6 +24,7 @@
 
 #include "autodistill/daemon/blob_store.hpp"
 #include "autodistill/daemon/config.hpp"
+#include "autodistill/daemon/metrics.hpp"
 #include "autodistill/daemon/proposer.hpp"
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/wire/codec.hpp"
@@ -64,6 +65,14 @@ class Controller {
 
   // Commits the batch; returns the messages to send (empty when nothing).
   std::vector<Outbound> commit();
+
+  // Prometheus text: accumulated metrics plus current gauges (studies and
+  // trials by state, queue depth per role and tag, connected workers).
+  std::string render_metrics();
+  // /healthz body (JSON); `ok` false while shutting down.
+  std::string health_json(bool* ok);
+  // One line for systemd's STATUS=.
+  std::string status_line() const;
 
   // Introspection for tests and metrics.
   size_t active_trials() const { return trials_.size(); }
@@ -126,6 +135,7 @@ class Controller {
   void flush_events();
   void reset_memory();
 
+  Metrics metrics_;
   const Config& config_;
   Store& store_;
   BlobStore& blobs_;

@@ -11,6 +11,7 @@
 //
 // start() and run() are called from one thread; stop() from any thread.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,9 +23,20 @@ namespace autodistill::daemon {
 struct DaemonOptions {
   // Handle SIGTERM / SIGINT in run() (the executable); embedded users stop().
   bool handle_signals = false;
-  // Tell systemd READY=1 / STOPPING=1 (sd_notify) when NOTIFY_SOCKET is set.
+  // Tell systemd READY=1 / STOPPING=1 / STATUS= / WATCHDOG=1 (sd_notify)
+  // when NOTIFY_SOCKET is set.
   bool notify_systemd = false;
+  // SIGHUP (with handle_signals): produces the new configuration (main
+  // re-reads the config file and re-applies its overrides). Unset: SIGHUP is
+  // ignored with a log line.
+  std::function<Result<Config>()> reload;
 };
+
+// The file in data_dir where a reload reports "<generation> ok" or
+// "<generation> error: <message>".
+std::string reload_report_path(const std::string& data_dir);
+// Sends SIGHUP to `pid` and waits (up to 30 s) for its next reload report.
+Status request_reload(int pid, const std::string& data_dir);
 
 class Daemon {
  public:
@@ -45,6 +57,8 @@ class Daemon {
   // The endpoints actually bound (resolves "tcp://127.0.0.1:*").
   std::string worker_endpoint() const;
   std::string client_endpoint() const;
+  // The HTTP listener's port; 0 when disabled.
+  uint16_t http_port() const;
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@
 // Not thread-safe: owned by the daemon's event-loop thread.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,7 +82,7 @@ struct ProbeRow {
   std::string fingerprint;  // Hardware.fingerprint of the worker that measured
   std::string objectives_json;
   std::string metrics_json;
-  uint64_t trial_id = 0;    // the trial that measured it
+  uint64_t trial_id = 0;  // the trial that measured it
   int64_t created_ms = 0;
 };
 
@@ -125,6 +126,11 @@ class Store {
   void insert_event(const EventRow& row);
   Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq, uint32_t limit);
   Result<uint64_t> max_event_seq(uint64_t study_id);
+
+  // --- aggregates for metrics: rows per state; total blob bytes.
+  Result<std::map<int, int64_t>> studies_by_state();
+  Result<std::map<int, int64_t>> trials_by_state();
+  Result<int64_t> blob_bytes();
 
   // --- blobs
   void insert_blob(const std::string& digest, uint64_t size, int64_t now_ms);

@@ -1,0 +1,50 @@
+#pragma once
+// The daemon's counters and latency histograms, rendered in the Prometheus
+// text exposition format (version 0.0.4). Gauges that describe current
+// state (studies by state, queue depth, ...) are computed at scrape time by
+// the Controller; this file holds what accumulates between scrapes.
+// Not thread-safe: updated and rendered on the event-loop thread.
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace autodistill::daemon {
+
+// Cumulative histogram with fixed buckets in seconds.
+class Histogram {
+ public:
+  static constexpr std::array<double, 13> kBounds = {
+      0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+  void observe(double seconds);
+  // `name`_bucket{le=...}, `name`_sum, `name`_count, with HELP and TYPE.
+  std::string render(const std::string& name, const std::string& help) const;
+  uint64_t count() const { return count_; }
+
+ private:
+  std::array<uint64_t, kBounds.size()> buckets_{};
+  uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+struct Metrics {
+  Histogram store_commit;  // one group commit (fsync included)
+  Histogram suggestion;    // one proposer call
+  Histogram dispatch;      // a trial from queued to leased
+  uint64_t messages_worker = 0;
+  uint64_t messages_client = 0;
+  uint64_t bad_messages = 0;
+  uint64_t results = 0;
+  uint64_t failures = 0;
+  uint64_t lease_expiries = 0;
+  uint64_t blob_bytes_in = 0;
+  uint64_t blob_bytes_out = 0;
+  uint64_t commit_failures = 0;
+
+  std::string render() const;
+};
+
+// One sample line: `name{labels} value`.
+std::string metric_line(const std::string& name, const std::string& labels, double value);
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,147 @@
+#include "http_server.hpp"
+
+#include <chrono>
+
+namespace autodistill::daemon {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxRequestBytes = 8192;
+
+const char* reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+  }
+  return "Error";
+}
+
+// One connection: read the request head, answer, close.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Handler& handler)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        buffer_(kMaxRequestBytes),
+        handler_(handler) {}
+
+  void start() {
+    auto self = shared_from_this();
+    timer_.expires_after(std::chrono::seconds(5));
+    timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec) self->socket_.close();
+    });
+    asio::async_read_until(
+        socket_, buffer_, "\r\n\r\n",
+        [self](const boost::system::error_code& ec, size_t) { self->on_request(ec); });
+  }
+
+ private:
+  void on_request(const boost::system::error_code& ec) {
+    HttpServer::Response response;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !socket_.is_open()) return;
+      response = {400, "text/plain; charset=utf-8", "bad request\n"};
+    } else {
+      std::istream in(&buffer_);
+      std::string method, target, version;
+      in >> method >> target >> version;
+      if (method != "GET" || version.rfind("HTTP/1.", 0) != 0) {
+        response = {method == "GET" ? 400 : 405, "text/plain; charset=utf-8",
+                    "only GET is served\n"};
+      } else {
+        response = handler_(target.substr(0, target.find('?')));
+      }
+    }
+    out_ = "HTTP/1.1 " + std::to_string(response.status) + " " + reason(response.status) +
+           "\r\nContent-Type: " + response.content_type +
+           "\r\nContent-Length: " + std::to_string(response.body.size()) +
+           "\r\nConnection: close\r\n\r\n" + response.body;
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self](const boost::system::error_code&, size_t) {
+                        boost::system::error_code ignored;
+                        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                        self->socket_.close(ignored);
+                        self->timer_.cancel();
+                      });
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  asio::streambuf buffer_;
+  HttpServer::Handler& handler_;
+  std::string out_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, Handler handler)
+    : acceptor_(io), handler_(std::move(handler)) {}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context& io,
+                                                      const std::string& listen, Handler handler) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Status(Code::kInvalidArgument, "expected host:port, got \"" + listen + "\"",
+                  "http_listen");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Status(Code::kInvalidArgument, "bad address \"" + host + "\"", "http_listen");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return Status(Code::kInvalidArgument, "bad port in \"" + listen + "\"", "http_listen");
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(io, std::move(handler)));
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) server->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) server->acceptor_.bind(endpoint, ec);
+  if (!ec) server->acceptor_.listen(64, ec);
+  if (ec) {
+    return Status(Code::kUnavailable, "cannot listen on " + listen + ": " + ec.message(),
+                  "http_listen");
+  }
+  server->accept();
+  return server;
+}
+
+uint16_t HttpServer::port() const {
+  return acceptor_.local_endpoint().port();
+}
+
+void HttpServer::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void HttpServer::accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec) return;  // closed
+    std::make_shared<Session>(std::move(socket), handler_)->start();
+    accept();
+  });
+}
+
+}  // namespace autodistill::daemon
