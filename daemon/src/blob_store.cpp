@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -165,6 +166,12 @@ Status BlobStore::read(const std::string& digest, uint64_t offset, uint32_t leng
     done += static_cast<size_t>(r);
   }
   return Status::ok();
+}
+
+uint64_t BlobStore::free_bytes() const {
+  struct statvfs st;
+  if (::statvfs(root_.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 Result<std::string> BlobStore::put(const std::string& bytes) {

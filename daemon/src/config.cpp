@@ -62,6 +62,12 @@ const std::vector<Field>& fields() {
                       "the batch); 1 commits every message on its own."),
       AD_NUMBER_FIELD(max_chunk_bytes, "Largest blob chunk payload, in bytes."),
       AD_NUMBER_FIELD(max_blob_bytes, "Largest blob accepted, in bytes."),
+      AD_NUMBER_FIELD(max_messages_per_second,
+                      "Messages per second one connection may send (after a burst of twice "
+                      "as many); 0 = unlimited."),
+      AD_NUMBER_FIELD(max_active_studies, "Studies that may be active at once."),
+      AD_NUMBER_FIELD(min_free_disk_bytes,
+                      "Blob bytes are refused when the data directory would keep less free."),
       AD_NUMBER_FIELD(max_trials_limit,
                       "Largest candidate budget (max_trials) a study may ask for."),
       AD_STRING_FIELD(http_listen,

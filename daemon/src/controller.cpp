@@ -26,7 +26,6 @@ int64_t system_now_ms() {
 
 namespace {
 
-constexpr uint32_t kMaxCredits = 4096;
 constexpr uint32_t kMaxSlots = 1024;
 constexpr uint32_t kReplayBatch = 1000;
 constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
@@ -259,6 +258,29 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
 // ---------------------------------------------------------------------------
 // Inbound
 
+bool Controller::admit(Endpoint ep, const std::string& peer, int64_t now) {
+  if (config_.max_messages_per_second == 0) return true;
+  const double rate = config_.max_messages_per_second;
+  auto [it, fresh] = buckets_.try_emplace({static_cast<int>(ep), peer});
+  Bucket& b = it->second;
+  if (fresh) {
+    b.tokens = 2 * rate;
+    b.refilled_ms = now;
+  }
+  b.tokens = std::min(2 * rate, b.tokens + rate * static_cast<double>(now - b.refilled_ms) / 1000);
+  b.refilled_ms = now;
+  if (b.tokens < 1) {
+    if (now - b.last_refusal_ms >= 1000) {
+      b.last_refusal_ms = now;
+      LOG_WARN("rate limit: a " << (ep == Endpoint::kWorker ? "worker" : "client")
+                                << " connection exceeds " << rate << " messages/s");
+    }
+    return false;
+  }
+  b.tokens -= 1;
+  return true;
+}
+
 void Controller::on_message(Endpoint endpoint, const std::string& peer, const void* data,
                             size_t size) {
   (endpoint == Endpoint::kWorker ? metrics_.messages_worker : metrics_.messages_client)++;
@@ -269,6 +291,14 @@ void Controller::on_message(Endpoint endpoint, const std::string& peer, const vo
              << " peer sent a bad message (" << size << " bytes): " << env.status().to_string());
     reply_error(endpoint, peer, 0, env.status());
     return;
+  }
+  if (!admit(endpoint, peer, now_())) {
+    metrics_.rate_limited++;
+    return reply_error(endpoint, peer, env->request_id,
+                       Status(Code::kResourceExhausted,
+                              "rate limit of " + std::to_string(config_.max_messages_per_second) +
+                                  " messages/s exceeded; slow down",
+                              "rate"));
   }
   if (endpoint == Endpoint::kWorker) {
     on_worker(peer, env.value());
@@ -427,7 +457,11 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
 }
 
 void Controller::on_pull(Worker& w, const wire::PullT& pull) {
-  w.credits = std::min<uint32_t>(kMaxCredits, w.credits + pull.credits);
+  // Credit never exceeds the worker's slots, so one connection cannot hoard
+  // the queue. (Not slots minus running trials: after a reconnect a Pull may
+  // overtake the re-sent Results that free those slots, and the credit it
+  // carried would be lost.)
+  w.credits = std::min<uint32_t>(w.slots, w.credits + pull.credits);
 }
 
 void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
@@ -615,6 +649,12 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
       reply.created = false;
       return send(Endpoint::kClient, peer, wire::encode_message(rid, std::move(reply)));
     }
+  }
+  if (studies_.size() >= config_.max_active_studies) {
+    return fail(Status(Code::kResourceExhausted,
+                       "the daemon already runs " + std::to_string(studies_.size()) +
+                           " studies (max_active_studies); retry when one finishes",
+                       "spec"));
   }
   Status valid = validate_spec(*submit.spec, config_,
                                [this](const std::string& d) { return blobs_.contains(d); });
@@ -811,6 +851,17 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wir
     if (blobs_.contains(put->digest)) {
       ack.complete = true;
       return send(ep, peer, wire::encode_message(rid, std::move(ack)));
+    }
+    if (uint64_t free_bytes = blobs_.free_bytes();
+        put->total_size > put->offset &&
+        free_bytes < (put->total_size - put->offset) + config_.min_free_disk_bytes) {
+      return reply_error(
+          ep, peer, rid,
+          Status(Code::kResourceExhausted,
+                 "not enough free disk for " + std::to_string(put->total_size - put->offset) +
+                     " more bytes (" + std::to_string(free_bytes) + " free, min_free_disk_bytes " +
+                     std::to_string(config_.min_free_disk_bytes) + " kept)",
+                 "total_size"));
     }
     bool published = false;
     metrics_.blob_bytes_in += put->data.size();
@@ -1229,6 +1280,10 @@ void Controller::tick() {
     }
   }
   for (const std::string& peer : dead) drop_worker(peer, "went silent; dropped");
+
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    it = now - it->second.refilled_ms > 60'000 ? buckets_.erase(it) : std::next(it);
+  }
 
   if (now - last_keepalive_ms_ >= config_.heartbeat_interval_ms) {
     last_keepalive_ms_ = now;

@@ -71,6 +71,9 @@ std::string Metrics::render() const {
                      static_cast<double>(blob_bytes_out));
   out += counter("autodistill_commit_failures_total", "Group commits that failed and rolled back.",
                  commit_failures);
+  out +=
+      counter("autodistill_rate_limited_total",
+              "Messages refused because their connection exceeded its rate limit.", rate_limited);
   return out;
 }
 

@@ -574,3 +574,53 @@ TEST_CASE("controller: a probe measured once is reused by the next study on that
   CHECK(again[0].study_id == third);
   (void)first;
 }
+
+TEST_CASE("controller: limits refuse with clear errors", "[controller][limits]") {
+  Harness h;
+  SECTION("a connection over its rate limit is refused, then admitted again") {
+    h.config.max_messages_per_second = 5;
+    size_t refused = 0;
+    for (int i = 0; i < 20; ++i) {
+      auto out = h.client("flood", wire::ListStudiesT{}, static_cast<uint64_t>(100 + i));
+      REQUIRE(out.size() == 1);
+      if (auto* e = out[0].env.body.AsError()) {
+        CHECK(e->code == wire::ErrorCode::ResourceExhausted);
+        CHECK(e->field == "rate");
+        CHECK(out[0].env.request_id == static_cast<uint64_t>(100 + i));
+        ++refused;
+      }
+    }
+    CHECK(refused == 10);  // a burst of 2 x 5 went through
+    // Another connection is not affected.
+    CHECK(h.client("calm", wire::ListStudiesT{})[0].env.body.AsStudyList());
+    h.now += 1000;
+    CHECK(h.client("flood", wire::ListStudiesT{})[0].env.body.AsStudyList());
+  }
+  SECTION("a worker never holds more credit than slots") {
+    uint64_t study = h.submit(external_spec(20, 20));
+    CHECK(h.join("w", wire::Role::External, 2, {study}).size() == 2);
+    CHECK(h.pull("w", 100).size() == 2);  // 100 credits asked, 2 (= slots) granted
+  }
+  SECTION("active studies are capped") {
+    h.config.max_active_studies = 1;
+    h.submit(external_spec(5));
+    wire::SubmitT second;
+    second.spec = std::make_unique<wire::StudySpecT>(external_spec(5));
+    auto out = h.client("c", std::move(second));
+    REQUIRE(out[0].env.body.AsError());
+    CHECK(out[0].env.body.AsError()->code == wire::ErrorCode::ResourceExhausted);
+    CHECK(out[0].env.body.AsError()->field == "spec");
+  }
+  SECTION("blob bytes are refused when the disk would run too low") {
+    h.config.min_free_disk_bytes = uint64_t{1} << 62;
+    wire::BlobPutT put;
+    put.digest = wire::sha256_hex("abc");
+    put.total_size = 3;
+    put.data = {'a', 'b', 'c'};
+    auto out = h.client("c", std::move(put));
+    REQUIRE(out[0].env.body.AsError());
+    CHECK(out[0].env.body.AsError()->code == wire::ErrorCode::ResourceExhausted);
+    CHECK(out[0].env.body.AsError()->field == "total_size");
+    CHECK_FALSE(h.blobs->contains(wire::sha256_hex("abc")));
+  }
+}

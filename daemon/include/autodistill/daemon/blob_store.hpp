@@ -39,6 +39,9 @@ class BlobStore {
   Status read(const std::string& digest, uint64_t offset, uint32_t length,
               std::vector<uint8_t>* out, uint64_t* total_size) const;
 
+  // Bytes available to the daemon on the store's file system.
+  uint64_t free_bytes() const;
+
   // Publishes in-memory bytes directly (tests, locally produced blobs).
   Result<std::string> put(const std::string& bytes);
 

@@ -40,6 +40,16 @@ struct Config {
   uint32_t max_chunk_bytes = 1u << 20;
   // Largest blob accepted, in bytes.
   uint64_t max_blob_bytes = 64ull << 30;
+  // Messages per second one connection (worker or client) may send; above
+  // it (after a burst of twice as many) requests get ResourceExhausted.
+  // 0 = unlimited.
+  uint32_t max_messages_per_second = 20000;
+  // Studies that may be active (not finished) at once; Submit beyond it
+  // gets ResourceExhausted.
+  uint32_t max_active_studies = 1000;
+  // Blob bytes are refused when the data directory's file system would
+  // keep less than this free.
+  uint64_t min_free_disk_bytes = 256ull << 20;
   // Largest candidate budget (max_trials) a study may ask for.
   uint32_t max_trials_limit = 1000000;
   // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty

@@ -153,6 +153,15 @@ class Controller {
   std::map<std::pair<uint64_t, std::string>, uint64_t> watcher_seq_;
   int64_t last_keepalive_ms_ = 0;
 
+  // Per-connection token buckets (rate limit), by (endpoint, peer).
+  struct Bucket {
+    double tokens = 0;
+    int64_t refilled_ms = 0;
+    int64_t last_refusal_ms = 0;
+  };
+  std::map<std::pair<int, std::string>, Bucket> buckets_;
+  bool admit(Endpoint ep, const std::string& peer, int64_t now);
+
   // The current batch.
   std::vector<Outbound> outbox_;
   struct PendingRequest {

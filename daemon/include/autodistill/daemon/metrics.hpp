@@ -40,6 +40,7 @@ struct Metrics {
   uint64_t blob_bytes_in = 0;
   uint64_t blob_bytes_out = 0;
   uint64_t commit_failures = 0;
+  uint64_t rate_limited = 0;
 
   std::string render() const;
 };
