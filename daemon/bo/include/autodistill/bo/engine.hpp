@@ -1,0 +1,193 @@
+#pragma once
+// Engine: the multi-objective Bayesian-optimization engine of one study, as
+// an ask/tell object (issue 3). The daemon asks for candidates with suggest(),
+// reports measurements with observe() / observe_failure(), and reads the
+// Pareto set with pareto_indices(). No I/O, no threads, no clocks.
+//
+// Determinism and restarts: suggest() and score() are pure functions of the
+// config (seed included), the sequence of observe/observe_failure calls and
+// their own arguments (the order of `pending` does not matter). Calling suggest() changes nothing
+// the engine later depends on, so after a restart the daemon rebuilds an identical engine by
+// replaying only the observations, in their original order.
+//
+// Algorithms (EngineConfig::algorithm):
+//   "bo"      a Latin-hypercube initial design (centre point first), then one
+//             GP per modeled metric (gp.hpp) and expected hypervolume
+//             improvement (ehvi.hpp) times the probability of satisfying the
+//             measured constraints; batches by kriging believer
+//             (candidate_posterior.hpp); every remaining candidate is scored
+//             when at most BoOptions::exhaustive_limit remain, an evolutionary
+//             search proposes the candidates otherwise.
+//   "random"  uniform over the feasible, not yet evaluated points.
+//   "firefly" the multi-objective firefly algorithm (Yang 2010/2013), the
+//             paper's evolutionary baseline, in ask/tell form.
+//   "nsga2"   steady-state NSGA-II (Deb et al. 2002).
+// Hard constraints (analytic metrics such as "params") remove points from
+// every algorithm's candidates: an infeasible point is never suggested.
+//
+// Thread-safety: the const methods (suggest, score, ...) may run concurrently
+// with each other; observe() and observe_failure() need exclusive access.
+// Engines are copyable: a copy has its own observations and shares the
+// (synchronized) cache of fitted hyper-parameters with the original, so a
+// daemon can compute suggestions on a snapshot on a worker thread while its
+// event loop keeps observing into the original, and neither refits what the
+// other already fitted.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autodistill/bo/design_space.hpp"
+#include "autodistill/status.hpp"
+
+namespace autodistill::bo {
+
+struct ObjectiveSpec {
+  std::string name;                 // required, unique among objectives and metrics
+  bool maximize = true;             // false: minimize (latency)
+  bool log_transform = false;       // model log(value); values must be > 0 (latency-like)
+  std::optional<double> reference;  // hypervolume reference (raw units); default: worst
+                                    // observed posterior mean minus 10% of the range
+};
+
+// A measured metric that is modeled only for the constraints on it.
+struct MetricSpec {
+  std::string name;
+  bool log_transform = false;
+};
+
+enum class Comparison { kLessEqual, kGreaterEqual };
+
+// metric <= bound or metric >= bound. The metric is an objective, a
+// MetricSpec (measured: the GP's probability of feasibility weights the
+// acquisition), or an analytic metric (hard: infeasible points are never
+// suggested): "params" and "flops" when EngineConfig::student is set
+// (autodistill/student_arch.hpp, shared with the workers).
+struct ConstraintSpec {
+  std::string metric;
+  Comparison comparison = Comparison::kLessEqual;
+  double bound = 0.0;
+};
+
+// Enables the analytic metrics "params" and "flops" of the student template;
+// the space must then have the six factors of kStudentFactorNames.
+struct StudentSettings {
+  int64_t vocab_size = 30522;
+  int64_t max_seq_length = 512;
+};
+
+// One evaluation: a point and some of its metric values.
+struct Observation {
+  Point point;
+  std::map<std::string, double> values;
+};
+
+struct BoOptions {
+  size_t exhaustive_limit = 5000;      // score every candidate when at most this many remain
+  uint64_t max_enumeration = 1000000;  // enumerate discrete spaces up to this grid size
+  int gp_random_starts = 2;            // L-BFGS-B starts besides the default one
+  int gp_max_iterations = 60;          // per start
+  size_t refit_every_until = 30;       // refit hyper-parameters at every data count up to this
+  double refit_growth = 1.2;           // then each time the data count grows by this factor
+  size_t max_fit_points = 300;         // fit hyper-parameters on at most this many distinct
+                                       // points (an even subset); the posterior uses all
+  int evolution_population = 256;      // evolutionary acquisition search (large spaces)
+  int evolution_generations = 8;
+  int scalarization_weights = 128;  // 3+ objectives (ehvi.hpp)
+  int scalarization_samples = 32;
+};
+
+struct EngineConfig {
+  DesignSpace space;
+  std::vector<ObjectiveSpec> objectives;    // at least one
+  std::vector<MetricSpec> metrics;          // measured, constraint-only; default none
+  std::vector<ConstraintSpec> constraints;  // default none
+  std::optional<StudentSettings> student;   // default: no analytic metrics
+  std::string algorithm = "bo";             // "bo" | "random" | "firefly" | "nsga2"
+  uint64_t seed = 0;
+  // Initial-design size for "bo": -1 = automatic (2 * factors with more than
+  // one value + 1, or 1 with a warm start); the evolutionary baselines start
+  // with `population` random points.
+  int initial_points = -1;
+  int population = 20;  // firefly / nsga2 population
+  // Observations of an earlier study over the same factors (e.g. the previous
+  // teacher version). "bo" fits a GP to them per metric and models the new
+  // study's data as that GP's mean plus a residual GP (stacked residual GP,
+  // Golovin et al. 2017, sec. 3.3).
+  std::vector<Observation> warm_start;
+  BoOptions bo;
+};
+
+// Checks a config completely, without building an engine. Errors are
+// kInvalidArgument with a field path named after the wire StudySpec
+// ("factors[2].values[1]", "objectives[0].name", "constraints[1].bound",
+// "algorithm"; the daemon prefixes "spec."), plus "divisibility[k]...",
+// "student...", "warm_start[i]..." and "bo..." for fields that are not on
+// the wire. A space whose every point violates the rules or the hard
+// constraints is rejected here.
+Status validate(const EngineConfig& config);
+
+// What the engine knows about one distinct point.
+struct PointRecord {
+  Point point;
+  std::map<std::string, double> values;  // mean of the measurements of each metric
+  bool failed = false;                   // observe_failure() was called for it
+  bool complete = false;                 // every objective has been measured
+};
+
+class Engine {
+ public:
+  static Result<Engine> create(EngineConfig config);
+
+  Engine(const Engine& other);
+  Engine& operator=(const Engine& other);
+  Engine(Engine&&) noexcept;
+  Engine& operator=(Engine&&) noexcept;
+  ~Engine();
+
+  // Up to n new candidates, distinct, feasible, different from `pending`
+  // (trials queued or running) and, in a discrete space, from every point
+  // that is complete or failed. Fewer than n only when the discrete feasible
+  // space runs out. Errors: kInvalidArgument "pending[i]" for a bad point.
+  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending = {}) const;
+
+  // Records measurements for a point; `values` may hold any subset of the
+  // objectives and metrics (a probe's latency long before the accuracy).
+  // Other names are ignored, so a worker's whole metric list can be passed.
+  // A repeated measurement is kept as another noisy observation. Errors
+  // (nothing is recorded): kInvalidArgument "point[i]" for a point outside
+  // the space, "values.<name>" for a non-finite value or a non-positive value
+  // of a log-transformed metric.
+  Status observe(const Point& point, const std::map<std::string, double>& values);
+  // The point could not be evaluated; it is never suggested again.
+  Status observe_failure(const Point& point);
+
+  // Acquisition value of each candidate given `pending` (higher = more
+  // useful to evaluate): e.g. to rank probed candidates, whose latency is
+  // already known, for a flash distillation. Uses the "bo" models whatever
+  // the algorithm; 0 for all while the models have too little data.
+  Result<std::vector<double>> score(const std::vector<Point>& candidates,
+                                    const std::vector<Point>& pending = {}) const;
+
+  // Indices into points() of the complete points that satisfy every
+  // constraint (measured values) and that no other such point dominates.
+  std::vector<size_t> pareto_indices() const;
+  // Distinct points in order of their first observation.
+  std::vector<PointRecord> points() const;
+  // Value of an analytic metric ("params", "flops") at a valid point.
+  std::optional<double> analytic_metric(const std::string& name, const Point& point) const;
+  // Number of observe/observe_failure calls that were recorded.
+  size_t num_events() const;
+  const EngineConfig& config() const;
+
+  class Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace autodistill::bo

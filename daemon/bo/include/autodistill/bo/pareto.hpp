@@ -1,0 +1,41 @@
+#pragma once
+// Pareto utilities. Every objective is MAXIMIZED here: negate the values of a
+// minimized objective first. Pure functions; thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace autodistill::bo {
+
+using Objectives = std::vector<double>;
+
+// a >= b in every objective and a > b in at least one.
+bool dominates(const Objectives& a, const Objectives& b);
+
+// Indices of the points no other point dominates, ascending. Equal points
+// are all kept.
+std::vector<size_t> pareto_front(const std::vector<Objectives>& points);
+
+// Fast non-dominated sort (Deb et al. 2002): fronts[0] is the Pareto front,
+// fronts[1] the front of the rest, and so on. O(m n^2).
+std::vector<std::vector<size_t>> non_dominated_sort(const std::vector<Objectives>& points);
+
+// NSGA-II crowding distance of each member of `front` (same order);
+// boundary points get +infinity.
+std::vector<double> crowding_distance(const std::vector<Objectives>& points,
+                                      const std::vector<size_t>& front);
+
+// Exact hypervolume of the region dominated by `points` and dominating `ref`
+// (the union of the boxes [ref, p]; points not strictly better than ref in
+// every objective add nothing). 1-D: max; 2-D: sort and sweep, O(n log n);
+// >= 3-D: hypervolume by slicing objectives (While et al. 2006), O(n^(d-1)
+// log n) — fine for the few hundred points of a study.
+double hypervolume(const std::vector<Objectives>& points, const Objectives& ref);
+
+// Monte-Carlo estimate of the same quantity with `samples` uniform draws in
+// the bounding box [ref, max(points)].
+double hypervolume_mc(const std::vector<Objectives>& points, const Objectives& ref, size_t samples,
+                      uint64_t seed);
+
+}  // namespace autodistill::bo

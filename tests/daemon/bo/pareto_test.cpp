@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "autodistill/bo/pareto.hpp"
+#include "autodistill/bo/rng.hpp"
+
+using namespace autodistill::bo;
+
+namespace {
+
+std::vector<Objectives> random_integer_points(Rng& rng, size_t n, size_t d, int hi) {
+  std::vector<Objectives> pts(n, Objectives(d));
+  for (auto& p : pts) {
+    for (auto& x : p) x = static_cast<double>(rng.below(static_cast<size_t>(hi) + 1));
+  }
+  return pts;
+}
+
+// Counts the unit cells [c, c+1]^d (c >= ref) covered by some box [ref, p].
+double brute_force_volume(const std::vector<Objectives>& pts, const Objectives& ref, int hi) {
+  const size_t d = ref.size();
+  std::vector<int> cell(d, 0);
+  double count = 0;
+  for (;;) {
+    for (const auto& p : pts) {
+      bool covered = true;
+      for (size_t j = 0; j < d && covered; ++j) covered = ref[j] + cell[j] + 1 <= p[j];
+      if (covered) {
+        count += 1;
+        break;
+      }
+    }
+    size_t j = 0;
+    while (j < d && ++cell[j] >= hi) cell[j++] = 0;
+    if (j == d) break;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("dominance and Pareto front", "[bo][pareto]") {
+  REQUIRE(dominates({2, 2}, {1, 2}));
+  REQUIRE_FALSE(dominates({2, 2}, {2, 2}));
+  REQUIRE_FALSE(dominates({3, 1}, {1, 3}));
+  const std::vector<Objectives> pts = {{1, 5}, {2, 4}, {2, 2}, {3, 1}, {0, 0}, {2, 4}};
+  REQUIRE(pareto_front(pts) == std::vector<size_t>{0, 1, 3, 5});
+  const auto fronts = non_dominated_sort(pts);
+  REQUIRE(fronts.size() == 3);
+  REQUIRE(fronts[0] == std::vector<size_t>{0, 1, 3, 5});
+  REQUIRE(fronts[1] == std::vector<size_t>{2});
+  REQUIRE(fronts[2] == std::vector<size_t>{4});
+  const auto cd = crowding_distance(pts, fronts[0]);
+  REQUIRE(std::isinf(cd[0]));
+  REQUIRE(std::isinf(cd[2]));
+  REQUIRE(std::isfinite(cd[1]));
+}
+
+TEST_CASE("exact hypervolume equals a brute-force cell count", "[bo][pareto]") {
+  Rng rng(42);
+  for (size_t d = 1; d <= 4; ++d) {
+    const int hi = d <= 2 ? 20 : 8;
+    for (int trial = 0; trial < 10; ++trial) {
+      const auto pts = random_integer_points(rng, 1 + rng.below(12), d, hi);
+      const Objectives ref(d, 0.0);
+      REQUIRE(hypervolume(pts, ref) == Approx(brute_force_volume(pts, ref, hi)).margin(1e-9));
+    }
+  }
+}
+
+TEST_CASE("reference point handling", "[bo][pareto]") {
+  // Points not strictly better than the reference contribute nothing.
+  REQUIRE(hypervolume({{1, 5}, {5, 1}}, {1, 1}) == 0.0);
+  REQUIRE(hypervolume({{3, 3}}, {1, 1}) == Approx(4.0));
+  REQUIRE(hypervolume({{3, 3}, {0.5, 10}}, {1, 1}) == Approx(4.0));
+  REQUIRE(hypervolume({}, {0, 0}) == 0.0);
+}
+
+TEST_CASE("Monte-Carlo hypervolume agrees with the exact value", "[bo][pareto]") {
+  Rng rng(3);
+  std::vector<Objectives> pts(20, Objectives(3));
+  for (auto& p : pts) {
+    for (auto& x : p) x = rng.uniform();
+  }
+  const Objectives ref(3, 0.0);
+  REQUIRE(hypervolume_mc(pts, ref, 200000, 9) == Approx(hypervolume(pts, ref)).epsilon(0.02));
+}
