@@ -107,6 +107,7 @@ Row run(const std::string& daemon, int workers, int trials, uint32_t batch) {
   f->name = "f";
   spec.objectives.push_back(std::move(f));
   spec.max_trials = static_cast<uint32_t>(trials);
+  spec.algorithm = "random";  // the queue is measured, not the search
   spec.parallelism = static_cast<uint32_t>(std::max(32, 2 * workers));
   wire::SubmitT submit;
   submit.spec = std::make_unique<wire::StudySpecT>(spec);

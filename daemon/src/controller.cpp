@@ -226,6 +226,16 @@ Status Controller::recover() {
       ++trial_count;
       trials_.emplace(trial->row.id, std::move(trial));
     }
+    // Candidates with no open trial are no longer pending for the proposer.
+    std::set<uint32_t> finished;
+    for (const TrialRow& t : trials.value()) {
+      if (s->open.count(t.candidate) || !finished.insert(t.candidate).second) continue;
+      Params params = params_from_json(t.params_json);
+      if (s->failed.count(t.candidate))
+        s->proposer->observe_failure(params);
+      else
+        s->proposer->finish(params);
+    }
     if (s->state() == static_cast<int>(StudyState::Queued)) {
       set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
     }
@@ -250,6 +260,11 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
   s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
   s->proposer = make_proposer(s->spec, row.id);
+  if (!s->proposer) {
+    store_.update_study(row.id, static_cast<int>(StudyState::Failed),
+                        "its design space cannot be searched", now_());
+    return nullptr;
+  }
   Study* raw = s.get();
   studies_[row.id] = std::move(s);
   return raw;
@@ -1060,11 +1075,13 @@ void Controller::finish_trial(Trial& t, int state) {
   event(s, kind, id, t.row.attempt, t.row.error_message);
   const uint32_t candidate = t.row.candidate;
   const bool failed = state == static_cast<int>(TrialState::Failed);
+  const Params params = params_from_json(t.row.params_json);
   trials_.erase(id);  // t is gone from here on
 
   auto open = s.open.find(candidate);
   if (open != s.open.end() && --open->second <= 0) s.open.erase(open);
   if (failed && s.failed.insert(candidate).second) {
+    s.proposer->observe_failure(params);
     // The candidate can no longer be complete: stop its sibling trials.
     std::vector<uint64_t> siblings;
     for (auto& [tid, other] : trials_) {
@@ -1086,7 +1103,10 @@ void Controller::finish_trial(Trial& t, int state) {
       finish_trial(other, static_cast<int>(TrialState::Cancelled));
     }
   }
-  if (!s.open.count(candidate)) candidate_finished(s, candidate);
+  if (!s.open.count(candidate)) {
+    if (!s.failed.count(candidate)) s.proposer->finish(params);
+    candidate_finished(s, candidate);
+  }
 }
 
 void Controller::candidate_finished(Study& s, uint32_t) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "autodistill/daemon/config.hpp"
+#include "autodistill/daemon/proposer.hpp"
 #include "autodistill/wire/digest.hpp"
 
 namespace autodistill::daemon {
@@ -234,9 +235,11 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
   }
   if (spec.parallelism > 4096) return invalid("must be at most 4096", "spec.parallelism");
   if (spec.max_attempts > 100) return invalid("must be at most 100", "spec.max_attempts");
-  if (!spec.algorithm.empty() && spec.algorithm != "random") {
-    return invalid("unknown algorithm \"" + spec.algorithm + "\" (available: random)",
-                   "spec.algorithm");
+  if (!spec.algorithm.empty() && spec.algorithm != "bo" && spec.algorithm != "random" &&
+      spec.algorithm != "firefly" && spec.algorithm != "nsga2") {
+    return invalid(
+        "unknown algorithm \"" + spec.algorithm + "\" (available: bo, random, firefly, nsga2)",
+        "spec.algorithm");
   }
   if (spec.hardware_tag.size() > 128) {
     return invalid("longer than 128 characters", "spec.hardware_tag");
@@ -247,7 +250,7 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
       return invalid("settings must be a JSON object", "spec.settings_json");
     }
   }
-  return Status::ok();
+  return validate_search(spec);
 }
 
 bool is_valid_candidate(const wire::StudySpecT& spec, const Params& params) {

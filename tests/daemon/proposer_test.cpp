@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -10,14 +11,16 @@ using namespace autodistill::daemon;
 using autodistill::testing::distill_spec;
 using autodistill::testing::external_spec;
 
-TEST_CASE("random proposer: every factor value is drawn", "[proposer]") {
+TEST_CASE("proposer: random search draws every factor value", "[proposer]") {
   auto spec = external_spec(100);
+  spec.algorithm = "random";
   auto codec = std::make_unique<wire::FactorT>();
   codec->name = "codec";
   codec->kind = wire::FactorKind::Categorical;
   codec->categories = {"zstd", "lz4"};
   spec.factors.push_back(std::move(codec));
   auto proposer = make_proposer(spec, 1);
+  REQUIRE(proposer);
   std::map<std::string, int> categories;
   std::set<double> widths;
   double lo = 1, hi = 0;
@@ -36,13 +39,18 @@ TEST_CASE("random proposer: every factor value is drawn", "[proposer]") {
   CHECK(hi - lo > 0.5);
 }
 
-TEST_CASE("random proposer: discrete spaces are never proposed twice", "[proposer]") {
+TEST_CASE("proposer: a pending candidate is never proposed twice", "[proposer]") {
+  auto algorithm = GENERATE(std::string("random"), std::string("bo"), std::string("nsga2"));
+  INFO(algorithm);
   auto spec = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+  spec.algorithm = algorithm;
   auto proposer = make_proposer(spec, 1);
+  REQUIRE(proposer);
   // 2^6 = 64 points, minus those where heads do not divide the bottleneck (none here).
   std::set<std::string> seen;
   auto first = proposer->propose(40);
   auto known = make_proposer(spec, 1);
+  REQUIRE(known);
   for (const Params& p : first) {
     seen.insert(params_to_json(p));
     known->add_known(p);  // a restarted daemon replays what it proposed
@@ -52,4 +60,32 @@ TEST_CASE("random proposer: discrete spaces are never proposed twice", "[propose
   CHECK(rest.size() == 24);  // only the unproposed points remain
   for (const Params& p : rest) CHECK(seen.insert(params_to_json(p)).second);
   CHECK(known->propose(1).empty());
+}
+
+TEST_CASE("proposer: BO proposals respect the architecture rules and learn", "[proposer]") {
+  auto spec = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+  spec.factors[3]->values = {2, 4, 8, 16};  // num_heads
+  spec.factors[2]->values = {40, 64};       // bottleneck_size: 16 heads cannot split 40
+  auto proposer = make_proposer(spec, 7);
+  REQUIRE(proposer);
+  for (int round = 0; round < 6; ++round) {
+    auto batch = proposer->propose(4);
+    REQUIRE(batch.size() == 4);
+    for (const Params& p : batch) {
+      CHECK(is_valid_candidate(spec, p));
+      // A synthetic measurement: bigger models are more accurate and slower.
+      double size = 1;
+      for (const auto& v : p) size *= v.number;
+      proposer->observe(p, {{"accuracy", std::log(size)}, {"latency_ms", size / 1e6}});
+      proposer->finish(p);
+    }
+  }
+}
+
+TEST_CASE("proposer: the BO engine's own checks reach the submitter", "[proposer]") {
+  auto spec = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+  spec.constraints.push_back(autodistill::testing::constraint("params", true, 10));
+  Status s = validate_search(spec);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.field().rfind("spec.", 0) == 0);
 }
