@@ -102,3 +102,29 @@ TEST_CASE("ops: SIGHUP reloads the config file and reports when applied", "[inte
   CHECK(c.daemon().running());
   CHECK(c.submit(external_spec(1, 1)) > 0);
 }
+
+TEST_CASE("ops: a second daemon on the same data directory refuses to start",
+          "[integration][ops]") {
+  Cluster c;
+  Process second =
+      Process::spawn({AUTODISTILLD_PATH, "--data_dir", c.data_dir(), "--worker_endpoint",
+                      loopback(free_tcp_port()), "--client_endpoint", loopback(free_tcp_port()),
+                      "--http_listen", ""},
+                     c.path("second.log"));
+  CHECK(second.wait(10s) == 1);
+  std::ifstream log(c.path("second.log"));
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK(text.find("another autodistilld holds") != std::string::npos);
+  // The first one is untouched.
+  CHECK(c.daemon().running());
+  CHECK(c.submit(external_spec(1, 1)) > 0);
+}
+
+TEST_CASE("ops: a bad command line exits 2 naming the field", "[integration][ops]") {
+  testing::TempDir dir;
+  Process bad = Process::spawn({AUTODISTILLD_PATH, "--lease_ms", "soon"}, dir.path() + "/log");
+  CHECK(bad.wait(10s) == 2);
+  std::ifstream log(dir.path() + "/log");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK(text.find("(field: lease_ms)") != std::string::npos);
+}
