@@ -30,6 +30,7 @@ const std::vector<CommandShape>& commands() {
       {"fetch", {"--out"}, {}, 1, "fetch DIGEST --out PATH"},
       {"workers", {}, {}, 0, "workers"},
       {"landscape", {"--out"}, {}, 1, "landscape ID [--out FILE]"},
+      {"keygen", {"--out", "--name"}, {}, 0, "keygen --out DIR --name NAME"},
   };
   return kCommands;
 }
@@ -63,7 +64,7 @@ Result<Invocation> parse_args(int argc, char** argv) {
   const CommandShape* shape = nullptr;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--endpoint" || a == "--timeout-ms") {
+    if (a == "--endpoint" || a == "--timeout-ms" || a == "--server-key" || a == "--key-file") {
       ++i;
       continue;
     }
@@ -95,7 +96,8 @@ Result<Invocation> parse_args(int argc, char** argv) {
       inline_value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
     }
-    const bool global_value = flag == "--endpoint" || flag == "--timeout-ms";
+    const bool global_value = flag == "--endpoint" || flag == "--timeout-ms" ||
+                              flag == "--server-key" || flag == "--key-file";
     const bool command_value = shape != nullptr && shape->value_flags.count(flag) != 0;
     if (global_value || command_value) {
       std::string value;
@@ -108,6 +110,10 @@ Result<Invocation> parse_args(int argc, char** argv) {
       }
       if (flag == "--endpoint") {
         inv.global.endpoint = value;
+      } else if (flag == "--server-key") {
+        inv.global.server_key_file = value;
+      } else if (flag == "--key-file") {
+        inv.global.key_file = value;
       } else if (flag == "--timeout-ms") {
         auto ms = parse_number(value, flag);
         if (!ms) return ms.status();
@@ -164,6 +170,9 @@ commands:
   fetch DIGEST --out PATH
                         download a blob (an artifact) to PATH
   workers               list the workers the daemon knows
+  keygen --out DIR --name NAME
+                        make a CURVE key pair: DIR/NAME.key (public, give it to the
+                        daemon's operator or to clients) and DIR/NAME.secret (0600)
   landscape ID [--out FILE]
                         the study's measured latencies (every completed probe) as
                         CSV, on stdout or into FILE
@@ -173,6 +182,10 @@ global options:
                         (default $AUTODISTILL_ENDPOINT, else tcp://127.0.0.1:5556)
   --json                machine-readable output (JSON; JSON lines for watch)
   --timeout-ms N        per-attempt request timeout (default 5000; 3 attempts)
+  --server-key FILE     the daemon's CURVE public key file (default
+                        $AUTODISTILL_SERVER_KEY; unset: no CURVE)
+  --key-file FILE       this client's CURVE secret key file (default
+                        $AUTODISTILL_KEY_FILE)
   -h, --help            this text
 
 exit codes:

@@ -14,9 +14,11 @@
 namespace autodistill::cli {
 
 struct GlobalOptions {
-  std::string endpoint;  // --endpoint; empty = $AUTODISTILL_ENDPOINT or the client default
-  bool json = false;     // --json
-  int timeout_ms = 0;    // --timeout-ms; 0 = the client default
+  std::string endpoint;         // --endpoint; empty = $AUTODISTILL_ENDPOINT or the client default
+  bool json = false;            // --json
+  int timeout_ms = 0;           // --timeout-ms; 0 = the client default
+  std::string server_key_file;  // --server-key; empty = $AUTODISTILL_SERVER_KEY or no CURVE
+  std::string key_file;         // --key-file; empty = $AUTODISTILL_KEY_FILE
 };
 
 struct Invocation {

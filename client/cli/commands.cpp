@@ -11,6 +11,7 @@
 
 #include "autodistill/landscape.hpp"
 #include "autodistill/study_json.hpp"
+#include "autodistill/wire/curve.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "exit_codes.hpp"
 #include "progress.hpp"
@@ -233,6 +234,25 @@ int cmd_workers(const Invocation& inv, Client& client) {
   return kExitOk;
 }
 
+int cmd_keygen(const Invocation& inv) {
+  auto out = inv.value("--out");
+  auto name = inv.value("--name");
+  if (!out || !name) return usage_error("keygen needs --out DIR and --name NAME");
+  auto keys = wire::generate_curve_keypair();
+  if (!keys) return fail(keys.status());
+  if (Status s = wire::write_curve_key_files(*out, *name, keys.value()); !s) return fail(s);
+  if (inv.global.json) {
+    std::cout << nlohmann::json{{"public_key", keys->public_key},
+                                {"public_key_file", *out + "/" + *name + ".key"},
+                                {"secret_key_file", *out + "/" + *name + ".secret"}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << keys->public_key << "\n";
+  }
+  return kExitOk;
+}
+
 int cmd_landscape(const Invocation& inv, Client& client) {
   auto id = study_id_arg(inv);
   if (!id) return usage_error(id.status().message());
@@ -263,6 +283,7 @@ int run_command(const Invocation& inv, Client& client) {
   if (c == "fetch") return cmd_fetch(inv, client);
   if (c == "workers") return cmd_workers(inv, client);
   if (c == "landscape") return cmd_landscape(inv, client);
+  if (c == "keygen") return cmd_keygen(inv);
   return usage_error("unknown command \"" + c + "\"");
 }
 

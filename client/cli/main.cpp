@@ -1,5 +1,6 @@
 // autodistill: the command-line client of autodistilld (docs/cli.md).
 
+#include <cstdlib>
 #include <iostream>
 
 #include "args.hpp"
@@ -22,6 +23,12 @@ int main(int argc, char** argv) {
   ClientOptions options;
   if (!invocation->global.endpoint.empty()) options.endpoint = invocation->global.endpoint;
   if (invocation->global.timeout_ms > 0) options.request_timeout_ms = invocation->global.timeout_ms;
+  auto from_env = [](const std::string& flag, const char* name) {
+    const char* env = std::getenv(name);
+    return !flag.empty() ? flag : env ? std::string(env) : std::string();
+  };
+  options.server_key_file = from_env(invocation->global.server_key_file, "AUTODISTILL_SERVER_KEY");
+  options.key_file = from_env(invocation->global.key_file, "AUTODISTILL_KEY_FILE");
   Client client(options);
   return cli::run_command(*invocation, client);
 }

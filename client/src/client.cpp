@@ -64,7 +64,13 @@ ClientOptions sanitized(ClientOptions options) {
 class Client::Impl {
  public:
   explicit Impl(ClientOptions options)
-      : options(sanitized(std::move(options))), connection(this->options.endpoint) {}
+      : options(sanitized(std::move(options))), connection(make_connection(this->options)) {}
+
+  static client_wire::Connection make_connection(const ClientOptions& o) {
+    auto keys = wire::load_client_keys(o.server_key_file, o.key_file);
+    if (!keys) return client_wire::Connection(o.endpoint, {}, keys.status());
+    return client_wire::Connection(o.endpoint, keys.value());
+  }
 
   Result<wire::EnvelopeT> round_trip(wire::MessageUnion request) {
     return connection.round_trip(request, milliseconds(options.request_timeout_ms),

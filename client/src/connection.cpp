@@ -4,16 +4,22 @@
 
 namespace autodistill::client_wire {
 
-Connection::Connection(std::string endpoint) : endpoint_(std::move(endpoint)), context_(1) {}
+Connection::Connection(std::string endpoint, wire::CurveClientKeys keys, Status keys_status)
+    : keys_(std::move(keys)),
+      keys_status_(std::move(keys_status)),
+      endpoint_(std::move(endpoint)),
+      context_(1) {}
 
 Connection::~Connection() {
   reset();
 }
 
 Status Connection::open() {
+  if (!keys_status_) return keys_status_;
   try {
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
+    if (Status s = wire::apply_curve_client(socket.handle(), keys_); !s) return s;
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxMessageBytes));
     socket.connect(endpoint_);
     socket_ = std::move(socket);

@@ -17,6 +17,7 @@
 
 #include "autodistill/status.hpp"
 #include "autodistill/wire/codec.hpp"
+#include "autodistill/wire/curve.hpp"
 
 namespace autodistill::client_wire {
 
@@ -24,7 +25,10 @@ class Connection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Connection(std::string endpoint);
+  // `keys`: CURVE client keys (not enabled = plain TCP); `keys_status` is
+  // what loading them said, returned by every send() when not ok.
+  explicit Connection(std::string endpoint, wire::CurveClientKeys keys = {},
+                      Status keys_status = Status::ok());
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -54,6 +58,8 @@ class Connection {
  private:
   Status open();
 
+  wire::CurveClientKeys keys_;
+  Status keys_status_;
   std::string endpoint_;
   zmq::context_t context_;
   std::optional<zmq::socket_t> socket_;

@@ -72,6 +72,14 @@ const std::vector<Field>& fields() {
                       "Largest candidate budget (max_trials) a study may ask for."),
       AD_STRING_FIELD(http_listen,
                       "HTTP listener (host:port) for /metrics and /healthz; empty disables it."),
+      AD_STRING_FIELD(curve_secret_key_file,
+                      "CURVE key pair file of the daemon; set: encrypt and authenticate both "
+                      "endpoints against the allow-lists; empty: no CURVE."),
+      AD_STRING_FIELD(worker_keys_file, "Allow-list of worker public keys (one per line)."),
+      AD_STRING_FIELD(client_keys_file,
+                      "Allow-list of client public keys; `admin` after a key sees every study."),
+      AD_NUMBER_FIELD(allow_insecure_bind,
+                      "1 lets a non-loopback endpoint run without CURVE; 0 refuses to start."),
       AD_STRING_FIELD(log_level, "debug | info | warn | error."),
   };
   return kFields;
@@ -124,6 +132,13 @@ Status Config::load_file(const std::string& path) {
   return Status::ok();
 }
 
+bool is_loopback_endpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  if (endpoint.rfind("tcp://", 0) != 0) return false;
+  const std::string host = endpoint.substr(6, endpoint.rfind(':') - 6);
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+}
+
 Status Config::validate() const {
   if (data_dir.empty()) return Status(Code::kInvalidArgument, "must not be empty", "data_dir");
   if (worker_endpoint == client_endpoint) {
@@ -146,6 +161,28 @@ Status Config::validate() const {
   }
   if (max_chunk_bytes < 1024 || max_chunk_bytes > (8u << 20)) {
     return Status(Code::kInvalidArgument, "must be within [1024, 8388608]", "max_chunk_bytes");
+  }
+  if (!curve_secret_key_file.empty()) {
+    if (worker_keys_file.empty()) {
+      return Status(Code::kInvalidArgument, "CURVE needs an allow-list of worker keys",
+                    "worker_keys_file");
+    }
+    if (client_keys_file.empty()) {
+      return Status(Code::kInvalidArgument, "CURVE needs an allow-list of client keys",
+                    "client_keys_file");
+    }
+  } else if (allow_insecure_bind == 0) {
+    for (const auto& [field, endpoint] :
+         {std::pair<const char*, const std::string&>{"worker_endpoint", worker_endpoint},
+          {"client_endpoint", client_endpoint}}) {
+      if (!is_loopback_endpoint(endpoint)) {
+        return Status(Code::kFailedPrecondition,
+                      endpoint +
+                          " is not a loopback address: set curve_secret_key_file (and the "
+                          "allow-lists), or allow_insecure_bind = 1 on a trusted network",
+                      field);
+      }
+    }
   }
   LogLevel level;
   if (!parse_log_level(log_level, &level)) {

@@ -273,6 +273,10 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
 // ---------------------------------------------------------------------------
 // Inbound
 
+bool Controller::visible(const StudyRow& row) const {
+  return caller_.empty() || row.owner == caller_ || admin_keys_.count(caller_) > 0;
+}
+
 bool Controller::admit(Endpoint ep, const std::string& peer, int64_t now) {
   if (config_.max_messages_per_second == 0) return true;
   const double rate = config_.max_messages_per_second;
@@ -297,7 +301,8 @@ bool Controller::admit(Endpoint ep, const std::string& peer, int64_t now) {
 }
 
 void Controller::on_message(Endpoint endpoint, const std::string& peer, const void* data,
-                            size_t size) {
+                            size_t size, const std::string& user) {
+  caller_ = user;
   (endpoint == Endpoint::kWorker ? metrics_.messages_worker : metrics_.messages_client)++;
   auto env = wire::decode(data, size);
   if (!env) {
@@ -651,6 +656,10 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
     auto existing = store_.find_study_by_key(submit.idempotency_key);
     if (!existing) return fail(existing.status());
     if (existing.value()) {
+      if (!visible(*existing.value())) {
+        return fail(Status(Code::kAlreadyExists,
+                           "idempotency key is used by another client's study", "idempotency_key"));
+      }
       if (existing.value()->spec != packed) {
         return fail(Status(Code::kAlreadyExists,
                            "idempotency key already names study " +
@@ -680,6 +689,7 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
   row.spec = packed;
   row.state = static_cast<int>(StudyState::Queued);
   row.created_ms = row.updated_ms = now_();
+  row.owner = caller_;
   row.id = store_.insert_study(row);
   if (row.id == 0) return;  // the store failed: commit() answers this request
   Study* s = load_study(row);
@@ -703,7 +713,7 @@ void Controller::on_get(const std::string& peer, uint64_t rid, const wire::GetSt
   note_request(Endpoint::kClient, peer, rid);
   auto row = store_.get_study(get.study_id);
   if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
-  if (!row.value()) {
+  if (!row.value() || !visible(*row.value())) {
     return reply_error(
         Endpoint::kClient, peer, rid,
         Status(Code::kNotFound, "no study " + std::to_string(get.study_id), "study_id"));
@@ -728,6 +738,7 @@ void Controller::on_list(const std::string& peer, uint64_t rid, const wire::List
   if (!rows) return reply_error(Endpoint::kClient, peer, rid, rows.status());
   wire::StudyListT reply;
   for (const StudyRow& row : rows.value()) {
+    if (!visible(row)) continue;
     auto info = study_info(row, nullptr);
     if (!info) return reply_error(Endpoint::kClient, peer, rid, info.status());
     reply.studies.push_back(std::make_unique<wire::StudyInfoT>(std::move(info.value())));
@@ -739,7 +750,7 @@ void Controller::on_watch(const std::string& peer, uint64_t rid, const wire::Wat
   note_request(Endpoint::kClient, peer, rid);
   auto row = store_.get_study(watch.study_id);
   if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
-  if (!row.value()) {
+  if (!row.value() || !visible(*row.value())) {
     return reply_error(
         Endpoint::kClient, peer, rid,
         Status(Code::kNotFound, "no study " + std::to_string(watch.study_id), "study_id"));
@@ -784,10 +795,11 @@ void Controller::on_cancel(const std::string& peer, uint64_t rid,
                            const wire::CancelStudyT& cancel) {
   note_request(Endpoint::kClient, peer, rid);
   auto it = studies_.find(cancel.study_id);
+  if (it != studies_.end() && !visible(it->second->row)) it = studies_.end();
   if (it == studies_.end() || is_terminal(it->second->state())) {
     auto row = store_.get_study(cancel.study_id);
     if (!row) return reply_error(Endpoint::kClient, peer, rid, row.status());
-    if (!row.value()) {
+    if (!row.value() || !visible(*row.value())) {
       return reply_error(
           Endpoint::kClient, peer, rid,
           Status(Code::kNotFound, "no study " + std::to_string(cancel.study_id), "study_id"));
@@ -1575,6 +1587,7 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
   wire::StudyInfoT info;
   info.study_id = row.id;
   info.idempotency_key = row.idempotency_key;
+  info.owner = row.owner;
   info.state = static_cast<StudyState>(row.state);
   info.message = row.message;
   info.created_ms = row.created_ms;

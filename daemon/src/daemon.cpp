@@ -15,6 +15,7 @@
 #include "autodistill/daemon/controller.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/store.hpp"
+#include "autodistill/wire/curve.hpp"
 #include "http_server.hpp"
 
 #ifdef AUTODISTILL_HAVE_SYSTEMD
@@ -33,8 +34,9 @@ constexpr int64_t kTransportMaxMessage = 64ll << 20;
 // One ZeroMQ socket whose ZMQ_FD is watched by the loop. ZMQ_FD is
 // edge-triggered: after every recv/send, ZMQ_EVENTS must be re-checked.
 struct WatchedSocket {
-  WatchedSocket(asio::io_context& io, zmq::context_t& ctx, Endpoint ep)
-      : endpoint(ep), socket(ctx, zmq::socket_type::router), descriptor(io) {}
+  WatchedSocket(asio::io_context& io, zmq::context_t& ctx, Endpoint ep,
+                zmq::socket_type type = zmq::socket_type::router)
+      : endpoint(ep), socket(ctx, type), descriptor(io) {}
 
   bool readable() { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
 
@@ -56,6 +58,11 @@ struct Daemon::Impl {
   std::unique_ptr<Controller> controller;
   std::unique_ptr<WatchedSocket> workers;
   std::unique_ptr<WatchedSocket> clients;
+  // CURVE: the ZAP handler (REP on inproc://zeromq.zap.01) and the allowed
+  // public keys per endpoint, key -> admin.
+  std::unique_ptr<WatchedSocket> zap;
+  wire::CurveKeyPair server_keys;
+  std::map<std::string, bool> allowed[2];
   asio::steady_timer tick_timer{io};
   asio::signal_set signals{io};
   std::unique_ptr<HttpServer> http;
@@ -72,12 +79,13 @@ struct Daemon::Impl {
   explicit Impl(Config c, DaemonOptions o) : config(std::move(c)), options(o), ctx(1) {}
 
   ~Impl() {
-    for (WatchedSocket* s : {workers.get(), clients.get()}) {
+    for (WatchedSocket* s : {workers.get(), clients.get(), zap.get()}) {
       // The fd belongs to ZeroMQ: never let asio close it.
       if (s && s->descriptor.is_open()) s->descriptor.release();
     }
     workers.reset();
     clients.reset();
+    zap.reset();
     if (lock_fd >= 0) ::close(lock_fd);
   }
 
@@ -88,6 +96,12 @@ struct Daemon::Impl {
       s.socket.set(zmq::sockopt::sndhwm, 100000);
       s.socket.set(zmq::sockopt::rcvhwm, 100000);
       s.socket.set(zmq::sockopt::maxmsgsize, kTransportMaxMessage);
+      if (zap) {
+        s.socket.set(zmq::sockopt::curve_server, 1);
+        s.socket.set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
+        s.socket.set(zmq::sockopt::zap_domain,
+                     s.endpoint == Endpoint::kWorker ? "workers" : "clients");
+      }
       s.socket.bind(endpoint);
       *bound = s.socket.get(zmq::sockopt::last_endpoint);
       s.descriptor.assign(s.socket.get(zmq::sockopt::fd));
@@ -124,6 +138,21 @@ struct Daemon::Impl {
     if (Status s = controller->recover(); !s) return s;
     controller->commit();
 
+    if (!config.curve_secret_key_file.empty()) {
+      auto keys = wire::read_curve_key_file(config.curve_secret_key_file, true);
+      if (!keys) return keys.status();
+      server_keys = keys.value();
+      if (Status s = load_allow_lists(config); !s) return s;
+      // The ZAP handler must exist before a CURVE socket binds: without one,
+      // libzmq lets any client that knows the server key in.
+      zap = std::make_unique<WatchedSocket>(io, ctx, Endpoint::kClient, zmq::socket_type::rep);
+      zap->socket.set(zmq::sockopt::linger, 0);
+      zap->socket.bind("inproc://zeromq.zap.01");
+      zap->descriptor.assign(zap->socket.get(zmq::sockopt::fd));
+      LOG_INFO("CURVE on both endpoints; server key " << server_keys.public_key << ", "
+                                                      << allowed[0].size() << " worker keys, "
+                                                      << allowed[1].size() << " client keys");
+    }
     workers = std::make_unique<WatchedSocket>(io, ctx, Endpoint::kWorker);
     clients = std::make_unique<WatchedSocket>(io, ctx, Endpoint::kClient);
     if (Status s = bind(*workers, config.worker_endpoint, &bound_workers); !s) return s;
@@ -141,6 +170,66 @@ struct Daemon::Impl {
                                    << ", data in " << config.data_dir << " (schema v"
                                    << store->schema_version() << ")");
     return Status::ok();
+  }
+
+  // Reads both allow-lists (start and SIGHUP: a removed key is revoked) and
+  // tells the controller which client keys are admins.
+  Status load_allow_lists(const Config& c) {
+    std::map<std::string, bool> next[2];
+    std::set<std::string> admins;
+    for (int i = 0; i < 2; ++i) {
+      auto list = wire::read_allow_list(i == 0 ? c.worker_keys_file : c.client_keys_file);
+      if (!list) return list.status();
+      for (const auto& k : list.value()) {
+        next[i][k.public_key] = k.admin;
+        if (i == 1 && k.admin) admins.insert(k.public_key);
+      }
+    }
+    allowed[0] = std::move(next[0]);
+    allowed[1] = std::move(next[1]);
+    if (controller) controller->set_admin_keys(std::move(admins));
+    return Status::ok();
+  }
+
+  // ZAP (RFC 27): authenticate a CURVE handshake against the allow-list of
+  // the endpoint's domain. The user id we return is the client's Z85 key.
+  void drain_zap() {
+    for (int i = 0; i < 64; ++i) {
+      std::vector<zmq::message_t> frames;
+      zmq::message_t frame;
+      if (!zap->socket.recv(frame, zmq::recv_flags::dontwait)) return;
+      bool more = frame.more();
+      frames.push_back(std::move(frame));
+      while (more) {
+        zmq::message_t next;
+        if (!zap->socket.recv(next, zmq::recv_flags::none)) break;
+        more = next.more();
+        frames.push_back(std::move(next));
+      }
+      std::string status = "400", text = "malformed ZAP request", user;
+      if (frames.size() >= 7 && frames[5].to_string() == "CURVE" && frames[6].size() == 32) {
+        char z85[41];
+        zmq_z85_encode(z85, frames[6].data<uint8_t>(), 32);
+        const std::string domain = frames[2].to_string();
+        const int list = domain == "workers" ? 0 : 1;
+        if (allowed[list].count(z85)) {
+          status = "200";
+          text = "OK";
+          user = z85;
+        } else {
+          text = "key not allowed";
+          LOG_WARN("refused a " << (list == 0 ? "worker" : "client") << " connection from "
+                                << frames[3].to_string() << ": key " << z85
+                                << " is not on the allow-list");
+        }
+      }
+      const std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
+      const std::string reply[] = {"1.0", request_id, status, text, user, ""};
+      for (size_t k = 0; k < 6; ++k) {
+        zap->socket.send(zmq::buffer(reply[k]),
+                         k < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    }
   }
 
   // Receives up to max_batch_messages messages from a socket into the
@@ -164,7 +253,9 @@ struct Daemon::Impl {
         controller->on_message(s.endpoint, peer_id, nullptr, 0);
         continue;
       }
-      controller->on_message(s.endpoint, peer_id, body.data(), body.size());
+      const char* user = zap ? zmq_msg_gets(body.handle(), "User-Id") : nullptr;
+      controller->on_message(s.endpoint, peer_id, body.data(), body.size(),
+                             user ? std::string(user) : std::string());
     }
   }
 
@@ -189,10 +280,11 @@ struct Daemon::Impl {
   void pump() {
     pump_posted = false;
     if (!workers) return;
+    if (zap) drain_zap();
     drain(*workers);
     drain(*clients);
     flush();
-    if (workers->readable() || clients->readable()) {
+    if (workers->readable() || clients->readable() || (zap && zap->readable())) {
       if (!pump_posted) {
         pump_posted = true;
         asio::post(io, [this] { pump(); });
@@ -201,6 +293,7 @@ struct Daemon::Impl {
     }
     arm(*workers);
     arm(*clients);
+    if (zap) arm(*zap);
   }
 
   void arm(WatchedSocket& s) {
@@ -282,10 +375,16 @@ struct Daemon::Impl {
       c.worker_endpoint = config.worker_endpoint;
       c.client_endpoint = config.client_endpoint;
       c.http_listen = config.http_listen;
-      config = c;  // the controller holds a reference to this object
-      LogLevel level;
-      if (parse_log_level(config.log_level, &level)) set_log_level(level);
-      report = "ok";
+      c.curve_secret_key_file = config.curve_secret_key_file;
+      Status lists = zap ? load_allow_lists(c) : Status::ok();
+      if (!lists) {
+        report = "error: " + lists.to_string();
+      } else {
+        config = c;  // the controller holds a reference to this object
+        LogLevel level;
+        if (parse_log_level(config.log_level, &level)) set_log_level(level);
+        report = "ok";
+      }
     }
     LOG_INFO("reload " << reload_generation << ": " << report);
     std::ofstream(reload_report_path(config.data_dir), std::ios::trunc)

@@ -91,6 +91,10 @@ CREATE TABLE probe_cache (
   PRIMARY KEY (arch, serving, fingerprint)
 ) WITHOUT ROWID;
 )sql",
+    // v3: the CURVE key that submitted a study owns it.
+    R"sql(
+ALTER TABLE studies ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -138,7 +142,7 @@ class Stmt {
 };
 
 constexpr const char* kStudyColumns =
-    "id, COALESCE(idempotency_key, ''), spec, state, message, created_ms, updated_ms";
+    "id, COALESCE(idempotency_key, ''), spec, state, message, created_ms, updated_ms, owner";
 
 StudyRow read_study(const Stmt& s) {
   StudyRow r;
@@ -149,6 +153,7 @@ StudyRow read_study(const Stmt& s) {
   r.message = s.text(4);
   r.created_ms = s.i64(5);
   r.updated_ms = s.i64(6);
+  r.owner = s.text(7);
   return r;
 }
 
@@ -305,11 +310,11 @@ Status Store::commit() {
 uint64_t Store::insert_study(const StudyRow& row) {
   if (!begin_write()) return 0;
   Stmt s(
-      prepare("INSERT INTO studies (idempotency_key, spec, state, message, created_ms, updated_ms) "
-              "VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, ?6)"));
+      prepare("INSERT INTO studies (idempotency_key, spec, state, message, created_ms, "
+              "updated_ms, owner) VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return 0;
   s.bind(1, row.idempotency_key).bind_blob(2, row.spec).bind(3, row.state).bind(4, row.message);
-  s.bind(5, row.created_ms).bind(6, row.updated_ms);
+  s.bind(5, row.created_ms).bind(6, row.updated_ms).bind(7, row.owner);
   if (s.step() != SQLITE_DONE) {
     fail(std::string("insert study: ") + sqlite3_errmsg(db_));
     return 0;

@@ -12,11 +12,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 2);
+  CHECK(store.value()->schema_version() == 3);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 2);
+  CHECK(again.value()->schema_version() == 3);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -95,12 +95,13 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     // Roll the file back to a v1 database.
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "DROP TABLE probe_cache; PRAGMA user_version=1", nullptr, nullptr,
+    REQUIRE(sqlite3_exec(db, "ALTER TABLE studies DROP COLUMN owner; DROP TABLE probe_cache; "
+                         "PRAGMA user_version=1", nullptr, nullptr,
                          nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 2);
+  CHECK(store->schema_version() == 3);
   CHECK(store->find_study_by_key("kept").value().has_value());
   ProbeRow p;
   p.arch = "a";

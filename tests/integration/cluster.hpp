@@ -22,14 +22,17 @@ namespace autodistill::testing {
 
 class Cluster {
  public:
-  // `extra` goes to every daemon start (e.g. {"--config", path}).
-  explicit Cluster(std::vector<std::string> extra = {})
-      : worker_endpoint_(loopback(free_tcp_port())),
+  // `extra` goes to every daemon start (e.g. {"--config", path}); `curve`
+  // are the keys the cluster's own client uses (needed when the daemon
+  // runs CURVE).
+  explicit Cluster(std::vector<std::string> extra = {}, wire::CurveClientKeys curve = {})
+      : curve_(std::move(curve)),
+        worker_endpoint_(loopback(free_tcp_port())),
         client_endpoint_(loopback(free_tcp_port())),
         http_port_(free_tcp_port()),
         extra_args_(std::move(extra)) {
     start_daemon();
-    client_ = std::make_unique<WirePeer>(ctx_, client_endpoint_);
+    client_ = std::make_unique<WirePeer>(ctx_, client_endpoint_, curve_);
   }
 
   ~Cluster() {
@@ -61,7 +64,7 @@ class Cluster {
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     daemon_ = Process::spawn(argv, dir_.path() + "/daemon.log");
     // Ready when it answers a request.
-    WirePeer probe(ctx_, client_endpoint_);
+    WirePeer probe(ctx_, client_endpoint_, curve_);
     REQUIRE(wait_until([&] {
       return probe.call(wire::ListStudiesT{}, std::chrono::milliseconds(200)).has_value();
     }));
@@ -202,6 +205,7 @@ class Cluster {
   std::string trial_log(const std::string& id) const { return dir_.path() + "/trials-" + id; }
 
   TempDir dir_;
+  wire::CurveClientKeys curve_;
   std::string worker_endpoint_, client_endpoint_;
   int http_port_;
   std::vector<std::string> extra_args_;

@@ -9,14 +9,17 @@
 #include <zmq.hpp>
 
 #include "autodistill/wire/codec.hpp"
+#include "autodistill/wire/curve.hpp"
 
 namespace autodistill::testing {
 
 class WirePeer {
  public:
-  WirePeer(zmq::context_t& ctx, const std::string& endpoint)
+  WirePeer(zmq::context_t& ctx, const std::string& endpoint,
+           const wire::CurveClientKeys& curve = {})
       : socket_(ctx, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    wire::apply_curve_client(socket_.handle(), curve);
     socket_.connect(endpoint);
   }
 

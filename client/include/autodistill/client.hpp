@@ -50,6 +50,11 @@ struct ClientOptions {
   int watch_give_up_ms = 120000;
   // Payload bytes per BlobPut / BlobGet, 1 .. 1 MiB (the daemon's limit).
   uint32_t chunk_bytes = 1u << 20;
+  // CURVE (docs/operations.md): the daemon's public key file and this
+  // client's secret key file (`autodistill keygen`); both empty = no CURVE.
+  // A key file that cannot be used makes every request fail with its error.
+  std::string server_key_file;
+  std::string key_file;
 };
 
 // The answer to submit(): the study, and whether this call created it

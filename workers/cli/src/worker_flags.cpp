@@ -73,6 +73,20 @@ void add_worker_flags(FlagParser& parser, WorkerFlags& flags) {
              "Parent of the per-trial scratch directories, removed after each trial\n"
              "(default <temp>/autodistill-scratch/<worker-id>).",
              [&o](const std::string& v) { return set_dir(o.scratch_dir, v); });
+  parser.add("server-key", "FILE",
+             "The daemon's CURVE public key file (default $AUTODISTILL_SERVER_KEY;\n"
+             "unset: no CURVE).",
+             [&o](const std::string& v) {
+               o.server_key_file = v;
+               return Status::ok();
+             });
+  parser.add("key-file", "FILE",
+             "This worker's CURVE secret key file, mode 0600 (default\n"
+             "$AUTODISTILL_KEY_FILE).",
+             [&o](const std::string& v) {
+               o.key_file = v;
+               return Status::ok();
+             });
   parser.add("study", "ID",
              "A study whose trials this worker evaluates (repeatable; External role).",
              [&o](const std::string& v) {
@@ -89,6 +103,12 @@ void finish_worker_flags(WorkerFlags& flags) {
     o.worker_id = hostname() + "-" + role_name(o.role) + "-" + std::to_string(flags.instance);
   }
   o.hardware = describe_host(flags.tag);
+  if (const char* env = std::getenv("AUTODISTILL_SERVER_KEY"); env && o.server_key_file.empty()) {
+    o.server_key_file = env;
+  }
+  if (const char* env = std::getenv("AUTODISTILL_KEY_FILE"); env && o.key_file.empty()) {
+    o.key_file = env;
+  }
   if (o.cache_dir.empty()) {
     if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
       o.cache_dir = std::filesystem::path(xdg) / "autodistill" / "blobs";

@@ -14,8 +14,9 @@ constexpr std::chrono::milliseconds kCancelSlice{100};
 
 BlobConnection::BlobConnection(zmq::context_t& context, std::string endpoint,
                                std::chrono::milliseconds timeout, uint32_t attempts,
-                               std::function<bool()> cancelled)
-    : context_(context),
+                               std::function<bool()> cancelled, wire::CurveClientKeys curve)
+    : curve_(std::move(curve)),
+      context_(context),
       endpoint_(std::move(endpoint)),
       timeout_(timeout),
       attempts_(std::max(1u, attempts)),
@@ -34,7 +35,7 @@ autodistill::Result<wire::EnvelopeT> BlobConnection::round_trip(wire::MessageUni
   for (uint32_t attempt = 0; attempt < attempts_; ++attempt) {
     if (cancelled_ && cancelled_()) return Status(Code::kCancelled, "trial cancelled");
     try {
-      if (!socket_) socket_ = make_dealer(context_, endpoint_);
+      if (!socket_) socket_ = make_dealer(context_, endpoint_, curve_);
       if (!socket_->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
         socket_.reset();
         continue;

@@ -18,13 +18,15 @@
 #include <zmq.hpp>
 
 #include "autodistill/wire/blob_transfer.hpp"
+#include "autodistill/wire/curve.hpp"
 
 namespace autodistill::worker {
 
 class BlobConnection {
  public:
   BlobConnection(zmq::context_t& context, std::string endpoint, std::chrono::milliseconds timeout,
-                 uint32_t attempts, std::function<bool()> cancelled);
+                 uint32_t attempts, std::function<bool()> cancelled,
+                 wire::CurveClientKeys curve = {});
   ~BlobConnection();
   BlobConnection(const BlobConnection&) = delete;
   BlobConnection& operator=(const BlobConnection&) = delete;
@@ -40,6 +42,7 @@ class BlobConnection {
   autodistill::Result<wire::EnvelopeT> await_reply(uint64_t request_id,
                                                    std::chrono::steady_clock::time_point deadline);
 
+  wire::CurveClientKeys curve_;
   zmq::context_t& context_;
   const std::string endpoint_;
   const std::chrono::milliseconds timeout_;

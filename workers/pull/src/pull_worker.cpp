@@ -57,6 +57,7 @@ bool valid_worker_id(const std::string& id) {
 
 struct PullWorker::Impl {
   enum class State { kDisconnected, kAwaitingWelcome, kReady };
+  wire::CurveClientKeys curve;  // loaded by prepare() from the key files
 
   struct Running {
     std::unique_ptr<TrialContext> ctx;
@@ -151,6 +152,9 @@ struct PullWorker::Impl {
 // ---------------------------------------------------------------------------
 
 Status PullWorker::Impl::prepare() {
+  auto keys = wire::load_client_keys(options.server_key_file, options.key_file);
+  if (!keys) return keys.status();
+  curve = keys.value();
   if (!valid_worker_id(options.worker_id)) {
     return Status(Code::kInvalidArgument,
                   "worker_id must be non-empty printable text without spaces or '/'", "worker_id");
@@ -285,7 +289,8 @@ void PullWorker::Impl::shutdown(bool clean) {
 
 Status PullWorker::Impl::connect(Clock::time_point now) {
   try {
-    socket = make_dealer(context, options.endpoint, options.reconnect_min, options.reconnect_max);
+    socket =
+        make_dealer(context, options.endpoint, curve, options.reconnect_min, options.reconnect_max);
   } catch (const zmq::error_t& e) {
     return Status(Code::kInvalidArgument,
                   "cannot connect to \"" + options.endpoint + "\": " + e.what(), "endpoint");
@@ -573,14 +578,14 @@ void PullWorker::Impl::report(TrialKey key, wire::MessageUnion body, Clock::time
 Result<std::filesystem::path> PullWorker::Impl::fetch_blob(const std::string& digest,
                                                            const std::function<bool()>& cancelled) {
   BlobConnection connection(context, options.endpoint, options.blob_timeout, options.blob_attempts,
-                            cancelled);
+                            cancelled, curve);
   return cache->fetch(digest, connection.as_round_trip(), chunk_bytes.load(), cancelled);
 }
 
 Result<std::string> PullWorker::Impl::upload(const std::filesystem::path& file,
                                              const std::function<bool()>& cancelled) {
   BlobConnection connection(context, options.endpoint, options.blob_timeout, options.blob_attempts,
-                            cancelled);
+                            cancelled, curve);
   Result<std::string> digest = Status(Code::kInternal, "no upload attempted");
   for (uint32_t attempt = 0; attempt < options.blob_attempts; ++attempt) {
     digest = wire::upload_file(connection.as_round_trip(), file.string(), chunk_bytes.load());

@@ -7,10 +7,12 @@
 namespace autodistill::worker {
 
 std::unique_ptr<zmq::socket_t> make_dealer(zmq::context_t& context, const std::string& endpoint,
+                                           const wire::CurveClientKeys& curve,
                                            std::chrono::milliseconds reconnect_min,
                                            std::chrono::milliseconds reconnect_max) {
   auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
   socket->set(zmq::sockopt::linger, 0);
+  if (!wire::apply_curve_client(socket->handle(), curve)) throw zmq::error_t();
   socket->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxMessageBytes));
   socket->set(zmq::sockopt::reconnect_ivl, static_cast<int>(reconnect_min.count()));
   socket->set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(reconnect_max.count()));

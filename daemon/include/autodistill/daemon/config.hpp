@@ -55,6 +55,18 @@ struct Config {
   // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty
   // disables it. Keep it on loopback or behind a proxy.
   std::string http_listen = "127.0.0.1:9464";
+  // CURVE: the daemon's key pair file (`autodistill keygen`). When set, both
+  // endpoints encrypt and authenticate every peer against the allow-lists
+  // below; empty = no CURVE.
+  std::string curve_secret_key_file;
+  // Allow-list of worker public keys (one per line) for the worker endpoint.
+  std::string worker_keys_file;
+  // Allow-list of client public keys; `admin` after a key lets that client
+  // see and cancel every study, others only their own.
+  std::string client_keys_file;
+  // 1 lets the daemon bind a non-loopback endpoint without CURVE (trusted
+  // networks only); 0 refuses to start instead.
+  uint32_t allow_insecure_bind = 0;
   // debug | info | warn | error.
   std::string log_level = "info";
 
@@ -81,6 +93,8 @@ struct CommandLine {
   int reload_pid = 0;
 };
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
+// tcp://127.x.y.z:*, tcp://localhost:*, tcp://[::1]:*, ipc:// and inproc://.
+bool is_loopback_endpoint(const std::string& endpoint);
 std::string usage();
 
 }  // namespace autodistill::daemon

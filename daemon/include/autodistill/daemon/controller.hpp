@@ -53,7 +53,13 @@ class Controller {
   Status recover();
 
   // Handles one inbound frame (verified here before anything reads it).
-  void on_message(Endpoint endpoint, const std::string& peer, const void* data, size_t size);
+  // `user` is the sender's authenticated CURVE public key (ZAP User-Id),
+  // empty without authentication.
+  void on_message(Endpoint endpoint, const std::string& peer, const void* data, size_t size,
+                  const std::string& user = {});
+
+  // Client keys that see and cancel every study (CURVE allow-list `admin`).
+  void set_admin_keys(std::set<std::string> keys) { admin_keys_ = std::move(keys); }
 
   // Lease expiry, dead workers, heartbeats and watch keep-alives.
   void tick();
@@ -90,6 +96,8 @@ class Controller {
   // --- inbound
   void on_worker(const std::string& peer, wire::EnvelopeT& env);
   void on_client(const std::string& peer, wire::EnvelopeT& env);
+  // May the current caller see this study? (Always, without authentication.)
+  bool visible(const StudyRow& row) const;
   void on_hello(const std::string& peer, uint64_t rid, wire::HelloT& hello);
   void on_pull(Worker& w, const wire::PullT& pull);
   void on_heartbeat(Worker& w, const wire::HeartbeatT& hb);
@@ -136,6 +144,8 @@ class Controller {
   void reset_memory();
 
   Metrics metrics_;
+  std::set<std::string> admin_keys_;
+  std::string caller_;  // the current message's CURVE key (empty: no auth)
   const Config& config_;
   Store& store_;
   BlobStore& blobs_;

@@ -31,6 +31,7 @@ struct StudyRow {
   std::string message;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  std::string owner;  // CURVE public key of the submitter; empty without auth
 };
 
 struct TrialRow {

@@ -55,6 +55,11 @@ struct PullWorkerOptions {
   std::chrono::milliseconds reconnect_max{5000};
   // Reported in Hello.
   std::string software_version = "autodistill-worker";
+  // CURVE: the daemon's public key file and this worker's secret key file
+  // (`autodistill keygen`); both empty = no CURVE. run() fails at once with
+  // the key files' error when they cannot be used.
+  std::string server_key_file;
+  std::string key_file;
   // A blob request (BlobGet/BlobStat/BlobPut) unanswered for this long is
   // retried on a fresh connection; after blob_attempts tries it fails with
   // kUnavailable.
