@@ -157,9 +157,11 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
     bo::StudentSettings student;
     auto settings = nlohmann::json::parse(spec.settings_json.empty() ? "{}" : spec.settings_json,
                                           nullptr, false);
-    if (settings.is_object()) {
-      student.vocab_size = settings.value("vocab_size", student.vocab_size);
-      student.max_seq_length = settings.value("max_seq_length", student.max_seq_length);
+    // settings.student: the teacher-derived sizes (docs/probe.md).
+    if (settings.is_object() && settings.contains("student") && settings["student"].is_object()) {
+      const auto& sizes = settings["student"];
+      student.vocab_size = sizes.value("vocab_size", student.vocab_size);
+      student.max_seq_length = sizes.value("max_positions", student.max_seq_length);
     }
     c.student = student;
   }
