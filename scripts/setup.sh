@@ -16,6 +16,7 @@ packages=(
   nlohmann-json3-dev
   catch2
   libtorch-dev libopenblas0-openmp
+  python3-torch
   procps python3
 )
 

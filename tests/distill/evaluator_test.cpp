@@ -1,0 +1,263 @@
+// The distill worker's trial evaluator in process: settings, a Flash trial
+// end to end (teacher bundle and corpus fetched by digest, objectives,
+// artifacts, manifest, exact reload), and the failures it must classify.
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "autodistill/distill/distill_evaluator.hpp"
+#include "autodistill/distill/distiller.hpp"
+#include "autodistill/distill/settings.hpp"
+#include "autodistill/model/student_checkpoint.hpp"
+#include "autodistill/wire/bundle.hpp"
+#include "autodistill/wire/digest.hpp"
+#include "tiny_teacher.hpp"
+
+using autodistill::Code;
+using namespace autodistill;
+using namespace autodistill::distill;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kSettings =
+    R"({"distill": {"flash_steps": 24, "regular_steps": 48, "batch_size": 8, "seq_len": 32,
+                    "eval_batches": 2, "threads": 1, "learning_rate": 0.03},
+        "serving": {"batch_size": 1}})";
+
+fs::path work_dir() {
+  static const fs::path dir = [] {
+    fs::path d =
+        fs::temp_directory_path() / ("autodistill_evaluator_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+// Blobs by digest: the teacher bundle, the corpus, and a few bad ones.
+struct Blobs {
+  std::map<std::string, fs::path> paths;
+  std::string teacher, corpus, not_a_bundle, bad_corpus;
+
+  std::string add(const fs::path& path) {
+    const std::string digest = *wire::sha256_file(path.string());
+    paths[digest] = path;
+    return digest;
+  }
+};
+
+Blobs& blobs() {
+  static Blobs* b = [] {
+    auto* b = new Blobs;
+    const fs::path teacher = testing::tiny_teacher_dir();
+    const fs::path bundle = work_dir() / "teacher.tar";
+    REQUIRE(wire::pack_directory(teacher, bundle));
+    b->teacher = b->add(bundle);
+    b->corpus = b->add(teacher / "corpus.txt");
+    b->not_a_bundle = b->add(teacher / "config.json");
+    std::ofstream(work_dir() / "bad_corpus.txt", std::ios::binary) << std::string("a\0b\n\nc\n", 7);
+    b->bad_corpus = b->add(work_dir() / "bad_corpus.txt");
+    return b;
+  }();
+  return *b;
+}
+
+worker::TrialSpec flash_spec(std::map<std::string, worker::ParamValue> params = {}) {
+  worker::TrialSpec spec;
+  spec.trial_id = 11;
+  spec.attempt = 1;
+  spec.study_id = 3;
+  spec.kind = wire::TrialKind::Flash;
+  spec.params = {{"num_blocks", 2.0},      {"hidden_size", 48.0},       {"bottleneck_size", 32.0},
+                 {"num_heads", 4.0},       {"intermediate_size", 64.0}, {"num_stacked_ffn", 2.0},
+                 {"unrelated_factor", 1.5}};
+  for (auto& [k, v] : params) spec.params[k] = v;
+  spec.objectives = {"accuracy"};
+  spec.settings_json = kSettings;
+  spec.teacher_digest = blobs().teacher;
+  spec.corpus_digest = blobs().corpus;
+  return spec;
+}
+
+Result<worker::TrialOutcome> run(DistillEvaluator& evaluator, worker::TrialSpec spec,
+                                 const fs::path& scratch, bool cancel = false) {
+  fs::create_directories(scratch);
+  worker::TrialContext ctx(
+      std::move(spec), scratch,
+      [](const std::string& digest, const std::function<bool()>&) -> Result<fs::path> {
+        auto it = blobs().paths.find(digest);
+        if (it == blobs().paths.end()) return Status(Code::kNotFound, "no blob");
+        return it->second;
+      });
+  if (cancel) ctx.cancel();
+  return evaluator.evaluate(ctx);
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("distill settings: defaults, values, other workers' keys, errors by name") {
+  auto defaults = parse_distill_settings("");
+  REQUIRE(defaults);
+  CHECK(defaults->flash_steps == 200);
+  CHECK(defaults->regular_steps == 4000);
+  CHECK(defaults->options.progressive_ratio == 0.48);
+  CHECK(defaults->student.empty());
+
+  auto s = parse_distill_settings(kSettings);
+  REQUIRE(s);
+  CHECK(s->flash_steps == 24);
+  CHECK(s->options.batch_size == 8);
+  CHECK(s->options.learning_rate == 0.03);
+  CHECK(s->threads == 1);
+  auto student = parse_distill_settings(R"({"student": {"vocab_size": 30522, "num_blocks": 4}})");
+  REQUIRE(student);
+  CHECK(student->student.at("num_blocks") == 4);
+
+  auto field = [](const char* json) { return parse_distill_settings(json).status().field(); };
+  CHECK(field(R"({"distill": {"batch_size": "8"}})") == "settings.distill.batch_size");
+  CHECK(field(R"({"distill": {"seq_len": 4}})") == "settings.distill.seq_len");
+  CHECK(field(R"({"distill": {"alpha": 1.5}})") == "settings.distill.alpha");
+  CHECK(field(R"({"distill": {"seed": -1}})") == "settings.distill.seed");
+  CHECK(field(R"({"distill": {"eval_fraction": 0}})") == "settings.distill.eval_fraction");
+  CHECK(field(R"({"distill": {"flash_step": 10}})") == "settings.distill.flash_step");
+  CHECK(field(R"({"distill": 3})") == "settings.distill");
+  CHECK(field(R"({"student": {"hidden": 64}})") == "settings.student.hidden");
+  CHECK(field(R"({"student": {"num_heads": 0}})") == "settings.student.num_heads");
+  CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
+}
+
+TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
+  at::set_num_threads(1);
+  DistillEvaluator evaluator({.threads = 1});
+  const fs::path scratch = work_dir() / "flash";
+  auto outcome = run(evaluator, flash_spec(), scratch);
+  REQUIRE(outcome);
+  const double accuracy = outcome->objectives.at("accuracy");
+  CHECK(accuracy == outcome->objectives.at("mlm_accuracy"));
+  CHECK(accuracy > 0.05);
+  CHECK(accuracy <= 1.0);
+  CHECK(outcome->objectives.at("nsp_accuracy") > 0.3);
+  StudentArch arch{2, 48, 32, 4, 64, 2, 0, 0, 0};
+  const model::BertConfig teacher =
+      *model::read_bert_config(testing::tiny_teacher_dir() / "config.json");
+  arch.vocab_size = teacher.vocab_size;
+  arch.max_positions = teacher.max_position_embeddings;
+  arch.type_vocab_size = teacher.type_vocab_size;
+  CHECK(outcome->metrics.at("params") == static_cast<double>(parameter_count(arch)));
+  CHECK(outcome->metrics.at("steps") == 24);
+
+  REQUIRE(outcome->artifacts.size() == 4);
+  for (const auto& a : outcome->artifacts) CHECK(fs::exists(a.path));
+  const fs::path dir = outcome->artifacts[0].path.parent_path();
+  const auto manifest = nlohmann::json::parse(read(dir / "manifest.json"));
+  CHECK(manifest["architecture"]["hidden_size"] == 48);
+  CHECK(manifest["teacher"]["digest"] == blobs().teacher);
+  CHECK(manifest["accuracy"]["mlm_accuracy"] == accuracy);
+  CHECK(manifest["distillation"]["kind"] == "flash");
+  CHECK(manifest["trial_id"] == 11);
+  CHECK(read(dir / "vocab.txt") == read(testing::tiny_teacher_dir() / "vocab.txt"));
+
+  // The exported student, evaluated on the same held-out examples, scores
+  // exactly what the trial reported.
+  auto student = model::load_student(dir);
+  REQUIRE(student);
+  auto t = model::Teacher::load(testing::tiny_teacher_dir());
+  auto vocab = model::Vocab::read(dir / "vocab.txt");
+  REQUIRE((t && vocab));
+  auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()));
+  auto corpus = model::Corpus::open(testing::tiny_teacher_dir() / "corpus.txt");
+  REQUIRE((tokenizer && corpus));
+  DistillOptions options = parse_distill_settings(kSettings)->options;
+  options.init_from_teacher = false;
+  auto d = Distiller::create(*student, *t, *corpus, *tokenizer, options);
+  REQUIRE(d);
+  CHECK(d->evaluate().mlm_accuracy == accuracy);
+
+  // A factor the design space leaves out comes from settings.student.
+  auto partial = flash_spec();
+  partial.params.erase("num_stacked_ffn");
+  partial.settings_json = R"({"distill": {"flash_steps": 2, "batch_size": 8, "seq_len": 32,
+      "eval_batches": 1}, "student": {"num_stacked_ffn": 3, "max_positions": 64}})";
+  auto from_settings = run(evaluator, partial, work_dir() / "partial");
+  REQUIRE(from_settings);
+  StudentArch three = arch;
+  three.num_stacked_ffn = 3;
+  CHECK(from_settings->metrics.at("params") == static_cast<double>(parameter_count(three)));
+
+  // Regular trials run the regular step budget through the same code.
+  auto spec = flash_spec();
+  spec.kind = wire::TrialKind::Regular;
+  auto regular = run(evaluator, spec, work_dir() / "regular");
+  REQUIRE(regular);
+  CHECK(regular->metrics.at("steps") == 48);
+}
+
+TEST_CASE("trials the worker cannot evaluate fail permanently with the field") {
+  DistillEvaluator evaluator({.threads = 1});
+  auto failure = [&](worker::TrialSpec spec) {
+    auto r = run(evaluator, std::move(spec), work_dir() / "failing");
+    REQUIRE_FALSE(r);
+    return r.status();
+  };
+  auto probe = flash_spec();
+  probe.kind = wire::TrialKind::Probe;
+  CHECK(failure(probe).field() == "kind");
+  CHECK_FALSE(worker::is_retryable(failure(probe)));
+
+  Status heads = failure(flash_spec({{"num_heads", 5.0}}));
+  CHECK(heads.field() == "params.num_heads");
+  CHECK_FALSE(worker::is_retryable(heads));
+  CHECK(failure(flash_spec({{"hidden_size", std::string("big")}})).field() == "params.hidden_size");
+
+  auto settings = flash_spec();
+  settings.settings_json = R"({"distill": {"batch_size": 0}})";
+  CHECK(failure(settings).field() == "settings.distill.batch_size");
+  auto too_long = flash_spec();
+  too_long.settings_json = R"({"distill": {"seq_len": 1000}})";
+  CHECK(failure(too_long).field() == "seq_len");
+  auto other_vocab = flash_spec();
+  other_vocab.settings_json = R"({"student": {"vocab_size": 30522}})";
+  CHECK(failure(other_vocab).field() == "settings.student.vocab_size");
+
+  auto not_bundle = flash_spec();
+  not_bundle.teacher_digest = blobs().not_a_bundle;
+  Status bundle = failure(not_bundle);
+  CHECK(bundle.field() == "teacher_digest");
+  CHECK_FALSE(worker::is_retryable(bundle));
+
+  auto bad_corpus = flash_spec();
+  bad_corpus.corpus_digest = blobs().bad_corpus;
+  Status corpus = failure(bad_corpus);
+  CHECK(corpus.field() == "corpus_digest");
+  CHECK_THAT(corpus.message(), Catch::Contains("NUL"));
+
+  auto no_teacher = flash_spec();
+  no_teacher.teacher_digest.clear();
+  CHECK(failure(no_teacher).field() == "teacher_digest");
+
+  // A blob the daemon lacks is the fetcher's (retryable) error.
+  auto missing = flash_spec();
+  missing.corpus_digest = std::string(64, 'a');
+  CHECK(worker::is_retryable(failure(missing)));
+}
+
+TEST_CASE("a cancelled trial stops before training") {
+  DistillEvaluator evaluator({.threads = 1});
+  auto r = run(evaluator, flash_spec(), work_dir() / "cancelled", /*cancel=*/true);
+  CHECK(r.status().code() == Code::kCancelled);
+}

@@ -1,0 +1,41 @@
+// Hugging Face BERT config.json parsing and writing.
+
+#include <catch2/catch.hpp>
+
+#include "autodistill/model/bert_config.hpp"
+
+using autodistill::Code;
+using namespace autodistill::model;
+
+TEST_CASE("config.json: fields, defaults and round trip") {
+  auto c = parse_bert_config(R"({"model_type": "bert", "vocab_size": 100, "hidden_size": 64,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
+      "hidden_act": "gelu_new", "layer_norm_eps": 1e-5, "architectures": ["BertForMaskedLM"],
+      "hidden_dropout_prob": 0.1})");
+  REQUIRE(c);
+  CHECK(c->vocab_size == 100);
+  CHECK(c->hidden_act == "gelu_new");
+  CHECK(c->layer_norm_eps == 1e-5);
+  CHECK(c->max_position_embeddings == 512);  // default
+  CHECK(c->type_vocab_size == 2);
+  auto back = parse_bert_config(bert_config_json(*c));
+  REQUIRE(back);
+  CHECK(back->hidden_size == 64);
+  CHECK(back->num_hidden_layers == 2);
+  CHECK(back->layer_norm_eps == 1e-5);
+  CHECK(back->hidden_act == "gelu_new");
+}
+
+TEST_CASE("config.json: errors name the key") {
+  CHECK(parse_bert_config("not json").status().code() == Code::kMalformed);
+  CHECK(parse_bert_config("[]").status().code() == Code::kMalformed);
+  CHECK(parse_bert_config(R"({"hidden_size": "64"})").status().field() == "hidden_size");
+  CHECK(parse_bert_config(R"({"hidden_size": 100, "num_attention_heads": 12})").status().field() ==
+        "num_attention_heads");
+  CHECK(parse_bert_config(R"({"num_hidden_layers": 0})").status().field() == "num_hidden_layers");
+  CHECK(parse_bert_config(R"({"hidden_act": "swish"})").status().field() == "hidden_act");
+  CHECK(parse_bert_config(R"({"model_type": "roberta"})").status().field() == "model_type");
+  CHECK(parse_bert_config(R"({"position_embedding_type": "relative_key"})").status().field() ==
+        "position_embedding_type");
+  CHECK(read_bert_config("/nonexistent/config.json").status().code() == Code::kNotFound);
+}

@@ -1,0 +1,352 @@
+#include "autodistill/distill/distill_evaluator.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <fstream>
+#include <list>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "autodistill/distill/distiller.hpp"
+#include "autodistill/distill/settings.hpp"
+#include "autodistill/model/corpus.hpp"
+#include "autodistill/model/student_checkpoint.hpp"
+#include "autodistill/model/teacher.hpp"
+#include "autodistill/model/wordpiece.hpp"
+#include "autodistill/student_arch.hpp"
+#include "autodistill/wire/bundle.hpp"
+
+namespace autodistill::distill {
+
+namespace fs = std::filesystem;
+using worker::TrialContext;
+using worker::TrialOutcome;
+
+namespace {
+
+const char* const kArchFactors[] = {"num_blocks", "hidden_size",       "bottleneck_size",
+                                    "num_heads",  "intermediate_size", "num_stacked_ffn"};
+
+// A failure that retrying will not fix, keeping the message and field.
+Status permanent(const Status& s) {
+  return Status(Code::kInvalidArgument, s.message(), s.field());
+}
+
+struct LoadedTeacher {
+  model::Teacher teacher;
+  model::WordPieceTokenizer tokenizer;
+};
+
+// transformers' tokenizer_config.json, when the checkpoint has one: cased
+// models say do_lower_case false.
+model::TokenizerOptions tokenizer_options(const fs::path& dir) {
+  model::TokenizerOptions options;
+  std::ifstream in(dir / "tokenizer_config.json");
+  if (!in) return options;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!json.is_object()) return options;
+  if (auto it = json.find("do_lower_case"); it != json.end() && it->is_boolean()) {
+    options.lower_case = it->get<bool>();
+    options.strip_accents = options.lower_case;
+  }
+  if (auto it = json.find("strip_accents"); it != json.end() && it->is_boolean()) {
+    options.strip_accents = it->get<bool>();
+  }
+  return options;
+}
+
+std::string kind_name(wire::TrialKind kind) {
+  return kind == wire::TrialKind::Flash     ? "flash"
+         : kind == wire::TrialKind::Regular ? "regular"
+                                            : "other";
+}
+
+}  // namespace
+
+Result<std::string> resolve_device(const std::string& name) {
+  if (name == "cpu") return std::string("cpu");
+  if (name == "cuda") {
+    if (!torch::cuda::is_available()) {
+      return Status(Code::kFailedPrecondition, "--device cuda, but LibTorch sees no CUDA device",
+                    "device");
+    }
+    return std::string("cuda");
+  }
+  if (name == "auto") return std::string(torch::cuda::is_available() ? "cuda" : "cpu");
+  return Status(Code::kInvalidArgument, "device must be auto, cpu or cuda, not \"" + name + "\"",
+                "device");
+}
+
+struct DistillEvaluator::Cache {
+  std::mutex mu;
+  // Most recently used first.
+  std::list<std::pair<std::string, std::shared_ptr<const LoadedTeacher>>> teachers;
+  std::map<std::string, std::shared_ptr<const model::Corpus>> corpora;
+};
+
+DistillEvaluator::DistillEvaluator(DistillWorkerOptions options)
+    : options_(std::move(options)), cache_(std::make_unique<Cache>()) {}
+
+DistillEvaluator::~DistillEvaluator() = default;
+
+namespace {
+
+Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, const fs::path& blob,
+                                                          const at::Device& device) {
+  const fs::path dir = ctx.scratch_dir() / "teacher";
+  if (!wire::is_bundle(blob)) {
+    return permanent(Status(Code::kInvalidArgument,
+                            "the teacher blob is not a checkpoint bundle (a tar of the Hugging "
+                            "Face directory: config.json, model.safetensors, vocab.txt)",
+                            "teacher_digest"));
+  }
+  if (Status s = wire::unpack_bundle(blob, dir); !s) {
+    return s.code() == Code::kInternal ? s : permanent(s);
+  }
+  auto teacher = model::Teacher::load(dir);
+  if (!teacher) return permanent(teacher.status());
+  auto vocab = model::Vocab::read(dir / "vocab.txt");
+  if (!vocab) return permanent(vocab.status());
+  if (vocab->size() > teacher->config().vocab_size) {
+    return permanent(Status(Code::kInvalidArgument,
+                            "vocab.txt has " + std::to_string(vocab->size()) +
+                                " tokens, more than the teacher's vocab_size " +
+                                std::to_string(teacher->config().vocab_size),
+                            "vocab.txt"));
+  }
+  auto tokenizer =
+      model::WordPieceTokenizer::create(std::move(vocab.value()), tokenizer_options(dir));
+  if (!tokenizer) return permanent(tokenizer.status());
+  teacher->to(device);
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  return std::make_shared<const LoadedTeacher>(
+      LoadedTeacher{std::move(teacher.value()), std::move(tokenizer.value())});
+}
+
+}  // namespace
+
+Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
+  try {
+    const worker::TrialSpec& spec = ctx.spec();
+    if (spec.kind != wire::TrialKind::Flash && spec.kind != wire::TrialKind::Regular) {
+      return worker::permanent_failure(
+          std::string("the distill worker evaluates Flash and Regular trials, not ") +
+              wire::EnumNameTrialKind(spec.kind),
+          "kind");
+    }
+    auto settings = parse_distill_settings(spec.settings_json);
+    if (!settings) return permanent(settings.status());
+    // Factors: settings.student fills what the design space leaves out.
+    std::map<std::string, double> factors;
+    for (const char* name : kArchFactors) {
+      if (auto it = settings->student.find(name); it != settings->student.end()) {
+        factors[name] = static_cast<double>(it->second);
+      }
+    }
+    for (const auto& [name, value] : spec.params) {
+      if (const double* number = std::get_if<double>(&value)) {
+        factors[name] = *number;
+      } else if (std::find(std::begin(kArchFactors), std::end(kArchFactors), name) !=
+                 std::end(kArchFactors)) {
+        return worker::permanent_failure("factor " + name + " must be a number", "params." + name);
+      }
+    }
+    if (spec.teacher_digest.empty() || spec.corpus_digest.empty()) {
+      return worker::permanent_failure(
+          "a distill trial needs a teacher and a corpus",
+          spec.teacher_digest.empty() ? "teacher_digest" : "corpus_digest");
+    }
+    auto device_name = resolve_device(options_.device);
+    if (!device_name) return device_name.status();
+    const at::Device device(*device_name == "cuda" ? at::kCUDA : at::kCPU);
+
+    // Teacher and corpus, cached by digest.
+    ctx.report_progress(0.0, "fetching the teacher");
+    std::shared_ptr<const LoadedTeacher> teacher;
+    {
+      std::lock_guard<std::mutex> lock(cache_->mu);
+      auto& list = cache_->teachers;
+      for (auto it = list.begin(); it != list.end(); ++it) {
+        if (it->first == spec.teacher_digest) {
+          list.splice(list.begin(), list, it);
+          teacher = it->second;
+          break;
+        }
+      }
+      if (!teacher) {
+        auto blob = ctx.fetch_blob(spec.teacher_digest);
+        if (!blob) return blob.status();
+        auto loaded = load_teacher(ctx, *blob, device);
+        if (!loaded) return loaded.status();
+        teacher = *loaded;
+        list.emplace_front(spec.teacher_digest, teacher);
+        while (list.size() > std::max<size_t>(1, options_.teacher_cache)) list.pop_back();
+      }
+    }
+    ctx.report_progress(0.0, "indexing the corpus");
+    std::shared_ptr<const model::Corpus> corpus;
+    {
+      const std::string key = spec.corpus_digest + "/" + std::to_string(settings->eval_fraction) +
+                              "/" + std::to_string(settings->split_seed);
+      std::lock_guard<std::mutex> lock(cache_->mu);
+      if (auto it = cache_->corpora.find(key); it != cache_->corpora.end()) {
+        corpus = it->second;
+      } else {
+        auto blob = ctx.fetch_blob(spec.corpus_digest);
+        if (!blob) return blob.status();
+        auto opened = model::Corpus::open(
+            *blob, {.eval_fraction = settings->eval_fraction, .split_seed = settings->split_seed});
+        if (!opened) {
+          return permanent(Status(Code::kInvalidArgument, "corpus: " + opened.status().message(),
+                                  "corpus_digest"));
+        }
+        corpus = std::make_shared<const model::Corpus>(std::move(opened.value()));
+        cache_->corpora[key] = corpus;
+      }
+    }
+    if (ctx.cancelled()) return Status(Code::kCancelled, "cancelled");
+
+    const model::BertConfig& tc = teacher->teacher.config();
+    // The sizes other workers assume (settings.student) must be the teacher's.
+    for (auto [key, value] : {std::pair{"vocab_size", tc.vocab_size},
+                              std::pair{"max_positions", tc.max_position_embeddings},
+                              std::pair{"type_vocab_size", tc.type_vocab_size}}) {
+      auto it = settings->student.find(key);
+      if (it != settings->student.end() && it->second != value) {
+        return worker::permanent_failure(std::string("settings.student.") + key + " is " +
+                                             std::to_string(it->second) + " but the teacher's is " +
+                                             std::to_string(value),
+                                         std::string("settings.student.") + key);
+      }
+    }
+    StudentArch base;
+    base.vocab_size = tc.vocab_size;
+    base.max_positions = tc.max_position_embeddings;
+    base.type_vocab_size = tc.type_vocab_size;
+    const StudentArch arch = student_from_factors(factors, base);
+    if (Status valid = validate(arch); !valid) {
+      return worker::permanent_failure("student architecture: " + valid.message(),
+                                       "params." + valid.field());
+    }
+
+    const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t threads =
+        settings->threads > 0 ? settings->threads
+        : options_.threads > 0
+            ? options_.threads
+            : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
+    at::set_num_threads(static_cast<int>(threads));
+
+    auto student = model::Student::create(arch, settings->options.seed);
+    if (!student) return permanent(student.status());
+    DistillOptions options = settings->options;
+    options.steps =
+        spec.kind == wire::TrialKind::Flash ? settings->flash_steps : settings->regular_steps;
+    options.device = device;
+    auto distiller =
+        Distiller::create(*student, teacher->teacher, *corpus, teacher->tokenizer, options);
+    if (!distiller) {
+      return distiller.status().code() == Code::kInvalidArgument ? permanent(distiller.status())
+                                                                 : distiller.status();
+    }
+    auto report = distiller->run([&ctx](const Progress& p) {
+      ctx.report_progress(
+          static_cast<double>(p.step) / static_cast<double>(std::max<int64_t>(1, p.total)), p.phase,
+          {{"loss", p.loss},
+           {"learning_rate", p.learning_rate},
+           {"step", static_cast<double>(p.step)}});
+      return !ctx.cancelled();
+    });
+    if (!report) return report.status();
+    ctx.report_progress(
+        1.0, "exporting",
+        {{"mlm_accuracy", report->eval.mlm_accuracy}, {"nsp_accuracy", report->eval.nsp_accuracy}});
+
+    nlohmann::ordered_json manifest;
+    manifest["format"] = "autodistill-student";
+    manifest["version"] = 1;
+    manifest["architecture"] = {{"num_blocks", arch.num_blocks},
+                                {"hidden_size", arch.hidden_size},
+                                {"bottleneck_size", arch.bottleneck_size},
+                                {"num_heads", arch.num_heads},
+                                {"intermediate_size", arch.intermediate_size},
+                                {"num_stacked_ffn", arch.num_stacked_ffn},
+                                {"vocab_size", arch.vocab_size},
+                                {"max_positions", arch.max_positions},
+                                {"type_vocab_size", arch.type_vocab_size}};
+    manifest["parameters"] = student->parameter_count();
+    manifest["flops_per_sequence"] = forward_flops(arch, options.seq_len);
+    manifest["accuracy"] = {{"mlm_accuracy", report->eval.mlm_accuracy},
+                            {"nsp_accuracy", report->eval.nsp_accuracy},
+                            {"mlm_loss", report->eval.mlm_loss},
+                            {"nsp_loss", report->eval.nsp_loss},
+                            {"mlm_predictions", report->eval.mlm_predictions},
+                            {"nsp_predictions", report->eval.nsp_predictions}};
+    manifest["teacher"] = {{"digest", spec.teacher_digest},
+                           {"num_hidden_layers", tc.num_hidden_layers},
+                           {"hidden_size", tc.hidden_size},
+                           {"num_attention_heads", tc.num_attention_heads},
+                           {"parameters", teacher->teacher.parameter_count()}};
+    manifest["corpus"] = {{"digest", spec.corpus_digest}};
+    nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+    for (const PhaseReport& p : report->phases) {
+      phases.push_back({{"phase", p.phase},
+                        {"steps", p.steps},
+                        {"first_loss", p.first_loss},
+                        {"last_loss", p.last_loss}});
+    }
+    manifest["distillation"] = {{"kind", kind_name(spec.kind)},
+                                {"steps", report->steps},
+                                {"batch_size", options.batch_size},
+                                {"seq_len", options.seq_len},
+                                {"learning_rate", options.learning_rate},
+                                {"progressive_ratio", options.progressive_ratio},
+                                {"alpha", options.alpha},
+                                {"temperature", options.temperature},
+                                {"seed", options.seed},
+                                {"eval_seed", options.eval_seed},
+                                {"phases", phases},
+                                {"train_seconds", report->train_seconds},
+                                {"tokens_per_second", report->tokens_per_second},
+                                {"device", *device_name},
+                                {"threads", threads}};
+    manifest["study_id"] = spec.study_id;
+    manifest["trial_id"] = spec.trial_id;
+    manifest["attempt"] = spec.attempt;
+    const fs::path out = ctx.scratch_dir() / "student";
+    if (Status s = model::save_student(*student, out, teacher->tokenizer.vocab(), manifest.dump());
+        !s) {
+      return s;
+    }
+
+    TrialOutcome outcome;
+    outcome.objectives["accuracy"] = report->eval.mlm_accuracy;
+    outcome.objectives["mlm_accuracy"] = report->eval.mlm_accuracy;
+    outcome.objectives["nsp_accuracy"] = report->eval.nsp_accuracy;
+    outcome.metrics["params"] = static_cast<double>(student->parameter_count());
+    outcome.metrics["eval_mlm_loss"] = report->eval.mlm_loss;
+    outcome.metrics["eval_nsp_loss"] = report->eval.nsp_loss;
+    outcome.metrics["steps"] = static_cast<double>(report->steps);
+    outcome.metrics["train_seconds"] = report->train_seconds;
+    outcome.metrics["tokens_per_second"] = report->tokens_per_second;
+    if (!report->phases.empty()) outcome.metrics["final_loss"] = report->phases.back().last_loss;
+    for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "manifest.json"}) {
+      outcome.artifacts.push_back({file, out / file});
+    }
+    return outcome;
+  } catch (const c10::Error& e) {
+    return worker::retryable_failure(std::string("distillation failed in LibTorch: ") +
+                                     e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return worker::retryable_failure(std::string("distillation failed: ") + e.what());
+  }
+}
+
+}  // namespace autodistill::distill

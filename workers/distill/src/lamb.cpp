@@ -1,0 +1,82 @@
+#include "autodistill/distill/lamb.hpp"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <string>
+
+namespace autodistill::distill {
+
+Lamb::Lamb(std::vector<ParamGroup> groups, LambOptions options) : options_(options) {
+  for (auto& group : groups) {
+    for (auto& p : group.params) {
+      states_.push_back({p, at::zeros_like(p), at::zeros_like(p), group.adapt});
+    }
+  }
+}
+
+void Lamb::step(double lr) {
+  at::NoGradGuard no_grad;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  for (State& s : states_) {
+    const at::Tensor& g = s.param.grad();
+    if (!g.defined()) continue;
+    ++s.step;
+    s.m.mul_(b1).add_(g, 1.0 - b1);
+    s.v.mul_(b2).addcmul_(g, g, 1.0 - b2);
+    const double c1 = 1.0 - std::pow(b1, static_cast<double>(s.step));
+    const double c2 = 1.0 - std::pow(b2, static_cast<double>(s.step));
+    at::Tensor update = (s.m / c1) / ((s.v / c2).sqrt_().add_(options_.eps));
+    if (s.adapt) {
+      if (options_.weight_decay != 0.0) update.add_(s.param, options_.weight_decay);
+      // The trust ratio stays on the device (no host round trip per tensor).
+      const at::Tensor w = s.param.norm(), u = update.norm();
+      update.mul_(at::where((w > 0) & (u > 0), w / u, at::ones_like(w)));
+    }
+    s.param.add_(update, -lr);
+  }
+}
+
+void Lamb::zero_grad() {
+  for (State& s : states_) {
+    if (s.param.grad().defined()) s.param.mutable_grad() = at::Tensor();
+  }
+}
+
+std::vector<ParamGroup> lamb_groups(const std::vector<std::pair<std::string, at::Tensor>>& named) {
+  ParamGroup adapted{{}, true}, plain{{}, false};
+  for (const auto& [name, p] : named) {
+    const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    const bool norm = name.find("LayerNorm") != std::string::npos;
+    (bias || norm || p.dim() <= 1 ? plain : adapted).params.push_back(p);
+  }
+  return {adapted, plain};
+}
+
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> norms;
+  for (const auto& p : params) {
+    if (p.grad().defined()) norms.push_back(p.grad().norm().pow(2));
+  }
+  if (norms.empty()) return 0.0;
+  const double total = at::stack(norms).sum().sqrt().item<double>();
+  if (total > max_norm) {
+    const double scale = max_norm / (total + 1e-6);
+    for (const auto& p : params) {
+      if (p.grad().defined()) p.grad().mul_(scale);
+    }
+  }
+  return total;
+}
+
+double LinearSchedule::at(int64_t step) const {
+  if (step < warmup_steps) {
+    return peak * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  }
+  const int64_t decay = std::max<int64_t>(1, total_steps - warmup_steps);
+  const double left = static_cast<double>(total_steps - step) / static_cast<double>(decay);
+  return peak * std::clamp(left, 0.0, 1.0);
+}
+
+}  // namespace autodistill::distill
