@@ -530,7 +530,8 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
     // and acknowledge so the worker's outbox drains.
     auto row = store_.get_trial(result.trial_id);
     if (row && row.value()) {
-      store_.insert_result(result.trial_id, result.attempt, "result", payload.dump(), now_());
+      // Kept for the record, not counted: the trial already has its outcome.
+      store_.insert_result(result.trial_id, result.attempt, "late_result", payload.dump(), now_());
     } else {
       LOG_WARN("result for unknown trial " << result.trial_id << " acknowledged and dropped");
     }

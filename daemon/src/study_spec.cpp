@@ -94,6 +94,13 @@ Status validate_factor(const wire::FactorT& f, const std::string& field, bool di
           (f.low != std::floor(f.low) || f.high != std::floor(f.high))) {
         return invalid("integer bounds must be integers", field + ".low");
       }
+      // Integer factors enumerate their range: keep it within 32 bits.
+      constexpr double kIntegerLimit = 2147483647.0;
+      if (f.kind == FactorKind::Integer &&
+          (std::abs(f.low) > kIntegerLimit || std::abs(f.high) > kIntegerLimit)) {
+        return invalid("integer bounds must lie within +-2^31 (use a continuous factor)",
+                       field + (std::abs(f.low) > kIntegerLimit ? ".low" : ".high"));
+      }
       if (f.kind == FactorKind::Integer ? f.low > f.high : f.low >= f.high) {
         return invalid("low must be below high (the range is empty)", field + ".high");
       }

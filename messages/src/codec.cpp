@@ -1,5 +1,8 @@
 #include "autodistill/wire/codec.hpp"
 
+#include <new>
+#include <stdexcept>
+
 namespace autodistill::wire {
 
 namespace {
@@ -40,7 +43,16 @@ autodistill::Result<EnvelopeT> decode(const void* data, size_t size) {
   Status status = verify(data, size);
   if (!status) return status;
   EnvelopeT envelope;
-  GetEnvelope(data)->UnPackTo(&envelope);
+  try {
+    // A verified buffer can still share one large string or table between
+    // many offsets, so unpacking may need far more memory than the frame.
+    GetEnvelope(data)->UnPackTo(&envelope);
+  } catch (const std::bad_alloc&) {
+    return Status(Code::kResourceExhausted,
+                  "message expands beyond available memory when unpacked (shared offsets)");
+  } catch (const std::length_error&) {
+    return Status(Code::kResourceExhausted, "message expands beyond the largest container");
+  }
   return envelope;
 }
 

@@ -131,3 +131,16 @@ TEST_CASE("spec: packing is canonical and verified on the way back", "[spec]") {
   CHECK(back->factors.size() == 2);
   CHECK_FALSE(unpack_spec("garbage"));
 }
+
+TEST_CASE("spec: integer factors with astronomic ranges are refused", "[spec]") {
+  auto spec = external_spec(5);
+  auto f = std::make_unique<wire::FactorT>();
+  f->name = "n";
+  f->kind = wire::FactorKind::Integer;
+  f->low = 0;
+  f->high = 1e18;
+  spec.factors.push_back(std::move(f));
+  Status s = check(spec);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.field() == "spec.factors[2].high");
+}
