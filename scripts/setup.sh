@@ -16,7 +16,7 @@ packages=(
   nlohmann-json3-dev
   catch2
   libtorch-dev libopenblas0-openmp
-  python3-torch
+  python3-torch libicu-dev
   procps python3
 )
 

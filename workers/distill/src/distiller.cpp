@@ -57,9 +57,8 @@ Status validate(const DistillOptions& o) {
   if (!(o.clip_norm > 0.0)) return bad("clip_norm", "must be positive");
   if (!(o.alpha >= 0.0 && o.alpha <= 1.0)) return bad("alpha", "must be in [0, 1]");
   if (!(o.temperature > 0.0)) return bad("temperature", "must be positive");
-  if (!(o.attention_weight >= 0.0) || !(o.feature_weight >= 0.0)) {
-    return bad("attention_weight", "loss weights must not be negative");
-  }
+  if (!(o.attention_weight >= 0.0)) return bad("attention_weight", "must not be negative");
+  if (!(o.feature_weight >= 0.0)) return bad("feature_weight", "must not be negative");
   if (o.eval_batches < 1) return bad("eval_batches", "must be at least 1");
   return Status::ok();
 }

@@ -24,7 +24,8 @@ namespace autodistill::distill {
 
 struct DistillWorkerOptions {
   // Intra-op threads when a trial's settings do not say; 0: one per
-  // hardware thread divided by the slots. Default 0.
+  // hardware thread divided by the slots. Default 0. (LibTorch's intra-op
+  // pool is process-wide: concurrent trials share the latest setting.)
   int64_t threads = 0;
   // "auto" (CUDA when LibTorch sees a GPU, else CPU), "cpu" or "cuda". Default "auto".
   std::string device = "auto";
