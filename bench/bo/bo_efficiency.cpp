@@ -1,19 +1,28 @@
 // Search efficiency of the BO engine against random search and the
 // evolutionary baselines, one suggestion per iteration as in the paper
-// (section 4.3). Problems, all SYNTHETIC:
-//   table1  the Table 1 space (576 points) with the landscape of
+// (section 4.3). Problems:
+//   table1  the Table 1 space (576 points) with latencies MEASURED by the
+//           project's probe worker (data/table1_latency_cpu.csv,
+//           table1_measured.hpp) and the synthetic accuracy surrogate of
 //           table1_landscape.hpp; also counts evaluations until the first and
 //           the third architecture dominating the MobileBERT-like reference
+//           (its measured latency and surrogate accuracy)
+//   table1-synthetic  the same with the SYNTHETIC latency model as well
 //   zdt1, zdt2  (Zitzler et al. 2000) on 4 variables, each on a 6-level grid
 //           (1,296 points), both objectives minimized
 //   dtlz2   (Deb et al. 2002) with 3 objectives on 5 variables, 5 levels each
 //           (3,125 points)
 // For every problem: evaluations until 95% of the hypervolume of the whole
 // grid (reference: the worst value of each objective over the grid).
-// Prints medians and means over seeds and each algorithm's ratio to the first.
+// Prints medians and means over seeds and, per algorithm, the first
+// algorithm's median (mean) divided by its own: "bo/x" = 0.4 means BO needed
+// 0.4 times its evaluations.
 //
-//   bo_efficiency [--problem table1|zdt1|zdt2|dtlz2] [--seeds N] [--max-iter N]
-//                 [--algorithms bo,random,firefly,nsga2] [--initial N]
+//   bo_efficiency [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N]
+//                 [--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N]
+//                 [--latency-csv FILE] [--weights N] [--samples N]
+// --weights / --samples set BoOptions::scalarization_weights / _samples (3+
+// objectives).
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <numbers>
 #include <sstream>
 #include <string>
@@ -31,6 +41,7 @@
 #include "autodistill/bo/pareto.hpp"
 #include "autodistill/bo/space.hpp"
 #include "table1_landscape.hpp"
+#include "table1_measured.hpp"
 
 using namespace autodistill::bo;
 
@@ -44,6 +55,7 @@ struct Problem {
   std::vector<bool> log_transform;
   std::function<Objectives(const Point&)> evaluate;  // raw values, objective order
   std::function<bool(const Point&)> target;          // table1 only
+  std::string description;                           // the first line printed
 };
 
 Objectives as_max(const Problem& problem, const Objectives& values) {
@@ -63,18 +75,54 @@ DesignSpace grid_space(int variables, int levels) {
   return s;
 }
 
+std::string latency_csv;  // --latency-csv; "" = measured::default_latency_csv()
+
 Problem make_problem(const std::string& name) {
   Problem p;
   p.name = name;
-  if (name == "table1") {
-    p.space = table1_space();
+  if (name == "table1" || name == "table1-synthetic") {
     p.objectives = {"accuracy", "latency_ms"};
     p.maximize = {true, false};
     p.log_transform = {false, true};
-    p.evaluate = [](const Point& x) {
-      return Objectives{synthetic::accuracy(x), synthetic::latency_ms(x)};
+    char line[512];
+    if (name == "table1-synthetic") {
+      p.space = table1_space();
+      p.evaluate = [](const Point& x) {
+        return Objectives{synthetic::accuracy(x), synthetic::latency_ms(x)};
+      };
+      p.target = synthetic::dominates_reference;
+      const Point ref = synthetic::mobilebert_reference();
+      std::snprintf(line, sizeof line,
+                    "SYNTHETIC problem table1-synthetic (surrogate accuracy, modelled latency); "
+                    "reference %s: accuracy %.2f, latency %.3f ms",
+                    "(24, 512, 128, 4, 512, 4)", synthetic::accuracy(ref),
+                    synthetic::latency_ms(ref));
+      p.description = line;
+      return p;
+    }
+    const std::string path = latency_csv.empty() ? measured::default_latency_csv() : latency_csv;
+    auto loaded = measured::load_latency_table(path);
+    if (!loaded) {
+      std::fprintf(stderr, "%s\n", loaded.status().to_string().c_str());
+      std::exit(1);
+    }
+    auto table = std::make_shared<const measured::LatencyTable>(std::move(loaded.value()));
+    p.space = table->space();
+    p.evaluate = [table](const Point& x) {
+      return Objectives{synthetic::accuracy(x), table->at(x)};
     };
-    p.target = synthetic::dominates_reference;
+    Point ref = synthetic::mobilebert_reference();
+    ref[0] = table->num_blocks;
+    const double ref_accuracy = synthetic::accuracy(ref), ref_latency = table->at(ref);
+    p.target = [table, ref_accuracy, ref_latency](const Point& x) {
+      return synthetic::accuracy(x) > ref_accuracy && table->at(x) < ref_latency;
+    };
+    std::snprintf(line, sizeof line,
+                  "problem table1: MEASURED latency (%s, %d blocks, host %.12s...), SURROGATE "
+                  "accuracy; reference (%d, 512, 128, 4, 512, 4): accuracy %.2f, latency %.3f ms",
+                  path.c_str(), table->num_blocks, table->hardware_fingerprint.c_str(),
+                  table->num_blocks, ref_accuracy, ref_latency);
+    p.description = line;
     return p;
   }
   if (name == "zdt1" || name == "zdt2") {
@@ -90,6 +138,7 @@ Problem make_problem(const std::string& name) {
       const double r = x[0] / g;
       return Objectives{x[0], g * (1.0 - (convex ? std::sqrt(r) : r * r))};
     };
+    p.description = "SYNTHETIC problem " + name;
     return p;
   }
   if (name == "dtlz2") {
@@ -104,9 +153,11 @@ Problem make_problem(const std::string& name) {
       return Objectives{(1 + g) * std::cos(a) * std::cos(b), (1 + g) * std::cos(a) * std::sin(b),
                         (1 + g) * std::sin(a)};
     };
+    p.description = "SYNTHETIC problem dtlz2";
     return p;
   }
-  std::fprintf(stderr, "unknown problem '%s' (table1, zdt1, zdt2, dtlz2)\n", name.c_str());
+  std::fprintf(stderr, "unknown problem '%s' (table1, table1-synthetic, zdt1, zdt2, dtlz2)\n",
+               name.c_str());
   std::exit(2);
 }
 
@@ -118,6 +169,7 @@ struct Run {
 };
 
 int initial_points = -1;
+BoOptions bo_options;  // --weights, --samples
 
 Run run(const Problem& problem, const std::string& algorithm, uint64_t seed, int max_iter,
         const Objectives& hv_ref, double best_hv) {
@@ -130,6 +182,7 @@ Run run(const Problem& problem, const std::string& algorithm, uint64_t seed, int
   config.algorithm = algorithm;
   config.seed = seed;
   config.initial_points = initial_points;
+  config.bo = bo_options;
   auto engine = Engine::create(config);
   if (!engine) {
     std::fprintf(stderr, "create: %s\n", engine.status().to_string().c_str());
@@ -203,14 +256,21 @@ int main(int argc, char** argv) {
       problem_name = argv[++i];
     } else if (!std::strcmp(argv[i], "--initial") && i + 1 < argc) {
       initial_points = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--weights") && i + 1 < argc) {
+      bo_options.scalarization_weights = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) {
+      bo_options.scalarization_samples = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--latency-csv") && i + 1 < argc) {
+      latency_csv = argv[++i];
     } else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc) {
       algorithms.clear();
       std::stringstream ss(argv[++i]);
       for (std::string a; std::getline(ss, a, ',');) algorithms.push_back(a);
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--problem table1|zdt1|zdt2|dtlz2] [--seeds N] [--max-iter N] "
-                   "[--algorithms bo,random,firefly,nsga2] [--initial N]\n",
+                   "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N] "
+                   "[--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N] "
+                   "[--latency-csv FILE] [--weights N] [--samples N]\n",
                    argv[0]);
       return 2;
     }
@@ -230,12 +290,8 @@ int main(int argc, char** argv) {
     for (size_t j = 0; j < y.size(); ++j) hv_ref[j] = std::min(hv_ref[j], y[j]);
   }
   const double best_hv = hypervolume(all, hv_ref);
-  std::printf("SYNTHETIC problem %s: %zu points", problem.name.c_str(), all.size());
-  if (problem.target) {
-    const Point ref = synthetic::mobilebert_reference();
-    std::printf(", %d dominate the MobileBERT-like reference (accuracy %.2f, latency %.3f ms)",
-                targets, synthetic::accuracy(ref), synthetic::latency_ms(ref));
-  }
+  std::printf("%s\n%zu points", problem.description.c_str(), all.size());
+  if (problem.target) std::printf(", %d dominate the reference", targets);
   std::printf("; %d seeds, at most %d evaluations\n\n", seeds, max_iter);
 
   std::vector<Summary> first, third, hv;
@@ -257,31 +313,34 @@ int main(int argc, char** argv) {
     ms.push_back(total_ms / seeds);
   }
 
+  // Evaluations (median, mean), then bo/x of the median and of the mean.
   auto cell = [&](const std::vector<Summary>& v, size_t a) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%5.1f %6.1f (%4.2fx)%s", v[a].median, v[a].mean,
-                  v[a].mean / v[0].mean, v[a].censored ? "*" : "");
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%6.1f %6.1f%s %4.2f %4.2f", v[a].median, v[a].mean,
+                  v[a].censored ? "*" : " ", v[0].median / v[a].median, v[0].mean / v[a].mean);
     return std::string(buf);
   };
+  std::vector<std::pair<std::string, const std::vector<Summary>*>> measures;
   if (problem.target) {
-    std::printf("%-8s | %-22s | %-22s | %-22s | %s\n", "algo", "1st dominating", "3rd dominating",
-                "95% hypervolume", "ms/suggest");
-    std::printf("%-8s | %-22s | %-22s | %-22s |\n", "", "median  mean (ratio)",
-                "median  mean (ratio)", "median  mean (ratio)");
-    for (size_t a = 0; a < algorithms.size(); ++a) {
-      std::printf("%-8s | %-22s | %-22s | %-22s | %.2f\n", algorithms[a].c_str(),
-                  cell(first, a).c_str(), cell(third, a).c_str(), cell(hv, a).c_str(), ms[a]);
-    }
-  } else {
-    std::printf("%-8s | %-22s | %s\n", "algo", "95% hypervolume", "ms/suggest");
-    std::printf("%-8s | %-22s |\n", "", "median  mean (ratio)");
-    for (size_t a = 0; a < algorithms.size(); ++a) {
-      std::printf("%-8s | %-22s | %.2f\n", algorithms[a].c_str(), cell(hv, a).c_str(), ms[a]);
-    }
+    measures = {{"1st dominating", &first}, {"3rd dominating", &third}};
+  }
+  measures.push_back({"95% hypervolume", &hv});
+  std::printf("%-8s", "");
+  for (const auto& m : measures) std::printf(" | %-24s", m.first.c_str());
+  std::printf(" |\n%-8s", "algo");
+  for (size_t k = 0; k < measures.size(); ++k) {
+    std::printf(" | %6s %6s  %-9s", "median", "mean", "bo/x");
+  }
+  std::printf(" | ms/suggest\n");
+  for (size_t a = 0; a < algorithms.size(); ++a) {
+    std::printf("%-8s", algorithms[a].c_str());
+    for (const auto& m : measures) std::printf(" | %s", cell(*m.second, a).c_str());
+    std::printf(" | %.2f\n", ms[a]);
   }
   std::printf(
-      "\nratio = mean / mean of %s; * = some runs did not get there within %d evaluations "
-      "(counted as %d)\n",
-      algorithms[0].c_str(), max_iter, max_iter + 1);
+      "\nevaluations over seeds; bo/x = %s's median, mean / this algorithm's median, mean (the "
+      "fraction of its evaluations %s needed); * = some runs did not get there within %d "
+      "evaluations (counted as %d)\n",
+      algorithms[0].c_str(), algorithms[0].c_str(), max_iter, max_iter + 1);
   return 0;
 }

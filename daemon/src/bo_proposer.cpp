@@ -7,6 +7,7 @@
 #include <set>
 
 #include "autodistill/bo/engine.hpp"
+#include "autodistill/bo/space.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/proposer.hpp"
 
@@ -32,80 +33,87 @@ bo::FactorKind kind_of(wire::FactorKind kind) {
   return bo::FactorKind::kOrdinal;
 }
 
+bo::Point to_point(const wire::StudySpecT& spec, const Params& params) {
+  bo::Point p(spec.factors.size(), 0.0);
+  for (size_t i = 0; i < spec.factors.size(); ++i) {
+    const wire::FactorT& f = *spec.factors[i];
+    auto it = std::find_if(params.begin(), params.end(),
+                           [&](const wire::ParamValueT& v) { return v.name == f.name; });
+    if (it == params.end()) continue;
+    if (f.kind == wire::FactorKind::Categorical) {
+      auto c = std::find(f.categories.begin(), f.categories.end(), it->category);
+      p[i] = static_cast<double>(c - f.categories.begin());
+    } else {
+      p[i] = it->number;
+    }
+  }
+  return p;
+}
+
+Params to_params(const wire::StudySpecT& spec, const bo::Point& p) {
+  Params params;
+  for (size_t i = 0; i < spec.factors.size(); ++i) {
+    const wire::FactorT& f = *spec.factors[i];
+    wire::ParamValueT v;
+    v.name = f.name;
+    if (f.kind == wire::FactorKind::Categorical) {
+      size_t index = static_cast<size_t>(std::llround(p[i]));
+      v.category = f.categories.at(std::min(index, f.categories.size() - 1));
+    } else {
+      v.number = p[i];
+    }
+    params.push_back(std::move(v));
+  }
+  return params;
+}
+
 class BoProposer final : public Proposer {
  public:
   BoProposer(const wire::StudySpecT& spec, bo::Engine engine)
-      : spec_(spec), engine_(std::move(engine)) {}
+      : spec_(std::make_shared<const wire::StudySpecT>(spec)), engine_(std::move(engine)) {}
 
-  void add_known(const Params& params) override { pending_.insert(to_point(params)); }
+  void add_known(const Params& params) override { pending_.insert(to_point(*spec_, params)); }
 
   void observe(const Params& params, const std::map<std::string, double>& values) override {
-    if (Status s = engine_.observe(to_point(params), values); !s) {
+    if (Status s = engine_.observe(to_point(*spec_, params), values); !s) {
       LOG_WARN("proposer: observation not used: " << s.to_string());
     }
   }
 
   void observe_failure(const Params& params) override {
-    bo::Point p = to_point(params);
+    bo::Point p = to_point(*spec_, params);
     pending_.erase(p);
     if (Status s = engine_.observe_failure(p); !s) {
       LOG_WARN("proposer: failure not recorded: " << s.to_string());
     }
   }
 
-  void finish(const Params& params) override { pending_.erase(to_point(params)); }
+  void finish(const Params& params) override { pending_.erase(to_point(*spec_, params)); }
 
-  std::vector<Params> propose(size_t n) override {
-    std::vector<bo::Point> pending(pending_.begin(), pending_.end());
-    auto points = engine_.suggest(n, pending);
-    if (!points) {
-      LOG_ERROR("proposer: " << points.status().to_string());
-      return {};
-    }
-    std::vector<Params> out;
-    for (const bo::Point& p : points.value()) {
-      pending_.insert(p);
-      out.push_back(to_params(p));
-    }
-    return out;
+  SuggestJob prepare(size_t n) const override {
+    // The engine copy shares the synchronized cache of fitted models with
+    // engine_ (engine.hpp), so the job may run while engine_ keeps observing.
+    return [engine = engine_, pending = std::vector<bo::Point>(pending_.begin(), pending_.end()),
+            spec = spec_, n]() -> std::vector<Params> {
+      auto points = engine.suggest(n, pending);
+      if (!points) {
+        LOG_ERROR("proposer: " << points.status().to_string());
+        return {};
+      }
+      std::vector<Params> out;
+      for (const bo::Point& p : points.value()) out.push_back(to_params(*spec, p));
+      return out;
+    };
+  }
+
+  double score(const Params& params) const override {
+    auto scores = engine_.score({to_point(*spec_, params)});
+    if (!scores || scores.value().empty()) return 0.0;
+    return scores.value().front();
   }
 
  private:
-  bo::Point to_point(const Params& params) const {
-    bo::Point p(spec_.factors.size(), 0.0);
-    for (size_t i = 0; i < spec_.factors.size(); ++i) {
-      const wire::FactorT& f = *spec_.factors[i];
-      auto it = std::find_if(params.begin(), params.end(),
-                             [&](const wire::ParamValueT& v) { return v.name == f.name; });
-      if (it == params.end()) continue;
-      if (f.kind == wire::FactorKind::Categorical) {
-        auto c = std::find(f.categories.begin(), f.categories.end(), it->category);
-        p[i] = static_cast<double>(c - f.categories.begin());
-      } else {
-        p[i] = it->number;
-      }
-    }
-    return p;
-  }
-
-  Params to_params(const bo::Point& p) const {
-    Params params;
-    for (size_t i = 0; i < spec_.factors.size(); ++i) {
-      const wire::FactorT& f = *spec_.factors[i];
-      wire::ParamValueT v;
-      v.name = f.name;
-      if (f.kind == wire::FactorKind::Categorical) {
-        size_t index = static_cast<size_t>(std::llround(p[i]));
-        v.category = f.categories.at(std::min(index, f.categories.size() - 1));
-      } else {
-        v.number = p[i];
-      }
-      params.push_back(std::move(v));
-    }
-    return params;
-  }
-
-  wire::StudySpecT spec_;
+  std::shared_ptr<const wire::StudySpecT> spec_;
   bo::Engine engine_;
   std::set<bo::Point> pending_;  // proposed, not yet finished or failed
 };
@@ -176,13 +184,110 @@ Status validate_search(const wire::StudySpecT& spec) {
   return Status(s.code(), s.message(), s.field().empty() ? "spec" : "spec." + s.field());
 }
 
-std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t) {
-  auto engine = bo::Engine::create(engine_config(spec));
+std::vector<Params> Proposer::propose(size_t n) {
+  std::vector<Params> out = prepare(n)();
+  for (const Params& p : out) add_known(p);
+  return out;
+}
+
+std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t study_id,
+                                        const std::vector<PriorObservation>& warm_start) {
+  bo::EngineConfig config = engine_config(spec);
+  if (!warm_start.empty()) {
+    auto space = bo::Space::build(config.space);
+    if (!space) {
+      LOG_ERROR("proposer: " << space.status().to_string());
+      return nullptr;
+    }
+    for (const PriorObservation& prior : warm_start) {
+      bo::Observation o;
+      o.point = to_point(spec, prior.params);
+      if (!space.value().check(o.point, "point")) continue;
+      for (const auto& [name, v] : prior.values) {
+        if (std::isfinite(v) && (!latency_like(name) || v > 0)) o.values[name] = v;
+      }
+      if (!o.values.empty()) config.warm_start.push_back(std::move(o));
+    }
+    LOG_INFO("study " << study_id << ": warm start from " << config.warm_start.size() << " of "
+                      << warm_start.size() << " earlier measurements");
+  }
+  auto engine = bo::Engine::create(std::move(config));
   if (!engine) {
     LOG_ERROR("proposer: " << engine.status().to_string());
     return nullptr;
   }
   return std::make_unique<BoProposer>(spec, std::move(engine.value()));
+}
+
+Params baseline_params(const wire::StudySpecT& spec) {
+  Params out;
+  if (spec.baseline.empty()) return out;
+  for (const auto& f : spec.factors) {
+    for (const auto& v : spec.baseline) {
+      if (v && v->name == f->name) out.push_back(*v);
+    }
+  }
+  return out;
+}
+
+Status validate_baseline(const wire::StudySpecT& spec) {
+  if (spec.baseline.empty()) return Status::ok();
+  auto invalid = [](std::string message, std::string field) {
+    return Status(Code::kInvalidArgument, std::move(message), std::move(field));
+  };
+  if (spec.kind != wire::StudyKind::Distill) {
+    return invalid("a baseline architecture needs a distill study", "spec.baseline");
+  }
+  std::set<std::string> named;
+  for (size_t i = 0; i < spec.baseline.size(); ++i) {
+    const std::string field = "spec.baseline[" + std::to_string(i) + "]";
+    if (!spec.baseline[i]) return invalid("missing value", field);
+    const wire::ParamValueT& v = *spec.baseline[i];
+    auto f = std::find_if(spec.factors.begin(), spec.factors.end(),
+                          [&](const auto& x) { return x && x->name == v.name; });
+    if (f == spec.factors.end()) {
+      return invalid("\"" + v.name + "\" is not a factor of the design space", field + ".name");
+    }
+    if (!named.insert(v.name).second) {
+      return invalid("factor \"" + v.name + "\" is named twice", field + ".name");
+    }
+    const wire::FactorT& factor = **f;
+    if (factor.kind == wire::FactorKind::Categorical) {
+      if (std::find(factor.categories.begin(), factor.categories.end(), v.category) ==
+          factor.categories.end()) {
+        return invalid("\"" + v.category + "\" is not a category of \"" + v.name + "\"",
+                       field + ".category");
+      }
+      continue;
+    }
+    if (!v.category.empty()) {
+      return invalid("\"" + v.name + "\" takes a number, not a category", field + ".category");
+    }
+    const double x = v.number;
+    bool ok = std::isfinite(x);
+    std::string domain;
+    if (factor.kind == wire::FactorKind::Ordinal) {
+      ok = ok && std::find(factor.values.begin(), factor.values.end(), x) != factor.values.end();
+      domain = "one of the factor's values";
+    } else {
+      ok = ok && x >= factor.low && x <= factor.high &&
+           (factor.kind == wire::FactorKind::Continuous || x == std::floor(x));
+      domain = factor.kind == wire::FactorKind::Integer ? "an integer in [low, high]"
+                                                        : "a number in [low, high]";
+    }
+    if (!ok) {
+      return invalid("value of \"" + v.name + "\" must be " + domain, field + ".number");
+    }
+  }
+  for (const auto& f : spec.factors) {
+    if (f && !named.count(f->name)) {
+      return invalid("the baseline does not name factor \"" + f->name + "\"", "spec.baseline");
+    }
+  }
+  if (!is_valid_candidate(spec, baseline_params(spec))) {
+    return invalid("num_heads must divide bottleneck_size", "spec.baseline");
+  }
+  return Status::ok();
 }
 
 }  // namespace autodistill::daemon

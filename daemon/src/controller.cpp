@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
@@ -29,6 +30,13 @@ namespace {
 constexpr uint32_t kMaxSlots = 1024;
 constexpr uint32_t kReplayBatch = 1000;
 constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
+// skip_dominated_flash: a probed candidate whose expected hypervolume
+// improvement (standardized objective units) is at most this is hopeless
+// (calibration in docs/study-spec.md and tests/daemon/proposer_test.cpp).
+constexpr double kSkipFlashScore = 1e-2;
+// ... judged only once this many candidates of the study are complete (the
+// engine's models need two measurements of every objective).
+constexpr size_t kSkipFlashAfter = 2;
 
 bool is_terminal(int study_state) {
   return study_state >= static_cast<int>(StudyState::Succeeded);
@@ -128,9 +136,14 @@ struct Controller::Study {
   uint32_t max_attempts = 1;
   std::unique_ptr<Proposer> proposer;
   uint32_t next_candidate = 0;
+  bool has_baseline = false;  // candidate 0 is spec.baseline
   bool exhausted = false;
+  bool wall_spent = false;        // max_wall_seconds passed: nothing new is proposed
+  bool suggesting = false;        // a suggestion job is in flight
   std::map<uint32_t, int> open;   // candidate -> non-terminal trials
   std::set<uint32_t> failed;      // candidates with a failed trial
+  std::set<uint32_t> skipped;     // candidates whose flash was skipped
+  size_t complete = 0;            // candidates whose flash completed
   std::deque<uint64_t> ready[3];  // queued trial ids, by Role
   uint64_t seq = 0;               // last durable event seq
   int state() const { return row.state; }
@@ -166,6 +179,7 @@ Controller::~Controller() = default;
 // Recovery
 
 void Controller::reset_memory() {
+  ++epoch_;  // results of suggestion jobs in flight are dropped
   studies_.clear();
   trials_.clear();
   for (auto& [peer, w] : workers_) w->leased.clear();
@@ -203,9 +217,15 @@ Status Controller::recover() {
       if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
       if (t.state == static_cast<int>(TrialState::Completed)) {
         s->proposer->observe(params, metrics_from_json(t.objectives_json));
+        if (t.kind == static_cast<int>(TrialKind::Flash)) s->complete++;
         continue;
       }
       if (t.state == static_cast<int>(TrialState::Failed)) s->failed.insert(t.candidate);
+      // In a study that is still active, a cancelled flash trial was skipped.
+      if (t.state == static_cast<int>(TrialState::Cancelled) &&
+          t.kind == static_cast<int>(TrialKind::Flash)) {
+        s->skipped.insert(t.candidate);
+      }
       if (t.state >= static_cast<int>(TrialState::Completed)) continue;
       auto trial = std::make_unique<Trial>();
       trial->row = std::move(t);
@@ -231,13 +251,16 @@ Status Controller::recover() {
     for (const TrialRow& t : trials.value()) {
       if (s->open.count(t.candidate) || !finished.insert(t.candidate).second) continue;
       Params params = params_from_json(t.params_json);
-      if (s->failed.count(t.candidate))
+      if (s->failed.count(t.candidate) || s->skipped.count(t.candidate))
         s->proposer->observe_failure(params);
       else
         s->proposer->finish(params);
     }
     if (s->state() == static_cast<int>(StudyState::Queued)) {
       set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+    }
+    if (s->state() == static_cast<int>(StudyState::Selecting)) {
+      select_for_regular(*s);  // it stopped between selecting and queueing
     }
     maybe_advance(*s);
   }
@@ -259,7 +282,8 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->spec = std::move(spec.value());
   s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
   s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
-  s->proposer = make_proposer(s->spec, row.id);
+  s->has_baseline = !s->spec.baseline.empty();
+  s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {
     store_.update_study(row.id, static_cast<int>(StudyState::Failed),
                         "its design space cannot be searched", now_());
@@ -268,6 +292,44 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   Study* raw = s.get();
   studies_[row.id] = std::move(s);
   return raw;
+}
+
+std::vector<PriorObservation> Controller::warm_start_of(const wire::StudySpecT& spec,
+                                                        int64_t created_ms) {
+  std::vector<PriorObservation> out;
+  if (spec.warm_start_study == 0) return out;
+  auto trials = store_.trials_of_study(spec.warm_start_study);
+  if (!trials) {
+    LOG_WARN("warm start: " << trials.status().to_string());
+    return out;
+  }
+  // Per candidate, the objectives of its completed exploration trials that
+  // finished before this study was created (the same set after a restart).
+  std::map<uint32_t, PriorObservation> by_candidate;
+  for (const TrialRow& t : trials.value()) {
+    if (t.kind == static_cast<int>(TrialKind::Regular) ||
+        t.state != static_cast<int>(TrialState::Completed) || t.updated_ms > created_ms) {
+      continue;
+    }
+    PriorObservation& o = by_candidate[t.candidate];
+    if (o.params.empty()) o.params = params_from_json(t.params_json);
+    for (auto& [k, v] : metrics_from_json(t.objectives_json)) o.values[k] = v;
+  }
+  for (auto& [candidate, o] : by_candidate) out.push_back(std::move(o));
+  return out;
+}
+
+Result<std::optional<wire::StudySpecT>> Controller::find_visible_spec(uint64_t id) {
+  auto row = store_.get_study(id);
+  if (!row) return row.status();
+  if (!row.value() || !visible(*row.value())) return std::optional<wire::StudySpecT>();
+  auto spec = unpack_spec(row.value()->spec);
+  if (!spec) return spec.status();
+  return std::optional<wire::StudySpecT>(std::move(spec.value()));
+}
+
+uint32_t Controller::explored(const Study& s) const {
+  return s.next_candidate - (s.has_baseline && s.next_candidate > 0 ? 1 : 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -681,8 +743,9 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
                            " studies (max_active_studies); retry when one finishes",
                        "spec"));
   }
-  Status valid = validate_spec(*submit.spec, config_,
-                               [this](const std::string& d) { return blobs_.contains(d); });
+  Status valid = validate_spec(
+      *submit.spec, config_, [this](const std::string& d) { return blobs_.contains(d); },
+      [this](uint64_t id) { return find_visible_spec(id); });
   if (!valid) return fail(valid);
 
   StudyRow row;
@@ -697,6 +760,12 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
   if (s == nullptr) return;
   event(*s, "study_state", 0, 0, "Queued");
   set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+  if (s->has_baseline) {
+    // Candidate 0, outside the max_trials budget, evaluated first.
+    Params baseline = baseline_params(s->spec);
+    s->proposer->add_known(baseline);
+    add_candidate(*s, std::move(baseline));
+  }
   refill(*s);
   maybe_advance(*s);
   LOG_INFO("study " << row.id << " \"" << s->spec.name << "\" submitted ("
@@ -920,60 +989,173 @@ void Controller::on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wir
 // State machine
 
 void Controller::refill(Study& s) {
-  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) return;
-  while (!s.exhausted && s.open.size() < s.parallelism && s.next_candidate < s.spec.max_trials) {
-    size_t want =
-        std::min<size_t>(s.parallelism - s.open.size(), s.spec.max_trials - s.next_candidate);
-    const auto started = std::chrono::steady_clock::now();
-    std::vector<Params> proposals = s.proposer->propose(want);
-    metrics_.suggestion.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (proposals.empty()) {
-      s.exhausted = true;
-      LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << s.next_candidate
-                        << " candidates");
-      break;
-    }
-    for (Params& p : proposals) add_candidate(s, std::move(p));
+  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_ || s.suggesting) {
+    return;
   }
+  if (!s.wall_spent && s.spec.max_wall_seconds > 0 &&
+      now_() - s.row.created_ms >= int64_t{1000} * s.spec.max_wall_seconds) {
+    s.wall_spent = true;
+    event(s, "wall_budget_spent", 0, 0,
+          "max_wall_seconds " + std::to_string(s.spec.max_wall_seconds) + " passed after " +
+              std::to_string(explored(s)) + " candidates; no new candidates");
+    LOG_INFO("study " << s.row.id << ": max_wall_seconds passed; exploration stops proposing");
+  }
+  if (s.exhausted || s.wall_spent || s.open.size() >= s.parallelism ||
+      explored(s) >= s.spec.max_trials) {
+    return;
+  }
+  const size_t want =
+      std::min<size_t>(s.parallelism - s.open.size(), s.spec.max_trials - explored(s));
+  s.suggesting = true;
+  ++suggestions_in_flight_;
+  auto seconds = std::make_shared<double>(0.0);
+  SuggestJob job = [inner = s.proposer->prepare(want), seconds] {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<Params> out = inner();
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  };
+  auto deliver = [this, id = s.row.id, epoch = epoch_, seconds](std::vector<Params> proposals) {
+    --suggestions_in_flight_;
+    metrics_.suggestion.observe(*seconds);
+    on_suggestions(id, epoch, std::move(proposals));
+  };
+  if (runner_) {
+    runner_(std::move(job), std::move(deliver));
+  } else {
+    deliver(job());
+  }
+}
+
+void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals) {
+  if (epoch != epoch_) return;
+  auto it = studies_.find(study_id);
+  if (it == studies_.end()) return;
+  Study& s = *it->second;
+  // Cancelled, ended or shutting down meanwhile: nothing was stored, so
+  // nothing is lost (after a restart the study suggests again).
+  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) {
+    s.suggesting = false;
+    return;
+  }
+  if (proposals.empty()) {
+    s.exhausted = true;
+    LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << explored(s)
+                      << " candidates");
+  }
+  // Pending for the proposer before any is added: a cached probe can finish
+  // a candidate at once, and the next suggestion must see all of them.
+  for (const Params& p : proposals) s.proposer->add_known(p);
+  for (Params& p : proposals) add_candidate(s, std::move(p));
+  s.suggesting = false;
+  maybe_advance(s);
 }
 
 void Controller::add_candidate(Study& s, Params params) {
   const uint32_t candidate = s.next_candidate++;
-  std::vector<TrialKind> kinds;
-  if (s.spec.kind == StudyKind::External) {
-    kinds = {TrialKind::External};
-  } else {
-    if (study_uses(s.spec, TrialKind::Probe)) kinds.push_back(TrialKind::Probe);
-    if (study_uses(s.spec, TrialKind::Flash)) kinds.push_back(TrialKind::Flash);
-  }
   const std::string params_json = params_to_json(params);
-  for (TrialKind kind : kinds) {
-    if (kind == TrialKind::Probe && complete_from_cache(s, candidate, params, params_json)) {
-      continue;
+  const std::string note = s.has_baseline && candidate == 0 ? " baseline" : "";
+  if (s.spec.kind == StudyKind::External) {
+    queue_trial(s, candidate, TrialKind::External, params_json, note);
+  } else if (!study_uses(s.spec, TrialKind::Probe)) {
+    if (study_uses(s.spec, TrialKind::Flash)) {
+      queue_trial(s, candidate, TrialKind::Flash, params_json, note);
     }
-    auto t = std::make_unique<Trial>();
-    t->row.study_id = s.row.id;
-    t->row.candidate = candidate;
-    t->row.kind = static_cast<int>(kind);
-    t->row.state = static_cast<int>(TrialState::Queued);
-    t->row.attempt = 1;
-    t->row.params_json = params_json;
-    t->row.updated_ms = now_();
-    t->row.id = store_.insert_trial(t->row);
-    if (t->row.id == 0) return;  // the batch fails at commit
-    t->role = role_of(kind);
-    t->objectives = objectives_for(s.spec, kind);
-    t->ready_ms = t->row.updated_ms;
-    s.ready[static_cast<int>(t->role)].push_back(t->row.id);
-    s.open[candidate]++;
-    event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind));
-    trials_.emplace(t->row.id, std::move(t));
+  } else if (std::map<std::string, double> cached;
+             complete_from_cache(s, candidate, params, params_json, &cached)) {
+    after_probe(s, candidate, params, cached);  // probe first: here from the cache
+  } else {
+    queue_trial(s, candidate, TrialKind::Probe, params_json, note);
+  }
+  if (!s.open.count(candidate)) {
+    // Nothing left to run (a cached probe and no flash).
+    if (s.skipped.count(candidate))
+      s.proposer->observe_failure(params);
+    else
+      s.proposer->finish(params);
   }
 }
 
+bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
+                             const std::string& params_json, const std::string& note) {
+  auto t = std::make_unique<Trial>();
+  t->row.study_id = s.row.id;
+  t->row.candidate = candidate;
+  t->row.kind = static_cast<int>(kind);
+  t->row.state = static_cast<int>(TrialState::Queued);
+  t->row.attempt = 1;
+  t->row.params_json = params_json;
+  t->row.updated_ms = now_();
+  t->row.id = store_.insert_trial(t->row);
+  if (t->row.id == 0) return false;  // the batch fails at commit
+  t->role = role_of(kind);
+  t->objectives = objectives_for(s.spec, kind);
+  t->ready_ms = t->row.updated_ms;
+  s.ready[static_cast<int>(t->role)].push_back(t->row.id);
+  s.open[candidate]++;
+  event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind) + note);
+  trials_.emplace(t->row.id, std::move(t));
+  return true;
+}
+
+bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
+                             const std::map<std::string, double>& probe_values) {
+  if (s.spec.kind != StudyKind::Distill || !study_uses(s.spec, TrialKind::Flash)) return false;
+  const std::string params_json = params_to_json(params);
+  const bool baseline = s.has_baseline && candidate == 0;
+  const std::string why =
+      s.spec.skip_dominated_flash && !baseline ? hopeless(s, params, probe_values) : "";
+  if (why.empty()) {
+    return queue_trial(s, candidate, TrialKind::Flash, params_json, baseline ? " baseline" : "");
+  }
+  TrialRow row;
+  row.study_id = s.row.id;
+  row.candidate = candidate;
+  row.kind = static_cast<int>(TrialKind::Flash);
+  row.state = static_cast<int>(TrialState::Cancelled);
+  row.attempt = 1;
+  row.params_json = params_json;
+  row.error_code = static_cast<int>(Code::kCancelled);
+  row.error_message = "skipped: " + why;
+  row.updated_ms = now_();
+  row.id = store_.insert_trial(row);
+  if (row.id == 0) return false;
+  store_.update_trial(row);  // insert_trial() stores no outcome fields
+  s.skipped.insert(candidate);
+  metrics_.flash_skipped++;
+  event(s, "flash_skipped", row.id, 1, why);
+  LOG_INFO("study " << s.row.id << " candidate " << candidate << ": flash skipped (" << why << ")");
+  return false;
+}
+
+std::string Controller::hopeless(Study& s, const Params& params,
+                                 const std::map<std::string, double>& probe_values) {
+  // A measured probe metric outside a constraint: it can never be selected.
+  for (const auto& c : s.spec.constraints) {
+    auto v = probe_values.find(c->metric);
+    if (v == probe_values.end()) continue;
+    const bool le = c->comparison == wire::Comparison::LessEqual;
+    if (le ? v->second > c->bound : v->second < c->bound) {
+      std::ostringstream why;
+      why << c->metric << " " << v->second << " violates the constraint " << c->metric
+          << (le ? " <= " : " >= ") << c->bound;
+      return why.str();
+    }
+  }
+  // The engine's expected hypervolume improvement given the measured probe
+  // metrics, against the complete candidates (the baseline included).
+  if (s.complete < kSkipFlashAfter) return "";
+  const double score = s.proposer->score(params);
+  if (score > kSkipFlashScore) return "";
+  std::ostringstream why;
+  why << "expected hypervolume improvement " << score << " <= " << kSkipFlashScore
+      << " given its measured probe metrics";
+  return why.str();
+}
+
 bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
-                                     const std::string& params_json) {
+                                     const std::string& params_json,
+                                     std::map<std::string, double>* measured) {
   auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
   if (tag == fingerprints_by_tag_.end()) return false;
   const std::string arch = arch_key(params);
@@ -1008,6 +1190,7 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
     event(s, "trial_completed", row.id, 1,
           "cached measurement of trial " + std::to_string(hit.value()->trial_id));
     s.proposer->observe(params, objectives);
+    *measured = std::move(objectives);
     return true;
   }
   return false;
@@ -1088,8 +1271,18 @@ void Controller::finish_trial(Trial& t, int state) {
   event(s, kind, id, t.row.attempt, t.row.error_message);
   const uint32_t candidate = t.row.candidate;
   const bool failed = state == static_cast<int>(TrialState::Failed);
+  const bool completed = state == static_cast<int>(TrialState::Completed);
+  const TrialKind trial_kind = static_cast<TrialKind>(t.row.kind);
   const Params params = params_from_json(t.row.params_json);
+  const std::map<std::string, double> values = metrics_from_json(t.row.objectives_json);
   trials_.erase(id);  // t is gone from here on
+
+  if (completed && trial_kind == TrialKind::Flash) s.complete++;
+  // Probe first: the candidate's flash trial follows its completed probe.
+  if (completed && trial_kind == TrialKind::Probe &&
+      s.state() == static_cast<int>(StudyState::Exploring)) {
+    after_probe(s, candidate, params, values);
+  }
 
   auto open = s.open.find(candidate);
   if (open != s.open.end() && --open->second <= 0) s.open.erase(open);
@@ -1117,7 +1310,10 @@ void Controller::finish_trial(Trial& t, int state) {
     }
   }
   if (!s.open.count(candidate)) {
-    if (!s.failed.count(candidate)) s.proposer->finish(params);
+    if (s.skipped.count(candidate) && !s.failed.count(candidate))
+      s.proposer->observe_failure(params);
+    else if (!s.failed.count(candidate))
+      s.proposer->finish(params);
     candidate_finished(s, candidate);
   }
 }
@@ -1129,8 +1325,8 @@ void Controller::candidate_finished(Study& s, uint32_t) {
 void Controller::maybe_advance(Study& s) {
   if (s.state() == static_cast<int>(StudyState::Exploring)) {
     refill(s);
-    const bool budget_spent = s.next_candidate >= s.spec.max_trials || s.exhausted;
-    if (!budget_spent || !s.open.empty() || shutting_down_) return;
+    const bool budget_spent = explored(s) >= s.spec.max_trials || s.exhausted || s.wall_spent;
+    if (!budget_spent || !s.open.empty() || s.suggesting || shutting_down_) return;
     if (s.spec.kind == StudyKind::Distill && study_uses(s.spec, TrialKind::Flash)) {
       select_for_regular(s);
       return;
@@ -1152,7 +1348,7 @@ void Controller::maybe_advance(Study& s) {
   } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
     if (s.open.empty()) {
       set_study_state(s, static_cast<int>(StudyState::Succeeded),
-                      "regular distillation of the Pareto candidates done");
+                      "regular distillation of the selected candidates done");
     }
   }
 }
@@ -1161,7 +1357,7 @@ void Controller::select_for_regular(Study& s) {
   set_study_state(s, static_cast<int>(StudyState::Selecting), "");
   auto trials = store_.trials_of_study(s.row.id);
   if (!trials) return;
-  std::vector<uint32_t> chosen = pareto_candidates(s.spec, trials.value());
+  std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
   if (chosen.empty()) {
     set_study_state(s, static_cast<int>(StudyState::Failed),
                     "no candidate completed within the constraints");
@@ -1190,8 +1386,13 @@ void Controller::select_for_regular(Study& s) {
     event(s, "trial_queued", t->row.id, 1, "Regular");
     trials_.emplace(t->row.id, std::move(t));
   }
-  set_study_state(s, static_cast<int>(StudyState::Finalizing),
-                  std::to_string(chosen.size()) + " Pareto candidates chosen");
+  const bool topk = s.spec.selection && s.spec.selection->rule == wire::SelectionRule::TopK;
+  std::string list;
+  for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
+  event(s, "selected", 0, 0, "candidates " + list);
+  set_study_state(
+      s, static_cast<int>(StudyState::Finalizing),
+      std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen");
 }
 
 void Controller::set_study_state(Study& s, int state, const std::string& message) {

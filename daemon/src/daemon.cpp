@@ -1,11 +1,14 @@
 #include "autodistill/daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -30,6 +33,10 @@ namespace {
 
 // The transport drops frames above this; verify() answers 16..64 MiB ones.
 constexpr int64_t kTransportMaxMessage = 64ll << 20;
+// Threads that compute BO suggestions off the event loop (issue #3); a
+// study has at most one suggestion in flight, so this bounds how many
+// studies compute at once.
+constexpr size_t kSuggestThreads = 2;
 
 // One ZeroMQ socket whose ZMQ_FD is watched by the loop. ZMQ_FD is
 // edge-triggered: after every recv/send, ZMQ_EVENTS must be re-checked.
@@ -64,7 +71,9 @@ struct Daemon::Impl {
   wire::CurveKeyPair server_keys;
   std::map<std::string, bool> allowed[2];
   asio::steady_timer tick_timer{io};
-  asio::signal_set signals{io};
+  // SIGTERM / SIGINT / SIGHUP, read from a signalfd (handle_signals).
+  asio::posix::stream_descriptor signals{io};
+  signalfd_siginfo signal_buffer[16];
   std::unique_ptr<HttpServer> http;
   int lock_fd = -1;
   uint64_t reload_generation = 0;
@@ -75,6 +84,9 @@ struct Daemon::Impl {
   bool stopping = false;
   bool pump_posted = false;
   std::string bound_workers, bound_clients;
+  // Declared last, destroyed first: its destructor abandons queued jobs and
+  // joins the running ones, whose results are then never delivered.
+  std::unique_ptr<asio::thread_pool> suggest_pool;
 
   explicit Impl(Config c, DaemonOptions o) : config(std::move(c)), options(o), ctx(1) {}
 
@@ -135,6 +147,7 @@ struct Daemon::Impl {
     if (!blob_store) return blob_store.status();
     blobs = std::make_unique<BlobStore>(std::move(blob_store.value()));
     controller = std::make_unique<Controller>(config, *store, *blobs);
+    start_suggest_pool();
     if (Status s = controller->recover(); !s) return s;
     controller->commit();
 
@@ -170,6 +183,30 @@ struct Daemon::Impl {
                                    << ", data in " << config.data_dir << " (schema v"
                                    << store->schema_version() << ")");
     return Status::ok();
+  }
+
+  // BO suggestions run on suggest_pool (a copy of the study's engine); the
+  // result comes back to the loop, where the controller stores the
+  // candidates and pump() commits and dispatches them. The pool's threads
+  // block every signal: the loop alone handles them.
+  void start_suggest_pool() {
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    suggest_pool = std::make_unique<asio::thread_pool>(kSuggestThreads);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    controller->set_suggest_runner([this](SuggestJob job,
+                                          std::function<void(std::vector<Params>)> deliver) {
+      asio::post(*suggest_pool, [this, job = std::move(job),
+                                 deliver = std::move(deliver)]() mutable {
+        std::vector<Params> result = job();
+        asio::post(io, [this, deliver = std::move(deliver), result = std::move(result)]() mutable {
+          if (stopping) return;  // nothing was stored: a restart suggests again
+          deliver(std::move(result));
+          pump();
+        });
+      });
+    });
   }
 
   // Reads both allow-lists (start and SIGHUP: a removed key is revoked) and
@@ -406,9 +443,9 @@ struct Daemon::Impl {
     flush();
     stopping = true;
     tick_timer.cancel();
-    signals.cancel();
-    if (http) http->stop();
     boost::system::error_code ignored;
+    if (signals.is_open()) signals.cancel(ignored);
+    if (http) http->stop();
     workers->descriptor.cancel(ignored);
     clients->descriptor.cancel(ignored);
     io.stop();
@@ -417,9 +454,7 @@ struct Daemon::Impl {
   Status run() {
     if (!controller) return Status(Code::kFailedPrecondition, "start() was not called");
     if (options.handle_signals) {
-      signals.add(SIGTERM);
-      signals.add(SIGINT);
-      signals.add(SIGHUP);
+      if (auto s = open_signalfd(); !s) return s;
       wait_signal();
     }
 #ifdef AUTODISTILL_HAVE_SYSTEMD
@@ -435,19 +470,52 @@ struct Daemon::Impl {
     return Status::ok();
   }
 
+  Status open_signalfd() {
+    if (auto s = block_daemon_signals(); !s) return s;
+    sigset_t set;
+    sigemptyset(&set);
+    for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signo);
+    const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+      return Status(Code::kInternal, std::string("signalfd: ") + std::strerror(errno));
+    }
+    signals.assign(fd);
+    return Status::ok();
+  }
+
+  // Reads every pending signal at once: a burst of SIGHUPs is one reload,
+  // and a SIGTERM in the same burst wins over them.
   void wait_signal() {
-    signals.async_wait([this](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      if (signo == SIGHUP) {
-        reload();
-        wait_signal();
-        return;
-      }
-      LOG_INFO("received " << (signo == SIGTERM ? "SIGTERM" : "SIGINT"));
-      shutdown();
-    });
+    signals.async_read_some(
+        asio::buffer(signal_buffer), [this](const boost::system::error_code& ec, size_t n) {
+          if (ec) return;
+          bool hangup = false;
+          int stop_signal = 0;
+          for (size_t i = 0; i < n / sizeof(signalfd_siginfo); ++i) {
+            const int signo = static_cast<int>(signal_buffer[i].ssi_signo);
+            if (signo == SIGHUP) hangup = true;
+            if (signo == SIGTERM || signo == SIGINT) stop_signal = signo;
+          }
+          if (stop_signal != 0) {
+            LOG_INFO("received " << (stop_signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+            shutdown();
+            return;
+          }
+          if (hangup) reload();
+          wait_signal();
+        });
   }
 };
+
+Status block_daemon_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signo : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signo);
+  if (const int err = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
+    return Status(Code::kInternal, std::string("pthread_sigmask: ") + std::strerror(err));
+  }
+  return Status::ok();
+}
 
 Daemon::Daemon(Config config, DaemonOptions options)
     : impl_(std::make_unique<Impl>(std::move(config), options)) {}

@@ -31,6 +31,12 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  // Before the first thread (the Daemon's ZeroMQ context) starts: every
+  // thread inherits the mask and run() reads the signals from a signalfd.
+  if (auto s = block_daemon_signals(); !s) {
+    std::fprintf(stderr, "autodistilld: %s\n", s.to_string().c_str());
+    return 1;
+  }
   DaemonOptions options;
   options.handle_signals = true;
   options.notify_systemd = true;

@@ -45,7 +45,7 @@ std::string Metrics::render() const {
   out += store_commit.render("autodistill_store_commit_seconds",
                              "Duration of one durable group commit of the store.");
   out += suggestion.render("autodistill_suggestion_seconds",
-                           "Duration of one call to a study's proposer.");
+                           "Duration of one suggestion job of a study's proposer.");
   out += dispatch.render("autodistill_dispatch_seconds",
                          "Time a trial waited in the queue before a worker leased it.");
   out +=
@@ -62,6 +62,8 @@ std::string Metrics::render() const {
                  results);
   out += counter("autodistill_failures_total", "Trial failures reported by workers.", failures);
   out += counter("autodistill_lease_expiries_total", "Leases that expired.", lease_expiries);
+  out += counter("autodistill_flash_skipped_total",
+                 "Flash trials skipped as hopeless (skip_dominated_flash).", flash_skipped);
   out +=
       "# HELP autodistill_blob_bytes_total Blob bytes moved, by direction.\n"
       "# TYPE autodistill_blob_bytes_total counter\n";

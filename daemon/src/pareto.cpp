@@ -1,8 +1,10 @@
 #include "autodistill/daemon/pareto.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "autodistill/bo/pareto.hpp"
 #include "autodistill/daemon/study_spec.hpp"
 
 namespace autodistill::daemon {
@@ -26,10 +28,10 @@ bool satisfies(const wire::StudySpecT& spec, const std::map<std::string, double>
   return true;
 }
 
-}  // namespace
-
-std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
-                                        const std::vector<TrialRow>& trials) {
+// Objective vectors (oriented so that larger is better) of the complete,
+// feasible candidates, by candidate index.
+std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
+    const wire::StudySpecT& spec, const std::vector<TrialRow>& trials) {
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
     if (t.kind == static_cast<int>(wire::TrialKind::Regular)) continue;
@@ -41,7 +43,6 @@ std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
     for (auto& [k, v] : metrics_from_json(t.metrics_json)) c.values[k] = v;
     for (auto& [k, v] : metrics_from_json(t.objectives_json)) c.values[k] = v;
   }
-  // Objective vectors, each oriented so that larger is better.
   std::vector<std::pair<uint32_t, std::vector<double>>> points;
   for (auto& [index, c] : candidates) {
     if (!c.complete || !satisfies(spec, c.values)) continue;
@@ -53,19 +54,78 @@ std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
     }
     if (p.size() == spec.objectives.size()) points.emplace_back(index, std::move(p));
   }
+  return points;
+}
+
+}  // namespace
+
+std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
+                                        const std::vector<TrialRow>& trials) {
+  const auto points = feasible_points(spec, trials);
+  std::vector<bo::Objectives> values;
+  for (const auto& p : points) values.push_back(p.second);
   std::vector<uint32_t> front;
-  for (size_t i = 0; i < points.size(); ++i) {
-    bool dominated = false;
-    for (size_t j = 0; j < points.size() && !dominated; ++j) {
-      if (i == j) continue;
-      bool no_worse = true, better = false;
-      for (size_t k = 0; k < points[i].second.size(); ++k) {
-        if (points[j].second[k] < points[i].second[k]) no_worse = false;
-        if (points[j].second[k] > points[i].second[k]) better = true;
-      }
-      dominated = no_worse && better;
+  for (size_t i : bo::pareto_front(values)) front.push_back(points[i].first);
+  return front;
+}
+
+std::vector<uint32_t> selected_candidates(const wire::StudySpecT& spec,
+                                          const std::vector<TrialRow>& trials) {
+  const wire::SelectionT* sel = spec.selection.get();
+  if (sel && sel->rule == wire::SelectionRule::TopK) {
+    size_t m = 0;
+    while (m < spec.objectives.size() && spec.objectives[m]->name != sel->metric) ++m;
+    if (m == spec.objectives.size()) return {};
+    auto points = feasible_points(spec, trials);
+    std::stable_sort(points.begin(), points.end(),
+                     [m](const auto& a, const auto& b) { return a.second[m] > b.second[m]; });
+    std::vector<uint32_t> out;
+    for (size_t i = 0; i < points.size() && i < sel->k; ++i) out.push_back(points[i].first);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::vector<uint32_t> front = pareto_candidates(spec, trials);
+  const uint32_t k = sel ? sel->k : 0;
+  if (k == 0 || front.size() <= k) return front;
+  // Normalize over the feasible complete candidates.
+  const auto points = feasible_points(spec, trials);
+  const size_t d = spec.objectives.size();
+  std::vector<double> lo(d, INFINITY), hi(d, -INFINITY);
+  std::map<uint32_t, bo::Objectives> by_candidate;
+  for (const auto& [c, p] : points) {
+    by_candidate[c] = p;
+    for (size_t j = 0; j < d; ++j) {
+      lo[j] = std::min(lo[j], p[j]);
+      hi[j] = std::max(hi[j], p[j]);
     }
-    if (!dominated) front.push_back(points[i].first);
+  }
+  auto normalized = [&](uint32_t c) {
+    bo::Objectives y(d);
+    for (size_t j = 0; j < d; ++j) {
+      const double range = hi[j] - lo[j];
+      y[j] = range > 0 ? (by_candidate[c][j] - lo[j]) / range : 1.0;
+    }
+    return y;
+  };
+  const bo::Objectives ref(d, -0.1);
+  while (front.size() > k) {
+    std::vector<bo::Objectives> all;
+    for (uint32_t c : front) all.push_back(normalized(c));
+    const double total = bo::hypervolume(all, ref);
+    size_t drop = 0;
+    double smallest = INFINITY;
+    for (size_t i = 0; i < front.size(); ++i) {
+      std::vector<bo::Objectives> rest;
+      for (size_t j = 0; j < front.size(); ++j) {
+        if (j != i) rest.push_back(all[j]);
+      }
+      const double contribution = total - bo::hypervolume(rest, ref);
+      if (contribution <= smallest) {  // ties: the later (higher) candidate
+        smallest = contribution;
+        drop = i;
+      }
+    }
+    front.erase(front.begin() + static_cast<long>(drop));
   }
   return front;
 }

@@ -198,8 +198,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   std::unique_ptr<Store> store(new Store(db));
   sqlite3_busy_timeout(db, 5000);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON", "PRAGMA wal_autocheckpoint=4000"}) {
+  // A small WAL (checkpoint every 1 MiB, truncated back to 4 MiB at most):
+  // a WAL allowed to grow to 16 MiB filled small disks until every commit
+  // failed with SQLITE_FULL (docs/RELIABILITY.md, F3).
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+        "PRAGMA wal_autocheckpoint=256", "PRAGMA journal_size_limit=4194304"}) {
     if (Status s = store->exec(pragma); !s) return s;
   }
   if (Status s = store->migrate(); !s) return s;

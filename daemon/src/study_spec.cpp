@@ -123,7 +123,77 @@ std::vector<double> discrete_values(const wire::FactorT& f) {
 
 }  // namespace
 
-Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob) {
+namespace {
+
+// warm_start_study: an existing study the submitter may see, of the same
+// kind, with the same factors (names and kinds; ranges may differ) and the
+// same objectives (names and directions).
+Status validate_warm_start(const wire::StudySpecT& spec, const FindStudy& find_study) {
+  const std::string field = "spec.warm_start_study";
+  const std::string name = "study " + std::to_string(spec.warm_start_study);
+  if (!find_study) return Status(Code::kNotFound, "no " + name, field);
+  auto found = find_study(spec.warm_start_study);
+  if (!found) return found.status();
+  if (!found.value()) return Status(Code::kNotFound, "no " + name, field);
+  const wire::StudySpecT& earlier = *found.value();
+  if (earlier.kind != spec.kind) {
+    return invalid(name + " is " + wire::EnumNameStudyKind(earlier.kind) + ", this study " +
+                       wire::EnumNameStudyKind(spec.kind),
+                   field);
+  }
+  auto factor_list = [](const wire::StudySpecT& s) {
+    std::map<std::string, wire::FactorKind> out;
+    for (const auto& f : s.factors) {
+      if (f) out[f->name] = f->kind;
+    }
+    return out;
+  };
+  if (factor_list(earlier) != factor_list(spec)) {
+    return invalid(name + " has other factors (names and kinds must match)", field);
+  }
+  auto objective_list = [](const wire::StudySpecT& s) {
+    std::map<std::string, wire::Direction> out;
+    for (const auto& o : s.objectives) {
+      if (o) out[o->name] = o->direction;
+    }
+    return out;
+  };
+  if (objective_list(earlier) != objective_list(spec)) {
+    return invalid(name + " has other objectives (names and directions must match)", field);
+  }
+  return Status::ok();
+}
+
+// selection: Distill studies; TopK needs k >= 1 and an objective as metric.
+Status validate_selection(const wire::StudySpecT& spec, const std::set<std::string>& objectives) {
+  if (!spec.selection) return Status::ok();
+  const wire::SelectionT& sel = *spec.selection;
+  if (sel.rule < wire::SelectionRule::MIN || sel.rule > wire::SelectionRule::MAX) {
+    return invalid("unknown selection rule (Pareto or TopK)", "spec.selection.rule");
+  }
+  const bool is_default =
+      sel.rule == wire::SelectionRule::Pareto && sel.k == 0 && sel.metric.empty();
+  if (spec.kind != wire::StudyKind::Distill && !is_default) {
+    return invalid("a selection rule needs a distill study (only it distills regularly)",
+                   "spec.selection");
+  }
+  if (sel.rule == wire::SelectionRule::TopK) {
+    if (sel.k == 0) return invalid("TopK needs k >= 1", "spec.selection.k");
+    if (!objectives.count(sel.metric)) {
+      return invalid("metric \"" + sel.metric + "\" is not an objective of the study",
+                     "spec.selection.metric");
+    }
+  } else if (!sel.metric.empty()) {
+    return invalid("metric applies to TopK only (Pareto ranks by every objective)",
+                   "spec.selection.metric");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
+                     const FindStudy& find_study) {
   const bool distill = spec.kind == wire::StudyKind::Distill;
   if (spec.kind != wire::StudyKind::Distill && spec.kind != wire::StudyKind::External) {
     return invalid("unknown study kind", "spec.kind");
@@ -257,7 +327,35 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
       return invalid("settings must be a JSON object", "spec.settings_json");
     }
   }
+  if (Status s = validate_baseline(spec); !s) return s;
+  if (Status s = validate_selection(spec, objectives); !s) return s;
+  if (spec.skip_dominated_flash) {
+    if (!distill || !study_uses_probe_and_flash(spec)) {
+      return invalid(
+          "skipping flash trials needs a distill study that measures a probe metric (latency_ms, "
+          "params, flops) and an accuracy metric (objectives or constraints)",
+          "spec.skip_dominated_flash");
+    }
+  }
+  if (spec.warm_start_study != 0) {
+    if (Status s = validate_warm_start(spec, find_study); !s) return s;
+  }
   return validate_search(spec);
+}
+
+bool study_uses_probe_and_flash(const wire::StudySpecT& spec) {
+  bool probe = false, flash = false;
+  auto note = [&](const std::string& name) {
+    probe = probe || contains(distill_probe_metrics(), name);
+    flash = flash || contains(distill_accuracy_metrics(), name);
+  };
+  for (const auto& o : spec.objectives) {
+    if (o) note(o->name);
+  }
+  for (const auto& c : spec.constraints) {
+    if (c) note(c->metric);
+  }
+  return probe && flash;
 }
 
 bool is_valid_candidate(const wire::StudySpecT& spec, const Params& params) {

@@ -2,160 +2,15 @@
 // SQLite store in a temporary directory, with a controllable clock.
 #include <catch2/catch.hpp>
 
-#include "autodistill/daemon/controller.hpp"
 #include "autodistill/wire/digest.hpp"
-#include "spec_builder.hpp"
-#include "temp_dir.hpp"
+#include "controller_harness.hpp"
 
 using namespace autodistill;
 using namespace autodistill::daemon;
 using autodistill::testing::distill_spec;
 using autodistill::testing::external_spec;
-
-namespace {
-
-struct Received {
-  Endpoint endpoint;
-  std::string peer;
-  wire::EnvelopeT env;
-};
-
-class Harness {
- public:
-  Harness() {
-    config.data_dir = dir.path();
-    config.heartbeat_interval_ms = 1000;
-    config.lease_ms = 5000;
-    config.max_attempts = 3;
-    reopen();
-  }
-
-  // Simulates a daemon restart on the same data directory.
-  void reopen() {
-    controller.reset();
-    store.reset();
-    store = std::move(Store::open(dir.path() + "/db").value());
-    blobs = std::make_unique<BlobStore>(BlobStore::open(dir.path() + "/blobs", 1 << 20).value());
-    controller = std::make_unique<Controller>(config, *store, *blobs, [this] { return now; });
-    REQUIRE(controller->recover());
-    commit();
-  }
-
-  template <class T>
-  std::vector<Received> worker(const std::string& peer, T body, uint64_t rid = 1) {
-    std::string bytes = wire::encode_message(rid, std::move(body));
-    controller->on_message(Endpoint::kWorker, peer, bytes.data(), bytes.size());
-    return commit();
-  }
-  template <class T>
-  std::vector<Received> client(const std::string& peer, T body, uint64_t rid = 1) {
-    std::string bytes = wire::encode_message(rid, std::move(body));
-    controller->on_message(Endpoint::kClient, peer, bytes.data(), bytes.size());
-    return commit();
-  }
-  std::vector<Received> tick() {
-    controller->tick();
-    return commit();
-  }
-  std::vector<Received> commit() {
-    std::vector<Received> out;
-    for (Outbound& o : controller->commit()) {
-      auto env = wire::decode(o.bytes.data(), o.bytes.size());
-      REQUIRE(env);
-      out.push_back(Received{o.endpoint, o.peer, std::move(env.value())});
-    }
-    return out;
-  }
-
-  uint64_t submit(wire::StudySpecT spec, const std::string& key = "") {
-    wire::SubmitT submit;
-    submit.idempotency_key = key;
-    submit.spec = std::make_unique<wire::StudySpecT>(std::move(spec));
-    auto out = client("client", std::move(submit));
-    // The reply may share its batch with Assigns to workers holding credit.
-    uint64_t id = 0;
-    extra.clear();
-    for (auto& m : out) {
-      if (m.peer == "client" && m.env.body.AsStudyReply()) {
-        id = m.env.body.AsStudyReply()->study->study_id;
-      } else {
-        extra.push_back(std::move(m));
-      }
-    }
-    REQUIRE(id != 0);
-    return id;
-  }
-
-  // Hello + Pull; returns the Assigns the worker received.
-  std::vector<wire::AssignT> join(const std::string& peer, wire::Role role, uint32_t credits,
-                                  std::vector<uint64_t> studies = {}, std::string tag = "") {
-    wire::HelloT hello;
-    hello.worker_id = "w-" + peer;
-    hello.role = role;
-    hello.slots = credits;
-    hello.studies = std::move(studies);
-    hello.hardware = std::make_unique<wire::HardwareT>();
-    hello.hardware->tag = std::move(tag);
-    auto welcome = worker(peer, std::move(hello));
-    REQUIRE(welcome.size() == 1);
-    REQUIRE(welcome[0].env.body.AsWelcome());
-    return pull(peer, credits);
-  }
-
-  std::vector<wire::AssignT> pull(const std::string& peer, uint32_t credits) {
-    wire::PullT pull;
-    pull.credits = credits;
-    return assigns(worker(peer, pull));
-  }
-
-  static std::vector<wire::AssignT> assigns(const std::vector<Received>& msgs) {
-    std::vector<wire::AssignT> out;
-    for (const auto& m : msgs) {
-      if (auto* a = m.env.body.AsAssign()) out.push_back(*a);
-    }
-    return out;
-  }
-
-  std::vector<Received> result(const std::string& peer, const wire::AssignT& a, double f1 = 1,
-                               double f2 = 2) {
-    wire::ResultT r;
-    r.trial_id = a.trial_id;
-    r.attempt = a.attempt;
-    for (const std::string& name : a.objectives) {
-      auto m = std::make_unique<wire::MetricT>();
-      m->name = name;
-      m->value = name == a.objectives.front() ? f1 : f2;
-      r.objectives.push_back(std::move(m));
-    }
-    return worker(peer, std::move(r));
-  }
-
-  wire::StudyReplyT get(uint64_t study) {
-    wire::GetStudyT g;
-    g.study_id = study;
-    auto out = client("client", g);
-    REQUIRE(out.size() == 1);
-    REQUIRE(out[0].env.body.AsStudyReply());
-    return *out[0].env.body.AsStudyReply();
-  }
-
-  testing::TempDir dir;
-  Config config;
-  int64_t now = 1'000'000;
-  std::vector<Received> extra;  // messages of the last submit's batch besides its reply
-  std::unique_ptr<Store> store;
-  std::unique_ptr<BlobStore> blobs;
-  std::unique_ptr<Controller> controller;
-};
-
-const wire::AckT* find_ack(const std::vector<Received>& msgs) {
-  for (const auto& m : msgs) {
-    if (auto* a = m.env.body.AsAck()) return a;
-  }
-  return nullptr;
-}
-
-}  // namespace
+using autodistill::testing::find_ack;
+using autodistill::testing::Harness;
 
 TEST_CASE("controller: an external study runs to completion", "[controller]") {
   Harness h;
@@ -317,7 +172,13 @@ TEST_CASE("controller: dispatch matches role, hardware tag and external study", 
     CHECK(a.objectives == std::vector<std::string>{"latency_ms"});
     CHECK(a.teacher_digest == teacher);
   }
-  auto flashes = h.join("distill", wire::Role::Distill, 8);
+  // Probe first: no flash trial exists before its candidate's probe completed.
+  CHECK(h.join("distill", wire::Role::Distill, 8).empty());
+  std::vector<wire::AssignT> flashes;
+  for (const auto& a : probes) {
+    auto more = Harness::assigns(h.result("probe-cpu", a, 1.5));
+    flashes.insert(flashes.end(), more.begin(), more.end());
+  }
   REQUIRE(flashes.size() == 3);
   for (const auto& a : flashes) {
     CHECK(a.kind == wire::TrialKind::Flash);
@@ -335,15 +196,20 @@ TEST_CASE("controller: a distill study explores, selects the Pareto set, finaliz
   const std::string corpus = h.blobs->put("corpus").value();
   uint64_t study = h.submit(distill_spec(teacher, corpus));
   auto probes = h.join("probe", wire::Role::Probe, 8, {}, "cpu-test");
-  auto flashes = h.join("distill", wire::Role::Distill, 8);
+  CHECK(h.join("distill", wire::Role::Distill, 8).empty());
   REQUIRE(probes.size() == 3);
-  REQUIRE(flashes.size() == 3);
   // Candidate c: latency c+1 ms; accuracy 0.5 for c=0, 0.7 for c=1, 0.6 for c=2
   // -> candidate 2 is dominated by candidate 1.
   std::map<uint64_t, uint32_t> candidate_of;
   for (const auto& t : h.get(study).trials) candidate_of[t->trial_id] = t->candidate;
   const double accuracy[] = {0.5, 0.7, 0.6};
-  for (const auto& a : probes) h.result("probe", a, candidate_of[a.trial_id] + 1.0);
+  std::vector<wire::AssignT> flashes;
+  for (const auto& a : probes) {
+    auto more = Harness::assigns(h.result("probe", a, candidate_of[a.trial_id] + 1.0));
+    flashes.insert(flashes.end(), more.begin(), more.end());
+  }
+  REQUIRE(flashes.size() == 3);
+  for (const auto& t : h.get(study).trials) candidate_of[t->trial_id] = t->candidate;
   std::vector<wire::AssignT> regular;
   for (const auto& a : flashes) {
     auto out = h.result("distill", a, accuracy[candidate_of[a.trial_id]]);

@@ -89,3 +89,59 @@ TEST_CASE("proposer: the BO engine's own checks reach the submitter", "[proposer
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(s.field().rfind("spec.", 0) == 0);
 }
+
+TEST_CASE("proposer: score tells a hopeless probed candidate from a promising one", "[proposer]") {
+  auto spec = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+  auto proposer = make_proposer(spec, 1);
+  REQUIRE(proposer);
+  // Every point of the 2^6 grid, first factor slowest.
+  std::vector<Params> grid;
+  for (int i = 0; i < 64; ++i) {
+    Params p;
+    for (size_t f = 0; f < spec.factors.size(); ++f) {
+      wire::ParamValueT v;
+      v.name = spec.factors[f]->name;
+      v.number = spec.factors[f]->values[(i >> (5 - f)) & 1];
+      p.push_back(v);
+    }
+    grid.push_back(p);
+  }
+  auto accuracy = [](const Params& p) {
+    return 0.3 + 0.1 * std::log2(p[1].number / 128) + 0.05 * std::log2(p[4].number / 256) +
+           0.05 * (p[0].number == 4) + 0.02 * (p[5].number == 2) + 0.03 * (p[2].number == 128);
+  };
+  auto latency = [](const Params& p) {
+    return 1 + 0.5 * p[0].number * (p[1].number / 128) * p[5].number * (p[2].number / 64);
+  };
+  CHECK(proposer->score(grid[5]) == 0.0);  // no data: the models cannot judge
+  for (int i = 1; i < 63; i += 6) {
+    proposer->add_known(grid[i]);
+    proposer->observe(grid[i], {{"accuracy", accuracy(grid[i])}, {"latency_ms", latency(grid[i])}});
+    proposer->finish(grid[i]);
+  }
+  // Probed only: the smallest architecture measured far slower than every
+  // model so far, and the largest one measured faster than all of them.
+  proposer->add_known(grid[0]);
+  proposer->observe(grid[0], {{"latency_ms", 1000}});
+  proposer->add_known(grid[63]);
+  proposer->observe(grid[63], {{"latency_ms", 0.5}});
+  // Candidates probed at their own latency, dominated or not, are not
+  // hopeless while the accuracy model is this uncertain.
+  for (int i = 2; i < 63; i += 6) {
+    auto copy = make_proposer(spec, 1);
+    for (int j = 1; j < 63; j += 6) {
+      copy->add_known(grid[j]);
+      copy->observe(grid[j], {{"accuracy", accuracy(grid[j])}, {"latency_ms", latency(grid[j])}});
+      copy->finish(grid[j]);
+    }
+    copy->add_known(grid[i]);
+    copy->observe(grid[i], {{"latency_ms", latency(grid[i])}});
+    INFO("point " << i);
+    CHECK(copy->score(grid[i]) > 1e-2);
+  }
+  const double hopeless = proposer->score(grid[0]);
+  const double promising = proposer->score(grid[63]);
+  INFO("hopeless " << hopeless << ", promising " << promising);
+  CHECK(hopeless <= 1e-2);  // the daemon's skip_dominated_flash threshold
+  CHECK(promising > 1e-2);
+}

@@ -75,4 +75,31 @@ inline wire::StudySpecT distill_spec(const std::string& teacher, const std::stri
   return s;
 }
 
+// A value of a numeric factor (baselines).
+inline std::unique_ptr<wire::ParamValueT> param(std::string name, double number) {
+  auto p = std::make_unique<wire::ParamValueT>();
+  p->name = std::move(name);
+  p->number = number;
+  return p;
+}
+
+// A baseline architecture in distill_spec()'s space.
+inline void set_baseline(wire::StudySpecT& s,
+                         std::vector<double> sizes = {4, 256, 128, 4, 512, 2}) {
+  const char* names[] = {"num_blocks", "hidden_size",       "bottleneck_size",
+                         "num_heads",  "intermediate_size", "num_stacked_ffn"};
+  s.baseline.clear();
+  for (size_t i = 0; i < sizes.size() && i < 6; ++i)
+    s.baseline.push_back(param(names[i], sizes[i]));
+}
+
+inline std::unique_ptr<wire::SelectionT> selection(wire::SelectionRule rule, uint32_t k,
+                                                   std::string metric = "") {
+  auto sel = std::make_unique<wire::SelectionT>();
+  sel->rule = rule;
+  sel->k = k;
+  sel->metric = std::move(metric);
+  return sel;
+}
+
 }  // namespace autodistill::testing

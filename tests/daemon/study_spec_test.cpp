@@ -10,6 +10,9 @@ using autodistill::testing::constraint;
 using autodistill::testing::distill_spec;
 using autodistill::testing::external_spec;
 using autodistill::testing::ordinal;
+using autodistill::testing::param;
+using autodistill::testing::selection;
+using autodistill::testing::set_baseline;
 
 namespace {
 const std::string kTeacher(64, 'a');
@@ -143,4 +146,102 @@ TEST_CASE("spec: integer factors with astronomic ranges are refused", "[spec]") 
   Status s = check(spec);
   CHECK(s.code() == Code::kInvalidArgument);
   CHECK(s.field() == "spec.factors[2].high");
+}
+
+TEST_CASE("spec: baseline, selection, skip and warm start fields are checked", "[spec]") {
+  struct Case {
+    const char* what;
+    std::function<void(wire::StudySpecT&)> mutate;
+    Code code;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"baseline misses a factor", [](auto& s) { s.baseline.pop_back(); }, Code::kInvalidArgument,
+       "spec.baseline"},
+      {"baseline names an unknown factor", [](auto& s) { s.baseline[2]->name = "depth"; },
+       Code::kInvalidArgument, "spec.baseline[2].name"},
+      {"baseline names a factor twice", [](auto& s) { s.baseline[2]->name = "num_blocks"; },
+       Code::kInvalidArgument, "spec.baseline[2].name"},
+      {"baseline value not in the ordinal", [](auto& s) { s.baseline[1]->number = 200; },
+       Code::kInvalidArgument, "spec.baseline[1].number"},
+      {"baseline with a category", [](auto& s) { s.baseline[1]->category = "big"; },
+       Code::kInvalidArgument, "spec.baseline[1].category"},
+      {"baseline breaks the heads rule",
+       [](auto& s) {
+         s.factors[3]->values = {2, 3};
+         s.baseline[3]->number = 3;
+       },
+       Code::kInvalidArgument, "spec.baseline"},
+      {"TopK without k",
+       [](auto& s) { s.selection = selection(wire::SelectionRule::TopK, 0, "accuracy"); },
+       Code::kInvalidArgument, "spec.selection.k"},
+      {"TopK on a non-objective",
+       [](auto& s) { s.selection = selection(wire::SelectionRule::TopK, 2, "flops"); },
+       Code::kInvalidArgument, "spec.selection.metric"},
+      {"Pareto with a metric",
+       [](auto& s) { s.selection = selection(wire::SelectionRule::Pareto, 2, "accuracy"); },
+       Code::kInvalidArgument, "spec.selection.metric"},
+      {"unknown rule",
+       [](auto& s) { s.selection = selection(static_cast<wire::SelectionRule>(7), 2); },
+       Code::kInvalidArgument, "spec.selection.rule"},
+      {"skip without a probe metric",
+       [](auto& s) {
+         s.objectives.pop_back();
+         s.skip_dominated_flash = true;
+       },
+       Code::kInvalidArgument, "spec.skip_dominated_flash"},
+      {"warm start from a study nobody can resolve", [](auto& s) { s.warm_start_study = 9; },
+       Code::kNotFound, "spec.warm_start_study"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    auto spec = distill_spec(kTeacher, kCorpus);
+    set_baseline(spec);
+    REQUIRE(check(spec));
+    c.mutate(spec);
+    Status s = check(spec);
+    REQUIRE_FALSE(s);
+    CHECK(s.code() == c.code);
+    CHECK(s.field() == c.field);
+    CHECK_FALSE(s.message().empty());
+  }
+
+  SECTION("external studies take no baseline, selection rule or skipping") {
+    auto spec = external_spec(4);
+    spec.baseline.push_back(param("x", 0.5));
+    spec.baseline.push_back(param("width", 64));
+    CHECK(check(spec).field() == "spec.baseline");
+    spec.baseline.clear();
+    spec.selection = selection(wire::SelectionRule::TopK, 1, "f1");
+    CHECK(check(spec).field() == "spec.selection");
+    spec.selection = selection(wire::SelectionRule::Pareto, 0);  // the default: harmless
+    CHECK(check(spec));
+    spec.skip_dominated_flash = true;
+    CHECK(check(spec).field() == "spec.skip_dominated_flash");
+  }
+
+  SECTION("warm start: the earlier study must exist, be visible and match") {
+    Config config;
+    auto earlier = distill_spec(kTeacher, kCorpus);
+    FindStudy find = [&](uint64_t id) -> Result<std::optional<wire::StudySpecT>> {
+      if (id != 3) return std::optional<wire::StudySpecT>();
+      return std::optional<wire::StudySpecT>(earlier);
+    };
+    auto spec = distill_spec(kTeacher, kCorpus);
+    spec.warm_start_study = 3;
+    spec.factors[1]->values = {128, 256, 512};  // ranges may differ
+    CHECK(validate_spec(spec, config, has_all, find));
+    spec.warm_start_study = 4;
+    CHECK(validate_spec(spec, config, has_all, find).code() == Code::kNotFound);
+    spec.warm_start_study = 3;
+    earlier.factors.pop_back();
+    Status other_factors = validate_spec(spec, config, has_all, find);
+    CHECK(other_factors.code() == Code::kInvalidArgument);
+    CHECK(other_factors.field() == "spec.warm_start_study");
+    earlier = distill_spec(kTeacher, kCorpus);
+    earlier.objectives[1]->direction = wire::Direction::Maximize;
+    CHECK(validate_spec(spec, config, has_all, find).field() == "spec.warm_start_study");
+    earlier = external_spec(3);
+    CHECK(validate_spec(spec, config, has_all, find).field() == "spec.warm_start_study");
+  }
 }

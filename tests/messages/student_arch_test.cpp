@@ -68,3 +68,37 @@ TEST_CASE("student arch: invalid architectures name the factor", "[student]") {
   CHECK(from.hidden_size == 256);
   CHECK(from.bottleneck_size == 128);
 }
+
+TEST_CASE("student arch: sizes beyond the limits are refused, costs never overflow", "[student]") {
+  StudentArch a = mobilebert_like();
+  a.intermediate_size = kMaxStudentWidth + 1;
+  CHECK(validate(a).code() == Code::kInvalidArgument);
+  CHECK(validate(a).field() == "intermediate_size");
+  a = mobilebert_like();
+  a.num_blocks = kMaxStudentDepth;
+  CHECK(validate(a));
+
+  // The fuzzer's architecture (F6): sizes near 2^31 overflowed int64.
+  a = mobilebert_like();
+  a.hidden_size = a.bottleneck_size = a.intermediate_size = int64_t{1} << 31;
+  a.num_blocks = a.num_stacked_ffn = int64_t{1} << 31;
+  CHECK(parameter_count(a) == INT64_MAX);
+  CHECK(block_parameters(a) == INT64_MAX);
+  a.hidden_size = a.bottleneck_size = a.intermediate_size = INT64_MAX;
+  a.num_blocks = a.num_stacked_ffn = a.vocab_size = INT64_MAX;
+  CHECK(parameter_count(a) == INT64_MAX);
+
+  // At the limits the count is exact (no saturation) and positive.
+  a = mobilebert_like();
+  a.hidden_size = a.bottleneck_size = a.intermediate_size = kMaxStudentWidth;
+  a.num_blocks = a.num_stacked_ffn = kMaxStudentDepth;
+  REQUIRE(validate(a));
+  CHECK(parameter_count(a) > 0);
+  CHECK(parameter_count(a) < INT64_MAX);
+
+  // Values no int64 holds become 0, which validate() refuses.
+  auto huge = student_from_factors({{"hidden_size", 1e78}, {"num_blocks", -1e300}});
+  CHECK(huge.hidden_size == 0);
+  CHECK(huge.num_blocks == 0);
+  CHECK(validate(huge).code() == Code::kInvalidArgument);
+}

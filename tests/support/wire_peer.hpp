@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <zmq.hpp>
 
 #include "autodistill/wire/codec.hpp"

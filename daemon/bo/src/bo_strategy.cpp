@@ -154,8 +154,12 @@ Aggregated thin(Aggregated a, size_t limit) {
   return t;
 }
 
+// The metric's model on all its data. With `search`, also the same model
+// (same hyper-parameters, prior and scale) conditioned on an even subset of
+// at most BoOptions::search_model_points distinct points, left not ready
+// when the data are no larger than that.
 MetricModel build_model(const Engine::Impl& impl, size_t m,
-                        const std::vector<std::optional<Gp>>& priors) {
+                        const std::vector<std::optional<Gp>>& priors, MetricModel* search) {
   MetricModel model;
   const auto& rows = impl.rows[m];
   const size_t n = rows.size();
@@ -184,21 +188,35 @@ MetricModel build_model(const Engine::Impl& impl, size_t m,
     impl.cache->insert(m, s, key, *hypers);
   }
   Aggregated all = aggregate(impl, m, n, r);
+  const size_t limit = impl.config.bo.search_model_points;
+  if (search != nullptr && static_cast<size_t>(all.r.size()) > limit) {
+    Aggregated subset = thin(all, limit);
+    search->gp =
+        Gp::with_hypers(std::move(subset.X), subset.r, mask, *hypers, std::move(subset.replicates));
+    search->ready = true;
+  }
   model.gp = Gp::with_hypers(std::move(all.X), all.r, mask, *hypers, std::move(all.replicates));
   model.a = g.mean();
   const double sd = std::sqrt((g.array() - model.a).square().mean());
   model.s = sd > 1e-12 * std::max(1.0, std::abs(model.a)) ? sd : 1.0;
   model.ready = true;
+  if (search != nullptr) {
+    search->prior = model.prior;
+    search->a = model.a;
+    search->s = model.s;
+  }
   return model;
 }
 
 // Everything about the current data that one suggest() or score() call needs.
 class BoContext {
  public:
-  BoContext(const Engine::Impl& impl, uint64_t seed)
+  // `search`: also build the evolutionary search's subset models.
+  BoContext(const Engine::Impl& impl, uint64_t seed, bool search)
       : impl_(impl), priors_(impl.cache->priors([&] { return fit_priors(impl); })) {
+    search_models_.resize(impl.metrics.size());
     for (size_t m = 0; m < impl.metrics.size(); ++m) {
-      models_.push_back(build_model(impl, m, priors_));
+      models_.push_back(build_model(impl, m, priors_, search ? &search_models_[m] : nullptr));
     }
     ready_ = std::all_of(models_.begin(), models_.begin() + static_cast<long>(impl.num_objectives),
                          [](const MetricModel& mm) { return mm.ready; });
@@ -212,6 +230,11 @@ class BoContext {
   bool ready() const { return ready_; }
   const Engine::Impl& impl() const { return impl_; }
   const MetricModel& model(size_t m) const { return models_[m]; }
+  // The cheaper model that ranks the evolutionary search's intermediate
+  // generations: the subset model when the data are large, else model(m).
+  const MetricModel& search_model(size_t m) const {
+    return search_models_[m].ready ? search_models_[m] : models_[m];
+  }
   const std::vector<Objectives>& incumbent() const { return incumbent_; }
   const Objectives& ref() const { return ref_; }
   bool has_measured_constraints() const { return has_measured_; }
@@ -289,6 +312,7 @@ class BoContext {
   const Engine::Impl& impl_;
   const std::vector<std::optional<Gp>>& priors_;
   std::vector<MetricModel> models_;
+  std::vector<MetricModel> search_models_;
   bool ready_ = false;
   bool has_measured_ = false;
   std::vector<Objectives> incumbent_;
@@ -301,8 +325,9 @@ class BoContext {
 // members are chosen.
 class Batch {
  public:
+  // `search`: use the context's search models (evolutionary search ranking).
   Batch(const BoContext& ctx, const std::vector<Point>& candidates,
-        const std::vector<Point>& pending)
+        const std::vector<Point>& pending, bool search = false)
       : ctx_(ctx), num_candidates_(candidates.size()) {
     const Engine::Impl& impl = ctx.impl();
     std::vector<Point> all = candidates;
@@ -314,7 +339,7 @@ class Batch {
     scale_.assign(nm, 0.0);
     known_.assign(nm, std::vector<std::optional<double>>(all.size()));
     for (size_t m = 0; m < nm; ++m) {
-      const MetricModel& model = ctx.model(m);
+      const MetricModel& model = search ? ctx.search_model(m) : ctx.model(m);
       if (!model.ready) continue;
       post_[m] = std::make_unique<CandidatePosterior>(model.gp, U);
       offset_[m] = ((model.prior_g(U).array() + model.gp.y_mean() - model.a) / model.s).matrix();
@@ -403,7 +428,11 @@ class Batch {
 // Evolutionary search of the acquisition for spaces too large to score
 // exhaustively: random feasible points and mutations of evaluated ones,
 // then generations of elitist selection, uniform crossover and Gaussian
-// mutation in the unit encoding. Returns the best distinct points seen.
+// mutation in the unit encoding. The generations are ranked on the search
+// models (BoOptions::search_model_points), which makes a generation cost
+// O(population * min(n, limit)^2) instead of O(population * n^2); the caller
+// scores the returned pool on the full models. Returns the best distinct
+// points seen.
 std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& source,
                                const std::vector<Point>& pending, Rng& rng) {
   const Engine::Impl& impl = ctx.impl();
@@ -434,7 +463,7 @@ std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& sour
     if (auto p = source.random(rng)) add(*p);
   }
   for (int g = 0; g < generations && !population.empty(); ++g) {
-    Batch batch(ctx, population, pending);
+    Batch batch(ctx, population, pending, /*search=*/true);
     std::vector<std::pair<double, size_t>> ranked;
     for (size_t i = 0; i < population.size(); ++i) {
       const double v = batch.acquisition(i);
@@ -478,14 +507,12 @@ std::shared_ptr<ModelCache> make_model_cache() {
 std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vector<Point>& pending,
                               CandidateSource& source, Rng& rng) {
   std::vector<Point> out;
-  BoContext ctx(impl, rng.next());
+  const bool exhaustive =
+      source.enumerated() && source.num_available() <= impl.config.bo.exhaustive_limit;
+  BoContext ctx(impl, rng.next(), /*search=*/!exhaustive);
   std::vector<Point> pool;
   if (ctx.ready()) {
-    if (source.enumerated() && source.num_available() <= impl.config.bo.exhaustive_limit) {
-      pool = source.available_points();
-    } else {
-      pool = evolve_pool(ctx, source, pending, rng);
-    }
+    pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, rng);
   }
   if (!pool.empty()) {
     Batch batch(ctx, pool, pending);
@@ -526,7 +553,7 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
 
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,
                              const std::vector<Point>& pending, uint64_t seed) {
-  BoContext ctx(impl, seed);
+  BoContext ctx(impl, seed, /*search=*/false);
   std::vector<double> out(candidates.size(), 0.0);
   if (!ctx.ready() || candidates.empty()) return out;
   Batch batch(ctx, candidates, pending);

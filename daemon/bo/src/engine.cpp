@@ -153,6 +153,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   if (bo.max_fit_points < 2) return invalid("must be >= 2", "bo.max_fit_points");
   if (bo.evolution_population < 2) return invalid("must be >= 2", "bo.evolution_population");
   if (bo.evolution_generations < 1) return invalid("must be >= 1", "bo.evolution_generations");
+  if (bo.search_model_points < 2) return invalid("must be >= 2", "bo.search_model_points");
   if (bo.scalarization_weights < 1) return invalid("must be >= 1", "bo.scalarization_weights");
   if (bo.scalarization_samples < 1) return invalid("must be >= 1", "bo.scalarization_samples");
 
@@ -164,7 +165,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
     if (!s) return s;
     for (const auto& [name, v] : o.values) {
       auto it = std::find_if(impl->metrics.begin(), impl->metrics.end(),
-                             [&](const MetricInfo& m) { return m.name == name; });
+                             [&key = name](const MetricInfo& m) { return m.name == key; });
       if (it == impl->metrics.end()) continue;
       if (!std::isfinite(v) || (it->log_transform && v <= 0)) {
         return invalid("value must be finite (and > 0 when log-transformed)",
@@ -502,7 +503,7 @@ Status Engine::observe(const Point& point_in, const std::map<std::string, double
   std::vector<std::pair<size_t, double>> accepted;
   for (const auto& [name, v] : values) {
     auto it = std::find_if(s.metrics.begin(), s.metrics.end(),
-                           [&](const MetricInfo& m) { return m.name == name; });
+                           [&key = name](const MetricInfo& m) { return m.name == key; });
     if (it == s.metrics.end()) continue;
     if (!std::isfinite(v))
       return invalid("value of '" + name + "' is not finite", "values." + name);

@@ -22,6 +22,7 @@
 // F*2*B*I + B*H) for the dense layers plus 2*2*S*B for the attention scores
 // and the weighted sum.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,21 +43,38 @@ struct StudentArch {
   int64_t type_vocab_size = 2;    // T, from the teacher
 };
 
-// Every size positive, heads divide the bottleneck. kInvalidArgument naming
-// the factor otherwise.
+// The largest size validate() accepts for each dimension: far beyond any
+// model a worker can build, small enough that no count overflows int64.
+inline constexpr int64_t kMaxStudentWidth = int64_t{1} << 16;       // H, B, A, I
+inline constexpr int64_t kMaxStudentDepth = int64_t{1} << 12;       // K, F
+inline constexpr int64_t kMaxStudentVocabulary = int64_t{1} << 24;  // V, P, T
+
+// Every size positive and within the limits above, heads divide the
+// bottleneck. kInvalidArgument naming the factor otherwise.
 inline Status validate(const StudentArch& a) {
-  const std::pair<const char*, int64_t> sizes[] = {{"num_blocks", a.num_blocks},
-                                                   {"hidden_size", a.hidden_size},
-                                                   {"bottleneck_size", a.bottleneck_size},
-                                                   {"num_heads", a.num_heads},
-                                                   {"intermediate_size", a.intermediate_size},
-                                                   {"num_stacked_ffn", a.num_stacked_ffn},
-                                                   {"vocab_size", a.vocab_size},
-                                                   {"max_positions", a.max_positions},
-                                                   {"type_vocab_size", a.type_vocab_size}};
-  for (const auto& [name, value] : sizes) {
-    if (value <= 0) {
-      return Status(Code::kInvalidArgument, std::string(name) + " must be positive", name);
+  struct Size {
+    const char* name;
+    int64_t value;
+    int64_t limit;
+  };
+  const Size sizes[] = {{"num_blocks", a.num_blocks, kMaxStudentDepth},
+                        {"hidden_size", a.hidden_size, kMaxStudentWidth},
+                        {"bottleneck_size", a.bottleneck_size, kMaxStudentWidth},
+                        {"num_heads", a.num_heads, kMaxStudentWidth},
+                        {"intermediate_size", a.intermediate_size, kMaxStudentWidth},
+                        {"num_stacked_ffn", a.num_stacked_ffn, kMaxStudentDepth},
+                        {"vocab_size", a.vocab_size, kMaxStudentVocabulary},
+                        {"max_positions", a.max_positions, kMaxStudentVocabulary},
+                        {"type_vocab_size", a.type_vocab_size, kMaxStudentVocabulary}};
+  for (const Size& size : sizes) {
+    if (size.value <= 0) {
+      return Status(Code::kInvalidArgument, std::string(size.name) + " must be positive",
+                    size.name);
+    }
+    if (size.value > size.limit) {
+      return Status(Code::kInvalidArgument,
+                    std::string(size.name) + " must be at most " + std::to_string(size.limit),
+                    size.name);
     }
   }
   if (a.bottleneck_size % a.num_heads != 0) {
@@ -68,29 +86,73 @@ inline Status validate(const StudentArch& a) {
   return Status::ok();
 }
 
+// The counts below are exact for architectures that pass validate(). For
+// any other sizes they never overflow: they are computed in 128 bits and
+// saturate at INT64_MAX (a hard "params <= X" constraint then excludes the
+// point), so callers may cost unvalidated candidates safely.
+namespace detail {
+__extension__ using wide_count = __int128;
+
+// Sizes clamped to +-2^40: every product below then stays under 2^123.
+inline StudentArch clamped(StudentArch a) {
+  constexpr int64_t kBound = int64_t{1} << 40;
+  for (int64_t* v :
+       {&a.num_blocks, &a.hidden_size, &a.bottleneck_size, &a.num_heads, &a.intermediate_size,
+        &a.num_stacked_ffn, &a.vocab_size, &a.max_positions, &a.type_vocab_size}) {
+    *v = std::clamp(*v, -kBound, kBound);
+  }
+  return a;
+}
+
+inline int64_t saturate(wide_count v) {
+  constexpr int64_t kMax = INT64_MAX;
+  if (v > kMax) return kMax;
+  if (v < -kMax) return -kMax;
+  return static_cast<int64_t>(v);
+}
+
+inline wide_count embedding_parameters(const StudentArch& a) {
+  const wide_count H = a.hidden_size;
+  return (wide_count{a.vocab_size} + a.max_positions + a.type_vocab_size) * H + 2 * H;
+}
+
+inline wide_count block_parameters(const StudentArch& a) {
+  const wide_count H = a.hidden_size, B = a.bottleneck_size, I = a.intermediate_size;
+  const wide_count in = H * B + B;
+  const wide_count attention = 4 * (B * B + B) + 2 * B;
+  const wide_count ffn = B * I + I + I * B + B + 2 * B;
+  const wide_count out = B * H + H + 2 * H;
+  const wide_count total = in + attention + a.num_stacked_ffn * ffn + out;
+  return total;
+}
+
+inline wide_count head_parameters(const StudentArch& a) {
+  const wide_count H = a.hidden_size;
+  const wide_count mlm = H * H + H + 2 * H + a.vocab_size;
+  const wide_count nsp = H * H + H + 2 * H + 2;
+  return mlm + nsp;
+}
+}  // namespace detail
+
 inline int64_t embedding_parameters(const StudentArch& a) {
-  const int64_t H = a.hidden_size;
-  return (a.vocab_size + a.max_positions + a.type_vocab_size) * H + 2 * H;
+  return detail::saturate(detail::embedding_parameters(detail::clamped(a)));
 }
 
 inline int64_t block_parameters(const StudentArch& a) {
-  const int64_t H = a.hidden_size, B = a.bottleneck_size, I = a.intermediate_size;
-  const int64_t in = H * B + B;
-  const int64_t attention = 4 * (B * B + B) + 2 * B;
-  const int64_t ffn = B * I + I + I * B + B + 2 * B;
-  const int64_t out = B * H + H + 2 * H;
-  return in + attention + a.num_stacked_ffn * ffn + out;
+  return detail::saturate(detail::block_parameters(detail::clamped(a)));
 }
 
 inline int64_t head_parameters(const StudentArch& a) {
-  const int64_t H = a.hidden_size;
-  const int64_t mlm = H * H + H + 2 * H + a.vocab_size;
-  const int64_t nsp = H * H + H + 2 * H + 2;
-  return mlm + nsp;
+  return detail::saturate(detail::head_parameters(detail::clamped(a)));
 }
 
 inline int64_t parameter_count(const StudentArch& a) {
-  return embedding_parameters(a) + a.num_blocks * block_parameters(a) + head_parameters(a);
+  const StudentArch c = detail::clamped(a);
+  // The per-block count saturated to int64 times at most 2^40 blocks stays
+  // within 128 bits.
+  const detail::wide_count block = detail::saturate(detail::block_parameters(c));
+  return detail::saturate(detail::embedding_parameters(c) + c.num_blocks * block +
+                          detail::head_parameters(c));
 }
 
 inline double forward_flops(const StudentArch& a, int64_t seq_len) {
@@ -108,9 +170,13 @@ inline double forward_flops(const StudentArch& a, int64_t seq_len) {
 // names); names it does not know are ignored, missing ones keep `base`.
 inline StudentArch student_from_factors(const std::map<std::string, double>& factors,
                                         StudentArch base = {}) {
+  // A value that is not a number or beyond int64 becomes 0, which
+  // validate() refuses (the cast itself would be undefined).
   auto set = [&](const char* name, int64_t* field) {
     auto it = factors.find(name);
-    if (it != factors.end()) *field = static_cast<int64_t>(it->second);
+    if (it == factors.end()) return;
+    const double v = it->second;
+    *field = v > -9.0e18 && v < 9.0e18 ? static_cast<int64_t>(v) : 0;
   };
   set("num_blocks", &base.num_blocks);
   set("hidden_size", &base.hidden_size);

@@ -58,31 +58,58 @@ TEST_CASE("1-D EHVI is expected improvement", "[bo][ehvi]") {
   REQUIRE(ehvi(&mean, &sd) == Approx(expected));
 }
 
-TEST_CASE("scalarized EHVI for 3 objectives estimates the hypervolume improvement", "[bo][ehvi]") {
+TEST_CASE("3-objective EHVI is exact", "[bo][ehvi]") {
   Rng rng(5);
-  const auto front = random_front(rng, 6, 3);
-  const Objectives ref = {0, 0, 0};
+  for (size_t n : {1, 4, 9}) {
+    const auto front = random_front(rng, n, 3);
+    const Objectives ref = {rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), 0.0};
+    const ExpectedHvi ehvi(front, ref);
+    for (int trial = 0; trial < 8; ++trial) {
+      const Objectives y = {rng.uniform(-0.3, 1.2), rng.uniform(-0.3, 1.2), rng.uniform(-0.3, 1.2)};
+      std::vector<Objectives> with = front;
+      with.push_back(y);
+      const double hvi = hypervolume(with, ref) - hypervolume(front, ref);
+      const Objectives zero = {0, 0, 0};
+      INFO("front " << n << " trial " << trial);
+      REQUIRE(ehvi(y.data(), zero.data()) == Approx(hvi).margin(1e-12));
+    }
+    // With uncertainty (one objective known exactly): against Monte-Carlo EHVI.
+    const Objectives mean = {0.7, 0.6, 0.8}, sd = {0.2, 0.0, 0.3};
+    INFO("front " << n);
+    REQUIRE(ehvi(mean.data(), sd.data()) ==
+            Approx(ehvi_mc(front, ref, mean, sd, 40000, 3)).epsilon(0.03));
+  }
+}
+
+TEST_CASE("scalarized EHVI for 4 objectives estimates the hypervolume improvement", "[bo][ehvi]") {
+  Rng rng(5);
+  const auto front = random_front(rng, 6, 4);
+  const Objectives ref = {0, 0, 0, 0};
   ScalarizationOptions options;
   options.weights = 4096;
   options.samples = 1;
   options.seed = 1;
   const ExpectedHvi scalarized(front, ref, options);
   for (int trial = 0; trial < 5; ++trial) {
-    const Objectives y = {rng.uniform(0.4, 1.1), rng.uniform(0.4, 1.1), rng.uniform(0.4, 1.1)};
+    const Objectives y = {rng.uniform(0.4, 1.1), rng.uniform(0.4, 1.1), rng.uniform(0.4, 1.1),
+                          rng.uniform(0.4, 1.1)};
     std::vector<Objectives> with = front;
     with.push_back(y);
     const double hvi = hypervolume(with, ref) - hypervolume(front, ref);
-    const Objectives zero = {0, 0, 0};
+    const Objectives zero = {0, 0, 0, 0};
     INFO("trial " << trial);
     REQUIRE(scalarized(y.data(), zero.data()) == Approx(hvi).epsilon(0.1).margin(2e-3));
   }
   // With uncertainty: against Monte-Carlo EHVI.
   options.weights = 2048;
-  options.samples = 1024;
+  options.samples = 256;
   const ExpectedHvi noisy(front, ref, options);
-  const Objectives mean = {0.7, 0.7, 0.7}, sd = {0.2, 0.2, 0.2};
+  const Objectives mean = {0.7, 0.7, 0.7, 0.7}, sd = {0.2, 0.2, 0.2, 0.2};
   REQUIRE(noisy(mean.data(), sd.data()) ==
           Approx(ehvi_mc(front, ref, mean, sd, 20000, 3)).epsilon(0.1));
+  // A candidate that no draw lets beat the front along any direction scores 0.
+  const Objectives inside = {0.05, 0.05, 0.05, 0.05}, small = {0.01, 0.01, 0.01, 0.01};
+  REQUIRE(noisy(inside.data(), small.data()) == 0.0);
 }
 
 TEST_CASE("adding a believed point lowers EHVI near it", "[bo][ehvi]") {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
@@ -307,4 +308,32 @@ TEST_CASE("copies share fitted models without mixing up their data", "[bo][engin
   t2.join();
   REQUIRE(results[0] == results[1]);
   REQUIRE(results[0] == *fresh.suggest(4));
+}
+
+TEST_CASE("the evolutionary search ranks its generations on a subset model", "[bo][engine]") {
+  EngineConfig bad = table1_config();
+  bad.bo.search_model_points = 1;
+  REQUIRE(field_of(bad) == "bo.search_model_points");
+
+  // 576 points > exhaustive_limit: the evolutionary search proposes the candidates.
+  const Space space = Space::build(table1_space()).value();
+  auto check = [&](size_t search_points) {
+    EngineConfig c = table1_config("bo", 4);
+    c.bo.exhaustive_limit = 50;
+    c.bo.evolution_population = 32;
+    c.bo.evolution_generations = 3;
+    c.bo.search_model_points = search_points;
+    Engine engine = make(c);
+    const auto seen = drive(engine, 30);
+    auto s = engine.suggest(4);
+    REQUIRE(s.is_ok());
+    REQUIRE(*s == *engine.suggest(4));  // deterministic
+    REQUIRE(std::set<Point>(s->begin(), s->end()).size() == 4);
+    for (const auto& p : *s) {
+      REQUIRE(space.satisfies_rules(p));
+      REQUIRE(std::find(seen.begin(), seen.end(), p) == seen.end());
+    }
+  };
+  check(8);    // 30 distinct points > 8: the generations use subset models
+  check(300);  // no subset: the generations use the full models
 }

@@ -10,6 +10,13 @@
 // with the error, forgets worker sessions (they Hello again) and rebuilds
 // the in-memory state from the store.
 //
+// Suggestions: a study's next candidates are computed by a SuggestJob (a
+// snapshot of its proposer) that the SuggestRunner may run on another thread;
+// the result comes back on the loop thread, where the candidates are stored
+// (before any is dispatched) in the next batch. At most one suggestion per
+// study is in flight; a result for a study that was cancelled, ended or
+// rebuilt meanwhile is dropped.
+//
 // Not thread-safe: one event-loop thread drives it.
 
 #include <cstdint>
@@ -17,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -43,6 +51,11 @@ struct Outbound {
 using Clock = std::function<int64_t()>;
 int64_t system_now_ms();
 
+// Runs `job` (any thread), then `deliver` with its result on the event-loop
+// thread, followed by Controller::commit(). Unset: both run inline at once.
+using SuggestRunner =
+    std::function<void(SuggestJob job, std::function<void(std::vector<Params>)> deliver)>;
+
 class Controller {
  public:
   Controller(const Config& config, Store& store, BlobStore& blobs, Clock clock = system_now_ms);
@@ -57,6 +70,12 @@ class Controller {
   // empty without authentication.
   void on_message(Endpoint endpoint, const std::string& peer, const void* data, size_t size,
                   const std::string& user = {});
+
+  // Where suggestion jobs run (the daemon: a worker thread). Set before
+  // recover().
+  void set_suggest_runner(SuggestRunner runner) { runner_ = std::move(runner); }
+  // Suggestion jobs handed to the runner whose result has not come back.
+  size_t suggestions_in_flight() const { return suggestions_in_flight_; }
 
   // Client keys that see and cancel every study (CURVE allow-list `admin`).
   void set_admin_keys(std::set<std::string> keys) { admin_keys_ = std::move(keys); }
@@ -114,12 +133,29 @@ class Controller {
 
   // --- state machine
   Study* load_study(const StudyRow& row);
+  // The earlier study's measurements a warm start gives the proposer.
+  std::vector<PriorObservation> warm_start_of(const wire::StudySpecT& spec, int64_t created_ms);
+  Result<std::optional<wire::StudySpecT>> find_visible_spec(uint64_t id);
   void refill(Study& s);
+  void on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals);
   void add_candidate(Study& s, Params params);
+  // Queues a trial of the candidate (kept open); false when the store failed.
+  bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind,
+                   const std::string& params_json, const std::string& note);
+  // The probe of the candidate completed: queue its flash trial, or record
+  // it as skipped (skip_dominated_flash). True when a trial was queued.
+  bool after_probe(Study& s, uint32_t candidate, const Params& params,
+                   const std::map<std::string, double>& probe_values);
+  // Why the candidate's flash is not worth running, or "".
+  std::string hopeless(Study& s, const Params& params,
+                       const std::map<std::string, double>& probe_values);
+  // Candidates proposed by the engine (the baseline excluded).
+  uint32_t explored(const Study& s) const;
   // Completes a candidate's probe from the cache when hardware with the
-  // study's tag already measured this architecture at this serving setting.
+  // study's tag already measured this architecture at this serving setting;
+  // `measured` gets the cached objectives.
   bool complete_from_cache(Study& s, uint32_t candidate, const Params& params,
-                           const std::string& params_json);
+                           const std::string& params_json, std::map<std::string, double>* measured);
   void lease(Trial& t, Worker& w);
   void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
   void finish_trial(Trial& t, int state);
@@ -144,6 +180,9 @@ class Controller {
   void reset_memory();
 
   Metrics metrics_;
+  SuggestRunner runner_;
+  uint64_t epoch_ = 0;  // bumped when the in-memory state is rebuilt
+  size_t suggestions_in_flight_ = 0;
   std::set<std::string> admin_keys_;
   std::string caller_;  // the current message's CURVE key (empty: no auth)
   const Config& config_;

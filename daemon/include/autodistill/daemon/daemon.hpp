@@ -21,7 +21,11 @@
 namespace autodistill::daemon {
 
 struct DaemonOptions {
-  // Handle SIGTERM / SIGINT in run() (the executable); embedded users stop().
+  // Handle SIGTERM / SIGINT / SIGHUP in run() (the executable); embedded
+  // users stop(). The signals are read from a signalfd on the event loop, so
+  // they never interrupt a system call: call block_daemon_signals() before
+  // the first thread of the process starts (before constructing the Daemon,
+  // whose ZeroMQ context starts threads), as main() does.
   bool handle_signals = false;
   // Tell systemd READY=1 / STOPPING=1 / STATUS= / WATCHDOG=1 (sd_notify)
   // when NOTIFY_SOCKET is set.
@@ -31,6 +35,12 @@ struct DaemonOptions {
   // ignored with a log line.
   std::function<Result<Config>()> reload;
 };
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads started
+// afterwards inherit the mask. With every thread blocking them, the signals
+// stay pending until run() reads them from its signalfd. Returns the errno
+// of pthread_sigmask as a Status.
+Status block_daemon_signals();
 
 // The file in data_dir where a reload reports "<generation> ok" or
 // "<generation> error: <message>".

@@ -29,7 +29,7 @@ class Histogram {
 
 struct Metrics {
   Histogram store_commit;  // one group commit (fsync included)
-  Histogram suggestion;    // one proposer call
+  Histogram suggestion;    // one suggestion job (off the event loop)
   Histogram dispatch;      // a trial from queued to leased
   uint64_t messages_worker = 0;
   uint64_t messages_client = 0;
@@ -41,6 +41,7 @@ struct Metrics {
   uint64_t blob_bytes_out = 0;
   uint64_t commit_failures = 0;
   uint64_t rate_limited = 0;
+  uint64_t flash_skipped = 0;  // flash trials skipped (skip_dominated_flash)
 
   std::string render() const;
 };

@@ -20,4 +20,15 @@ namespace autodistill::daemon {
 std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
                                         const std::vector<TrialRow>& trials);
 
+// The candidates spec.selection chooses for regular distillation, ascending:
+//   Pareto (default): pareto_candidates(); when k > 0 and the front is larger,
+//     the k that keep the most hypervolume: repeatedly drop the member with
+//     the smallest exclusive hypervolume contribution (ties: the higher
+//     candidate index), objectives normalized to [0, 1] over the feasible
+//     complete candidates, reference point -0.1 in every objective.
+//   TopK: the k feasible complete candidates with the best `metric` (its
+//     objective's direction; ties: the lower candidate index).
+std::vector<uint32_t> selected_candidates(const wire::StudySpecT& spec,
+                                          const std::vector<TrialRow>& trials);
+
 }  // namespace autodistill::daemon

@@ -2,8 +2,11 @@
 // A proposer turns a study's design space into candidates (ask/tell). The
 // daemon rebuilds it after a restart by replaying, in order, every candidate
 // it proposed (add_known) and every observation (observe).
-// Not thread-safe: owned by the event-loop thread.
+// Not thread-safe: owned by the event-loop thread. A SuggestJob made by
+// prepare() is self-contained (a snapshot) and may run on any thread while
+// the owner keeps observing.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,11 +16,21 @@
 
 namespace autodistill::daemon {
 
+// Computes suggestions from a snapshot of the proposer; runs on any thread.
+using SuggestJob = std::function<std::vector<Params>()>;
+
+// A measurement of an earlier study (warm start): a candidate and the
+// objective values its completed exploration trials reported.
+struct PriorObservation {
+  Params params;
+  std::map<std::string, double> values;
+};
+
 class Proposer {
  public:
   virtual ~Proposer() = default;
-  // A candidate proposed earlier (replayed on restart); pending until
-  // finish() or observe_failure().
+  // A candidate proposed earlier (replayed on restart) or a suggestion being
+  // accepted; pending until finish() or observe_failure().
   virtual void add_known(const Params& params) = 0;
   // Objective values measured for a known candidate (possibly partial: a
   // probe's latency arrives long before the flash distillation's accuracy).
@@ -26,17 +39,37 @@ class Proposer {
   virtual void observe_failure(const Params& params) = 0;
   // Every trial of the candidate is done: it is no longer pending.
   virtual void finish(const Params& params) = 0;
-  // Up to n new candidates; fewer when the design space is exhausted.
-  virtual std::vector<Params> propose(size_t n) = 0;
+  // A snapshot job that computes up to n new candidates (fewer when the
+  // design space is exhausted) given the observations and pending candidates
+  // of now. Its result is a pure function of that state, so the owner must
+  // add_known() every candidate it accepts.
+  virtual SuggestJob prepare(size_t n) const = 0;
+  // prepare(n), run here, every result accepted (add_known).
+  std::vector<Params> propose(size_t n);
+  // The engine's acquisition value (expected hypervolume improvement in
+  // standardized objective units times the probability of meeting the
+  // measured constraints) of a known candidate given only the observations,
+  // not the pending candidates; 0 while the models have too little data.
+  virtual double score(const Params& params) const = 0;
 };
 
 // The proposer for spec.algorithm: the BO engine (daemon/bo/) running "bo"
-// (the default), "random", "firefly" or "nsga2". Null if the spec does not
-// pass validate_search().
-std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t study_id);
+// (the default), "random", "firefly" or "nsga2", with `warm_start` (an
+// earlier study's measurements; those outside this study's space are left
+// out) as its prior. Null if the spec does not pass validate_search().
+std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t study_id,
+                                        const std::vector<PriorObservation>& warm_start = {});
 
 // The BO engine's own checks of a spec (hard constraints that leave no
 // feasible point, ...), fields prefixed with "spec.".
 Status validate_search(const wire::StudySpecT& spec);
+
+// spec.baseline: every factor named once, each value in its factor's domain,
+// the space's rules (heads divide the bottleneck) satisfied. Fields
+// "spec.baseline[i]...". Ok when the baseline is empty.
+Status validate_baseline(const wire::StudySpecT& spec);
+
+// The baseline as Params in factor order (empty when none).
+Params baseline_params(const wire::StudySpecT& spec);
 
 }  // namespace autodistill::daemon

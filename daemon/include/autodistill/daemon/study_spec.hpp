@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,17 @@ const std::vector<std::string>& distill_accuracy_metrics();
 // True when the blob store holds `digest`.
 using HasBlob = std::function<bool(const std::string& digest)>;
 
-Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob);
+// The spec of study `id` when it exists and the submitter may see it
+// (ownership), nullopt otherwise; an error when the store fails.
+using FindStudy = std::function<Result<std::optional<wire::StudySpecT>>(uint64_t id)>;
+
+// `find_study` resolves spec.warm_start_study; without it a warm start is
+// refused as NOT_FOUND.
+Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
+                     const FindStudy& find_study = {});
+
+// True when the study measures metrics of both probe and flash trials.
+bool study_uses_probe_and_flash(const wire::StudySpecT& spec);
 
 // Distill validity rule: num_heads divides bottleneck_size (when both set),
 // every size positive. Other studies: always valid.

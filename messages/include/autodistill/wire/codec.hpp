@@ -27,7 +27,12 @@ inline constexpr uint32_t kDefaultChunkBytes = 1u << 20;
 // kMaxMessageBytes), kUnsupportedVersion.
 Status verify(const void* data, size_t size);
 
-// verify() then unpack. (Qualified: wire::Result is the trial-result message.)
+// verify(), then a bounded walk of the frame, then unpack. The walk refuses
+// a frame whose shared offsets would make the unpacked object more than
+// 8x the frame + 64 KiB (kResourceExhausted) and a vector of 8-byte numbers
+// that is not 8-aligned (kMalformed); a frame at an address that is not
+// 8-aligned is decoded from an aligned copy. (Qualified: wire::Result is the
+// trial-result message.)
 autodistill::Result<EnvelopeT> decode(const void* data, size_t size);
 
 // Serializes an Envelope, setting the identifier and version.

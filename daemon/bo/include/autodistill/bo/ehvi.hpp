@@ -14,15 +14,32 @@
 // because the improvement is the integral over y_1 < s < R_1 of
 // (b(s) - y_2)^+, and the two objectives are independent.
 //
-// 3+ objectives: random hypervolume scalarizations (Golovin & Zhang 2020,
+// 3 objectives, exact, by slicing the third objective: with the distinct
+// front values c_0 = ref_3 < c_1 < ... < c_m of objective 3 (c_{m+1} = inf),
+// the points with p_3 >= c_{t+1} dominate the whole slice [c_t, c_{t+1}) in
+// objective 3, so the improvement inside the slice is their 2-D improvement
+// times (min(Y_3, c_{t+1}) - c_t)^+. By independence,
+//   EHVI = sum_t [psi_3(c_t) - psi_3(c_{t+1})] *
+//          sum_i [psi_1(u_{i+1}) - psi_1(u_i)] * psi_2(v_i),
+//   psi_j(c) = E[(Y_j - c)^+],
+// the inner sum over the slice's staircase (u_i descending, v_i ascending,
+// u_0 = inf, v_0 = ref_2, the last u = ref_1): the non-dominated region
+// of the slice split into stripes u_{i+1} < x_1 <= u_i, x_2 > v_i. The
+// staircases depend only on the front (built in add()), so a candidate
+// costs 3(n + 1) evaluations of psi and O(sum of staircase lengths)
+// multiplications, n the front size.
+//
+// 4+ objectives: random hypervolume scalarizations (Golovin & Zhang 2020,
 // the scheme OSS Vizier uses). With w uniform on the positive unit sphere and
 //   s_w(y) = min_j ((y_j - ref_j)^+ / w_j)^k,
 // HV(Y) = c_k E_w[max_{y in Y} s_w(y)], c_k = pi^(k/2) / (2^k Gamma(k/2 + 1)),
 // so HVI(y) = c_k E_w[(s_w(y) - max_{y' in front} s_w(y'))^+], and EHVI is its
-// expectation over the candidate's Gaussian, estimated with `weights` random
-// directions and `samples` normal draws (common random numbers for every
-// candidate, so candidates are compared on the same draws). O(weights *
-// samples * k) per candidate.
+// expectation over the candidate's Gaussian, estimated with `weights`
+// directions and `samples` normal draws, both quasi-random (randomly shifted
+// Halton points through the normal quantile; common to every candidate, so
+// candidates are compared on the same draws). Directions along which no draw
+// can beat the front are skipped exactly. O(weights * samples * k) per
+// candidate at most.
 // Not thread-safe for writes (add()); const calls may run concurrently.
 
 #include <cstdint>
@@ -32,9 +49,10 @@
 
 namespace autodistill::bo {
 
+// Used for 4 or more objectives only.
 struct ScalarizationOptions {
-  int weights = 128;  // random directions w
-  int samples = 32;   // normal draws per candidate
+  int weights = 128;  // quasi-random directions w
+  int samples = 32;   // quasi-random normal draws per candidate
   uint64_t seed = 0;
 };
 
@@ -53,6 +71,7 @@ class ExpectedHvi {
 
  private:
   void rebuild();
+  void rebuild_slices();
 
   std::vector<Objectives> front_;
   Objectives ref_;
@@ -63,6 +82,20 @@ class ExpectedHvi {
   std::vector<double> a_, b_;
   // k >= 3: directions (weights x k), draws (samples x k), best scalarization per direction.
   std::vector<double> w_, z_, best_w_;
+  std::vector<double> z_max_;  // per objective, the largest draw (for pruning directions)
+  // k == 3: per objective, the sorted distinct levels (ref and front values);
+  // slices of objective 3 and the stripes of their staircases, as level indices
+  // (-1: +inf).
+  struct Slice {
+    int lo = 0, hi = -1;
+    size_t first = 0, last = 0;  // stripes_[first, last)
+  };
+  struct Stripe {
+    int u_lo = 0, u_hi = -1, v_lo = 0;
+  };
+  std::vector<double> levels_[3];
+  std::vector<Slice> slices_;
+  std::vector<Stripe> stripes_;
   int weights_ = 0, samples_ = 0;
   double c_k_ = 1.0;
 };

@@ -96,7 +96,10 @@ struct BoOptions {
                                        // points (an even subset); the posterior uses all
   int evolution_population = 256;      // evolutionary acquisition search (large spaces)
   int evolution_generations = 8;
-  int scalarization_weights = 128;  // 3+ objectives (ehvi.hpp)
+  size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
+                                     // most this many distinct points (an even subset);
+                                     // its final candidates on the full GPs
+  int scalarization_weights = 128;   // 4+ objectives (ehvi.hpp; 3 are exact)
   int scalarization_samples = 32;
 };
 

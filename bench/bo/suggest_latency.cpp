@@ -6,7 +6,7 @@
 // every count up to BoOptions::refit_every_until, then each time the count
 // grows by refit_growth).
 //
-//   bo_suggest_latency [--sizes 50,200,500,1000,2000] [--spaces table1,large]
+//   suggest_latency [--sizes 50,200,500,1000,2000] [--spaces table1,large]
 
 #include <algorithm>
 #include <chrono>
