@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# The main job, on an embedded default: installs dependencies, builds, starts
-# autodistilld and three worker processes on loopback with a fresh data
-# directory, runs a real study through them and prints its Pareto set.
+# The main job: distill a BERT teacher into students found by the search,
+# end to end on this machine. It installs dependencies and builds (with
+# LibTorch), starts autodistilld, one distillation worker and one latency-
+# probe worker as separate processes on loopback with a fresh data
+# directory, makes a tiny teacher and corpus with the project's own tool
+# (cached in the build directory), and runs the release-pipeline command:
 #
-# Until the distillation pipeline lands (issue #6), the study is an External
-# one: the daemon explores a two-factor design space and the workers evaluate
-# every candidate with a separate evaluator program (examples/demo/
-# branin_currin.py, the Branin-Currin two-objective test problem) over the
-# same pull protocol the distillation and probe workers use.
+#   autodistill distill --teacher T --corpus C --space examples/demo/tiny-space.json --wait
 #
-# Environment: DEMO_DIR (default: a fresh /tmp directory), WORKER_PORT
-# (15555), CLIENT_PORT (15556), WORKERS (3).
+# Bayesian optimization proposes students; each is measured by the probe
+# worker (latency) and flash-distilled by the distillation worker
+# (accuracy); the Pareto-optimal ones are regularly distilled and delivered
+# with a report comparing them with a MobileBERT-like baseline.
+#
+# Environment: BUILD_DIR (build), SKIP_BUILD=1 (use an existing build),
+# DEMO_DIR (a fresh /tmp directory), WORKER_PORT (15555), CLIENT_PORT
+# (15556), BUDGET (candidates, default 16), SELECT (pareto:2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-bash scripts/build.sh
-BIN=$ROOT/${BUILD_DIR:-build}
+BUILD_DIR=${BUILD_DIR:-build}
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  BUILD_DIR=$BUILD_DIR bash scripts/build.sh -DAUTODISTILL_WITH_TORCH=ON
+fi
+BIN=$ROOT/$BUILD_DIR
+for tool in daemon/autodistilld client/autodistill workers/distill/autodistill-distill-worker \
+            workers/probe/autodistill-probe-worker tools/autodistill-make-teacher; do
+  [[ -x "$BIN/$tool" ]] || { echo "demo: $BIN/$tool is missing (build with LibTorch)" >&2; exit 1; }
+done
 DEMO_DIR=${DEMO_DIR:-$(mktemp -d /tmp/autodistill-demo.XXXXXX)}
 WORKER_PORT=${WORKER_PORT:-15555}
 CLIENT_PORT=${CLIENT_PORT:-15556}
-WORKERS=${WORKERS:-3}
+BUDGET=${BUDGET:-16}
+SELECT=${SELECT:-pareto:2}
 export AUTODISTILL_ENDPOINT=tcp://127.0.0.1:$CLIENT_PORT
 mkdir -p "$DEMO_DIR"
+start=$(date +%s)
 
 pids=()
 cleanup() {
@@ -30,51 +44,48 @@ cleanup() {
 }
 trap cleanup EXIT
 
+TEACHER=$BIN/demo-teacher
+if [[ ! -f "$TEACHER/model.safetensors" || ! -f "$TEACHER/corpus.txt" ]]; then
+  echo "== making the tiny teacher and corpus (once; cached in $TEACHER)"
+  rm -rf "$TEACHER"
+  "$BIN/tools/autodistill-make-teacher" --out "$TEACHER" --documents 20000 --seed 0 --threads 1 \
+    >"$DEMO_DIR/make-teacher.log" 2>&1 ||
+    { cat "$DEMO_DIR/make-teacher.log" >&2; exit 1; }
+  cat "$TEACHER/report.json" 2>/dev/null && echo
+fi
+
 echo "== starting autodistilld (data: $DEMO_DIR/data, log: $DEMO_DIR/daemon.log)"
 "$BIN/daemon/autodistilld" --data_dir "$DEMO_DIR/data" \
   --worker_endpoint "tcp://127.0.0.1:$WORKER_PORT" \
   --client_endpoint "tcp://127.0.0.1:$CLIENT_PORT" >"$DEMO_DIR/daemon.log" 2>&1 &
-daemon_pid=$!
-pids+=("$daemon_pid")
+pids+=("$!")
 for _ in $(seq 1 100); do
   "$BIN/client/autodistill" --timeout-ms 200 list >/dev/null 2>&1 && break
   sleep 0.1
 done
 
-echo "== submitting examples/demo/branin-currin.json"
-study=$("$BIN/client/autodistill" --json submit --spec examples/demo/branin-currin.json \
-  --key "demo-$(date +%s)-$$" | python3 -c 'import json,sys; print(json.load(sys.stdin)["study"]["study_id"])')
-echo "study $study"
+echo "== starting a distillation worker and a latency-probe worker"
+"$BIN/workers/distill/autodistill-distill-worker" --endpoint "tcp://127.0.0.1:$WORKER_PORT" \
+  --worker-id demo-distill --cache-dir "$DEMO_DIR/cache-distill" --slots 2 --threads 1 \
+  >"$DEMO_DIR/distill-worker.log" 2>&1 &
+pids+=("$!")
+"$BIN/workers/probe/autodistill-probe-worker" --endpoint "tcp://127.0.0.1:$WORKER_PORT" \
+  --worker-id demo-probe --cache-dir "$DEMO_DIR/cache-probe" --lock-file "$DEMO_DIR/probe.lock" \
+  >"$DEMO_DIR/probe-worker.log" 2>&1 &
+pids+=("$!")
 
-echo "== starting $WORKERS worker processes"
-for i in $(seq 1 "$WORKERS"); do
-  "$BIN/workers/external/autodistill-worker" --endpoint "tcp://127.0.0.1:$WORKER_PORT" \
-    --worker-id "demo-worker-$i" --study "$study" --slots 2 \
-    --cache-dir "$DEMO_DIR/cache-$i" \
-    --exec "python3 $ROOT/examples/demo/branin_currin.py" >"$DEMO_DIR/worker-$i.log" 2>&1 &
-  pids+=("$!")
-done
-
-echo "== progress"
-"$BIN/client/autodistill" watch "$study"
-echo
-echo "== result"
-"$BIN/client/autodistill" get "$study"
-echo
-echo "== Pareto set (minimize both)"
-"$BIN/client/autodistill" --json get "$study" --trials | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-front = set(d["study"]["pareto"])
-rows = [t for t in d["trials"] if t["trial_id"] in front]
-rows.sort(key=lambda t: t["objectives"]["branin"])
-print("%6s %8s %8s %10s %10s" % ("trial", "u", "v", "branin", "currin"))
-for t in rows:
-    p, o = t["params"], t["objectives"]
-    print("%6d %8.4f %8.4f %10.4f %10.4f" % (t["trial_id"], p["u"], p["v"], o["branin"], o["currin"]))
-'
+echo "== autodistill distill --wait (budget $BUDGET candidates, select $SELECT)"
+set +e
+"$BIN/client/autodistill" distill --teacher "$TEACHER" --corpus "$TEACHER/corpus.txt" \
+  --space examples/demo/tiny-space.json --budget "$BUDGET" --select "$SELECT" \
+  --out "$DEMO_DIR/out" --wait
+rc=$?
+set -e
 echo
 "$BIN/client/autodistill" workers
 echo
+echo "Took $(( $(date +%s) - start )) s (exit code $rc)."
 echo "Data directory: $DEMO_DIR (store: data/autodistill.db, logs: *.log)"
-echo "All trials:     $BIN/client/autodistill --endpoint $AUTODISTILL_ENDPOINT get $study --trials"
+echo "Students and report: $DEMO_DIR/out/<study>/ (student-*/, report.md, pareto.svg)"
+echo "Again, for any study: $BIN/client/autodistill --endpoint $AUTODISTILL_ENDPOINT report <study>"
+exit $rc

@@ -22,6 +22,15 @@ const std::vector<CommandShape>& commands() {
        {"--wait"},
        0,
        "submit --spec FILE [--key K] [--teacher PATH] [--corpus PATH] [--wait]"},
+      {"distill",
+       {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--warm-start",
+        "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
+       {"--wait"},
+       0,
+       "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST] "
+       "[--baseline default|none|FILE] [--warm-start STUDY] [--select pareto[:K]|top:K:METRIC] "
+       "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait]"},
+      {"report", {"--out"}, {}, 1, "report ID [--out DIR]"},
       {"get", {}, {"--trials"}, 1, "get ID [--trials]"},
       {"list", {"--limit"}, {}, 0, "list [--limit N]"},
       {"watch", {}, {}, 1, "watch ID"},
@@ -161,6 +170,20 @@ commands:
                         the idempotency key (default: derived from the spec, so a
                         retried submit returns the same study); --wait watches it
                         until it ends and exits with its outcome
+  distill --teacher DIR --corpus PATH --space FILE [--objectives LIST]
+          [--baseline default|none|FILE] [--warm-start STUDY]
+          [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]
+          [--seed N] [--key K] [--out DIR] [--wait]
+                        distill a teacher: pack and upload it and the corpus, submit
+                        a Distill study over the design space in FILE (a study spec;
+                        the flags override it) with a MobileBERT-like baseline; the
+                        key defaults to one derived from teacher, corpus and spec, so
+                        re-running resumes the same study; --wait follows it, then
+                        downloads the chosen students into DIR/<study>/student-<c>/
+                        (default DIR: autodistill-out) with report.md and pareto.svg
+  report ID [--out DIR] print a Distill study's table (candidates vs the baseline) and
+                        write report.md and pareto.svg into DIR
+                        (default autodistill-out/<study>)
   get ID [--trials]     show a study (and its trials)
   list [--limit N]      list studies, newest first
   watch ID              follow a study's events until it ends
@@ -189,15 +212,17 @@ global options:
   -h, --help            this text
 
 exit codes:
-  0  success (watch / submit --wait: the study succeeded)
+  0  success (watch / submit --wait: the study succeeded; distill --wait: it
+     succeeded and its students were delivered)
   1  any other error
   2  usage error
   3  input rejected (INVALID_ARGUMENT, ALREADY_EXISTS, FAILED_PRECONDITION,
      DIGEST_MISMATCH, RESOURCE_EXHAUSTED)
   4  not found (study, blob or local file)
   5  daemon unreachable, timed out or UNAVAILABLE
-  6  the study failed (watch / submit --wait)
-  7  the study was cancelled (watch / submit --wait)
+  6  the study failed (watch / submit --wait / distill --wait; distill also when
+     it succeeded without a student to deliver)
+  7  the study was cancelled (watch / submit --wait / distill --wait)
 )";
 }
 

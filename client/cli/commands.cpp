@@ -13,21 +13,18 @@
 #include "autodistill/study_json.hpp"
 #include "autodistill/wire/curve.hpp"
 #include "autodistill/wire/digest.hpp"
+#include "distill_commands.hpp"
 #include "exit_codes.hpp"
 #include "progress.hpp"
 #include "render.hpp"
 
 namespace autodistill::cli {
 
-namespace {
-
-// A request failed: report it on stderr, return its exit code.
 int fail(const Status& status) {
   std::cerr << "autodistill: " << status.to_string() << "\n";
   return exit_code_for(status);
 }
 
-// The command line is wrong: report it, return 2.
 int usage_error(const std::string& message) {
   std::cerr << "autodistill: " << message << "\nrun 'autodistill --help' for usage\n";
   return kExitUsage;
@@ -40,6 +37,8 @@ Result<std::string> read_text(const std::string& path, const std::string& flag) 
   text << in.rdbuf();
   return text.str();
 }
+
+namespace {
 
 // A regular file to upload as one blob.
 Status check_upload_path(const std::string& path, const std::string& flag) {
@@ -275,6 +274,8 @@ int cmd_landscape(const Invocation& inv, Client& client) {
 int run_command(const Invocation& inv, Client& client) {
   const std::string& c = inv.command;
   if (c == "submit") return cmd_submit(inv, client);
+  if (c == "distill") return cmd_distill(inv, client);
+  if (c == "report") return cmd_report(inv, client);
   if (c == "get") return cmd_get(inv, client);
   if (c == "list") return cmd_list(inv, client);
   if (c == "watch") return cmd_watch(inv, client);

@@ -98,6 +98,16 @@ const char* to_string(WorkerRole role) {
   return "unknown";
 }
 
+const char* to_string(SelectionRule rule) {
+  switch (rule) {
+    case SelectionRule::kPareto:
+      return "pareto";
+    case SelectionRule::kTopK:
+      return "top_k";
+  }
+  return "unknown";
+}
+
 std::optional<StudyKind> parse_study_kind(std::string_view name) {
   for (StudyKind kind : {StudyKind::kDistill, StudyKind::kExternal}) {
     if (name == to_string(kind)) return kind;
@@ -116,6 +126,13 @@ std::optional<FactorKind> parse_factor_kind(std::string_view name) {
 std::optional<Direction> parse_direction(std::string_view name) {
   for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
     if (name == to_string(direction)) return direction;
+  }
+  return std::nullopt;
+}
+
+std::optional<SelectionRule> parse_selection_rule(std::string_view name) {
+  for (SelectionRule rule : {SelectionRule::kPareto, SelectionRule::kTopK}) {
+    if (name == to_string(rule)) return rule;
   }
   return std::nullopt;
 }

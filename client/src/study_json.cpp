@@ -200,12 +200,47 @@ Status read_digest(const json& object, const char* key, std::string& out) {
   return Status::ok();
 }
 
+// The baseline architecture: an object of factor name -> number (or string,
+// for a categorical factor). Parsed in key order, so the parsed baseline is
+// sorted by name.
+Status parse_baseline(const json& value, std::vector<ParamValue>& out) {
+  if (!value.is_object()) return wrong_type("baseline", "an object", value);
+  for (const auto& [name, v] : value.items()) {
+    const std::string field = join("baseline", name);
+    if (v.is_string()) {
+      out.push_back({name, 0, v.get<std::string>()});
+    } else if (v.is_number()) {
+      out.push_back({name, v.get<double>(), ""});
+    } else {
+      return wrong_type(field, "a number or a string", v);
+    }
+  }
+  return Status::ok();
+}
+
+Status parse_selection(const json& value, Selection& out) {
+  const std::string path = "selection";
+  if (!value.is_object()) return wrong_type(path, "an object", value);
+  if (Status s = check_keys(value, path, {"rule", "k", "metric"}); !s) return s;
+  std::string rule;
+  if (Status s = read_string(value, path, "rule", true, rule); !s) return s;
+  auto parsed = parse_selection_rule(rule);
+  if (!parsed) {
+    return invalid("selection.rule",
+                   "unknown selection rule \"" + rule + "\" (want pareto or top_k)");
+  }
+  out.rule = *parsed;
+  if (Status s = read_unsigned(value, path, "k", out.k); !s) return s;
+  return read_string(value, path, "metric", false, out.metric);
+}
+
 Status parse_spec(const json& root, StudySpec& spec) {
   if (!root.is_object()) return wrong_type("", "a JSON object", root);
   if (Status s = check_keys(root, "",
                             {"name", "kind", "factors", "objectives", "constraints", "teacher",
                              "corpus", "hardware_tag", "max_trials", "parallelism", "max_attempts",
-                             "algorithm", "seed", "settings"});
+                             "algorithm", "seed", "settings", "warm_start_study", "baseline",
+                             "selection", "max_wall_seconds", "skip_dominated_flash"});
       !s) {
     return s;
   }
@@ -241,6 +276,18 @@ Status parse_spec(const json& root, StudySpec& spec) {
   if (auto it = root.find("settings"); it != root.end()) {
     if (!it->is_object()) return wrong_type("settings", "an object", *it);
     spec.settings_json = it->dump();
+  }
+  if (s = read_unsigned(root, "", "warm_start_study", spec.warm_start_study); !s) return s;
+  if (auto it = root.find("baseline"); it != root.end()) {
+    if (s = parse_baseline(*it, spec.baseline); !s) return s;
+  }
+  if (auto it = root.find("selection"); it != root.end()) {
+    if (s = parse_selection(*it, spec.selection.emplace()); !s) return s;
+  }
+  if (s = read_unsigned(root, "", "max_wall_seconds", spec.max_wall_seconds); !s) return s;
+  if (auto it = root.find("skip_dominated_flash"); it != root.end()) {
+    if (!it->is_boolean()) return wrong_type("skip_dominated_flash", "a boolean", *it);
+    spec.skip_dominated_flash = it->get<bool>();
   }
   return Status::ok();
 }
@@ -307,6 +354,25 @@ ojson spec_json(const StudySpec& spec) {
     ojson settings = ojson::parse(spec.settings_json, nullptr, false);
     out["settings"] = settings.is_discarded() ? ojson(spec.settings_json) : settings;
   }
+  // The fields added with warm start and baselines appear only when set, so
+  // a spec that does not use them renders exactly as before (and keeps the
+  // idempotency key `submit` derives from it).
+  if (spec.warm_start_study != 0) out["warm_start_study"] = spec.warm_start_study;
+  if (!spec.baseline.empty()) {
+    ojson baseline = ojson::object();
+    for (const ParamValue& p : spec.baseline) {
+      baseline[p.name] = p.category.empty() ? ojson(p.number) : ojson(p.category);
+    }
+    out["baseline"] = std::move(baseline);
+  }
+  if (spec.selection) {
+    ojson selection{{"rule", to_string(spec.selection->rule)}};
+    if (spec.selection->k != 0) selection["k"] = spec.selection->k;
+    if (!spec.selection->metric.empty()) selection["metric"] = spec.selection->metric;
+    out["selection"] = std::move(selection);
+  }
+  if (spec.max_wall_seconds != 0) out["max_wall_seconds"] = spec.max_wall_seconds;
+  if (spec.skip_dominated_flash) out["skip_dominated_flash"] = true;
   return out;
 }
 

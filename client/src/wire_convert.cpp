@@ -57,6 +57,22 @@ wire::StudySpecT to_wire(const StudySpec& spec) {
   out.algorithm = spec.algorithm;
   out.seed = spec.seed;
   out.settings_json = spec.settings_json;
+  out.warm_start_study = spec.warm_start_study;
+  for (const ParamValue& p : spec.baseline) {
+    auto value = std::make_unique<wire::ParamValueT>();
+    value->name = p.name;
+    value->number = p.number;
+    value->category = p.category;
+    out.baseline.push_back(std::move(value));
+  }
+  if (spec.selection) {
+    out.selection = std::make_unique<wire::SelectionT>();
+    out.selection->rule = cast<wire::SelectionRule>(spec.selection->rule);
+    out.selection->k = spec.selection->k;
+    out.selection->metric = spec.selection->metric;
+  }
+  out.max_wall_seconds = spec.max_wall_seconds;
+  out.skip_dominated_flash = spec.skip_dominated_flash;
   return out;
 }
 
@@ -84,6 +100,16 @@ StudySpec to_model(const wire::StudySpecT& spec) {
   out.algorithm = spec.algorithm;
   out.seed = spec.seed;
   out.settings_json = spec.settings_json;
+  out.warm_start_study = spec.warm_start_study;
+  for (const auto& p : spec.baseline) {
+    if (p) out.baseline.push_back({p->name, p->number, p->category});
+  }
+  if (spec.selection) {
+    out.selection = Selection{cast<SelectionRule>(spec.selection->rule), spec.selection->k,
+                              spec.selection->metric};
+  }
+  out.max_wall_seconds = spec.max_wall_seconds;
+  out.skip_dominated_flash = spec.skip_dominated_flash;
   return out;
 }
 

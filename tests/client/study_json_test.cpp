@@ -220,3 +220,70 @@ TEST_CASE("reports render as JSON with the schema's field names") {
   CHECK(w["hardware"]["tag"] == "cpu-x86");
   CHECK(w["running"][0]["attempt"] == 2);
 }
+
+TEST_CASE("the warm-start, baseline and selection fields parse and round-trip") {
+  auto spec = parse_study_spec(R"({
+    "factors": [{"name": "num_blocks", "kind": "ordinal", "values": [2, 4]}],
+    "warm_start_study": 41,
+    "baseline": {"num_blocks": 4, "hidden_size": 128, "act": "gelu"},
+    "selection": {"rule": "top_k", "k": 3, "metric": "accuracy"},
+    "max_wall_seconds": 900,
+    "skip_dominated_flash": true
+  })");
+  REQUIRE(spec);
+  CHECK(spec->warm_start_study == 41);
+  // Sorted by name, numbers and categories apart.
+  REQUIRE(spec->baseline.size() == 3);
+  CHECK(spec->baseline[0] == ParamValue{"act", 0, "gelu"});
+  CHECK(spec->baseline[1] == ParamValue{"hidden_size", 128, ""});
+  CHECK(spec->baseline[2] == ParamValue{"num_blocks", 4, ""});
+  REQUIRE(spec->selection);
+  CHECK(spec->selection->rule == SelectionRule::kTopK);
+  CHECK(spec->selection->k == 3);
+  CHECK(spec->selection->metric == "accuracy");
+  CHECK(spec->max_wall_seconds == 900);
+  CHECK(spec->skip_dominated_flash);
+
+  auto again = parse_study_spec(study_spec_to_json(*spec));
+  REQUIRE(again);
+  CHECK(*again == *spec);
+
+  auto pareto = parse_study_spec(R"({"selection": {"rule": "pareto"}})");
+  REQUIRE(pareto);
+  CHECK(pareto->selection == Selection{SelectionRule::kPareto, 0, ""});
+}
+
+TEST_CASE("a spec without the new fields renders exactly as before") {
+  auto spec = parse_study_spec(R"({"name": "x", "max_trials": 3})");
+  REQUIRE(spec);
+  auto rendered = nlohmann::json::parse(study_spec_to_json(*spec));
+  for (const char* key :
+       {"warm_start_study", "baseline", "selection", "max_wall_seconds", "skip_dominated_flash"}) {
+    CHECK_FALSE(rendered.contains(key));
+  }
+  CHECK_FALSE(spec->selection.has_value());
+  CHECK(spec->baseline.empty());
+}
+
+TEST_CASE("malformed new fields are rejected with their JSON path") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"warm_start_study": -1})", "warm_start_study"},
+      {R"({"warm_start_study": "12"})", "warm_start_study"},
+      {R"({"baseline": [4, 128]})", "baseline"},
+      {R"({"baseline": {"num_blocks": true}})", "baseline.num_blocks"},
+      {R"({"selection": "pareto"})", "selection"},
+      {R"({"selection": {"k": 2}})", "selection.rule"},
+      {R"({"selection": {"rule": "best"}})", "selection.rule"},
+      {R"({"selection": {"rule": "top_k", "k": -2}})", "selection.k"},
+      {R"({"selection": {"rule": "pareto", "count": 2}})", "selection.count"},
+      {R"({"max_wall_seconds": 4294967296})", "max_wall_seconds"},
+      {R"({"skip_dominated_flash": 1})", "skip_dominated_flash"},
+  };
+  for (auto [text, field] : cases) {
+    INFO(text);
+    auto spec = parse_study_spec(text);
+    REQUIRE_FALSE(spec);
+    CHECK(spec.status().code() == Code::kInvalidArgument);
+    CHECK(spec.status().field() == field);
+  }
+}

@@ -68,6 +68,30 @@ struct Constraint {
   friend bool operator==(const Constraint&, const Constraint&) = default;
 };
 
+// One factor's value in a candidate: `category` for categorical factors,
+// `number` for every other kind.
+struct ParamValue {
+  std::string name;
+  double number = 0;
+  std::string category;
+
+  friend bool operator==(const ParamValue&, const ParamValue&) = default;
+};
+
+enum class SelectionRule : uint8_t {
+  kPareto = 0,  // every feasible Pareto-optimal candidate (at most `k` when k > 0)
+  kTopK = 1,    // the `k` feasible candidates with the best `metric`
+};
+
+// Which explored candidates a Distill study regularly distills.
+struct Selection {
+  SelectionRule rule = SelectionRule::kPareto;
+  uint32_t k = 0;      // Pareto: 0 = no cap; TopK: required, >= 1
+  std::string metric;  // TopK: the objective to rank by (its direction applies)
+
+  friend bool operator==(const Selection&, const Selection&) = default;
+};
+
 // What to search and how. The client checks only shape and types; the
 // daemon validates the meaning (non-empty space, unique values, known
 // objectives, teacher and corpus present, ...) at submit.
@@ -85,7 +109,15 @@ struct StudySpec {
   uint32_t max_attempts = 0;   // per trial; 0 = daemon default
   std::string algorithm;       // proposer; empty = daemon default
   uint64_t seed = 0;
-  std::string settings_json;  // a JSON object passed to workers verbatim; empty = none
+  std::string settings_json;      // a JSON object passed to workers verbatim; empty = none
+  uint64_t warm_start_study = 0;  // 0 = none; an earlier study whose observations seed the BO
+  // Distill: a reference architecture evaluated first (candidate 0) with the
+  // same flash budget; empty = none.
+  std::vector<ParamValue> baseline;
+  // Distill: which candidates get regular distillation; nullopt = Pareto.
+  std::optional<Selection> selection;
+  uint32_t max_wall_seconds = 0;      // exploration stops proposing after this; 0 = no limit
+  bool skip_dominated_flash = false;  // Distill: no flash for latency-dominated candidates
 
   friend bool operator==(const StudySpec&, const StudySpec&) = default;
 };
@@ -121,16 +153,6 @@ struct Metric {
   double value = 0;
 
   friend bool operator==(const Metric&, const Metric&) = default;
-};
-
-// One factor's value in a candidate: `category` for categorical factors,
-// `number` for every other kind.
-struct ParamValue {
-  std::string name;
-  double number = 0;
-  std::string category;
-
-  friend bool operator==(const ParamValue&, const ParamValue&) = default;
 };
 
 // A file a trial produced, stored as a blob (fetch it with
@@ -229,12 +251,14 @@ const char* to_string(StudyState state);
 const char* to_string(TrialKind kind);
 const char* to_string(TrialState state);
 const char* to_string(WorkerRole role);
+const char* to_string(SelectionRule rule);
 
 // The inverse of to_string for the words a study spec uses; nullopt when
 // `name` is not one of them.
 std::optional<StudyKind> parse_study_kind(std::string_view name);
 std::optional<FactorKind> parse_factor_kind(std::string_view name);
 std::optional<Direction> parse_direction(std::string_view name);
+std::optional<SelectionRule> parse_selection_rule(std::string_view name);
 
 // Succeeded, Failed or Cancelled: the study will not change any more.
 bool is_terminal(StudyState state);

@@ -10,7 +10,7 @@ namespace autodistill::distill {
 Lamb::Lamb(std::vector<ParamGroup> groups, LambOptions options) : options_(options) {
   for (auto& group : groups) {
     for (auto& p : group.params) {
-      states_.push_back({p, at::zeros_like(p), at::zeros_like(p), group.adapt});
+      states_.push_back({p, at::zeros_like(p), at::zeros_like(p), at::empty_like(p), group.adapt});
     }
   }
 }
@@ -22,18 +22,25 @@ void Lamb::step(double lr) {
     const at::Tensor& g = s.param.grad();
     if (!g.defined()) continue;
     ++s.step;
-    s.m.mul_(b1).add_(g, 1.0 - b1);
+    s.m.lerp_(g, 1.0 - b1);
     s.v.mul_(b2).addcmul_(g, g, 1.0 - b2);
     const double c1 = 1.0 - std::pow(b1, static_cast<double>(s.step));
     const double c2 = 1.0 - std::pow(b2, static_cast<double>(s.step));
-    at::Tensor update = (s.m / c1) / ((s.v / c2).sqrt_().add_(options_.eps));
+    // u = (m / c1) / (sqrt(v / c2) + eps) = m / (sqrt(v) c1 / sqrt(c2) + eps c1), computed
+    // in the state's own buffer: no temporaries of the parameter's size (on the CPU a
+    // large fresh allocation is a fresh mmap, paid again in page faults every step).
+    at::Tensor& update = s.update;
+    at::sqrt_out(update, s.v).mul_(c1 / std::sqrt(c2)).add_(options_.eps * c1);
+    at::div_out(update, s.m, update);
     if (s.adapt) {
       if (options_.weight_decay != 0.0) update.add_(s.param, options_.weight_decay);
       // The trust ratio stays on the device (no host round trip per tensor).
       const at::Tensor w = s.param.norm(), u = update.norm();
-      update.mul_(at::where((w > 0) & (u > 0), w / u, at::ones_like(w)));
+      const at::Tensor ratio = at::where((w > 0) & (u > 0), w / u, at::ones_like(w));
+      s.param.addcmul_(update, ratio, -lr);
+    } else {
+      s.param.add_(update, -lr);
     }
-    s.param.add_(update, -lr);
   }
 }
 

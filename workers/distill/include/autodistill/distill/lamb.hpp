@@ -8,7 +8,8 @@
 //                   r = ||w|| / ||u||  (1 when either norm is 0)
 //   other group:    r = 1            (LayerNorm and biases: no decay, no trust ratio)
 //   w -= lr * r * u
-// Parameters without a gradient are skipped.
+// Parameters without a gradient are skipped. State: m, v and a reused
+// update buffer per parameter (three times the parameters' memory).
 //
 // Thread-safety: one thread at a time.
 
@@ -45,6 +46,7 @@ class Lamb {
  private:
   struct State {
     at::Tensor param, m, v;
+    at::Tensor update;  // the step's update, reused every step
     bool adapt;
     int64_t step = 0;
   };

@@ -1,0 +1,76 @@
+#pragma once
+// The report of a Distill study (paper Table 2 and Fig. 4): one row per
+// evaluated candidate with its architecture, parameters, measured latency
+// and accuracy, each relative to the baseline, and the accuracy-vs-latency
+// plot with the Pareto front.
+//
+// Where the numbers come from, per candidate (trials grouped by candidate):
+//   latency_ms        the Probe trial's `latency_ms` objective
+//   flash accuracy    the Flash trial's `accuracy` objective (MLM accuracy)
+//   regular accuracy  the Regular trial's `accuracy`, for chosen candidates
+//   params            `params` from any of its trials' objectives or metrics,
+//                     else the analytic count of the architecture
+// The baseline is the candidate whose parameters equal spec.baseline (the
+// daemon evaluates it as candidate 0). "Dominates the baseline" compares
+// like with like, the flash results every candidate has: accuracy >= the
+// baseline's and latency <= the baseline's, one of them strictly. The
+// Pareto front is the same 2-D front (maximize flash accuracy, minimize
+// latency) over every candidate with both numbers.
+//
+// Thread-safety: pure functions, thread-safe.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autodistill/study.hpp"
+
+namespace autodistill {
+
+struct CandidateReport {
+  uint32_t candidate = 0;
+  std::vector<ParamValue> params;
+  std::optional<double> parameters;        // parameter count
+  std::optional<double> latency_ms;        // measured by the probe
+  std::optional<double> flash_accuracy;    // after flash distillation
+  std::optional<double> regular_accuracy;  // after regular distillation (chosen only)
+  std::vector<Artifact> artifacts;         // the Regular trial's (the delivered student)
+  bool failed = false;                     // a trial of the candidate failed
+  bool baseline = false;
+  bool on_front = false;  // on the accuracy/latency Pareto front
+  bool chosen = false;    // got a Regular trial
+  bool dominates_baseline = false;
+};
+
+struct StudyReport {
+  StudyInfo study;
+  std::vector<CandidateReport> candidates;  // by candidate index
+  std::optional<size_t> baseline;           // index into candidates, when evaluated
+
+  const CandidateReport* baseline_row() const {
+    return baseline ? &candidates[*baseline] : nullptr;
+  }
+};
+
+// Groups the study's trials by candidate and fills in the comparisons.
+StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& trials);
+
+// "K4 H128 B64 A4 I256 F2": the architecture factors in the order of the
+// paper's Table 1; other factors follow as name=value.
+std::string architecture_label(const std::vector<ParamValue>& params);
+
+// The plain-text table for a terminal: every evaluated candidate, baseline
+// first, then by latency; deltas relative to the baseline; "✓" where the
+// candidate dominates it.
+std::string report_table(const StudyReport& report);
+
+// report.md: the study, the same table in Markdown, the chosen students and
+// a reference to pareto.svg.
+std::string report_markdown(const StudyReport& report);
+
+// pareto.svg: a self-contained SVG, flash accuracy (y) against measured
+// latency (x) for every candidate, the Pareto front as a step line, the
+// baseline as a red diamond, chosen candidates ringed.
+std::string pareto_svg(const StudyReport& report);
+
+}  // namespace autodistill

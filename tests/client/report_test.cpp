@@ -1,0 +1,166 @@
+// The Distill study report: the candidate table against the baseline,
+// report.md and the self-contained pareto.svg.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "autodistill/distill.hpp"
+#include "autodistill/report.hpp"
+
+using namespace autodistill;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<ParamValue> arch(double blocks, double hidden, double ffn) {
+  return {{"bottleneck_size", 16, ""}, {"hidden_size", hidden, ""}, {"intermediate_size", 64, ""},
+          {"num_blocks", blocks, ""},  {"num_heads", 2, ""},        {"num_stacked_ffn", ffn, ""}};
+}
+
+uint64_t next_trial = 1;
+
+TrialInfo trial(uint32_t candidate, TrialKind kind, const std::vector<ParamValue>& params,
+                std::vector<Metric> objectives, TrialState state = TrialState::kCompleted) {
+  TrialInfo t;
+  t.trial_id = next_trial++;
+  t.study_id = 7;
+  t.candidate = candidate;
+  t.kind = kind;
+  t.state = state;
+  t.params = params;
+  t.objectives = std::move(objectives);
+  return t;
+}
+
+// Baseline (candidate 0): 2 ms, 0.30. Candidate 1 dominates it (faster and
+// better); 2 is faster but worse; 3 failed its flash; 4 is better but
+// slower. 1 and 4 were regularly distilled.
+std::pair<StudyInfo, std::vector<TrialInfo>> study() {
+  StudyInfo info;
+  info.study_id = 7;
+  info.state = StudyState::kSucceeded;
+  info.spec.name = "tiny";
+  info.spec.baseline = arch(2, 32, 4);
+  std::vector<TrialInfo> trials = {
+      trial(0, TrialKind::kProbe, arch(2, 32, 4), {{"latency_ms", 2.0}}),
+      trial(0, TrialKind::kFlash, arch(2, 32, 4), {{"accuracy", 0.30}}),
+      trial(1, TrialKind::kProbe, arch(1, 32, 1), {{"latency_ms", 1.0}}),
+      trial(1, TrialKind::kFlash, arch(1, 32, 1), {{"accuracy", 0.32}}),
+      trial(2, TrialKind::kProbe, arch(1, 16, 1), {{"latency_ms", 0.5}}),
+      trial(2, TrialKind::kFlash, arch(1, 16, 1), {{"accuracy", 0.20}}),
+      trial(3, TrialKind::kProbe, arch(3, 64, 1), {{"latency_ms", 3.0}}),
+      trial(3, TrialKind::kFlash, arch(3, 64, 1), {}, TrialState::kFailed),
+      trial(4, TrialKind::kProbe, arch(4, 64, 2), {{"latency_ms", 4.0}}),
+      trial(4, TrialKind::kFlash, arch(4, 64, 2), {{"accuracy", 0.40}}),
+      trial(1, TrialKind::kRegular, arch(1, 32, 1), {{"accuracy", 0.36}}),
+      trial(4, TrialKind::kRegular, arch(4, 64, 2), {{"accuracy", 0.45}}),
+  };
+  trials[1].metrics = {{"params", 50000}};
+  trials[10].artifacts = {{"model.safetensors", std::string(64, 'e'), 10}};
+  return {info, trials};
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("build_report groups trials by candidate and compares with the baseline") {
+  auto [info, trials] = study();
+  StudyReport report = build_report(info, trials);
+  REQUIRE(report.candidates.size() == 5);
+  REQUIRE(report.baseline);
+  const CandidateReport& base = *report.baseline_row();
+  CHECK(base.candidate == 0);
+  CHECK(base.baseline);
+  CHECK(base.parameters == 50000);  // the reported metric wins over the analytic count
+  const auto& c = report.candidates;
+  CHECK(c[1].latency_ms == 1.0);
+  CHECK(c[1].flash_accuracy == 0.32);
+  CHECK(c[1].regular_accuracy == 0.36);
+  CHECK(c[1].chosen);
+  CHECK(c[1].artifacts.size() == 1);
+  CHECK(c[1].dominates_baseline);
+  CHECK_FALSE(c[2].dominates_baseline);
+  CHECK_FALSE(c[3].dominates_baseline);
+  CHECK(c[3].failed);
+  CHECK_FALSE(c[4].dominates_baseline);
+  // The front: 2 (fastest), 1, 4 (most accurate); not the baseline.
+  CHECK(c[1].on_front);
+  CHECK(c[2].on_front);
+  CHECK(c[4].on_front);
+  CHECK_FALSE(c[0].on_front);
+  CHECK_FALSE(c[3].on_front);
+  // Without a reported count, the analytic one (vocabulary 30522 by default).
+  REQUIRE(c[2].parameters);
+  CHECK(*c[2].parameters > 30522 * 16);
+}
+
+TEST_CASE("the table lists the baseline first, deltas against it, and ticks dominators") {
+  auto [info, trials] = study();
+  const std::string table = report_table(build_report(info, trials));
+  INFO(table);
+  std::istringstream lines(table);
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  CHECK(header.find("latency ms") != std::string::npos);
+  CHECK(first.rfind("0 ", 0) == 0);
+  CHECK(first.find("baseline") != std::string::npos);
+  CHECK(first.find("K2 H32 B16 A2 I64 F4") != std::string::npos);
+  CHECK(second.rfind("2 ", 0) == 0);  // then by latency
+  CHECK(table.find("1.000 (-50.0%)") != std::string::npos);
+  CHECK(table.find("0.3200 (+2.00 pt)") != std::string::npos);
+  CHECK(count(table, "✓") == 1);
+  CHECK(table.find("1 of 4 candidates dominate the baseline") != std::string::npos);
+  CHECK(table.find("failed") != std::string::npos);
+
+  info.spec.baseline = arch(9, 9, 9);  // never evaluated
+  const std::string missing = report_table(build_report(info, trials));
+  CHECK(count(missing, "✓") == 0);
+  CHECK(missing.find("was not evaluated") != std::string::npos);
+}
+
+TEST_CASE("pareto.svg is self-contained and marks front, baseline and chosen students") {
+  auto [info, trials] = study();
+  const std::string svg = pareto_svg(build_report(info, trials));
+  CHECK(svg.rfind("<?xml", 0) == 0);
+  CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(svg.find("href") == std::string::npos);  // nothing external
+  CHECK(svg.find("<script") == std::string::npos);
+  // 4 plotted candidates (3 failed): 3 dots + the baseline diamond; the
+  // legend adds a dot of each kind and a diamond.
+  CHECK(count(svg, "<title>candidate") == 4);
+  CHECK(count(svg, "fill=\"#d62728\"/>") == 2);
+  CHECK(count(svg, "stroke=\"#2ca02c\"") == 3);  // 2 chosen + legend
+  CHECK(count(svg, "<polyline") == 1);
+  // Balanced groups.
+  CHECK(count(svg, "<g") == count(svg, "</g>"));
+
+  StudyInfo empty;
+  CHECK(pareto_svg(build_report(empty, {})).find("no candidate has both") != std::string::npos);
+}
+
+TEST_CASE("write_report writes report.md and pareto.svg") {
+  auto [info, trials] = study();
+  const fs::path dir =
+      fs::temp_directory_path() / ("autodistill-report-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  REQUIRE(write_report(build_report(info, trials), dir));
+  std::ifstream md(dir / "report.md");
+  std::stringstream text;
+  text << md.rdbuf();
+  CHECK(text.str().find("# Study 7: tiny") != std::string::npos);
+  CHECK(text.str().find("| 1* | K1 H32 B16 A2 I64 F1 |") != std::string::npos);
+  CHECK(text.str().find("![accuracy vs latency](pareto.svg)") != std::string::npos);
+  CHECK(text.str().find("`student-1/`") != std::string::npos);
+  CHECK(fs::file_size(dir / "pareto.svg") > 1000);
+  fs::remove_all(dir);
+}
