@@ -20,9 +20,9 @@
 //
 //   bo_efficiency [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N]
 //                 [--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N]
-//                 [--latency-csv FILE] [--weights N] [--samples N]
+//                 [--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]
 // --weights / --samples set BoOptions::scalarization_weights / _samples (3+
-// objectives).
+// objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best.
 
 #include <algorithm>
 #include <chrono>
@@ -260,6 +260,8 @@ int main(int argc, char** argv) {
       bo_options.scalarization_weights = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) {
       bo_options.scalarization_samples = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--no-bound-repeated-best")) {
+      bo_options.bound_repeated_best = false;
     } else if (!std::strcmp(argv[i], "--latency-csv") && i + 1 < argc) {
       latency_csv = argv[++i];
     } else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc) {
@@ -270,7 +272,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N] "
                    "[--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N] "
-                   "[--latency-csv FILE] [--weights N] [--samples N]\n",
+                   "[--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]\n",
                    argv[0]);
       return 2;
     }

@@ -20,6 +20,10 @@
 namespace autodistill::bo {
 namespace {
 
+// Two measured values closer than this (in a metric's standardized units)
+// are a tie.
+constexpr double kTieTolerance = 1e-9;
+
 double norm_cdf(double z) {
   return 0.5 * std::erfc(-z / std::sqrt(2.0));
 }
@@ -237,6 +241,7 @@ class BoContext {
   }
   const std::vector<Objectives>& incumbent() const { return incumbent_; }
   const Objectives& ref() const { return ref_; }
+  const Objectives& upper() const { return upper_; }
   bool has_measured_constraints() const { return has_measured_; }
   const ScalarizationOptions& scalarization() const { return scalarization_; }
 
@@ -280,22 +285,33 @@ class BoContext {
         y[j] = impl_.metrics[j].sign * means[j][static_cast<Eigen::Index>(c)];
       incumbent_.push_back(std::move(y));
     }
-    // Reference point: configured, or the worst observed value minus 10% of the range.
+    // Reference point: configured, or the worst observed value minus 10% of
+    // the range. Upper corner of the hypervolume box (BoOptions::bound_repeated_best):
+    // an objective whose best measured value was measured at as many distinct
+    // points as the space has varying factors (at least 2) is bounded at its
+    // best observed value (2 and 3 objectives).
     ref_.resize(k);
+    upper_.assign(k, std::numeric_limits<double>::infinity());
+    const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
       const auto& spec = impl_.config.objectives[j];
       const double sign = impl_.metrics[j].sign;
-      if (spec.reference) {
-        ref_[j] = sign * models_[j].z(impl_.transform(j, *spec.reference));
-        continue;
-      }
       double lo = std::numeric_limits<double>::infinity(), hi = -lo;
       for (const auto& row : impl_.rows[j]) {
         const double y = sign * models_[j].z(impl_.transform(j, row.value));
         lo = std::min(lo, y);
         hi = std::max(hi, y);
       }
-      ref_[j] = lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      ref_[j] = spec.reference ? sign * models_[j].z(impl_.transform(j, *spec.reference))
+                               : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
+      std::set<size_t> at_best;  // distinct points
+      for (const auto& row : impl_.rows[j]) {
+        const double y = sign * models_[j].z(impl_.transform(j, row.value));
+        if (y >= hi - kTieTolerance) at_best.insert(row.point);
+      }
+      if (at_best.size() < ties_needed) continue;
+      upper_[j] = hi;  // ExpectedHvi clamps the believed front to it
     }
     // A constraint on an objective bounds the useful region: nothing beyond
     // the bound adds hypervolume.
@@ -317,6 +333,7 @@ class BoContext {
   bool has_measured_ = false;
   std::vector<Objectives> incumbent_;
   Objectives ref_;
+  Objectives upper_;
   ScalarizationOptions scalarization_;
 };
 
@@ -350,7 +367,8 @@ class Batch {
         if (auto v = impl.observed(it->second, m)) known_[m][i] = model.z(impl.transform(m, *v));
       }
     }
-    ehvi_ = std::make_unique<ExpectedHvi>(ctx.incumbent(), ctx.ref(), ctx.scalarization());
+    ehvi_ =
+        std::make_unique<ExpectedHvi>(ctx.incumbent(), ctx.ref(), ctx.scalarization(), ctx.upper());
     front_feasible_ = !ctx.incumbent().empty();
     for (size_t p = 0; p < pending.size(); ++p) believe(num_candidates_ + p);
   }

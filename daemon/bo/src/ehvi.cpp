@@ -110,8 +110,10 @@ double scalarize(const double* y, const double* w, const Objectives& ref, size_t
 }  // namespace
 
 ExpectedHvi::ExpectedHvi(std::vector<Objectives> front, Objectives ref,
-                         const ScalarizationOptions& options)
-    : front_(std::move(front)), ref_(std::move(ref)), k_(ref_.size()) {
+                         const ScalarizationOptions& options, Objectives upper)
+    : front_(std::move(front)), ref_(std::move(ref)), upper_(std::move(upper)), k_(ref_.size()) {
+  if (upper_.size() != k_) upper_.assign(k_, std::numeric_limits<double>::infinity());
+  for (auto& p : front_) clamp(p);
   if (k_ >= 4) {
     weights_ = options.weights;
     samples_ = options.samples;
@@ -142,7 +144,13 @@ ExpectedHvi::ExpectedHvi(std::vector<Objectives> front, Objectives ref,
 
 void ExpectedHvi::add(const Objectives& point) {
   front_.push_back(point);
+  clamp(front_.back());
   rebuild();
+}
+
+void ExpectedHvi::clamp(Objectives& point) const {
+  if (k_ != 2 && k_ != 3) return;
+  for (size_t j = 0; j < k_; ++j) point[j] = std::min(point[j], upper_[j]);
 }
 
 void ExpectedHvi::rebuild() {
@@ -229,25 +237,39 @@ double ExpectedHvi::operator()(const double* mean, const double* sd) const {
   }
   if (k_ == 2) {
     const double m1 = -mean[0], m2 = -mean[1];
+    // G_j of max(-Y_j, -upper_j): G_j(c) - G_j(-upper_j) for c > -upper_j, else 0.
+    auto g = [&](size_t j, double c, double m) {
+      if (!std::isfinite(upper_[j])) return lower_partial(c, m, sd[j]);
+      const double l = -upper_[j];
+      return c > l ? std::max(0.0, lower_partial(c, m, sd[j]) - lower_partial(l, m, sd[j])) : 0.0;
+    };
     double total = 0.0;
     double g_prev = 0.0;  // G_1(a_0 = -inf) = 0
     double b = -ref_[1];
     for (size_t i = 0; i <= a_.size(); ++i) {
       const double a_next = i < a_.size() ? a_[i] : -ref_[0];
-      const double g_next = lower_partial(a_next, m1, sd[0]);
-      total += (g_next - g_prev) * lower_partial(b, m2, sd[1]);
+      const double g_next = g(0, a_next, m1);
+      total += (g_next - g_prev) * g(1, b, m2);
       g_prev = g_next;
       if (i < b_.size()) b = b_[i];
     }
     return std::max(total, 0.0);
   }
   if (k_ == 3) {
-    // psi_j(level) = E[(Y_j - level)^+]; +inf levels give 0.
+    // psi_j(level) = E[(min(Y_j, upper_j) - level)^+]
+    //             = E[(Y_j - level)^+] - E[(Y_j - upper_j)^+] below upper_j, else 0;
+    // +inf levels give 0.
     std::vector<double> psi[3];
     for (size_t j = 0; j < 3; ++j) {
+      const bool capped = std::isfinite(upper_[j]);
+      const double beyond = capped ? lower_partial(-upper_[j], -mean[j], sd[j]) : 0.0;
       psi[j].resize(levels_[j].size());
-      for (size_t l = 0; l < levels_[j].size(); ++l)
-        psi[j][l] = lower_partial(-levels_[j][l], -mean[j], sd[j]);
+      for (size_t l = 0; l < levels_[j].size(); ++l) {
+        const double c = levels_[j][l];
+        psi[j][l] = capped && c >= upper_[j]
+                        ? 0.0
+                        : std::max(0.0, lower_partial(-c, -mean[j], sd[j]) - beyond);
+      }
     }
     auto at = [&](size_t j, int l) { return l < 0 ? 0.0 : psi[j][static_cast<size_t>(l)]; };
     double total = 0.0;

@@ -180,6 +180,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   for (const Factor& f : cfg.space.factors) {
     varying += f.kind != FactorKind::kOrdinal || f.values.size() > 1 ? 1 : 0;
   }
+  impl->varying_factors = static_cast<size_t>(varying);
   impl->initial_points = cfg.initial_points >= 0  ? cfg.initial_points
                          : cfg.warm_start.empty() ? 2 * varying + 1
                                                   : 1;

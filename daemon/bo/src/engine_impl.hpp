@@ -58,6 +58,7 @@ class Engine::Impl {
   std::vector<ResolvedConstraint> constraints;
   std::vector<int> student_factors;  // kStudentFactorNames order, when config.student
   int initial_points = 0;
+  size_t varying_factors = 0;  // factors with more than one value
   bool enumerated = false;
   std::vector<Point> feasible;  // every feasible point, when enumerated
 

@@ -119,3 +119,59 @@ TEST_CASE("adding a believed point lowers EHVI near it", "[bo][ehvi]") {
   ehvi.add({2.2, 2.2});
   REQUIRE(ehvi(mean.data(), sd.data()) < 0.5 * before);
 }
+
+TEST_CASE("an upper bound counts hypervolume only up to it (2 and 3 objectives)", "[bo][ehvi]") {
+  Rng rng(23);
+  for (size_t k : {2, 3}) {
+    const auto front = random_front(rng, 5, k);
+    const Objectives ref(k, -0.1);
+    Objectives upper(k, 1.0);
+    upper[0] = 0.9;  // front points past it are clamped
+    const ExpectedHvi bounded(front, ref, {}, upper);
+    const ExpectedHvi unbounded(front, ref);
+    const ExpectedHvi far(front, ref, {}, Objectives(k, 1e6));
+    auto clamped_hvi = [&](Objectives y) {
+      for (size_t j = 0; j < k; ++j) y[j] = std::min(y[j], upper[j]);
+      std::vector<Objectives> with = front;
+      with.push_back(y);
+      return hypervolume(with, ref) - hypervolume(front, ref);
+    };
+    for (int trial = 0; trial < 6; ++trial) {
+      Objectives mean(k), sd(k), zero(k, 0.0);
+      for (size_t j = 0; j < k; ++j) {
+        mean[j] = rng.uniform(0.3, 1.3);
+        sd[j] = rng.uniform(0.05, 0.3);
+      }
+      INFO("k " << k << " trial " << trial);
+      // Known values: the hypervolume improvement of the clamped point.
+      REQUIRE(bounded(mean.data(), zero.data()) == Approx(clamped_hvi(mean)).margin(1e-12));
+      // Uncertain: Monte Carlo over clamped draws.
+      double mc = 0.0;
+      const int draws = 40000;
+      for (int s = 0; s < draws; ++s) {
+        Objectives y(k);
+        for (size_t j = 0; j < k; ++j) y[j] = mean[j] + sd[j] * rng.normal();
+        mc += clamped_hvi(y);
+      }
+      mc /= draws;
+      const double exact = bounded(mean.data(), sd.data());
+      REQUIRE(exact == Approx(mc).epsilon(0.03).margin(3e-4));
+      REQUIRE(exact <= unbounded(mean.data(), sd.data()) + 1e-12);
+      // A bound far beyond every draw changes nothing.
+      REQUIRE(far(mean.data(), sd.data()) ==
+              Approx(unbounded(mean.data(), sd.data())).epsilon(1e-9).margin(1e-12));
+    }
+    // A prediction past the bound of an objective whose bound the front
+    // already reaches, and no better elsewhere, improves nothing.
+    Objectives at_bound = front[0];
+    at_bound[0] = upper[0];
+    std::vector<Objectives> reached = front;
+    reached.push_back(at_bound);
+    const ExpectedHvi floor(reached, ref, {}, upper);
+    Objectives past = at_bound, sd(k, 0.0);
+    past[0] = upper[0] + 0.5;
+    sd[0] = 0.2;
+    REQUIRE(floor(past.data(), sd.data()) == Approx(0.0).margin(1e-12));
+    REQUIRE(ExpectedHvi(reached, ref)(past.data(), sd.data()) > 0.01);
+  }
+}

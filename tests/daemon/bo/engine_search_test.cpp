@@ -220,3 +220,65 @@ TEST_CASE("one objective: expected improvement finds the most accurate student",
   INFO("bo " << bo_total / 3 << " random " << random_total / 3);
   REQUIRE(bo_total <= 0.4 * random_total);
 }
+
+TEST_CASE("a best value measured at many points bounds the hypervolume", "[bo][search]") {
+  // f1 = max(0, 0.5 - x0) has a floor at 0 on the half x0 >= 0.5, where
+  // f2 = x0 + (x1 - 0.5)^2 makes every point but (0.5, 0.5) dominated. The GP
+  // cannot represent the floor and predicts f1 slightly below 0 there; with
+  // the bound, EHVI no longer rewards that as improvement.
+  EngineConfig c;
+  for (const char* name : {"x0", "x1"}) {
+    Factor f;
+    f.name = name;
+    f.kind = FactorKind::kOrdinal;
+    for (int i = 0; i <= 8; ++i) f.values.push_back(i / 8.0);
+    c.space.factors.push_back(f);
+  }
+  c.objectives = {{"f1", false, false, std::nullopt}, {"f2", false, false, std::nullopt}};
+  auto evaluate = [](const Point& x) {
+    return std::map<std::string, double>{{"f1", std::max(0.0, 0.5 - x[0])},
+                                         {"f2", x[0] + (x[1] - 0.5) * (x[1] - 0.5)}};
+  };
+  std::vector<Point> candidates, face;
+  auto scores = [&](bool bound) {
+    c.bo.bound_repeated_best = bound;
+    auto engine = Engine::create(c);
+    REQUIRE(engine.is_ok());
+    candidates.clear();
+    face.clear();
+    for (int i = 0; i <= 8; ++i) {
+      for (int j = 0; j <= 8; ++j) {
+        const Point p = {i / 8.0, j / 8.0};
+        if (i % 2 == 0 && j % 2 == 0) {
+          REQUIRE(engine->observe(p, evaluate(p)).is_ok());
+        } else {
+          candidates.push_back(p);
+        }
+      }
+    }
+    auto s = engine->score(candidates, {});
+    REQUIRE(s.is_ok());
+    return *s;
+  };
+  const std::vector<double> bounded = scores(true);
+  const std::vector<double> unbounded = scores(false);
+  double face_bounded = 0.0, face_unbounded = 0.0, best_bounded = 0.0, best_unbounded = 0.0;
+  size_t top = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    REQUIRE(bounded[i] <= unbounded[i] + 1e-12);
+    if (bounded[i] > bounded[top]) top = i;
+    if (candidates[i][0] > 0.5) {
+      face_bounded = std::max(face_bounded, bounded[i]);
+      face_unbounded = std::max(face_unbounded, unbounded[i]);
+    } else {
+      best_bounded = std::max(best_bounded, bounded[i]);
+      best_unbounded = std::max(best_unbounded, unbounded[i]);
+    }
+  }
+  INFO("face " << face_bounded << " vs " << face_unbounded << "; elsewhere " << best_bounded
+               << " vs " << best_unbounded);
+  CHECK(face_unbounded > 0.05);  // without the bound, the floor looks like an improvement
+  CHECK(face_bounded < 0.1 * face_unbounded);
+  CHECK(candidates[top][0] < 0.5);
+  CHECK(best_bounded > 0.0);
+}

@@ -59,8 +59,12 @@ struct ScalarizationOptions {
 class ExpectedHvi {
  public:
   // `front`: believed objective vectors (dominated ones are ignored).
+  // `upper` (2 and 3 objectives; empty = none; +inf entries: unbounded): the
+  // hypervolume is counted in the box [ref, upper] only, i.e. the candidate's
+  // objectives are min(Y_j, upper_j) and front points (also those add()ed)
+  // are clamped to `upper`.
   ExpectedHvi(std::vector<Objectives> front, Objectives ref,
-              const ScalarizationOptions& options = {});
+              const ScalarizationOptions& options = {}, Objectives upper = {});
 
   // EHVI of a candidate with the given means and standard deviations (sd may be 0).
   double operator()(const double* mean, const double* sd) const;
@@ -72,9 +76,11 @@ class ExpectedHvi {
  private:
   void rebuild();
   void rebuild_slices();
+  void clamp(Objectives& point) const;  // to upper_ (2 and 3 objectives)
 
   std::vector<Objectives> front_;
   Objectives ref_;
+  Objectives upper_;  // per objective; +inf when unbounded
   size_t k_;
   // 1-D: best value.
   double best_ = 0.0;

@@ -101,6 +101,14 @@ struct BoOptions {
                                      // its final candidates on the full GPs
   int scalarization_weights = 128;   // 4+ objectives (ehvi.hpp; 3 are exact)
   int scalarization_samples = 32;
+  // 2 and 3 objectives: when the best value of an objective was measured (to
+  // 1e-9 of its spread) at as many distinct points as the space has factors
+  // with more than one value (at least 2), treat it as the objective's bound:
+  // hypervolume improvements beyond it are not counted. A GP cannot represent
+  // such a floor (e.g. an error of exactly 0 over a whole region) and predicts
+  // slightly past it, which EHVI would otherwise reward as a whole new slab of
+  // the objective space. false: the pre-bound behaviour.
+  bool bound_repeated_best = true;
 };
 
 struct EngineConfig {
