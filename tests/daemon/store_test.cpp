@@ -95,9 +95,10 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     // Roll the file back to a v1 database.
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "ALTER TABLE studies DROP COLUMN owner; DROP TABLE probe_cache; "
-                         "PRAGMA user_version=1", nullptr, nullptr,
-                         nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "ALTER TABLE studies DROP COLUMN owner; DROP TABLE probe_cache; "
+                         "PRAGMA user_version=1",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
