@@ -216,10 +216,12 @@ int main(int argc, char** argv) {
   options.max_threads = static_cast<int>(cpus.size());
   std::printf(
       "probe_bench: %d architectures x %d probes, %lld blocks, batch 1, seq %lld, "
-      "%d thread(s), CPUs %s, precision %.0f%%, max %lld ms timed per attempt\n\n",
+      "%d thread(s), CPUs %s, precision %.0f%%, max %lld ms timed per attempt, "
+      "%lld ms per probe\n\n",
       c.archs, c.repeats, static_cast<long long>(c.blocks), static_cast<long long>(c.seq_len),
       c.threads, format_cpu_list(cpus).c_str(), options.timing.precision * 100,
-      static_cast<long long>(options.timing.max_time.count()));
+      static_cast<long long>(options.timing.max_time.count()),
+      static_cast<long long>(options.timing.max_total_time.count()));
 
   std::printf("load average at start: %s\n", load_average().c_str());
   std::vector<Row> rows;

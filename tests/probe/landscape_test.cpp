@@ -111,25 +111,36 @@ TEST_CASE("the landscape CSV has a row per point, errors included", "[probe][lan
   const auto lines = lines_of(csv.str());
   REQUIRE(lines.size() == 5);
   const auto header = cells_of(lines[0]);
-  REQUIRE(header.size() == 21);
+  REQUIRE(header.size() == 25);
   CHECK(header[0] == "num_blocks");
   CHECK(header[6] == "params");
   CHECK(header[8] == "latency_ms");
-  CHECK(header[19] == "hardware_fingerprint");
-  CHECK(header[20] == "error");
+  CHECK(header[13] == "min_ms");
+  CHECK(header[14] == "runs");
+  CHECK(header[18] == "timed_runs");
+  CHECK(header[19] == "preempted_runs");
+  CHECK(header[20] == "attempts");
+  CHECK(header[23] == "hardware_fingerprint");
+  CHECK(header[24] == "error");
   for (size_t row = 1; row < lines.size(); ++row) {
     INFO(lines[row]);
     const auto cells = cells_of(lines[row]);
     REQUIRE(cells.size() == header.size());
-    CHECK(cells[19] == "fp");
+    CHECK(cells[23] == "fp");
     const bool valid = cells[3] == "2";  // num_heads 3 does not divide 32
     if (valid) {
       CHECK(std::stod(cells[8]) > 0);
       CHECK(std::stod(cells[6]) > 0);
-      CHECK(cells[20].empty());
+      CHECK(std::stod(cells[13]) > 0);
+      CHECK(std::stod(cells[13]) <= std::stod(cells[8]));   // min <= median
+      CHECK(std::stod(cells[18]) >= std::stod(cells[14]));  // timed runs >= kept runs
+      CHECK(std::stod(cells[18]) >= std::stod(cells[19]));  // of which preempted
+      CHECK(std::stod(cells[20]) >= 1);
+      CHECK(cells[24].empty());
     } else {
       CHECK(cells[8].empty());
-      CHECK(cells[20].find("params.num_heads") != std::string::npos);
+      CHECK(cells[13].empty());
+      CHECK(cells[24].find("params.num_heads") != std::string::npos);
     }
   }
   // Deeper students measure slower, with the FLOP-proportional stand-in.

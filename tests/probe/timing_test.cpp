@@ -128,6 +128,7 @@ TEST_CASE("preempted runs are set aside", "[probe][timing]") {
   CHECK(busy->preempted_runs == 150);  // max_runs counts preempted runs too
   CHECK(busy->summary.runs == 50);
   CHECK(busy->summary.median == 3.0);
+  CHECK_FALSE(busy->converged);  // from preempted runs only: not a precise median
 
   // Most runs of the first attempt preempted (and slow), then a quiet host:
   // the re-probe is reported.
@@ -171,6 +172,66 @@ TEST_CASE("wall_clock_run flags a run the OS switched out", "[probe][timing]") {
   CHECK(t->ms >= 100.0);
   CHECK(t->preempted);
   CHECK(involuntary_switches(true) > process_before);
+}
+
+TEST_CASE("is_preempted: off-CPU time or an involuntary switch", "[probe][timing]") {
+  // One intra-op thread: wall - cpu is time the thread waited.
+  CHECK_FALSE(is_preempted(2.0, 2.0, false));
+  CHECK_FALSE(is_preempted(2.0, 1.95, false));      // 2.5 % off CPU
+  CHECK(is_preempted(2.0, 1.85, false));            // 7.5 % off CPU: runnable but waiting
+  CHECK(is_preempted(16.0, 2.0, false));            // the 8x case no switch was counted for
+  CHECK(is_preempted(2.0, 2.0, true));              // a counted switch always counts
+  CHECK_FALSE(is_preempted(2.0, 1.0, false, 0.6));  // the threshold is a parameter
+  CHECK(is_preempted(2.0, 1.0, false, 0.4));
+  // Unknown CPU time (several intra-op threads): only the switch count decides.
+  CHECK_FALSE(is_preempted(16.0, -1, false));
+  CHECK(is_preempted(16.0, -1, true));
+  // The clock of the calling thread advances while it works.
+  const double before = thread_cpu_ms();
+  volatile double sink = 0;
+  for (int i = 0; i < 1000000; ++i) sink = sink + i;
+  CHECK(thread_cpu_ms() > before);
+}
+
+TEST_CASE("a precise median from clean runs is not re-probed", "[probe][timing]") {
+  // Two of every three timed runs preempted (share 0.67 > max_preempted_share),
+  // the clean ones steady: the median is known, no re-probe.
+  int calls = 0;
+  TimedRun run = [&]() -> Result<RunTime> {
+    const bool preempted = ++calls > 3 && calls % 3 != 0;
+    return RunTime{preempted ? 9.0 : 2.0, preempted};
+  };
+  TimingOptions o = scripted_options();
+  o.max_runs = 100;  // room for min_runs clean runs
+  auto m = measure_latency(run, o);
+  REQUIRE(m.is_ok());
+  CHECK(m->attempts == 1);
+  CHECK(m->converged);
+  CHECK(m->summary.median == 2.0);
+  CHECK(m->summary.runs == 20);
+
+  // Capped at 50 runs, only 16 of them clean: too few, so re-probed.
+  calls = 0;
+  auto few = measure_latency(run, scripted_options());
+  REQUIRE(few.is_ok());
+  CHECK(few->attempts == 3);
+}
+
+TEST_CASE("max_total_time caps the timed runs of all attempts", "[probe][timing]") {
+  // Every run preempted, each >= 1 ms: the first attempt spends the whole
+  // 30 ms budget, so no re-probe follows (max_time alone would allow 3 x 60 s).
+  TimingOptions o = scripted_options();
+  o.max_runs = 1000000;
+  o.max_total_time = 30ms;
+  TimedRun slow = []() -> Result<RunTime> {
+    std::this_thread::sleep_for(1ms);
+    return RunTime{1.0, true};
+  };
+  auto m = measure_latency(slow, o);
+  REQUIRE(m.is_ok());
+  CHECK(m->attempts == 1);
+  CHECK(m->timed_runs <= 31);
+  CHECK_FALSE(m->converged);
 }
 
 TEST_CASE("timing stops at max_time", "[probe][timing]") {
@@ -223,6 +284,7 @@ TEST_CASE("bad timing options are refused naming the field", "[probe][timing]") 
   CHECK(field_of([](TimingOptions& o) { o.min_runs = 0; }) == "min_runs");
   CHECK(field_of([](TimingOptions& o) { o.max_runs = o.min_runs - 1; }) == "max_runs");
   CHECK(field_of([](TimingOptions& o) { o.max_time = 0ms; }) == "max_time");
+  CHECK(field_of([](TimingOptions& o) { o.max_total_time = 0ms; }) == "max_total_time");
   CHECK(field_of([](TimingOptions& o) { o.precision = 0; }) == "precision");
   CHECK(field_of([](TimingOptions& o) { o.confidence = 1; }) == "confidence");
   CHECK(field_of([](TimingOptions& o) { o.fence_k = 0; }) == "fence_k");

@@ -81,12 +81,14 @@ struct ProbeFlags {
   std::string out;
   int64_t warmup_ms = 0;
   int64_t max_time_ms = 0;
+  int64_t max_total_ms = 0;
 };
 
 void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
   probe::TimingOptions& t = f.probe.timing;
   f.warmup_ms = t.warmup_time.count();
   f.max_time_ms = t.max_time.count();
+  f.max_total_ms = t.max_total_time.count();
   parser.add("cpus", "LIST",
              "Pin the worker (every thread) to these CPUs, e.g. 0-3 or 2,3 (default:\n"
              "the CPUs it may run on). Give it cores no distillation uses.",
@@ -123,6 +125,9 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
             10000000);
   add_count(parser, "max-time-ms", "Timed-run time per attempt, at most (default 1500).",
             f.max_time_ms, 1, 3600000);
+  add_count(parser, "max-total-ms",
+            "Timed-run time per probe, all attempts together, at most (default 1200).",
+            f.max_total_ms, 1, 3600000);
   parser.add("max-spread", "FRACTION",
              "Re-probe an attempt whose (p75 - p25) / median exceeds this (default 0.10).",
              [&t](const std::string& v) {
@@ -208,6 +213,7 @@ int main(int argc, char** argv) {
   }
   f.probe.timing.warmup_time = std::chrono::milliseconds(f.warmup_ms);
   f.probe.timing.max_time = std::chrono::milliseconds(f.max_time_ms);
+  f.probe.timing.max_total_time = std::chrono::milliseconds(f.max_total_ms);
   if (parsed) {
     if (Status s = probe::validate(f.probe.timing); !s) {
       parsed = Status(Code::kInvalidArgument, "timing: " + s.message(), s.field());

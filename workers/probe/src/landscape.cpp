@@ -137,9 +137,9 @@ Status write_landscape(const DesignSpace& space, const ProbeOptions& options,
                        std::ostream& csv, const LandscapeLog& log,
                        const std::function<bool()>& cancelled) {
   for (const auto& f : space.factors) csv << f.name << ',';
-  csv << "params,flops,latency_ms,p90_ms,p99_ms,mean_ms,std_ms,runs,median_ci_low_ms,"
-         "median_ci_high_ms,converged,peak_memory_bytes,probe_wall_ms,hardware_fingerprint,"
-         "error\n";
+  csv << "params,flops,latency_ms,p90_ms,p99_ms,mean_ms,std_ms,min_ms,runs,median_ci_low_ms,"
+         "median_ci_high_ms,converged,timed_runs,preempted_runs,attempts,peak_memory_bytes,"
+         "probe_wall_ms,hardware_fingerprint,error\n";
   const size_t total = space.size();
   for (size_t i = 0; i < total; ++i) {
     if (cancelled && cancelled()) return Status(Code::kCancelled, "the export was cancelled");
@@ -155,18 +155,20 @@ Status write_landscape(const DesignSpace& space, const ProbeOptions& options,
     if (!report && report.status().code() == Code::kCancelled) return report.status();
     std::string outcome;
     if (report) {
-      const LatencySummary& s = report->latency.summary;
+      const LatencyMeasurement& l = report->latency;
+      const LatencySummary& s = l.summary;
       for (double v : {static_cast<double>(report->params), report->flops, s.median, s.p90, s.p99,
-                       s.mean, s.std_dev, static_cast<double>(s.runs), s.median_ci.low,
-                       s.median_ci.high, report->latency.converged ? 1.0 : 0.0,
+                       s.mean, s.std_dev, s.min, static_cast<double>(s.runs), s.median_ci.low,
+                       s.median_ci.high, l.converged ? 1.0 : 0.0, static_cast<double>(l.timed_runs),
+                       static_cast<double>(l.preempted_runs), static_cast<double>(l.attempts),
                        static_cast<double>(report->peak_memory_bytes), report->wall_ms}) {
         csv << number(v) << ',';
       }
       csv << hardware_fingerprint << ",\n";
       outcome = number(s.median) + " ms";
     } else {
-      csv << ",,,,,,,,,,,,," << hardware_fingerprint << ',' << quoted(report.status().to_string())
-          << '\n';
+      csv << ",,,,,,,,,,,,,,,,," << hardware_fingerprint << ','
+          << quoted(report.status().to_string()) << '\n';
       outcome = report.status().to_string();
     }
     csv.flush();

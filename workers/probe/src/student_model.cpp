@@ -9,7 +9,6 @@
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <new>
@@ -32,8 +31,6 @@
 namespace autodistill::probe {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Runs `fn` (returning a T or a Result<T>), turning LibTorch's exceptions
 // into a Status.
@@ -86,16 +83,11 @@ class StudentProbeModel : public ProbeModel {
 #if AUTODISTILL_PROBE_CUDA
       if (device_.is_cuda()) return {run_cuda(inputs), false};
 #endif
-      // One intra-op thread runs the forward pass on this thread; with more,
-      // a switch of any of the process's threads may have delayed it.
+      // One intra-op thread runs the forward pass on this thread: its CPU
+      // time and switches tell contention (time_cpu_run). With more, a
+      // switch of any of the process's threads may have delayed it.
       const bool whole_process = request_.serving.threads > 1;
-      const int64_t switches = involuntary_switches(whole_process);
-      const auto start = Clock::now();
-      student_.forward(inputs, forward_options());
-      RunTime t;
-      t.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      t.preempted = involuntary_switches(whole_process) != switches;
-      return t;
+      return time_cpu_run([&] { student_.forward(inputs, forward_options()); }, whole_process);
     });
   }
 

@@ -1,6 +1,7 @@
 #include "autodistill/probe/timing.hpp"
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <optional>
@@ -25,11 +26,13 @@ Status invalid(const std::string& message, const std::string& field) {
 struct Attempt {
   LatencySummary summary;
   bool converged = false;
+  size_t clean_runs = 0;       // timed runs not preempted
+  Clock::duration timed{0};    // spent on timed runs (the warm-up excluded)
   double preempted_share = 0;  // of its timed runs
 };
 
-// One warm-up and one series of timed runs.
-Result<Attempt> run_attempt(const TimedRun& run, const TimingOptions& o,
+// One warm-up and one series of timed runs, at most `budget` of them.
+Result<Attempt> run_attempt(const TimedRun& run, const TimingOptions& o, Clock::duration budget,
                             const std::function<bool()>& cancelled, LatencyMeasurement& total) {
   auto is_cancelled = [&] { return cancelled && cancelled(); };
   const auto warmup_start = Clock::now();
@@ -54,15 +57,17 @@ Result<Attempt> run_attempt(const TimedRun& run, const TimingOptions& o,
     (timed->preempted ? preempted : samples).push_back(timed->ms);
     ++total.timed_runs;
     total.preempted_runs += timed->preempted ? 1 : 0;
-    const bool capped = runs >= o.max_runs || Clock::now() - timed_start >= o.max_time;
+    const auto elapsed = Clock::now() - timed_start;
+    const bool capped = runs >= o.max_runs || elapsed >= o.max_time || elapsed >= budget;
     if (samples.size() < next_check && !capped) continue;
-    if (samples.empty()) {
-      // No run was left alone (a saturated host): summarize the preempted ones.
-      samples = preempted;
-    }
-    attempt.summary = summarize_latencies(samples, o.fence_k, o.confidence);
-    attempt.converged = attempt.summary.relative_ci_halfwidth() <= o.precision;
+    attempt.clean_runs = samples.size();
     attempt.preempted_share = static_cast<double>(preempted.size()) / runs;
+    // No run was left alone (a saturated host): summarize the preempted ones,
+    // never reported as converged.
+    const bool fallback = samples.empty();
+    attempt.summary = summarize_latencies(fallback ? preempted : samples, o.fence_k, o.confidence);
+    attempt.converged = !fallback && attempt.summary.relative_ci_halfwidth() <= o.precision;
+    attempt.timed = Clock::now() - timed_start;
     if (attempt.converged || capped) return attempt;
     next_check = samples.size() + std::max<size_t>(1, samples.size() / 16);
   }
@@ -78,6 +83,9 @@ Status validate(const TimingOptions& o) {
   if (o.min_runs < 1) return invalid("min_runs must be at least 1", "min_runs");
   if (o.max_runs < o.min_runs) return invalid("max_runs must be at least min_runs", "max_runs");
   if (o.max_time.count() <= 0) return invalid("max_time must be positive", "max_time");
+  if (o.max_total_time.count() <= 0) {
+    return invalid("max_total_time must be positive", "max_total_time");
+  }
   if (!(o.precision > 0)) return invalid("precision must be positive", "precision");
   if (!(o.confidence > 0 && o.confidence < 1)) {
     return invalid("confidence must be in (0, 1)", "confidence");
@@ -97,15 +105,34 @@ int64_t involuntary_switches(bool whole_process) {
   return usage.ru_nivcsw;
 }
 
+bool is_preempted(double wall_ms, double thread_cpu_ms, bool involuntary_switched,
+                  double max_off_cpu_fraction) {
+  if (involuntary_switched) return true;
+  if (thread_cpu_ms < 0) return false;
+  return wall_ms - thread_cpu_ms > max_off_cpu_fraction * wall_ms;
+}
+
+double thread_cpu_ms() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+RunTime time_cpu_run(const std::function<void()>& forward, bool whole_process) {
+  const int64_t switches = involuntary_switches(whole_process);
+  const double cpu_start = whole_process ? 0 : thread_cpu_ms();
+  const auto start = Clock::now();
+  forward();
+  RunTime t;
+  t.ms = ms_since(start);
+  const double cpu = whole_process ? -1 : thread_cpu_ms() - cpu_start;
+  t.preempted = is_preempted(t.ms, cpu, involuntary_switches(whole_process) != switches);
+  return t;
+}
+
 TimedRun wall_clock_run(std::function<void()> forward, bool whole_process) {
   return [forward = std::move(forward), whole_process]() -> Result<RunTime> {
-    const int64_t switches = involuntary_switches(whole_process);
-    const auto start = Clock::now();
-    forward();
-    RunTime t;
-    t.ms = ms_since(start);
-    t.preempted = involuntary_switches(whole_process) != switches;
-    return t;
+    return time_cpu_run(forward, whole_process);
   };
 }
 
@@ -115,9 +142,12 @@ Result<LatencyMeasurement> measure_latency(const TimedRun& run, const TimingOpti
   const auto start = Clock::now();
   LatencyMeasurement m;
   std::optional<Attempt> best;
+  const Clock::duration total_budget = options.max_total_time;
+  Clock::duration spent{0};  // timed runs so far, all attempts
   for (int i = 0; i <= options.max_reprobes; ++i) {
-    auto attempt = run_attempt(run, options, cancelled, m);
+    auto attempt = run_attempt(run, options, total_budget - spent, cancelled, m);
     if (!attempt) return attempt.status();
+    spent += attempt->timed;
     ++m.attempts;
     // Interference only ever slows a forward pass down, so the fastest
     // attempt is the least disturbed one (timeit's reasoning for its min).
@@ -125,10 +155,13 @@ Result<LatencyMeasurement> measure_latency(const TimedRun& run, const TimingOpti
       return std::tuple(a.summary.median, a.summary.relative_iqr, a.preempted_share);
     };
     if (!best || key(attempt.value()) < key(*best)) best = std::move(attempt.value());
-    if (best->summary.relative_iqr <= options.max_spread &&
-        best->preempted_share <= options.max_preempted_share) {
-      break;
-    }
+    const bool too_few_clean = best->clean_runs < static_cast<size_t>(options.min_runs);
+    const bool disturbed =
+        !best->converged && (best->summary.relative_iqr > options.max_spread ||
+                             best->preempted_share > options.max_preempted_share);
+    if (!too_few_clean && !disturbed) break;
+    // A re-probe with less than a quarter of the budget left could not do better.
+    if (total_budget - spent < total_budget / 4) break;
   }
   m.summary = best->summary;
   m.converged = best->converged;

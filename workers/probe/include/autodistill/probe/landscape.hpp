@@ -56,8 +56,11 @@ using LandscapeLog = std::function<void(const std::string& line)>;
 // Probes every point of `space` in order and writes the CSV to `csv`:
 // a header, then one row per point, flushed as it is measured:
 //   <factor columns>,params,flops,latency_ms,p90_ms,p99_ms,mean_ms,std_ms,
-//   runs,median_ci_low_ms,median_ci_high_ms,converged,peak_memory_bytes,
-//   probe_wall_ms,hardware_fingerprint,error
+//   min_ms,runs,median_ci_low_ms,median_ci_high_ms,converged,timed_runs,
+//   preempted_runs,attempts,peak_memory_bytes,probe_wall_ms,
+//   hardware_fingerprint,error
+// (the latency columns over the kept runs; latency_ms well above min_ms, a
+// high preempted_runs / timed_runs or converged = 0 flag a contended point.)
 // A point that cannot be probed (an invalid architecture such as heads not
 // dividing the bottleneck, or a probe error) gets a row with its factors and
 // the error, and the export goes on. Returns kCancelled once `cancelled`

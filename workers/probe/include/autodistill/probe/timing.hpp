@@ -21,21 +21,31 @@ struct TimingOptions {
   int warmup_runs = 3;
   std::chrono::milliseconds warmup_time{100};
   // Timed runs: at least min_runs; then the attempt stops as soon as the
-  // confidence interval of the (trimmed) median is within +-precision of it,
-  // or after max_runs runs or max_time of timed runs, whichever comes first.
+  // confidence interval of the (trimmed) median of its clean (not preempted)
+  // runs is within +-precision of it, or after max_runs runs or max_time of
+  // timed runs, or when the measurement's max_total_time of timed runs (all
+  // attempts together) is spent, whichever comes first.
   int min_runs = 20;
   int max_runs = 2000;
   std::chrono::milliseconds max_time{1500};
+  // The timed-run budget of the whole measurement, re-probes included: with
+  // the build and a 100 ms warm-up it keeps a probe of a small architecture
+  // under 2 s even on a loaded host. A measurement that spends it without
+  // reaching `precision` reports converged = false.
+  std::chrono::milliseconds max_total_time{1200};
   double precision = 0.01;   // 1 %: relative half-width of the median's CI
   double confidence = 0.95;  // of that interval
   // Tukey fence factor for outlier trimming (trim_outliers).
   double fence_k = 3.0;
-  // An attempt whose relative IQR ((p75 - p25) / median) exceeds max_spread,
-  // or more than max_preempted_share of whose timed runs were preempted, was
-  // disturbed: it is measured again, up to max_reprobes more times, and the
+  // An attempt with fewer than min_runs clean runs, or one that did not
+  // reach `precision` and whose relative IQR ((p75 - p25) / median) exceeds
+  // max_spread or more than max_preempted_share of whose timed runs were
+  // preempted, was disturbed: it is measured again, up to max_reprobes more
+  // times while at least a quarter of max_total_time is left, and the
   // attempt with the lowest median is reported (interference only slows a
   // forward pass down; ties go to the smaller spread, then to fewer
-  // preempted runs).
+  // preempted runs). An attempt that reached `precision` on its clean runs
+  // is never re-probed.
   double max_spread = 0.10;
   double max_preempted_share = 0.5;
   int max_reprobes = 2;
@@ -43,6 +53,7 @@ struct TimingOptions {
 
 // kInvalidArgument naming the bad field ("warmup_runs", "precision", ...) for
 // negative counts, min_runs < 1 or > max_runs, precision or max_spread <= 0,
+// a non-positive max_total_time,
 // max_preempted_share outside (0, 1],
 // confidence outside (0, 1), fence_k <= 0, a non-positive max_time.
 Status validate(const TimingOptions& options);
@@ -50,10 +61,33 @@ Status validate(const TimingOptions& options);
 // One timed forward pass.
 struct RunTime {
   double ms = 0;  // until the device finished
-  // The OS switched a thread of the forward pass out during the run (an
-  // involuntary context switch): the duration includes someone else's work.
+  // The forward pass did not have its CPU for the whole run (see
+  // is_preempted): the duration includes someone else's work.
   bool preempted = false;
 };
+
+// A CPU run whose thread was off its CPU for more than this fraction of the
+// wall time is preempted: 5 % is far above the clocks' own cost (< 1 us per
+// reading against forward passes of a millisecond or more) and far below
+// the slowdowns that spoil a median.
+inline constexpr double kMaxOffCpuFraction = 0.05;
+
+// Contention detection for one CPU run of wall time `wall_ms`, during which
+// the measuring thread used `thread_cpu_ms` of CPU (CLOCK_THREAD_CPUTIME_ID)
+// and `involuntary_switched` tells whether ru_nivcsw grew. With one intra-op
+// thread the forward pass runs on the measuring thread, so wall - cpu is the
+// time it waited (runnable on the run queue across a tick, another
+// autogroup's turn, a page-in) without necessarily counting an involuntary
+// switch: the run is preempted when the switch count grew or
+// wall - cpu > max_off_cpu_fraction * wall. A negative `thread_cpu_ms`
+// means unknown (several intra-op threads: the measuring thread sleeps while
+// the pool works, so its CPU time says nothing): then only the switch count
+// decides. Pure; thread-safe.
+bool is_preempted(double wall_ms, double thread_cpu_ms, bool involuntary_switched,
+                  double max_off_cpu_fraction = kMaxOffCpuFraction);
+
+// CPU time of the calling thread so far, in ms (CLOCK_THREAD_CPUTIME_ID).
+double thread_cpu_ms();
 
 // Runs the forward pass once and times it. An error ends the measurement
 // with that error.
@@ -64,14 +98,21 @@ using TimedRun = std::function<Result<RunTime>()>;
 // grew was preempted.
 int64_t involuntary_switches(bool whole_process);
 
-// A TimedRun that times `forward` with the steady clock (the CPU path) and
-// flags it preempted when the calling thread (or, with `whole_process`, any
-// thread of the process: a forward pass on several threads) was switched out.
+// Times one call of `forward` with the steady clock (the CPU path) and
+// classifies it with is_preempted: by the calling thread's CPU time and
+// involuntary switches, or, with `whole_process` (a forward pass on several
+// intra-op threads), by the involuntary switches of every thread of the
+// process alone.
+RunTime time_cpu_run(const std::function<void()>& forward, bool whole_process);
+
+// A TimedRun calling time_cpu_run(forward, whole_process).
 TimedRun wall_clock_run(std::function<void()> forward, bool whole_process = false);
 
 struct LatencyMeasurement {
   LatencySummary summary;  // of the reported attempt
-  bool converged = false;  // the reported attempt reached `precision`
+  // The reported attempt reached `precision` on clean runs (false when it
+  // had to fall back to preempted runs or ran out of budget first).
+  bool converged = false;
   int attempts = 0;        // 1 + re-probes
   int warmup_runs = 0;     // untimed runs, all attempts
   int timed_runs = 0;      // timed runs, all attempts (preempted ones included)
@@ -82,7 +123,8 @@ struct LatencyMeasurement {
 // Measures `run` under `options` (validated first). Preempted runs are set
 // aside: the stop rule and the summary use the others (the preempted ones
 // only when no run at all was left alone, so that a saturated host gets a
-// result rather than none); they still count towards max_runs and max_time.
+// result rather than none, with converged = false); they still count
+// towards max_runs, max_time and max_total_time.
 // Checks `cancelled` (may be empty) between runs and returns kCancelled once
 // it is true.
 Result<LatencyMeasurement> measure_latency(const TimedRun& run, const TimingOptions& options,
