@@ -51,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/rank_correlation.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/student.hpp"
@@ -102,53 +103,6 @@ double load_average() {
   double load = -1;
   in >> load;
   return load;
-}
-
-// Average ranks (ties share the mean rank).
-std::vector<double> ranks(const std::vector<double>& x) {
-  std::vector<size_t> order(x.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  std::vector<double> r(x.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && x[order[j + 1]] == x[order[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[order[k]] = 0.5 * static_cast<double>(i + j) + 1.0;
-    i = j + 1;
-  }
-  return r;
-}
-
-// Spearman's rho: Pearson's correlation of the average ranks.
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  const std::vector<double> ra = ranks(a), rb = ranks(b);
-  const double n = static_cast<double>(a.size());
-  const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n;
-  const double mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < ra.size(); ++i) {
-    sab += (ra[i] - ma) * (rb[i] - mb);
-    saa += (ra[i] - ma) * (ra[i] - ma);
-    sbb += (rb[i] - mb) * (rb[i] - mb);
-  }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
-}
-
-// Kendall's tau-b: (concordant - discordant) / sqrt((n0 - ties_a)(n0 - ties_b)).
-double kendall_tau_b(const std::vector<double>& a, const std::vector<double>& b) {
-  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0, pairs = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    for (size_t j = i + 1; j < a.size(); ++j) {
-      const double s = (a[i] - a[j]) * (b[i] - b[j]);
-      concordant += s > 0;
-      discordant += s < 0;
-      ties_a += a[i] == a[j];
-      ties_b += b[i] == b[j];
-      ++pairs;
-    }
-  }
-  const double denominator = std::sqrt((pairs - ties_a) * (pairs - ties_b));
-  return denominator > 0 ? (concordant - discordant) / denominator : 0.0;
 }
 
 double median(std::vector<double> v) {
@@ -365,7 +319,7 @@ int main(int argc, char** argv) {
       "regular %.4f (median SE %.4f)\n",
       median(pairwise_gaps(fa)), median(ses_flash), median(pairwise_gaps(ra)), median(ses_regular));
   std::printf("Kendall tau-b %.3f, Spearman rho %.3f (flash vs regular MLM accuracy)\n",
-              kendall_tau_b(fa, ra), spearman(fa, ra));
+              autodistill::bench::kendall_tau_b(fa, ra), autodistill::bench::spearman(fa, ra));
   std::printf("wall time %.0f s (teacher %.0f s); load average %.2f at start, %.2f at end\n",
               std::chrono::duration<double>(Clock::now() - start).count(), teacher_seconds,
               load_start, load_average());

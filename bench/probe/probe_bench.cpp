@@ -39,6 +39,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../common/rank_correlation.hpp"
 #include "autodistill/probe/cpu_set.hpp"
 #include "autodistill/probe/latency_stats.hpp"
 #include "autodistill/probe/prober.hpp"
@@ -76,34 +77,6 @@ struct Row {
 
 double cv(const std::vector<double>& x) {
   return standard_deviation(x) / mean(x);
-}
-
-// Average ranks (ties share the mean of their ranks), 1-based.
-std::vector<double> ranks(const std::vector<double>& x) {
-  std::vector<size_t> order(x.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  std::vector<double> r(x.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && x[order[j + 1]] == x[order[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[order[k]] = (static_cast<double>(i + j) / 2) + 1;
-    i = j + 1;
-  }
-  return r;
-}
-
-// Spearman's rho: Pearson's correlation of the ranks.
-double spearman(const std::vector<double>& x, const std::vector<double>& y) {
-  const std::vector<double> rx = ranks(x), ry = ranks(y);
-  const double mx = mean(rx), my = mean(ry);
-  double sxy = 0, sxx = 0, syy = 0;
-  for (size_t i = 0; i < rx.size(); ++i) {
-    sxy += (rx[i] - mx) * (ry[i] - my);
-    sxx += (rx[i] - mx) * (rx[i] - mx);
-    syy += (ry[i] - my) * (ry[i] - my);
-  }
-  return sxy / std::sqrt(sxx * syy);
 }
 
 std::vector<StudentArch> table1_architectures(const Config& c) {
@@ -293,7 +266,8 @@ int main(int argc, char** argv) {
               percentile(sorted_walls, 50) / 1000, percentile(sorted_walls, 90) / 1000,
               sorted_walls.back() / 1000);
   std::printf("Spearman(latency, params) = %.3f, Spearman(latency, FLOPs) = %.3f\n",
-              spearman(latency, params), spearman(latency, flops));
+              autodistill::bench::spearman(latency, params),
+              autodistill::bench::spearman(latency, flops));
   std::printf("load average at end: %s\n", load_average().c_str());
   return 0;
 }
