@@ -8,6 +8,7 @@
 
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
+#include "autodistill/daemon/probe_handoff.hpp"
 #include "autodistill/wire/digest.hpp"
 
 namespace autodistill::daemon {
@@ -1219,6 +1220,14 @@ void Controller::lease(Trial& t, Worker& w) {
   }
   a.objectives = t.objectives;
   a.settings_json = s.spec.settings_json;
+  if (a.kind == TrialKind::Regular) {
+    // The worker writes the candidate's measured latency into the manifest.
+    if (auto trials = store_.trials_of_study(s.row.id); trials) {
+      if (auto probe = completed_probe(trials.value(), t.row.candidate)) {
+        a.settings_json = settings_with_probe(a.settings_json, *probe);
+      }
+    }
+  }
   a.teacher_digest = s.spec.teacher_digest;
   a.corpus_digest = s.spec.corpus_digest;
   a.hardware_tag = s.spec.hardware_tag;
