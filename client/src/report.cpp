@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autodistill/student_arch.hpp"
+#include "autodistill/student_settings.hpp"
 
 namespace autodistill {
 
@@ -50,6 +51,7 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
     size("vocab_size", &base.vocab_size);
     size("max_positions", &base.max_positions);
     size("type_vocab_size", &base.type_vocab_size);
+    if (!apply_student_options(settings["student"], base)) return std::nullopt;
   }
   for (const ParamValue& p : params) {
     if (p.category.empty()) factors[p.name] = p.number;

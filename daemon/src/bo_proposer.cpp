@@ -10,6 +10,7 @@
 #include "autodistill/bo/space.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/proposer.hpp"
+#include "autodistill/student_settings.hpp"
 
 namespace autodistill::daemon {
 
@@ -170,6 +171,10 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
       const auto& sizes = settings["student"];
       student.vocab_size = sizes.value("vocab_size", student.vocab_size);
       student.max_seq_length = sizes.value("max_positions", student.max_seq_length);
+      student.type_vocab_size = sizes.value("type_vocab_size", student.type_vocab_size);
+      // A bad option fails the workers' trials with its field; the count
+      // here keeps the defaults for it.
+      (void)apply_student_options(sizes, student.options);
     }
     c.student = student;
   }

@@ -232,7 +232,7 @@ std::optional<double> Engine::Impl::analytic(size_t which, const Point& p) const
   auto v = [&](size_t k) {
     return static_cast<int64_t>(std::llround(p[static_cast<size_t>(student_factors[k])]));
   };
-  StudentArch arch;
+  StudentArch arch = config.student->options;
   arch.num_blocks = v(0);
   arch.hidden_size = v(1);
   arch.bottleneck_size = v(2);
@@ -241,6 +241,7 @@ std::optional<double> Engine::Impl::analytic(size_t which, const Point& p) const
   arch.num_stacked_ffn = v(5);
   arch.vocab_size = config.student->vocab_size;
   arch.max_positions = config.student->max_seq_length;
+  arch.type_vocab_size = config.student->type_vocab_size;
   return which == 0 ? static_cast<double>(parameter_count(arch))
                     : forward_flops(arch, config.student->max_seq_length);
 }

@@ -1,5 +1,7 @@
 #include "autodistill/distill/settings.hpp"
 
+#include "autodistill/student_settings.hpp"
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -88,7 +90,13 @@ Status parse_distill(const nlohmann::json& json, DistillSettings& s) {
 
 Status parse_student(const nlohmann::json& json, DistillSettings& s) {
   for (const auto& [key, value] : json.items()) {
-    if (!student_keys().count(key)) return bad("student." + key, "is not a student size");
+    if (is_student_option(key)) {
+      if (Status set = set_student_option(s.options_arch, key, value); !set) return set;
+      continue;
+    }
+    if (!student_keys().count(key)) {
+      return bad("student." + key, "is not a student size or template option");
+    }
     if (!value.is_number_integer() || value.get<int64_t>() < 1) {
       return bad("student." + key, "must be a positive integer");
     }

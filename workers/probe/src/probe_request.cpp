@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/student_settings.hpp"
+
 namespace autodistill::probe {
 
 namespace {
@@ -49,6 +51,10 @@ Status read_student(const json& student, StudentArch& arch, std::set<std::string
                                             {"num_stacked_ffn", &arch.num_stacked_ffn}};
   for (const auto& [key, value] : student.items()) {
     const std::string field = "settings.student." + key;
+    if (is_student_option(key)) {
+      if (Status s = set_student_option(arch, key, value); !s) return s;
+      continue;
+    }
     auto it = fields.find(key);
     if (it == fields.end()) return invalid("unknown key \"" + key + "\"", field);
     auto n = whole(value, 0, kMaxSize, field);

@@ -42,6 +42,7 @@
 
 #include "autodistill/bo/design_space.hpp"
 #include "autodistill/status.hpp"
+#include "autodistill/student_arch.hpp"
 
 namespace autodistill::bo {
 
@@ -77,6 +78,10 @@ struct ConstraintSpec {
 struct StudentSettings {
   int64_t vocab_size = 30522;
   int64_t max_seq_length = 512;
+  int64_t type_vocab_size = 2;
+  // The template options (embedding_size, trigram_input, ...; the sizes in
+  // it are ignored). Default: StudentArch's.
+  StudentArch options;
 };
 
 // One evaluation: a point and some of its metric values.
