@@ -14,6 +14,7 @@
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/distill/settings.hpp"
 #include "autodistill/model/corpus.hpp"
+#include "autodistill/model/pretraining_examples.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
@@ -221,12 +222,8 @@ Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, con
   if (!teacher) return permanent(teacher.status());
   auto vocab = model::Vocab::read(dir / "vocab.txt");
   if (!vocab) return permanent(vocab.status());
-  if (vocab->size() > teacher->config().vocab_size) {
-    return permanent(Status(Code::kInvalidArgument,
-                            "vocab.txt has " + std::to_string(vocab->size()) +
-                                " tokens, more than the teacher's vocab_size " +
-                                std::to_string(teacher->config().vocab_size),
-                            "vocab.txt"));
+  if (Status s = model::validate_vocab(*vocab, teacher->config().vocab_size); !s) {
+    return permanent(Status(s.code(), "teacher: " + s.message(), s.field()));
   }
   auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()),
                                                      model::read_tokenizer_options(dir));
