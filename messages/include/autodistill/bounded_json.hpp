@@ -44,7 +44,12 @@ Result<Json> parse_json(std::string_view text, const std::string& field,
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const std::exception& e) {
-    return Status(Code::kInvalidArgument, std::string("not valid JSON: ") + e.what(), field);
+    // "[json.exception.parse_error.101] parse error at line 3, ...": the tag is noise.
+    std::string what = e.what();
+    if (what.rfind("[json.exception.", 0) == 0) {
+      if (auto end = what.find("] "); end != std::string::npos) what.erase(0, end + 2);
+    }
+    return Status(Code::kInvalidArgument, "not valid JSON: " + what, field);
   }
 }
 
