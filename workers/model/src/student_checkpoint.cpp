@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/model/tensor_io.hpp"
 
 namespace autodistill::model {
@@ -44,11 +45,12 @@ std::string student_config_json(const StudentArch& a) {
 }
 
 Result<StudentArch> parse_student_config(std::string_view json_text) {
-  nlohmann::json json = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return Status(Code::kMalformed, "config.json is not a JSON object");
-  }
-  if (json.value("model_type", std::string()) != kModelType) {
+  auto parsed = parse_json(json_text, "config.json");
+  if (!parsed) return Status(Code::kMalformed, "config.json: " + parsed.status().message());
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return Status(Code::kMalformed, "config.json is not a JSON object");
+  auto type = json.find("model_type");
+  if (type == json.end() || !type->is_string() || type->get<std::string>() != kModelType) {
     return Status(Code::kInvalidArgument, std::string("model_type must be \"") + kModelType + "\"",
                   "model_type");
   }
@@ -72,8 +74,10 @@ Result<StudentArch> parse_student_config(std::string_view json_text) {
 
 Status save_student(const Student& student, const std::filesystem::path& dir, const Vocab& vocab,
                     const std::string& manifest_json) {
-  nlohmann::json manifest = nlohmann::json::parse(manifest_json, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) {
+  auto parsed = parse_json(manifest_json, "manifest");
+  if (!parsed) return parsed.status();
+  const nlohmann::json& manifest = parsed.value();
+  if (!manifest.is_object()) {
     return Status(Code::kInvalidArgument, "the manifest must be a JSON object", "manifest");
   }
   std::error_code ec;
