@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
 #include "autodistill/daemon/probe_handoff.hpp"
 #include "autodistill/wire/digest.hpp"
+#include "autodistill/wire/hardware_tag.hpp"
 
 namespace autodistill::daemon {
 
@@ -122,10 +124,20 @@ std::string arch_key(const Params& params) {
 }
 
 std::string serving_key(const std::string& settings_json) {
-  auto settings =
-      nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
-  if (settings.is_object() && settings.contains("serving")) return settings["serving"].dump();
+  auto settings = parse_json(settings_json.empty() ? "{}" : settings_json, "spec.settings_json");
+  if (settings && settings->is_object() && settings->contains("serving")) {
+    return (*settings)["serving"].dump();
+  }
   return "{}";
+}
+
+// The objects of a result's payload: {"name": value} of the metrics.
+nlohmann::json metrics_object(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& m : metrics) {
+    if (m) out[m->name] = m->value;
+  }
+  return out;
 }
 
 }  // namespace
@@ -204,7 +216,13 @@ Status Controller::recover() {
   const int64_t now = now_();
   size_t trial_count = 0;
   for (const StudyRow& row : rows.value()) {
-    Study* s = load_study(row);
+    Study* s = nullptr;
+    try {
+      s = load_study(row);
+    } catch (const std::exception& e) {
+      // A stored study never takes recovery down (issue #11).
+      fail_unloadable(row.id, Status(Code::kInternal, e.what()));
+    }
     if (s == nullptr) continue;
     auto seq = store_.max_event_seq(row.id);
     if (!seq) return seq.status();
@@ -270,12 +288,21 @@ Status Controller::recover() {
   return Status::ok();
 }
 
+void Controller::fail_unloadable(uint64_t study_id, const Status& why) {
+  const std::string message = "the stored study cannot be loaded: " + why.to_string();
+  LOG_ERROR("study " << study_id << ": " << message << "; marking it failed");
+  store_.update_study(study_id, static_cast<int>(StudyState::Failed), message, now_());
+}
+
 Controller::Study* Controller::load_study(const StudyRow& row) {
   auto spec = unpack_spec(row.spec);
   if (!spec) {
-    LOG_ERROR("study " << row.id << ": " << spec.status().to_string() << "; marking it failed");
-    store_.update_study(row.id, static_cast<int>(StudyState::Failed), "stored spec is corrupt",
-                        now_());
+    fail_unloadable(row.id, spec.status());
+    return nullptr;
+  }
+  // Checked again: the row may predate today's checks, or be written by hand.
+  if (Status s = validate_stored_spec(spec.value(), config_); !s) {
+    fail_unloadable(row.id, s);
     return nullptr;
   }
   auto s = std::make_unique<Study>();
@@ -286,8 +313,7 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->has_baseline = !s->spec.baseline.empty();
   s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {
-    store_.update_study(row.id, static_cast<int>(StudyState::Failed),
-                        "its design space cannot be searched", now_());
+    fail_unloadable(row.id, Status(Code::kInvalidArgument, "its design space cannot be searched"));
     return nullptr;
   }
   Study* raw = s.get();
@@ -479,6 +505,11 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   if (hello.slots == 0 || hello.slots > kMaxSlots) {
     return reject(Status(Code::kInvalidArgument, "slots must be 1..1024", "slots"));
   }
+  if (hello.hardware) {
+    if (Status s = wire::check_hardware_tag(hello.hardware->tag, "hardware.tag"); !s) {
+      return reject(s);
+    }
+  }
   if (hello.role == Role::External && hello.studies.empty()) {
     return reject(
         Status(Code::kInvalidArgument, "an external worker must name its studies", "studies"));
@@ -583,8 +614,8 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
     a.attempt = result.attempt;
     send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
   };
-  nlohmann::json payload = {{"objectives", nlohmann::json::parse(metrics_json(result.objectives))},
-                            {"metrics", nlohmann::json::parse(metrics_json(result.metrics))},
+  nlohmann::json payload = {{"objectives", metrics_object(result.objectives)},
+                            {"metrics", metrics_object(result.metrics)},
                             {"fingerprint", result.hardware_fingerprint},
                             {"elapsed_ms", result.elapsed_ms}};
   auto it = trials_.find(result.trial_id);
@@ -899,8 +930,11 @@ void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
     info->role = static_cast<Role>(row.role);
     info->slots = row.slots;
     info->last_seen_ms = row.last_seen_ms;
-    auto studies = nlohmann::json::parse(row.studies_json, nullptr, false);
-    if (studies.is_array()) info->studies = studies.get<std::vector<uint64_t>>();
+    if (auto studies = parse_json(row.studies_json, "studies"); studies && studies->is_array()) {
+      for (const auto& id : studies.value()) {
+        if (id.is_number_unsigned()) info->studies.push_back(id.get<uint64_t>());
+      }
+    }
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
                             row.hardware.size());
     if (v.VerifyBuffer<wire::Hardware>(nullptr)) {
@@ -1010,7 +1044,7 @@ void Controller::refill(Study& s) {
   s.suggesting = true;
   ++suggestions_in_flight_;
   auto seconds = std::make_shared<double>(0.0);
-  SuggestJob job = [inner = s.proposer->prepare(want), seconds] {
+  SuggestJob job = [inner = s.proposer->prepare(want, cancel_suggestions_), seconds] {
     const auto started = std::chrono::steady_clock::now();
     std::vector<Params> out = inner();
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -1541,7 +1575,11 @@ void Controller::tick() {
 
 void Controller::begin_shutdown() {
   shutting_down_ = true;
+  cancel_suggestions_->store(true);
   LOG_INFO("shutting down: no new work is assigned");
+  if (suggestions_in_flight_ > 0) {
+    LOG_INFO("shutting down: suggestion cancelled (" << suggestions_in_flight_ << " in flight)");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1675,19 +1713,17 @@ std::string Controller::render_metrics() {
     gauge_header("autodistill_studies", "Studies by state.");
     for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
       auto it = studies.value().find(st);
-      out +=
-          metric_line("autodistill_studies", std::string("state=\"") + study_state_name(st) + "\"",
-                      it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
+      out += metric_line("autodistill_studies", {{"state", study_state_name(st)}},
+                         it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   if (auto trials = store_.trials_by_state()) {
     gauge_header("autodistill_trials", "Trials by state.");
     for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
       auto it = trials.value().find(st);
-      out += metric_line(
-          "autodistill_trials",
-          std::string("state=\"") + wire::EnumNameTrialState(static_cast<TrialState>(st)) + "\"",
-          it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+      out += metric_line("autodistill_trials",
+                         {{"state", wire::EnumNameTrialState(static_cast<TrialState>(st))}},
+                         it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
@@ -1703,22 +1739,20 @@ std::string Controller::render_metrics() {
     if (!depth.count({role, ""})) depth[{role, ""}] = 0;
   }
   for (auto& [key, n] : depth) {
-    out += metric_line("autodistill_queue_depth",
-                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+    out += metric_line("autodistill_queue_depth", {{"role", key.first}, {"tag", key.second}},
                        static_cast<double>(n));
   }
   std::map<std::pair<std::string, std::string>, int64_t> connected;
   for (auto& [peer, w] : workers_) connected[{wire::EnumNameRole(w->role), w->hardware.tag}]++;
   gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
   for (auto& [key, n] : connected) {
-    out += metric_line("autodistill_workers_connected",
-                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+    out += metric_line("autodistill_workers_connected", {{"role", key.first}, {"tag", key.second}},
                        static_cast<double>(n));
   }
-  if (connected.empty()) out += metric_line("autodistill_workers_connected", "", 0);
+  if (connected.empty()) out += metric_line("autodistill_workers_connected", {}, 0);
   if (auto bytes = store_.blob_bytes()) {
     gauge_header("autodistill_blob_store_bytes", "Bytes held in the blob store.");
-    out += metric_line("autodistill_blob_store_bytes", "", static_cast<double>(bytes.value()));
+    out += metric_line("autodistill_blob_store_bytes", {}, static_cast<double>(bytes.value()));
   }
   return out;
 }
@@ -1757,13 +1791,20 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
   }
   t.objectives = to_metrics(row.objectives_json);
   t.metrics = to_metrics(row.metrics_json);
-  auto artifacts = nlohmann::json::parse(row.artifacts_json, nullptr, false);
-  if (artifacts.is_array()) {
-    for (const auto& a : artifacts) {
+  if (auto artifacts = parse_json(row.artifacts_json, "artifacts");
+      artifacts && artifacts->is_array()) {
+    for (const auto& a : artifacts.value()) {
+      if (!a.is_object()) continue;
       auto art = std::make_unique<wire::ArtifactT>();
-      art->name = a.value("name", "");
-      art->digest = a.value("digest", "");
-      art->size = a.value("size", uint64_t{0});
+      if (auto v = a.find("name"); v != a.end() && v->is_string()) {
+        art->name = v->get<std::string>();
+      }
+      if (auto v = a.find("digest"); v != a.end() && v->is_string()) {
+        art->digest = v->get<std::string>();
+      }
+      if (auto v = a.find("size"); v != a.end() && v->is_number_unsigned()) {
+        art->size = v->get<uint64_t>();
+      }
       t.artifacts.push_back(std::move(art));
     }
   }
@@ -1793,8 +1834,10 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
     loaded = std::move(r.value());
     trials = &loaded;
   }
+  // A stored spec that does not verify belongs to a study recovery failed
+  // (fail_unloadable): it is still listed, with an empty spec.
   auto spec = unpack_spec(row.spec);
-  if (!spec) return spec.status();
+  if (!spec) spec = wire::StudySpecT();
   wire::StudyInfoT info;
   info.study_id = row.id;
   info.idempotency_key = row.idempotency_key;

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 #include <zmq.hpp>
 
@@ -37,6 +39,20 @@ constexpr int64_t kTransportMaxMessage = 64ll << 20;
 // study has at most one suggestion in flight, so this bounds how many
 // studies compute at once.
 constexpr size_t kSuggestThreads = 2;
+// At shutdown the running suggestions are cancelled (they poll a flag) and
+// waited for this long; one still running then (a factorization over a
+// large data set is not interrupted) is left to finish on its own thread,
+// its result dropped, so SIGTERM never waits for a suggestion (issue #11).
+constexpr std::chrono::milliseconds kSuggestionGrace{2000};
+
+// Between the suggestion threads and the loop: how many jobs run, and
+// where their results go (null once the daemon takes no more results).
+struct SuggestBridge {
+  std::mutex mutex;
+  std::condition_variable idle;
+  asio::io_context* io = nullptr;
+  int running = 0;
+};
 
 // One ZeroMQ socket whose ZMQ_FD is watched by the loop. ZMQ_FD is
 // edge-triggered: after every recv/send, ZMQ_EVENTS must be re-checked.
@@ -84,13 +100,16 @@ struct Daemon::Impl {
   bool stopping = false;
   bool pump_posted = false;
   std::string bound_workers, bound_clients;
-  // Declared last, destroyed first: its destructor abandons queued jobs and
-  // joins the running ones, whose results are then never delivered.
+  // Stopped by stop_suggestions() (run()'s end, or the destructor): queued
+  // jobs are abandoned, running ones cancelled and waited for a bounded time.
   std::unique_ptr<asio::thread_pool> suggest_pool;
+  std::shared_ptr<SuggestBridge> bridge = std::make_shared<SuggestBridge>();
 
   explicit Impl(Config c, DaemonOptions o) : config(std::move(c)), options(o), ctx(1) {}
 
   ~Impl() {
+    if (controller && !controller->shutting_down()) controller->begin_shutdown();
+    stop_suggestions();
     for (WatchedSocket* s : {workers.get(), clients.get(), zap.get()}) {
       // The fd belongs to ZeroMQ: never let asio close it.
       if (s && s->descriptor.is_open()) s->descriptor.release();
@@ -195,18 +214,52 @@ struct Daemon::Impl {
     ::pthread_sigmask(SIG_BLOCK, &all, &old);
     suggest_pool = std::make_unique<asio::thread_pool>(kSuggestThreads);
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    controller->set_suggest_runner([this](SuggestJob job,
-                                          std::function<void(std::vector<Params>)> deliver) {
-      asio::post(*suggest_pool, [this, job = std::move(job),
-                                 deliver = std::move(deliver)]() mutable {
-        std::vector<Params> result = job();
-        asio::post(io, [this, deliver = std::move(deliver), result = std::move(result)]() mutable {
-          if (stopping) return;  // nothing was stored: a restart suggests again
-          deliver(std::move(result));
-          pump();
+    bridge->io = &io;
+    controller->set_suggest_runner(
+        [this](SuggestJob job, std::function<void(std::vector<Params>)> deliver) {
+          asio::post(*suggest_pool, [this, bridge = bridge, job = std::move(job),
+                                     deliver = std::move(deliver)]() mutable {
+            {
+              std::lock_guard<std::mutex> lock(bridge->mutex);
+              if (bridge->io == nullptr) return;
+              ++bridge->running;
+            }
+            std::vector<Params> result = job();
+            std::lock_guard<std::mutex> lock(bridge->mutex);
+            --bridge->running;
+            bridge->idle.notify_all();
+            if (bridge->io == nullptr) return;  // the daemon stopped meanwhile
+            asio::post(*bridge->io,
+                       [this, deliver = std::move(deliver), result = std::move(result)]() mutable {
+                         if (stopping) return;  // nothing was stored: a restart suggests again
+                         deliver(std::move(result));
+                         pump();
+                       });
+          });
         });
-      });
-    });
+  }
+
+  // After controller->begin_shutdown() (which cancels the running jobs):
+  // no result is delivered any more; waits up to kSuggestionGrace for the
+  // running jobs, then leaves any still running to finish on their own.
+  void stop_suggestions() {
+    if (!suggest_pool) return;
+    std::unique_lock<std::mutex> lock(bridge->mutex);
+    bridge->idle.wait_for(lock, kSuggestionGrace, [&] { return bridge->running == 0; });
+    const int stuck = bridge->running;
+    bridge->io = nullptr;
+    lock.unlock();
+    suggest_pool->stop();
+    if (stuck > 0) {
+      LOG_WARN("a suggestion did not stop within " << kSuggestionGrace.count()
+                                                   << " ms; its thread finishes on its own");
+      // The pool's threads hold only the job's own snapshot and the bridge:
+      // leaving them (and the pool) behind is safe; joining could take minutes.
+      (void)suggest_pool.release();
+      return;
+    }
+    suggest_pool->join();
+    suggest_pool.reset();
   }
 
   // Reads both allow-lists (start and SIGHUP: a removed key is revoked) and
@@ -466,6 +519,7 @@ struct Daemon::Impl {
     schedule_tick();
     pump();
     io.run();
+    stop_suggestions();
     LOG_INFO("stopped cleanly");
     return Status::ok();
   }

@@ -139,6 +139,12 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
   CHECK(field(R"({"distill": 3})") == "settings.distill");
   CHECK(field(R"({"student": {"hidden": 64}})") == "settings.student.hidden");
   CHECK(field(R"({"student": {"num_heads": 0}})") == "settings.student.num_heads");
+  // Bounded JSON (issue #11): nesting and numbers beyond a double.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto nested = parse_distill_settings(R"({"distill": {"batch_size": )" + deep + "}}");
+  CHECK(nested.status().field() == "settings");
+  CHECK_THAT(nested.status().message(), Catch::Contains("deeper than 64"));
+  CHECK(field(R"({"distill": {"batch_size": 1e999}})") == "settings");
   CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
 }
 

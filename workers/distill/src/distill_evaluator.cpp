@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/distill/settings.hpp"
 #include "autodistill/model/corpus.hpp"
@@ -64,9 +65,10 @@ std::vector<std::string> student_files() {
 // null when the settings carry none (a Flash trial, a trial built by other
 // means).
 nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
-  const nlohmann::ordered_json settings =
-      nlohmann::ordered_json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
-  if (!settings.is_object()) return nullptr;
+  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
+                                                    "settings_json");
+  if (!parsed || !parsed->is_object()) return nullptr;
+  const nlohmann::ordered_json& settings = parsed.value();
   auto it = settings.find("probe");
   if (it == settings.end() || !it->is_object()) return nullptr;
   const nlohmann::ordered_json& probe = *it;

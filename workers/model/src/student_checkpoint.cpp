@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/model/tensor_io.hpp"
 
 namespace autodistill::model {
@@ -100,10 +101,10 @@ std::string student_config_json(const StudentArch& a, int64_t pad_token_id) {
 }
 
 Result<StudentConfig> parse_student_config(std::string_view json_text) {
-  nlohmann::json json = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return Status(Code::kMalformed, "config.json is not a JSON object");
-  }
+  auto parsed = parse_json(json_text, "config.json");
+  if (!parsed) return Status(Code::kMalformed, "config.json: " + parsed.status().message());
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return Status(Code::kMalformed, "config.json is not a JSON object");
   auto type = json.find("model_type");
   if (type != json.end() && *type == kLegacyModelType) return parse_legacy(json);
   if (type == json.end() || *type != kModelType) {
@@ -222,8 +223,10 @@ std::string legacy_parameter_name(const std::string& name, int64_t num_stacked_f
 
 Status save_student(const Student& student, const std::filesystem::path& dir,
                     const WordPieceTokenizer& tokenizer, const std::string& manifest_json) {
-  nlohmann::json manifest = nlohmann::json::parse(manifest_json, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) {
+  auto parsed = parse_json(manifest_json, "manifest");
+  if (!parsed) return parsed.status();
+  const nlohmann::json& manifest = parsed.value();
+  if (!manifest.is_object()) {
     return Status(Code::kInvalidArgument, "the manifest must be a JSON object", "manifest");
   }
   if (student.layout() == StudentLayout::kLegacy) {

@@ -52,6 +52,15 @@ struct Config {
   uint64_t min_free_disk_bytes = 256ull << 20;
   // Largest candidate budget (max_trials) a study may ask for.
   uint32_t max_trials_limit = 1000000;
+  // Design-space size a study may ask for (docs/study-spec.md, "Limits"):
+  // factors, values (or categories) of one factor, and values of all
+  // factors together. Beyond them a Submit gets ResourceExhausted naming the
+  // field; stored studies beyond them are failed at start.
+  uint32_t max_factors = 64;
+  uint32_t max_factor_values = 4096;
+  uint32_t max_design_values = 65536;
+  // Largest settings_json of a study, in bytes (it goes out with every Assign).
+  uint32_t max_settings_bytes = 1u << 20;
   // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty
   // disables it. Keep it on loopback or behind a proxy.
   std::string http_listen = "127.0.0.1:9464";

@@ -19,6 +19,7 @@
 //
 // Not thread-safe: one event-loop thread drives it.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -132,7 +133,10 @@ class Controller {
   void on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wire::EnvelopeT& env);
 
   // --- state machine
+  // A stored study recovery cannot load (issue #11): marked failed with
+  // `why` in its message; recovery goes on with the others.
   Study* load_study(const StudyRow& row);
+  void fail_unloadable(uint64_t study_id, const Status& why);
   // The earlier study's measurements a warm start gives the proposer.
   std::vector<PriorObservation> warm_start_of(const wire::StudySpecT& spec, int64_t created_ms);
   Result<std::optional<wire::StudySpecT>> find_visible_spec(uint64_t id);
@@ -190,6 +194,8 @@ class Controller {
   BlobStore& blobs_;
   Clock now_;
   bool shutting_down_ = false;
+  // Set by begin_shutdown(): running suggestion jobs stop early.
+  std::shared_ptr<std::atomic<bool>> cancel_suggestions_ = std::make_shared<std::atomic<bool>>();
 
   std::map<uint64_t, std::unique_ptr<Study>> studies_;                // non-terminal, by id
   std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;       // non-terminal

@@ -8,6 +8,9 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace autodistill::daemon {
 
@@ -46,7 +49,15 @@ struct Metrics {
   std::string render() const;
 };
 
-// One sample line: `name{labels} value`.
-std::string metric_line(const std::string& name, const std::string& labels, double value);
+// Label name -> value, in order.
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// A label value escaped for the text format: backslash, double quote and
+// line feed become \\, \" and \n. Every label value goes through it, so
+// no value (a worker's hardware tag, a study's) can end its label or line.
+std::string escape_label_value(std::string_view value);
+
+// One sample line: `name{label="value",...} value`, values escaped.
+std::string metric_line(const std::string& name, const Labels& labels, double value);
 
 }  // namespace autodistill::daemon
