@@ -22,6 +22,7 @@
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/wordpiece.hpp"
+#include "autodistill/wire/digest.hpp"
 
 // LibTorch's c10 defines a glog-style CHECK (abort on failure); Catch's must
 // win, so Catch comes after the LibTorch headers.
@@ -132,7 +133,9 @@ class Cluster {
     daemon_ = Process::spawn(
         {AUTODISTILLD_PATH, "--data_dir", (dir_ / "data").string(), "--worker_endpoint",
          worker_endpoint_, "--client_endpoint", client_endpoint_, "--heartbeat_interval_ms", "200",
-         "--liveness", "5", "--lease_ms", "3000", "--tick_ms", "50"},
+         "--liveness", "5", "--lease_ms", "3000", "--tick_ms", "50",
+         // Not the default 127.0.0.1:9464: another daemon on the host may hold it.
+         "--http_listen", ""},
         (dir_ / "daemon.log").string());
     ClientOptions options;
     options.endpoint = client_endpoint_;
@@ -278,6 +281,11 @@ TEST_CASE(
     const auto manifest = nlohmann::json::parse(slurp(student_dir / "manifest.json"));
     CHECK(manifest["accuracy"]["mlm_accuracy"].get<double>() ==
           Approx(eval.mlm_accuracy).margin(1e-6));
+    // The daemon took the student only with the digests its manifest records.
+    for (const char* file : {"model.safetensors", "config.json", "vocab.txt"}) {
+      CHECK(manifest["files"][file]["sha256"] ==
+            wire::sha256_file((student_dir / file).string()).value());
+    }
   }
 
   // A retry after another restart: the same study, nothing new, same result.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "autodistill/model/tensor_io.hpp"
+#include "autodistill/wire/digest.hpp"
 
 namespace autodistill::model {
 
@@ -88,6 +89,17 @@ Status save_student(const Student& student, const std::filesystem::path& dir, co
     return s;
   }
   if (Status s = write_text(dir / "vocab.txt", vocab.to_text()); !s) return s;
+  // What the daemon checks the delivered files against (docs/distillation.md).
+  nlohmann::json files = nlohmann::json::object();
+  for (const char* name : {"model.safetensors", "config.json", "vocab.txt"}) {
+    auto digest = wire::sha256_file((dir / name).string());
+    if (!digest) return with_path(dir / name, digest.status());
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(dir / name, ec);
+    if (ec) return Status(Code::kInternal, (dir / name).string() + ": " + ec.message());
+    files[name] = {{"sha256", digest.value()}, {"size", static_cast<uint64_t>(size)}};
+  }
+  manifest["files"] = std::move(files);
   return write_text(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 

@@ -4,6 +4,7 @@
 //   config.json        the architecture (model_type "autodistill-student")
 //   vocab.txt          the teacher's vocabulary
 //   manifest.json      what the writer says about it (accuracy, teacher, ...)
+//                      and the sha256 and size of the other three files
 // load_student() rebuilds the exact model; docs/distillation.md shows how
 // to load it in PyTorch.
 //
@@ -30,8 +31,10 @@ std::string student_config_json(const StudentArch& arch);
 Result<StudentArch> parse_student_config(std::string_view json_text);
 
 // Writes the four files into `dir` (created if missing). `manifest_json`
-// must be a JSON object (kInvalidArgument otherwise); kInternal when a file
-// cannot be written.
+// must be a JSON object (kInvalidArgument otherwise); manifest.json is it
+// plus "files": {"<name>": {"sha256": "<hex>", "size": N}} for the other
+// three files (the daemon checks a Regular trial's delivery against it).
+// kInternal when a file cannot be written.
 Status save_student(const Student& student, const std::filesystem::path& dir, const Vocab& vocab,
                     const std::string& manifest_json);
 
