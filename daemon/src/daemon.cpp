@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/wire/curve.hpp"
 #include "http_server.hpp"
+#include "private_fs.hpp"
 
 #ifdef AUTODISTILL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -146,14 +146,11 @@ struct Daemon::Impl {
   Status start() {
     LogLevel level;
     if (parse_log_level(config.log_level, &level)) set_log_level(level);
-    std::error_code ec;
-    std::filesystem::create_directories(config.data_dir, ec);
-    if (ec) {
-      return Status(Code::kInternal, "cannot create " + config.data_dir + ": " + ec.message(),
-                    "data_dir");
+    if (Status s = make_private_dirs(config.data_dir); !s) {
+      return Status(s.code(), s.message(), "data_dir");
     }
     const std::string lock_path = config.data_dir + "/autodistilld.lock";
-    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lock_fd = open_private(lock_path, O_RDWR);
     if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
       return Status(Code::kFailedPrecondition,
                     "another autodistilld holds " + config.data_dir + " (" + lock_path + ")",
@@ -412,6 +409,9 @@ struct Daemon::Impl {
     tick_timer.expires_after(std::chrono::milliseconds(config.tick_ms));
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping) return;
+      // Read what arrived first: a heartbeat waiting in the socket after a
+      // stall of the loop keeps its lease rather than letting it expire.
+      pump();
       controller->tick();
       pump();
       notify_progress();
@@ -477,8 +477,14 @@ struct Daemon::Impl {
       }
     }
     LOG_INFO("reload " << reload_generation << ": " << report);
-    std::ofstream(reload_report_path(config.data_dir), std::ios::trunc)
-        << reload_generation << " " << report << "\n";
+    const std::string line = std::to_string(reload_generation) + " " + report + "\n";
+    if (const int fd = open_private(reload_report_path(config.data_dir), O_WRONLY | O_TRUNC);
+        fd >= 0) {
+      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        LOG_WARN("cannot write " << reload_report_path(config.data_dir));
+      }
+      ::close(fd);
+    }
 #ifdef AUTODISTILL_HAVE_SYSTEMD
     if (options.notify_systemd) sd_notify(0, ("READY=1\nSTATUS=reload: " + report).c_str());
 #endif

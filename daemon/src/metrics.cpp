@@ -62,6 +62,12 @@ std::string Metrics::render() const {
                  results);
   out += counter("autodistill_failures_total", "Trial failures reported by workers.", failures);
   out += counter("autodistill_lease_expiries_total", "Leases that expired.", lease_expiries);
+  out += counter("autodistill_reports_refused_total",
+                 "Results and failures refused: the worker did not hold that trial's lease.",
+                 reports_refused);
+  out += counter("autodistill_quarantines_total",
+                 "Workers given no new work for a while after one of their leases expired.",
+                 quarantines);
   out += counter("autodistill_flash_skipped_total",
                  "Flash trials skipped as hopeless (skip_dominated_flash).", flash_skipped);
   out +=

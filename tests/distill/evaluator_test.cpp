@@ -195,6 +195,13 @@ TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
   CHECK(manifest["accuracy"]["mlm_accuracy"] == accuracy);
   CHECK(manifest["distillation"]["kind"] == "flash");
   CHECK(manifest["trial_id"] == 11);
+  // The manifest records every other file it ships with, as the daemon checks.
+  REQUIRE(manifest["files"].size() == 3);
+  for (const char* file : {"model.safetensors", "config.json", "vocab.txt"}) {
+    INFO(file);
+    CHECK(manifest["files"][file]["sha256"] == wire::sha256_file((dir / file).string()).value());
+    CHECK(manifest["files"][file]["size"] == fs::file_size(dir / file));
+  }
   CHECK(read(dir / "vocab.txt") == read(testing::tiny_teacher_dir() / "vocab.txt"));
 
   // The exported student, evaluated on the same held-out examples, scores

@@ -51,13 +51,6 @@ std::string kind_name(wire::TrialKind kind) {
                                             : "other";
 }
 
-// The files of a delivered student besides manifest.json, in upload order.
-std::vector<std::string> student_files() {
-  std::vector<std::string> files = {"model.safetensors", "config.json"};
-  for (const char* f : model::kTokenizerFiles) files.emplace_back(f);
-  return files;
-}
-
 // The manifest's "latency" from settings.probe, the candidate's completed
 // probe measurement, which the daemon adds to a Regular trial's settings
 // (daemon/.../probe_handoff.hpp): the median and its confidence interval,
@@ -66,7 +59,7 @@ std::vector<std::string> student_files() {
 // means).
 nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
   auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
-                                                    "settings_json");
+                                                   "settings_json");
   if (!parsed || !parsed->is_object()) return nullptr;
   const nlohmann::ordered_json& settings = parsed.value();
   auto it = settings.find("probe");
@@ -155,27 +148,6 @@ nlohmann::ordered_json student_manifest(const worker::TrialSpec& spec, const Stu
   manifest["trial_id"] = spec.trial_id;
   manifest["attempt"] = spec.attempt;
   return manifest;
-}
-
-// Adds the digest and size of every other file of the student directory
-// ("files": {"<name>": {"sha256": "<hex>", "size": N}}) and writes
-// manifest.json.
-Status write_manifest(const fs::path& dir, nlohmann::ordered_json manifest) {
-  nlohmann::ordered_json files = nlohmann::ordered_json::object();
-  for (const std::string& name : student_files()) {
-    auto digest = wire::sha256_file((dir / name).string());
-    if (!digest) return digest.status();
-    std::error_code ec;
-    const auto size = fs::file_size(dir / name, ec);
-    if (ec) return Status(Code::kInternal, (dir / name).string() + ": " + ec.message());
-    files[name] = {{"sha256", *digest}, {"size", size}};
-  }
-  manifest["files"] = std::move(files);
-  std::ofstream out(dir / "manifest.json", std::ios::binary | std::ios::trunc);
-  out << manifest.dump(2) << "\n";
-  out.flush();
-  if (!out) return Status(Code::kInternal, (dir / "manifest.json").string() + ": cannot write");
-  return Status::ok();
 }
 
 }  // namespace
@@ -380,8 +352,9 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     const fs::path out = ctx.scratch_dir() / "student";
     auto manifest = student_manifest(spec, arch, *student, options, *report, *device_name, threads,
                                      teacher->teacher, latency_from_settings(spec.settings_json));
-    if (Status s = model::save_student(*student, out, teacher->tokenizer, "{}"); !s) return s;
-    if (Status s = write_manifest(out, std::move(manifest)); !s) return s;
+    if (Status s = model::save_student(*student, out, teacher->tokenizer, manifest.dump()); !s) {
+      return s;
+    }
 
     TrialOutcome outcome;
     outcome.objectives["accuracy"] = report->eval.mlm_accuracy;
@@ -394,7 +367,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     outcome.metrics["train_seconds"] = report->train_seconds;
     outcome.metrics["tokens_per_second"] = report->tokens_per_second;
     if (!report->phases.empty()) outcome.metrics["final_loss"] = report->phases.back().last_loss;
-    for (const std::string& file : student_files()) {
+    for (const std::string& file : model::student_files()) {
       outcome.artifacts.push_back({file, out / file});
     }
     outcome.artifacts.push_back({"manifest.json", out / "manifest.json"});

@@ -7,6 +7,7 @@
 
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/model/tensor_io.hpp"
+#include "autodistill/wire/digest.hpp"
 
 namespace autodistill::model {
 
@@ -221,11 +222,17 @@ std::string legacy_parameter_name(const std::string& name, int64_t num_stacked_f
   return name;
 }
 
+std::vector<std::string> student_files() {
+  std::vector<std::string> files = {"model.safetensors", "config.json"};
+  for (const char* f : kTokenizerFiles) files.emplace_back(f);
+  return files;
+}
+
 Status save_student(const Student& student, const std::filesystem::path& dir,
                     const WordPieceTokenizer& tokenizer, const std::string& manifest_json) {
-  auto parsed = parse_json(manifest_json, "manifest");
+  auto parsed = parse_json<nlohmann::ordered_json>(manifest_json, "manifest");
   if (!parsed) return parsed.status();
-  const nlohmann::json& manifest = parsed.value();
+  nlohmann::ordered_json& manifest = parsed.value();
   if (!manifest.is_object()) {
     return Status(Code::kInvalidArgument, "the manifest must be a JSON object", "manifest");
   }
@@ -251,6 +258,17 @@ Status save_student(const Student& student, const std::filesystem::path& dir,
   if (Status s = write_text(dir / "config.json", student_config_json(student.arch(), pad)); !s) {
     return s;
   }
+  // What the daemon checks the delivered files against (docs/distillation.md).
+  nlohmann::ordered_json files = nlohmann::ordered_json::object();
+  for (const std::string& name : student_files()) {
+    auto digest = wire::sha256_file((dir / name).string());
+    if (!digest) return with_path(dir / name, digest.status());
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(dir / name, ec);
+    if (ec) return Status(Code::kInternal, (dir / name).string() + ": " + ec.message());
+    files[name] = {{"sha256", digest.value()}, {"size", static_cast<uint64_t>(size)}};
+  }
+  manifest["files"] = std::move(files);
   return write_text(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 
