@@ -29,7 +29,7 @@ std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uin
 
 std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe) {
   auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
-                                                    "settings_json");
+                                                   "settings_json");
   if (!parsed || !parsed->is_object()) return settings_json;
   nlohmann::ordered_json settings = std::move(parsed.value());
   settings["probe"] = {{"trial_id", probe.id},

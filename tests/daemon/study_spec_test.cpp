@@ -308,6 +308,16 @@ TEST_CASE("spec: settings are bounded JSON, student sizes numbers, tags names", 
   CHECK(status(distill).field() == "spec.settings_json.student");
   distill.settings_json = R"({"student": {"vocab_size": 1000, "max_positions": 64}})";
   CHECK(status(distill));
+  // The student template options are checked at submit, not at the first trial.
+  distill.settings_json = R"({"student": {"normalization_type": "batch_norm"}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.normalization_type");
+  distill.settings_json = R"({"student": {"trigram_input": "yes"}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.trigram_input");
+  distill.settings_json = R"({"student": {"type_vocab_size": 0}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.type_vocab_size");
+  distill.settings_json =
+      R"({"student": {"trigram_input": false, "normalization_type": "no_norm"}})";
+  CHECK(status(distill));
 
   for (const std::string& tag :
        std::vector<std::string>{"gpu h100", "x\"}", std::string(129, 't'), "a\nb"}) {
