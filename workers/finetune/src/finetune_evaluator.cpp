@@ -75,7 +75,7 @@ Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json)
       "batch_size",      "max_seq_len",  "learning_rate",
       "warmup_fraction", "weight_decay", "dropout",
       "clip_norm",       "seed",         "max_train_examples",
-      "threads"};
+      "threads",         "pooling"};
   for (const auto& [key, value] : json.items()) {
     if (!keys.count(key)) return bad(key, "is not a finetune setting");
   }
@@ -133,6 +133,12 @@ Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json)
         number("weight_decay", &o.weight_decay), number("dropout", &o.dropout),
         number("clip_norm", &o.clip_norm)}) {
     if (!st) return st;
+  }
+  if (auto it = json.find("pooling"); it != json.end()) {
+    auto pooling = it->is_string() ? parse_pooling(it->get<std::string>())
+                                   : Result<Pooling>(Status(Code::kInvalidArgument, "pooling"));
+    if (!pooling) return bad("pooling", "must be \"cls\" or \"mean\"");
+    o.pooling = *pooling;
   }
   if (auto it = json.find("seed"); it != json.end()) {
     if (!it->is_number_unsigned()) return bad("seed", "must be a non-negative integer");
@@ -270,6 +276,7 @@ Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
                         {"warmup_fraction", options.warmup_fraction},
                         {"weight_decay", options.weight_decay},
                         {"dropout", options.dropout},
+                        {"pooling", to_string(options.pooling)},
                         {"seed", options.seed},
                         {"steps", report->steps},
                         {"first_loss", report->first_loss},

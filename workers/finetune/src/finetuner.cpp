@@ -147,8 +147,22 @@ Status validate(const FinetuneOptions& o) {
   if (!(o.weight_decay >= 0 && o.weight_decay < 1)) return bad("weight_decay", "must be in [0, 1)");
   if (!(o.dropout >= 0 && o.dropout < 1)) return bad("dropout", "must be in [0, 1)");
   if (!(o.clip_norm > 0)) return bad("clip_norm", "must be positive");
+  if (o.pooling != Pooling::kCls && o.pooling != Pooling::kMean) {
+    return bad("pooling", "must be cls or mean");
+  }
   if (o.max_train_examples < 0) return bad("max_train_examples", "must be at least 0");
   return Status::ok();
+}
+
+Result<Pooling> parse_pooling(const std::string& name) {
+  if (name == "cls") return Pooling::kCls;
+  if (name == "mean") return Pooling::kMean;
+  return Status(Code::kInvalidArgument, "pooling must be cls or mean, not \"" + name + "\"",
+                "pooling");
+}
+
+const char* to_string(Pooling pooling) {
+  return pooling == Pooling::kCls ? "cls" : "mean";
 }
 
 Scores scores(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,
@@ -269,7 +283,14 @@ Result<FinetuneReport> fine_tune(Encoder& encoder, const GlueTask& task,
            static_cast<double>(std::max<int64_t>(1, total - warmup));
   };
   auto logits_of = [&](const Batch& batch, bool train_mode) {
-    at::Tensor pooled = encoder.pooled_output(encoder.sequence_output(batch.inputs));
+    const at::Tensor sequence = encoder.sequence_output(batch.inputs);
+    at::Tensor pooled;
+    if (options.pooling == Pooling::kMean) {  // mean over the real tokens
+      const at::Tensor mask = batch.inputs.attention_mask.to(at::kFloat).unsqueeze(-1);
+      pooled = (sequence * mask).sum(1) / mask.sum(1).clamp_min(1.0);
+    } else {
+      pooled = encoder.pooled_output(sequence);
+    }
     if (train_mode && options.dropout > 0) {
       at::Tensor keep = at::empty(pooled.sizes(), at::kFloat)
                             .bernoulli_(1.0 - options.dropout, generator)

@@ -31,8 +31,8 @@ A model directory is a Hugging Face BERT checkpoint (a teacher: config.json,
 model.safetensors, vocab.txt) or a delivered student. A task directory holds
 GLUE-format train.tsv and dev.tsv (and task.json, as autodistill-make-tasks
 writes). Every model is fine-tuned on every task from its saved weights: a
-linear head on the pooled [CLS] state, AdamW, linear warm-up and decay,
-seeded. The table (stdout, Markdown) gives dev accuracy / F1 (binary tasks:
+linear head on the mean of the last hidden states (or, with --pooling cls,
+the pooled [CLS] state), AdamW, linear warm-up and decay, seeded. The table (stdout, Markdown) gives dev accuracy / F1 (binary tasks:
 the positive class's F1; others: macro-F1) per model and task, with the
 majority-class baseline; --json FILE writes every result in full.
 
@@ -130,6 +130,15 @@ int main(int argc, char** argv) {
                Status st = parse_int(v, 0, &s);
                options.seed = static_cast<uint64_t>(s);
                return st;
+             });
+  parser.add("pooling", "cls|mean",
+             "What the head sits on: the pooled [CLS] state or the mean of the\n"
+             "last hidden states (default mean; docs/glue.md).",
+             [&options](const std::string& v) {
+               auto pooling = parse_pooling(v);
+               if (!pooling) return pooling.status();
+               options.pooling = *pooling;
+               return Status::ok();
              });
   int_flag("threads", &threads, 1, "LibTorch intra-op threads (default 1).");
   parser.add("device", "DEVICE", "cpu or cuda (default cpu).", [&device](const std::string& v) {
@@ -247,6 +256,7 @@ int main(int argc, char** argv) {
                       {"weight_decay", options.weight_decay},
                       {"dropout", options.dropout},
                       {"seed", options.seed},
+                      {"pooling", to_string(options.pooling)},
                       {"threads", threads},
                       {"device", device}};
       results.push_back(std::move(r));

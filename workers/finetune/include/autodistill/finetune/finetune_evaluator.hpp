@@ -50,7 +50,7 @@ struct FinetuneSettings {
 // Parses a settings_json object. Keys of "finetune": model and task (both
 // required), epochs, batch_size, max_seq_len, learning_rate,
 // warmup_fraction, weight_decay, dropout, clip_norm, seed,
-// max_train_examples, threads. kInvalidArgument with field
+// max_train_examples, threads, pooling ("cls" or "mean"). kInvalidArgument with field
 // "settings.finetune.<key>" for a missing, unknown, mistyped or out-of-range
 // key (a digest must be 64 lower-case hex digits; a file name a plain name);
 // kMalformed when the text is not a JSON object.

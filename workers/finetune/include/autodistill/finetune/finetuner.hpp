@@ -1,7 +1,13 @@
 #pragma once
 // Fine-tunes an encoder on a GLUE task and scores it on the dev set, the way
 // BERT is fine-tuned for GLUE (Devlin et al. 2019, Sec. 4.1): a linear
-// classification head on the pooled [CLS] state (dropout before it), every
+// classification head (dropout before it) on the pooled [CLS] state
+// (Pooling::kCls: the checkpoint's pooler, tanh(W h[CLS] + b)) or on the
+// mean of the last hidden states over the real tokens (Pooling::kMean, the
+// default: a distilled student's [CLS] state and pooler are trained by
+// nothing but the weak NSP signal, and on the demo's students the pooler's
+// tanh saturates on an almost constant [CLS] state, so no gradient reaches
+// the encoder through it; docs/glue.md), every
 // parameter trained with cross-entropy, AdamW (Loshchilov & Hutter 2019;
 // bias-corrected moments, decoupled weight decay on weight matrices only,
 // not on biases and LayerNorm parameters), linear warm-up then linear decay
@@ -27,6 +33,15 @@
 
 namespace autodistill::finetune {
 
+// What the classification head sits on.
+enum class Pooling {
+  kCls,   // the pooled [CLS] state (BERT's GLUE recipe)
+  kMean,  // the mean of the last hidden states over the real tokens
+};
+// "cls" or "mean"; kInvalidArgument (field "pooling") otherwise.
+Result<Pooling> parse_pooling(const std::string& name);
+const char* to_string(Pooling pooling);
+
 struct FinetuneOptions {
   int64_t epochs = 3;            // passes over the training set. Default 3.
   int64_t batch_size = 32;       // examples per step. Default 32.
@@ -35,10 +50,11 @@ struct FinetuneOptions {
   double warmup_fraction = 0.1;  // share of the steps warming up. Default 0.1.
   double weight_decay = 0.01;    // AdamW decoupled decay of weight matrices. Default 0.01.
   double dropout = 0.1;          // on the pooled state before the head. Default 0.1.
-  double clip_norm = 1.0;        // global gradient-norm clip. Default 1.0.
-  uint64_t seed = 0;             // order, head initialization, dropout. Default 0.
-  int64_t max_train_examples = 0;  // use only the first N training examples; 0: all. Default 0.
-  at::Device device = at::kCPU;    // where to train (the encoder is moved there). Default CPU.
+  Pooling pooling = Pooling::kMean;  // what the head sits on. Default mean.
+  double clip_norm = 1.0;            // global gradient-norm clip. Default 1.0.
+  uint64_t seed = 0;                 // order, head initialization, dropout. Default 0.
+  int64_t max_train_examples = 0;    // use only the first N training examples; 0: all. Default 0.
+  at::Device device = at::kCPU;      // where to train (the encoder is moved there). Default CPU.
 };
 
 // Checks ranges (field: the option's name, e.g. "learning_rate").
