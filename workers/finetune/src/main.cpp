@@ -32,7 +32,8 @@ model.safetensors, vocab.txt) or a delivered student. A task directory holds
 GLUE-format train.tsv and dev.tsv (and task.json, as autodistill-make-tasks
 writes). Every model is fine-tuned on every task from its saved weights: a
 linear head on the mean of the last hidden states (or, with --pooling cls,
-the pooled [CLS] state), AdamW, linear warm-up and decay, seeded. The table (stdout, Markdown) gives dev accuracy / F1 (binary tasks:
+the pooled [CLS] state), AdamW, linear warm-up and decay, seeded. The
+table (stdout, Markdown) gives dev accuracy / F1 (binary tasks:
 the positive class's F1; others: macro-F1) per model and task, with the
 majority-class baseline; --json FILE writes every result in full.
 
