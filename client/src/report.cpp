@@ -146,6 +146,9 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
   report.study = study;
   std::map<uint32_t, CandidateReport> by_candidate;
   for (const TrialInfo& t : trials) {
+    // A Finetune trial measures a delivered model on a task, not the candidate's search
+    // objectives (its "params" may be the teacher's).
+    if (t.kind == TrialKind::kFinetune) continue;
     CandidateReport& c = by_candidate[t.candidate];
     c.candidate = t.candidate;
     if (c.params.empty()) c.params = t.params;
@@ -164,6 +167,7 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
         c.artifacts = t.artifacts;
         break;
       case TrialKind::kExternal:
+      case TrialKind::kFinetune:
         break;
     }
   }

@@ -60,6 +60,7 @@ Role role_of(TrialKind kind) {
       return Role::Probe;
     case TrialKind::Flash:
     case TrialKind::Regular:
+    case TrialKind::Finetune:
       return Role::Distill;
     case TrialKind::External:
       return Role::External;

@@ -196,8 +196,9 @@ TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
   CHECK(manifest["distillation"]["kind"] == "flash");
   CHECK(manifest["trial_id"] == 11);
   // The manifest records every other file it ships with, as the daemon checks.
-  REQUIRE(manifest["files"].size() == 3);
-  for (const char* file : {"model.safetensors", "config.json", "vocab.txt"}) {
+  REQUIRE(manifest["files"].size() == 6);
+  for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                           "tokenizer_config.json", "special_tokens_map.json"}) {
     INFO(file);
     CHECK(manifest["files"][file]["sha256"] == wire::sha256_file((dir / file).string()).value());
     CHECK(manifest["files"][file]["size"] == fs::file_size(dir / file));

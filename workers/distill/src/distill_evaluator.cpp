@@ -173,8 +173,21 @@ struct DistillEvaluator::Cache {
   std::map<std::string, std::shared_ptr<const model::Corpus>> corpora;
 };
 
+namespace {
+
+finetune::FinetuneWorkerOptions finetune_options(const DistillWorkerOptions& options) {
+  auto device = resolve_device(options.device);
+  return {.threads = options.threads,
+          .slots = options.slots,
+          .device = device ? *device : std::string("cpu")};
+}
+
+}  // namespace
+
 DistillEvaluator::DistillEvaluator(DistillWorkerOptions options)
-    : options_(std::move(options)), cache_(std::make_unique<Cache>()) {}
+    : options_(std::move(options)),
+      cache_(std::make_unique<Cache>()),
+      finetune_(finetune_options(options_)) {}
 
 DistillEvaluator::~DistillEvaluator() = default;
 
@@ -214,9 +227,10 @@ Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, con
 Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
   try {
     const worker::TrialSpec& spec = ctx.spec();
+    if (spec.kind == wire::TrialKind::Finetune) return finetune_.evaluate(ctx);
     if (spec.kind != wire::TrialKind::Flash && spec.kind != wire::TrialKind::Regular) {
       return worker::permanent_failure(
-          std::string("the distill worker evaluates Flash and Regular trials, not ") +
+          std::string("the distill worker evaluates Flash, Regular and Finetune trials, not ") +
               wire::EnumNameTrialKind(spec.kind),
           "kind");
     }
