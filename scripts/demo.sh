@@ -118,7 +118,7 @@ if [[ "${GLUE:-1}" != 0 && $rc == 0 ]]; then
     [[ -f "$student/config.json" ]] && models+=(--model "$(basename "$student")=$student")
   done
   "$BIN/workers/finetune/autodistill-finetune" "${models[@]}" --task "$TASKS/kjv-testament" \
-    --task "$TASKS/gcide-pos" --epochs 2 --max-seq-len 48 --lr 1e-3 --seed 0 --threads 2 \
+    --task "$TASKS/gcide-pos" --epochs 2 --max-seq-len 48 --lr 1e-3 --seed 0 --threads 1 \
     --json "$DEMO_DIR/glue.json" 2>"$DEMO_DIR/finetune.log" ||
     { cat "$DEMO_DIR/finetune.log" >&2; rc=1; }
 fi
