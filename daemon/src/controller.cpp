@@ -11,8 +11,10 @@
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
 #include "autodistill/daemon/probe_handoff.hpp"
+#include "autodistill/pareto.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "autodistill/wire/hardware_tag.hpp"
+#include "study/candidate_book.hpp"
 
 namespace autodistill::daemon {
 
@@ -183,15 +185,11 @@ struct Controller::Study {
   uint32_t parallelism = 1;
   uint32_t max_attempts = 1;
   std::unique_ptr<Proposer> proposer;
-  uint32_t next_candidate = 0;
   bool has_baseline = false;  // candidate 0 is spec.baseline
   bool exhausted = false;
   bool wall_spent = false;        // max_wall_seconds passed: nothing new is proposed
   bool suggesting = false;        // a suggestion job is in flight
-  std::map<uint32_t, int> open;   // candidate -> non-terminal trials
-  std::set<uint32_t> failed;      // candidates with a failed trial
-  std::set<uint32_t> skipped;     // candidates whose flash was skipped
-  size_t complete = 0;            // candidates whose flash completed
+  study::CandidateBook book;      // candidates: stages, open trials, failures
   std::deque<uint64_t> ready[3];  // queued trial ids, by Role (stale ids are skipped)
   uint64_t seq = 0;               // last durable event seq
   int state() const { return row.state; }
@@ -269,19 +267,11 @@ Status Controller::recover() {
     if (!trials) return trials.status();
     std::set<uint32_t> seen_candidates;
     for (TrialRow& t : trials.value()) {
-      s->next_candidate = std::max(s->next_candidate, t.candidate + 1);
+      s->book.fold(t);  // the same transitions the live path made
       Params params = params_from_json(t.params_json);
       if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
       if (t.state == static_cast<int>(TrialState::Completed)) {
         s->proposer->observe(params, metrics_from_json(t.objectives_json));
-        if (t.kind == static_cast<int>(TrialKind::Flash)) s->complete++;
-        continue;
-      }
-      if (t.state == static_cast<int>(TrialState::Failed)) s->failed.insert(t.candidate);
-      // In a study that is still active, a cancelled flash trial was skipped.
-      if (t.state == static_cast<int>(TrialState::Cancelled) &&
-          t.kind == static_cast<int>(TrialKind::Flash)) {
-        s->skipped.insert(t.candidate);
       }
       if (t.state >= static_cast<int>(TrialState::Completed)) continue;
       auto trial = std::make_unique<Trial>();
@@ -298,16 +288,15 @@ Status Controller::recover() {
         trial->ready_ms = now;
         s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
       }
-      s->open[trial->row.candidate]++;
       ++trial_count;
       trials_.emplace(trial->row.id, std::move(trial));
     }
     // Candidates with no open trial are no longer pending for the proposer.
     std::set<uint32_t> finished;
     for (const TrialRow& t : trials.value()) {
-      if (s->open.count(t.candidate) || !finished.insert(t.candidate).second) continue;
+      if (s->book.open(t.candidate) || !finished.insert(t.candidate).second) continue;
       Params params = params_from_json(t.params_json);
-      if (s->failed.count(t.candidate) || s->skipped.count(t.candidate))
+      if (s->book.failed(t.candidate) || s->book.skipped(t.candidate))
         s->proposer->observe_failure(params);
       else
         s->proposer->finish(params);
@@ -393,7 +382,8 @@ Result<std::optional<wire::StudySpecT>> Controller::find_visible_spec(uint64_t i
 }
 
 uint32_t Controller::explored(const Study& s) const {
-  return s.next_candidate - (s.has_baseline && s.next_candidate > 0 ? 1 : 0);
+  const uint32_t n = s.book.next_candidate();
+  return n - (s.has_baseline && n > 0 ? 1 : 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1182,12 +1172,12 @@ void Controller::refill(Study& s) {
               std::to_string(explored(s)) + " candidates; no new candidates");
     LOG_INFO("study " << s.row.id << ": max_wall_seconds passed; exploration stops proposing");
   }
-  if (s.exhausted || s.wall_spent || s.open.size() >= s.parallelism ||
+  if (s.exhausted || s.wall_spent || s.book.open_candidates() >= s.parallelism ||
       explored(s) >= s.spec.max_trials) {
     return;
   }
   const size_t want =
-      std::min<size_t>(s.parallelism - s.open.size(), s.spec.max_trials - explored(s));
+      std::min<size_t>(s.parallelism - s.book.open_candidates(), s.spec.max_trials - explored(s));
   s.suggesting = true;
   ++suggestions_in_flight_;
   auto seconds = std::make_shared<double>(0.0);
@@ -1234,7 +1224,7 @@ void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<P
 }
 
 void Controller::add_candidate(Study& s, Params params) {
-  const uint32_t candidate = s.next_candidate++;
+  const uint32_t candidate = s.book.propose();
   const std::string params_json = params_to_json(params);
   const std::string note = s.has_baseline && candidate == 0 ? " baseline" : "";
   if (s.spec.kind == StudyKind::External) {
@@ -1249,9 +1239,9 @@ void Controller::add_candidate(Study& s, Params params) {
   } else {
     queue_trial(s, candidate, TrialKind::Probe, params_json, note);
   }
-  if (!s.open.count(candidate)) {
+  if (!s.book.open(candidate)) {
     // Nothing left to run (a cached probe and no flash).
-    if (s.skipped.count(candidate))
+    if (s.book.skipped(candidate))
       s.proposer->observe_failure(params);
     else
       s.proposer->finish(params);
@@ -1274,7 +1264,7 @@ bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
   t->objectives = objectives_for(s.spec, kind);
   t->ready_ms = t->row.updated_ms;
   s.ready[static_cast<int>(t->role)].push_back(t->row.id);
-  s.open[candidate]++;
+  s.book.queued(candidate, kind);
   event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind) + note);
   trials_.emplace(t->row.id, std::move(t));
   return true;
@@ -1303,7 +1293,7 @@ bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
   row.id = store_.insert_trial(row);
   if (row.id == 0) return false;
   store_.update_trial(row);  // insert_trial() stores no outcome fields
-  s.skipped.insert(candidate);
+  s.book.fold(row);          // a flash that ended at once: skipped
   metrics_.flash_skipped++;
   event(s, "flash_skipped", row.id, 1, why);
   LOG_INFO("study " << s.row.id << " candidate " << candidate << ": flash skipped (" << why << ")");
@@ -1313,20 +1303,12 @@ bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
 std::string Controller::hopeless(Study& s, const Params& params,
                                  const std::map<std::string, double>& probe_values) {
   // A measured probe metric outside a constraint: it can never be selected.
-  for (const auto& c : s.spec.constraints) {
-    auto v = probe_values.find(c->metric);
-    if (v == probe_values.end()) continue;
-    const bool le = c->comparison == wire::Comparison::LessEqual;
-    if (le ? v->second > c->bound : v->second < c->bound) {
-      std::ostringstream why;
-      why << c->metric << " " << v->second << " violates the constraint " << c->metric
-          << (le ? " <= " : " >= ") << c->bound;
-      return why.str();
-    }
+  if (const wire::ConstraintT* c = violated_constraint(s.spec.constraints, probe_values, false)) {
+    return violation_text(*c, probe_values.at(c->metric));
   }
   // The engine's expected hypervolume improvement given the measured probe
   // metrics, against the complete candidates (the baseline included).
-  if (s.complete < kSkipFlashAfter) return "";
+  if (s.book.complete() < kSkipFlashAfter) return "";
   const double score = s.proposer->score(params);
   if (score > kSkipFlashScore) return "";
   std::ostringstream why;
@@ -1369,6 +1351,7 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
     row.fingerprint = fingerprint;
     row.progress = 1;
     store_.update_trial(row);
+    s.book.fold(row);  // a probe that completed at once
     event(s, "trial_completed", row.id, 1,
           "cached measurement of trial " + std::to_string(hit.value()->trial_id));
     s.proposer->observe(params, objectives);
@@ -1460,23 +1443,21 @@ void Controller::finish_trial(Trial& t, int state) {
                                                                       : "trial_cancelled";
   event(s, kind, id, t.row.attempt, t.row.error_message);
   const uint32_t candidate = t.row.candidate;
-  const bool failed = state == static_cast<int>(TrialState::Failed);
   const bool completed = state == static_cast<int>(TrialState::Completed);
   const TrialKind trial_kind = static_cast<TrialKind>(t.row.kind);
   const Params params = params_from_json(t.row.params_json);
   const std::map<std::string, double> values = metrics_from_json(t.row.objectives_json);
   trials_.erase(id);  // t is gone from here on
 
-  if (completed && trial_kind == TrialKind::Flash) s.complete++;
-  // Probe first: the candidate's flash trial follows its completed probe.
+  // Probe first: the candidate's flash trial follows its completed probe
+  // (queued before the probe closes, so the candidate stays open).
   if (completed && trial_kind == TrialKind::Probe &&
       s.state() == static_cast<int>(StudyState::Exploring)) {
     after_probe(s, candidate, params, values);
   }
 
-  auto open = s.open.find(candidate);
-  if (open != s.open.end() && --open->second <= 0) s.open.erase(open);
-  if (failed && s.failed.insert(candidate).second) {
+  const study::Ended ended = s.book.ended(candidate, trial_kind, static_cast<TrialState>(state));
+  if (ended.newly_failed) {
     s.proposer->observe_failure(params);
     // The candidate can no longer be complete: stop its sibling trials.
     std::vector<uint64_t> siblings;
@@ -1501,10 +1482,10 @@ void Controller::finish_trial(Trial& t, int state) {
       finish_trial(other, static_cast<int>(TrialState::Cancelled));
     }
   }
-  if (!s.open.count(candidate)) {
-    if (s.skipped.count(candidate) && !s.failed.count(candidate))
+  if (!s.book.open(candidate)) {
+    if (s.book.skipped(candidate) && !s.book.failed(candidate))
       s.proposer->observe_failure(params);
-    else if (!s.failed.count(candidate))
+    else if (!s.book.failed(candidate))
       s.proposer->finish(params);
     candidate_finished(s, candidate);
   }
@@ -1518,7 +1499,7 @@ void Controller::maybe_advance(Study& s) {
   if (s.state() == static_cast<int>(StudyState::Exploring)) {
     refill(s);
     const bool budget_spent = explored(s) >= s.spec.max_trials || s.exhausted || s.wall_spent;
-    if (!budget_spent || !s.open.empty() || s.suggesting || shutting_down_) return;
+    if (!budget_spent || s.book.open_candidates() > 0 || s.suggesting || shutting_down_) return;
     if (s.spec.kind == StudyKind::Distill && study_uses(s.spec, TrialKind::Flash)) {
       select_for_regular(s);
       return;
@@ -1532,14 +1513,15 @@ void Controller::maybe_advance(Study& s) {
     }
     if (completed > 0) {
       set_study_state(s, static_cast<int>(StudyState::Succeeded),
-                      std::to_string(s.next_candidate - s.failed.size()) + " of " +
-                          std::to_string(s.next_candidate) + " candidates evaluated");
+                      std::to_string(s.book.next_candidate() - s.book.failed_candidates()) +
+                          " of " + std::to_string(s.book.next_candidate()) +
+                          " candidates evaluated");
     } else {
       set_study_state(s, static_cast<int>(StudyState::Failed),
                       trials ? none_completed(trials.value(), "trials") : "every candidate failed");
     }
   } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
-    if (!s.open.empty()) return;
+    if (s.book.open_candidates() > 0) return;
     // The students are the Regular trials' output: say which failed.
     std::vector<TrialRow> regular;
     if (auto trials = store_.trials_of_study(s.row.id)) {
@@ -1571,7 +1553,7 @@ void Controller::select_for_regular(Study& s) {
   std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
   if (chosen.empty()) {
     set_study_state(s, static_cast<int>(StudyState::Failed),
-                    s.complete > 0 && !s.spec.constraints.empty()
+                    s.book.complete() > 0 && !s.spec.constraints.empty()
                         ? "no candidate completed within the constraints"
                         : none_completed(trials.value(), "trials"));
     return;
@@ -1595,7 +1577,7 @@ void Controller::select_for_regular(Study& s) {
     t->objectives = objectives_for(s.spec, TrialKind::Regular);
     t->ready_ms = t->row.updated_ms;
     s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
-    s.open[c]++;
+    s.book.queued(c, TrialKind::Regular);
     event(s, "trial_queued", t->row.id, 1, "Regular");
     trials_.emplace(t->row.id, std::move(t));
   }
