@@ -107,7 +107,7 @@ TEST_CASE("an External trial is the candidate's one measurement", "[study]") {
   CandidateBook book;
   const uint32_t c = book.propose();
   book.queued(c, TrialKind::External);
-  CHECK(book.stage(c) == Stage::kFlash);
+  CHECK(book.stage(c) == Stage::kExternal);
   book.ended(c, TrialKind::External, TrialState::Completed);
   CHECK(book.stage(c) == Stage::kExplored);
   CHECK(book.complete() == 0);  // complete() counts Flash trials

@@ -254,21 +254,7 @@ void Controller::finish_trial(Trial& t, int state) {
         siblings.push_back(tid);
       }
     }
-    for (uint64_t tid : siblings) {
-      auto sibling = trials_.find(tid);
-      if (sibling == trials_.end()) continue;
-      Trial& other = *sibling->second;
-      if (other.row.state == static_cast<int>(TrialState::Leased)) {
-        if (const Worker* h = session_of(other.row.worker_id)) {
-          wire::CancelT c;
-          c.trial_id = tid;
-          c.attempt = other.row.attempt;
-          c.reason = "a sibling trial of the candidate failed";
-          send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
-        }
-      }
-      finish_trial(other, static_cast<int>(TrialState::Cancelled));
-    }
+    cancel_trials(siblings, "a sibling trial of the candidate failed");
   }
   if (!s.book.open(candidate)) {
     if (s.book.skipped(candidate) && !s.book.failed(candidate))
@@ -400,9 +386,13 @@ void Controller::cancel_study(Study& s, const std::string& reason) {
     if (t->row.study_id == s.row.id) ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end());
+  cancel_trials(ids, reason);
+}
+
+void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason) {
   for (uint64_t id : ids) {
     auto it = trials_.find(id);
-    if (it == trials_.end()) continue;
+    if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
     Trial& t = *it->second;
     if (t.row.state == static_cast<int>(TrialState::Leased)) {
       if (const Worker* h = session_of(t.row.worker_id)) {

@@ -173,4 +173,27 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
   return info;
 }
 
+Snapshot Controller::snapshot() const {
+  Snapshot out;
+  for (const auto& [id, s] : studies_) {
+    StudyView v;
+    v.study_id = id;
+    v.name = s->spec.name;
+    v.state = static_cast<StudyState>(s->row.state);
+    v.message = s->row.message;
+    for (const auto& [candidate, stage] : s->book.stages()) {
+      v.candidates.push_back({candidate, study::stage_name(stage), s->book.open(candidate)});
+    }
+    out.studies.push_back(std::move(v));
+  }
+  const int64_t now = now_();
+  for (const auto& [peer, w] : workers_) {
+    out.workers.push_back({w->worker_id, w->role, w->hardware.tag, w->credits, w->leased.size(),
+                           quarantined(w->worker_id, now)});
+  }
+  std::sort(out.workers.begin(), out.workers.end(),
+            [](const WorkerView& a, const WorkerView& b) { return a.worker_id < b.worker_id; });
+  return out;
+}
+
 }  // namespace autodistill::daemon

@@ -14,6 +14,8 @@ const char* stage_name(Stage stage) {
       return "probed";
     case Stage::kFlash:
       return "flash";
+    case Stage::kExternal:
+      return "external";
     case Stage::kFlashSkipped:
       return "flash_skipped";
     case Stage::kExplored:
@@ -54,8 +56,10 @@ void CandidateBook::queued(uint32_t candidate, wire::TrialKind kind) {
       stage = Stage::kProbe;
       break;
     case wire::TrialKind::Flash:
-    case wire::TrialKind::External:
       stage = Stage::kFlash;
+      break;
+    case wire::TrialKind::External:
+      stage = Stage::kExternal;
       break;
     case wire::TrialKind::Regular:
       stage = Stage::kRegular;

@@ -7,8 +7,7 @@
 //                                 \-> kFlashSkipped
 //
 // A study without a probe queues the flash first (kProposed -> kFlash); an
-// External study's one trial is its flash-like measurement (kFlash ->
-// kExplored). Any failed trial moves the candidate to kFailed, which stays.
+// External study's one trial: kProposed -> kExternal -> kExplored. Any failed trial moves the candidate to kFailed, which stays.
 // A later fine-tune stage goes after kDelivered; a checkpoint resume keeps
 // the stage (it is another attempt of the same trial).
 //
@@ -34,7 +33,8 @@ enum class Stage : uint8_t {
   kProposed,      // numbered, no trial yet
   kProbe,         // its probe is queued or running
   kProbed,        // its probe completed; the flash is not decided yet
-  kFlash,         // its flash (or External) trial is queued or running
+  kFlash,         // its flash trial is queued or running
+  kExternal,      // its External trial (the one measurement) is queued or running
   kFlashSkipped,  // its flash was not worth running (skip_dominated_flash)
   kExplored,      // its exploration measurements are complete
   kRegular,       // selected: its regular distillation is queued or running
@@ -71,6 +71,8 @@ class CandidateBook {
   size_t failed_candidates() const { return failed_; }
   // Completed Flash trials (the candidates with both objectives measured).
   size_t complete() const { return complete_; }
+  // Every candidate seen and its stage, by index.
+  const std::map<uint32_t, Stage>& stages() const { return stages_; }
   // Candidates numbered so far (indices 0 .. next_candidate() - 1).
   uint32_t next_candidate() const { return next_; }
 
