@@ -48,16 +48,7 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
     for (const auto& [key, value] : settings["student"].items()) {
       if (value.is_number()) factors[key] = value.get<double>();
     }
-    // Sizes beyond 2^40 are not students; the cast must stay defined.
-    auto size = [&](const char* key, int64_t* out) {
-      if (auto it = factors.find(key); it != factors.end() && std::abs(it->second) < 0x1p40) {
-        *out = static_cast<int64_t>(it->second);
-      }
-    };
-    size("vocab_size", &base.vocab_size);
-    size("max_positions", &base.max_positions);
-    size("type_vocab_size", &base.type_vocab_size);
-    if (!apply_student_options(settings["student"], base)) return std::nullopt;
+    if (!read_student_settings(settings["student"], base)) return std::nullopt;
   }
   for (const ParamValue& p : params) {
     if (p.category.empty()) factors[p.name] = p.number;

@@ -1,5 +1,6 @@
 #include "autodistill/pareto.hpp"
 
+#include <cmath>
 #include <sstream>
 
 namespace autodistill {
@@ -33,14 +34,18 @@ bool within(const wire::ConstraintT& constraint, double value) {
 
 const wire::ConstraintT* violated_constraint(
     const std::vector<std::unique_ptr<wire::ConstraintT>>& constraints,
-    const std::map<std::string, double>& values, bool missing_violates) {
+    const std::map<std::string, double>& values, bool missing_violates, double* value) {
   for (const auto& c : constraints) {
     auto it = values.find(c->metric);
     if (it == values.end()) {
-      if (missing_violates) return c.get();
-      continue;
+      if (!missing_violates) continue;
+      if (value) *value = std::nan("");
+      return c.get();
     }
-    if (!within(*c, it->second)) return c.get();
+    if (!within(*c, it->second)) {
+      if (value) *value = it->second;
+      return c.get();
+    }
   }
   return nullptr;
 }

@@ -49,5 +49,10 @@ TEST_CASE("constraints: bound, direction, missing metric, NaN", "[pareto]") {
   CHECK(missing->metric == "accuracy");
   CHECK(violated_constraint(cs, {{"latency_ms", 9}, {"accuracy", 0.4}}, true)->metric ==
         "accuracy");
+  double value = 0;
+  REQUIRE(violated_constraint(cs, {{"latency_ms", 12}}, false, &value) == cs[0].get());
+  CHECK(value == 12);
+  REQUIRE(violated_constraint(cs, {{"latency_ms", 9}}, true, &value) == cs[1].get());
+  CHECK(std::isnan(value));
   CHECK(within(*cs[0], NAN));
 }

@@ -158,8 +158,9 @@ bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
 std::string Controller::hopeless(Study& s, const Params& params,
                                  const std::map<std::string, double>& probe_values) {
   // A measured probe metric outside a constraint: it can never be selected.
-  if (const wire::ConstraintT* c = violated_constraint(s.spec.constraints, probe_values, false)) {
-    return violation_text(*c, probe_values.at(c->metric));
+  double value = 0;
+  if (const auto* c = violated_constraint(s.spec.constraints, probe_values, false, &value)) {
+    return violation_text(*c, value);
   }
   // The engine's expected hypervolume improvement given the measured probe
   // metrics, against the complete candidates (the baseline included).

@@ -31,9 +31,10 @@ bool within(const wire::ConstraintT& constraint, double value);
 // The first constraint `values` violates, or nullptr. With `missing_violates`
 // a constraint whose metric is absent from `values` counts as violated (a
 // complete candidate), otherwise it is passed over (a partial measurement).
+// `value`, when given, gets the violating value (NaN when it was missing).
 const wire::ConstraintT* violated_constraint(
     const std::vector<std::unique_ptr<wire::ConstraintT>>& constraints,
-    const std::map<std::string, double>& values, bool missing_violates);
+    const std::map<std::string, double>& values, bool missing_violates, double* value = nullptr);
 
 // "latency_ms 12 violates the constraint latency_ms <= 10".
 std::string violation_text(const wire::ConstraintT& constraint, double value);
