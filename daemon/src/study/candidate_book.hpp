@@ -7,9 +7,9 @@
 //                                 \-> kFlashSkipped
 //
 // A study without a probe queues the flash first (kProposed -> kFlash); an
-// External study's one trial: kProposed -> kExternal -> kExplored. Any failed trial moves the candidate to kFailed, which stays.
-// A later fine-tune stage goes after kDelivered; a checkpoint resume keeps
-// the stage (it is another attempt of the same trial).
+// External study's one trial: kProposed -> kExternal -> kExplored. Any
+// failed trial moves the candidate to kFailed, which stays. A later
+// fine-tune stage goes after kDelivered; a checkpoint resume keeps the stage.
 //
 // The ONE fold: the controller calls queued() when it creates a trial and
 // ended() when a trial reaches a terminal state; recovery replays every
