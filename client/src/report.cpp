@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/pareto.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/student_settings.hpp"
 
@@ -47,16 +48,7 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
     for (const auto& [key, value] : settings["student"].items()) {
       if (value.is_number()) factors[key] = value.get<double>();
     }
-    // Sizes beyond 2^40 are not students; the cast must stay defined.
-    auto size = [&](const char* key, int64_t* out) {
-      if (auto it = factors.find(key); it != factors.end() && std::abs(it->second) < 0x1p40) {
-        *out = static_cast<int64_t>(it->second);
-      }
-    };
-    size("vocab_size", &base.vocab_size);
-    size("max_positions", &base.max_positions);
-    size("type_vocab_size", &base.type_vocab_size);
-    if (!apply_student_options(settings["student"], base)) return std::nullopt;
+    if (!read_student_settings(settings["student"], base)) return std::nullopt;
   }
   for (const ParamValue& p : params) {
     if (p.category.empty()) factors[p.name] = p.number;
@@ -66,12 +58,17 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
   return static_cast<double>(parameter_count(arch));
 }
 
+// The report's objectives (maximize flash accuracy, minimize latency) as a
+// maximized vector; nullopt when either is unmeasured.
+std::optional<ObjectiveVector> objectives_of(const CandidateReport& c) {
+  if (!c.flash_accuracy || !c.latency_ms) return std::nullopt;
+  return ObjectiveVector{*c.flash_accuracy, -*c.latency_ms};
+}
+
 // `a` dominates `b` on (maximize accuracy, minimize latency).
 bool dominates(const CandidateReport& a, const CandidateReport& b) {
-  if (!a.flash_accuracy || !a.latency_ms || !b.flash_accuracy || !b.latency_ms) return false;
-  const bool no_worse = *a.flash_accuracy >= *b.flash_accuracy && *a.latency_ms <= *b.latency_ms;
-  const bool better = *a.flash_accuracy > *b.flash_accuracy || *a.latency_ms < *b.latency_ms;
-  return no_worse && better;
+  const auto ya = objectives_of(a), yb = objectives_of(b);
+  return ya && yb && autodistill::dominates(*ya, *yb);
 }
 
 std::string format(const char* pattern, double value) {
@@ -183,11 +180,17 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
     }
     report.candidates.push_back(std::move(c));
   }
-  for (CandidateReport& c : report.candidates) {
-    c.on_front = c.flash_accuracy && c.latency_ms;
-    for (const CandidateReport& other : report.candidates) {
-      if (c.on_front && dominates(other, c)) c.on_front = false;
+  // The front of the measured candidates (one Pareto implementation: pareto.hpp).
+  std::vector<size_t> measured;
+  std::vector<ObjectiveVector> points;
+  for (size_t i = 0; i < report.candidates.size(); ++i) {
+    if (auto y = objectives_of(report.candidates[i])) {
+      measured.push_back(i);
+      points.push_back(std::move(*y));
     }
+  }
+  for (size_t i : pareto_front(points)) report.candidates[measured[i]].on_front = true;
+  for (CandidateReport& c : report.candidates) {
     if (const CandidateReport* base = report.baseline_row(); base && !c.baseline) {
       c.dominates_baseline = dominates(c, *base);
     }

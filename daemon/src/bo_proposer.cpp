@@ -172,17 +172,17 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
         parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "spec.settings_json");
     if (settings && settings->is_object() && settings->contains("student") &&
         (*settings)["student"].is_object()) {
-      const auto& sizes = (*settings)["student"];
-      auto size = [&](const char* key, int64_t fallback) {
-        auto it = sizes.find(key);
-        return it != sizes.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-      };
-      student.vocab_size = size("vocab_size", student.vocab_size);
-      student.max_seq_length = size("max_positions", student.max_seq_length);
-      student.type_vocab_size = size("type_vocab_size", student.type_vocab_size);
-      // A bad option fails the workers' trials with its field; the count
-      // here keeps the defaults for it.
-      (void)apply_student_options(sizes, student.options);
+      StudentArch read = student.options;
+      read.vocab_size = student.vocab_size;
+      read.max_positions = student.max_seq_length;
+      read.type_vocab_size = student.type_vocab_size;
+      // A stored spec passed validate_student_settings (the same reader); a
+      // bad field keeps the defaults from it on.
+      (void)read_student_settings((*settings)["student"], read);
+      student.vocab_size = read.vocab_size;
+      student.max_seq_length = read.max_positions;
+      student.type_vocab_size = read.type_vocab_size;
+      copy_student_options(read, student.options);
     }
     c.student = student;
   }

@@ -91,15 +91,8 @@ Status validate_student_settings(const nlohmann::json& settings) {
   if (!settings.contains("student")) return Status::ok();
   const nlohmann::json& student = settings["student"];
   if (!student.is_object()) return invalid("must be a JSON object", base);
-  for (const char* key : {"vocab_size", "max_positions", "type_vocab_size"}) {
-    if (!student.contains(key)) continue;
-    const nlohmann::json& v = student[key];
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (int64_t{1} << 31)) {
-      return invalid("must be a positive integer up to 2^31", base + "." + key);
-    }
-  }
-  StudentArch options;
-  return apply_student_options(student, options, base + ".");
+  StudentArch arch;
+  return read_student_settings(student, arch, base + ".");
 }
 
 Status validate_factor(const wire::FactorT& f, const std::string& field, bool distill) {

@@ -490,3 +490,44 @@ TEST_CASE("controller: limits refuse with clear errors", "[controller][limits]")
     CHECK_FALSE(h.blobs->contains(wire::sha256_hex("abc")));
   }
 }
+
+TEST_CASE("controller: the snapshot shows candidates' stages and workers, the same after a restart",
+          "[controller][snapshot]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(4, 2));
+  auto assigns = h.join("p1", wire::Role::External, 8, {study});
+  REQUIRE(assigns.size() == 2);
+  auto out = h.result("p1", assigns[0]);
+  REQUIRE(find_ack(out));
+
+  const Snapshot before = h.controller->snapshot();
+  REQUIRE(before.studies.size() == 1);
+  const StudyView& s = before.studies[0];
+  CHECK(s.study_id == study);
+  CHECK(s.state == wire::StudyState::Exploring);
+  // Candidate 0 measured; 1 running; 2 proposed in its place (parallelism 2).
+  REQUIRE(s.candidates.size() == 3);
+  CHECK(s.candidates[0].stage == "explored");
+  CHECK_FALSE(s.candidates[0].open);
+  CHECK(s.candidates[1].stage == "external");
+  CHECK(s.candidates[1].open);
+  CHECK(s.candidates[2].stage == "external");
+  REQUIRE(before.workers.size() == 1);
+  CHECK(before.workers[0].worker_id == "w-p1");
+  CHECK(before.workers[0].role == wire::Role::External);
+  CHECK(before.workers[0].leased == 2);
+  CHECK_FALSE(before.workers[0].quarantined);
+
+  // Recovery folds the stored rows into the same candidate stages.
+  h.reopen();
+  const Snapshot after = h.controller->snapshot();
+  REQUIRE(after.studies.size() == 1);
+  REQUIRE(after.studies[0].candidates.size() == s.candidates.size());
+  for (size_t i = 0; i < s.candidates.size(); ++i) {
+    INFO("candidate " << i);
+    CHECK(after.studies[0].candidates[i].candidate == s.candidates[i].candidate);
+    CHECK(after.studies[0].candidates[i].stage == s.candidates[i].stage);
+    CHECK(after.studies[0].candidates[i].open == s.candidates[i].open);
+  }
+  CHECK(after.workers.empty());  // sessions Hello again after a restart
+}

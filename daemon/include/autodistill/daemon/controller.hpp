@@ -43,6 +43,7 @@
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/metrics.hpp"
 #include "autodistill/daemon/proposer.hpp"
+#include "autodistill/daemon/snapshot.hpp"
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/wire/codec.hpp"
 
@@ -107,6 +108,9 @@ class Controller {
   std::string health_json(bool* ok);
   // One line for systemd's STATUS=.
   std::string status_line() const;
+
+  // The active studies (candidates and their stages) and connected workers.
+  Snapshot snapshot() const;
 
   // Introspection for tests and metrics.
   size_t active_trials() const { return trials_.size(); }
@@ -180,6 +184,8 @@ class Controller {
   void select_for_regular(Study& s);
   void set_study_state(Study& s, int state, const std::string& message);
   void cancel_study(Study& s, const std::string& reason);
+  // Cancels these live trials (telling a holding worker), in this order.
+  void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);
   void dispatch();
   // The next queued trial (and its study) for `w`; {nullptr, nullptr} when none.
   std::pair<Study*, Trial*> take_trial_for(const Worker& w, int64_t now);
