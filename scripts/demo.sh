@@ -83,7 +83,8 @@ fi
 echo "== starting autodistilld (data: $DEMO_DIR/data, log: $DEMO_DIR/daemon.log)"
 "$BIN/daemon/autodistilld" --data_dir "$DEMO_DIR/data" \
   --worker_endpoint "tcp://127.0.0.1:$WORKER_PORT" \
-  --client_endpoint "tcp://127.0.0.1:$CLIENT_PORT" >"$DEMO_DIR/daemon.log" 2>&1 &
+  --client_endpoint "tcp://127.0.0.1:$CLIENT_PORT" --reprobe_backoff_ms 5000 \
+  >"$DEMO_DIR/daemon.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 100); do
   "$BIN/client/autodistill" --timeout-ms 200 list >/dev/null 2>&1 && break

@@ -135,6 +135,12 @@ ojson report_json(const StudyReport& report) {
     auto opt = [](const std::optional<double>& v) { return v ? ojson(*v) : ojson(nullptr); };
     row["parameters"] = opt(c.parameters);
     row["latency_ms"] = opt(c.latency_ms);
+    row["latency_ci_low_ms"] = opt(c.latency_ci_low_ms);
+    row["latency_ci_high_ms"] = opt(c.latency_ci_high_ms);
+    row["latency_converged"] = c.latency_converged;
+    row["latency_provisional"] = c.latency_provisional;
+    row["latency_unconverged"] = c.latency_unconverged;
+    row["latency_probes"] = c.latency_probes;
     row["flash_accuracy"] = opt(c.flash_accuracy);
     row["regular_accuracy"] = opt(c.regular_accuracy);
     row["baseline"] = c.baseline;

@@ -9,6 +9,7 @@
 
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/pareto.hpp"
+#include "autodistill/probe_choice.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/student_settings.hpp"
 
@@ -102,6 +103,11 @@ Cells cells_of(const CandidateReport& c, const CandidateReport* base) {
     out.parameters += format(" (%.2fx)", *c.parameters / *base->parameters);
   }
   out.latency = c.latency_ms ? format("%.3f", *c.latency_ms) : "-";
+  if (c.latency_ms && c.latency_provisional) {
+    out.latency += " ~";
+  } else if (c.latency_ms && !c.latency_converged) {
+    out.latency += " !";
+  }
   if (c.latency_ms && base && !c.baseline && base->latency_ms && *base->latency_ms > 0) {
     out.latency += format(" (%+.1f%%)", 100.0 * (*c.latency_ms / *base->latency_ms - 1.0));
   }
@@ -136,12 +142,63 @@ std::vector<const CandidateReport*> table_order(const StudyReport& report) {
 const char* const kHeader[] = {"cand",      "architecture", "params",     "latency ms",
                                "flash acc", "regular acc",  "vs baseline"};
 
+// The candidates' latency: of their completed probes the one that counts
+// (probe_choice.hpp), its CI and convergence; whether a re-probe is pending.
+void fill_latency(const std::vector<TrialInfo>& trials,
+                  std::map<uint32_t, CandidateReport>& by_candidate) {
+  std::map<uint32_t, std::vector<const TrialInfo*>> probes;  // completed, by trial id
+  std::map<uint32_t, bool> pending;
+  for (const TrialInfo& t : trials) {
+    if (t.kind != TrialKind::kProbe) continue;
+    if (t.state == TrialState::kCompleted) probes[t.candidate].push_back(&t);
+    if (t.state == TrialState::kQueued || t.state == TrialState::kLeased)
+      pending[t.candidate] = true;
+  }
+  for (auto& [candidate, list] : probes) {
+    std::stable_sort(list.begin(), list.end(), [](const TrialInfo* a, const TrialInfo* b) {
+      return a->trial_id < b->trial_id;
+    });
+    std::vector<bool> converged;
+    bool marked = false;
+    for (const TrialInfo* t : list) {
+      std::map<std::string, double> metrics;
+      for (const Metric& m : t->metrics) metrics[m.name] = m.value;
+      converged.push_back(probe_converged(metrics));
+      marked = marked || find_metric(t->metrics, kLatencyUnconvergedMetric).value_or(0) != 0;
+    }
+    const size_t i = *counted_measurement(converged);
+    CandidateReport& c = by_candidate[candidate];
+    c.latency_ms = find_in_trial(*list[i], "latency_ms");
+    c.latency_ci_low_ms = find_metric(list[i]->metrics, "median_ci_low_ms");
+    c.latency_ci_high_ms = find_metric(list[i]->metrics, "median_ci_high_ms");
+    c.latency_probes = static_cast<uint32_t>(list.size());
+    c.latency_probe = static_cast<uint32_t>(i + 1);
+    c.latency_converged = converged[i];
+    c.latency_provisional = !converged[i] && pending[candidate];
+    c.latency_unconverged = marked;
+  }
+}
+
+std::string latency_with_ci(const CandidateReport& c) {
+  std::string out = format("%.3f ms", c.latency_ms.value_or(NAN));
+  if (c.latency_ci_low_ms && c.latency_ci_high_ms) {
+    out += format(" (95%% CI %.3f", *c.latency_ci_low_ms) + format("-%.3f)", *c.latency_ci_high_ms);
+  }
+  return out;
+}
+
 }  // namespace
 
 StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& trials) {
   StudyReport report;
   report.study = study;
   std::map<uint32_t, CandidateReport> by_candidate;
+  // A failed re-probe leaves the candidate its earlier measurement.
+  std::map<uint32_t, bool> probed;
+  for (const TrialInfo& t : trials) {
+    if (t.kind == TrialKind::kProbe && t.state == TrialState::kCompleted)
+      probed[t.candidate] = true;
+  }
   for (const TrialInfo& t : trials) {
     // A Finetune trial measures a delivered model on a task, not the candidate's search
     // objectives (its "params" may be the teacher's).
@@ -149,13 +206,14 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
     CandidateReport& c = by_candidate[t.candidate];
     c.candidate = t.candidate;
     if (c.params.empty()) c.params = t.params;
-    if (t.state == TrialState::kFailed) c.failed = true;
+    if (t.state == TrialState::kFailed && !(t.kind == TrialKind::kProbe && probed[t.candidate])) {
+      c.failed = true;
+    }
     if (!c.parameters) c.parameters = find_in_trial(t, "params");
     if (t.state != TrialState::kCompleted) continue;
     switch (t.kind) {
       case TrialKind::kProbe:
-        c.latency_ms = find_in_trial(t, "latency_ms");
-        break;
+        break;  // fill_latency(): the one that counts
       case TrialKind::kFlash:
         c.flash_accuracy = find_in_trial(t, "accuracy");
         break;
@@ -168,6 +226,7 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
         break;
     }
   }
+  fill_latency(trials, by_candidate);
   for (const TrialInfo& t : trials) {
     if (t.kind == TrialKind::kRegular) by_candidate[t.candidate].chosen = true;
   }
@@ -217,6 +276,30 @@ std::string architecture_label(const std::vector<ParamValue>& params) {
   return out;
 }
 
+std::vector<std::string> latency_notes(const StudyReport& report) {
+  std::vector<std::string> out;
+  for (const CandidateReport& c : report.candidates) {
+    if (!c.latency_ms) continue;
+    const std::string what =
+        "candidate " + std::to_string(c.candidate) + ": latency " + latency_with_ci(c);
+    const std::string probes =
+        std::to_string(c.latency_probes) + (c.latency_probes == 1 ? " probe" : " probes");
+    if (c.latency_provisional) {
+      out.push_back(what + " is provisional: it did not converge and a re-probe is pending");
+    } else if (!c.latency_converged) {
+      out.push_back(what + " did not converge in " + probes +
+                    (c.latency_unconverged   ? ""
+                     : c.latency_probes == 1 ? " and was not re-probed"
+                                             : " and its re-probes did not finish") +
+                    "; the latest measurement is used");
+    } else if (c.latency_probes > 1) {
+      out.push_back(what + " from probe " + std::to_string(c.latency_probe) + " of " +
+                    std::to_string(c.latency_probes) + ", the converged one");
+    }
+  }
+  return out;
+}
+
 std::string report_table(const StudyReport& report) {
   const CandidateReport* base = report.baseline_row();
   std::vector<Cells> rows;
@@ -246,6 +329,11 @@ std::string report_table(const StudyReport& report) {
   size_t dominating = 0;
   for (const CandidateReport& c : report.candidates) dominating += c.dominates_baseline;
   out << "* chosen for regular distillation; deltas relative to the baseline\n";
+  const std::vector<std::string> notes = latency_notes(report);
+  if (!notes.empty()) {
+    out << "latency: ! did not converge, ~ provisional (a re-probe is pending)\n";
+    for (const std::string& note : notes) out << "  " << note << "\n";
+  }
   if (base) {
     out << dominating << " of " << report.candidates.size() - 1
         << " candidates dominate the baseline (flash accuracy and measured latency)\n";
@@ -285,6 +373,13 @@ std::string report_markdown(const StudyReport& report) {
          "the probe worker. Accuracy: held-out MLM accuracy. A candidate dominates the baseline "
          "(✓) when its flash accuracy is at least the baseline's and its latency at most, one "
          "strictly.\n\n";
+  if (const std::vector<std::string> notes = latency_notes(report); !notes.empty()) {
+    out << "## Latency warnings\n\nA probe reports whether the 95 % confidence interval of its "
+           "median reached the requested precision; the daemon probes again, later, a latency "
+           "that did not (`!` in the table: it never did; `~`: a re-probe is pending).\n\n";
+    for (const std::string& note : notes) out << "- " << note << "\n";
+    out << "\n";
+  }
   out << "![accuracy vs latency](pareto.svg)\n\n## Students\n\n";
   bool any = false;
   for (const CandidateReport& c : report.candidates) {

@@ -81,6 +81,13 @@ const std::vector<Field>& fields() {
                       "long; each further expiry doubles it (up to quarantine_max_ms); 0 "
                       "disables it."),
       AD_NUMBER_FIELD(quarantine_max_ms, "Longest quarantine after repeated lease expiries."),
+      AD_NUMBER_FIELD(max_reprobes,
+                      "A Probe result that did not converge is measured again (a new Probe "
+                      "trial) this many times at most; then the latest is marked "
+                      "latency_unconverged. 0 marks the first at once."),
+      AD_NUMBER_FIELD(reprobe_backoff_ms,
+                      "The first re-probe waits this long after the unconverged result; each "
+                      "further one twice as long."),
       AD_NUMBER_FIELD(worker_retention_seconds,
                       "Worker rows not seen for this long (not connected, holding no lease) are "
                       "deleted; 0 keeps them forever."),

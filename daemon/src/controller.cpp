@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "autodistill/daemon/log.hpp"
 #include "controller_state.hpp"
@@ -65,7 +66,10 @@ Status Controller::recover() {
     auto trials = store_.trials_of_study(row.id);
     if (!trials) return trials.status();
     std::set<uint32_t> seen_candidates;
+    std::map<uint32_t, uint32_t> probes_seen;  // by candidate: a later probe is a re-probe
     for (TrialRow& t : trials.value()) {
+      const uint32_t probe_round =
+          t.kind == static_cast<int>(TrialKind::Probe) ? ++probes_seen[t.candidate] : 0;
       s->book.fold(t);  // the same transitions the live path made
       Params params = params_from_json(t.params_json);
       if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
@@ -85,6 +89,10 @@ Status Controller::recover() {
         if (Worker* w = session_of(trial->row.worker_id)) w->leased.insert(trial->row.id);
       } else {
         trial->ready_ms = now;
+        // A queued re-probe keeps its backoff from when it was queued.
+        if (probe_round > 1 && trial->row.attempt == 1) {
+          trial->not_before_ms = trial->row.updated_ms + reprobe_delay_ms(probe_round - 1);
+        }
         s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
       }
       ++trial_count;

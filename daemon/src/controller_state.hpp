@@ -115,7 +115,8 @@ struct Controller::Study {
 
 struct Controller::Trial {
   TrialRow row;
-  int64_t ready_ms = 0;  // when it was last queued (dispatch latency)
+  int64_t ready_ms = 0;       // when it was last queued (dispatch latency)
+  int64_t not_before_ms = 0;  // not leased before (a re-probe's backoff)
   Role role = Role::External;
   std::vector<std::string> objectives;
   float progress = 0;

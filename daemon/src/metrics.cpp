@@ -70,6 +70,11 @@ std::string Metrics::render() const {
                  quarantines);
   out += counter("autodistill_flash_skipped_total",
                  "Flash trials skipped as hopeless (skip_dominated_flash).", flash_skipped);
+  out += counter("autodistill_reprobes_total",
+                 "Probe trials queued again after a probe that did not converge.", reprobes);
+  out += counter("autodistill_latency_unconverged_total",
+                 "Candidates whose latency did not converge within max_reprobes.",
+                 latency_unconverged);
   out +=
       "# HELP autodistill_blob_bytes_total Blob bytes moved, by direction.\n"
       "# TYPE autodistill_blob_bytes_total counter\n";

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "autodistill/bo/pareto.hpp"
+#include "autodistill/daemon/probe_handoff.hpp"
 #include "autodistill/daemon/study_spec.hpp"
 #include "autodistill/pareto.hpp"
 
@@ -21,9 +22,22 @@ struct Candidate {
 // feasible candidates, by candidate index.
 std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
     const wire::StudySpecT& spec, const std::vector<TrialRow>& trials) {
+  // Of a candidate's completed probes (re-probes), only the one that counts.
+  std::map<uint32_t, uint64_t> counted_probe;
+  for (const TrialRow& t : trials) {
+    if (t.kind != static_cast<int>(wire::TrialKind::Probe) || counted_probe.count(t.candidate)) {
+      continue;
+    }
+    if (auto probe = completed_probe(trials, t.candidate)) counted_probe[t.candidate] = probe->id;
+  }
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
     if (t.kind == static_cast<int>(wire::TrialKind::Regular)) continue;
+    // The other probes (earlier, failed or cancelled re-probes) do not count.
+    if (t.kind == static_cast<int>(wire::TrialKind::Probe) && counted_probe.count(t.candidate) &&
+        counted_probe[t.candidate] != t.id) {
+      continue;
+    }
     Candidate& c = candidates[t.candidate];
     if (t.state != static_cast<int>(wire::TrialState::Completed)) {
       c.complete = false;

@@ -1,8 +1,11 @@
 #include "autodistill/daemon/probe_handoff.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/daemon/study_spec.hpp"
+#include "autodistill/probe_choice.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon {
@@ -17,14 +20,21 @@ nlohmann::ordered_json object_or_empty(const std::string& text) {
 }  // namespace
 
 std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uint32_t candidate) {
-  std::optional<TrialRow> found;
+  std::vector<const TrialRow*> probes;
   for (const TrialRow& t : trials) {
     if (t.candidate == candidate && t.kind == static_cast<int>(wire::TrialKind::Probe) &&
-        t.state == static_cast<int>(wire::TrialState::Completed) && (!found || t.id > found->id)) {
-      found = t;
+        t.state == static_cast<int>(wire::TrialState::Completed)) {
+      probes.push_back(&t);
     }
   }
-  return found;
+  std::stable_sort(probes.begin(), probes.end(),
+                   [](const TrialRow* a, const TrialRow* b) { return a->id < b->id; });
+  std::vector<bool> converged;
+  for (const TrialRow* t : probes)
+    converged.push_back(probe_converged(metrics_from_json(t->metrics_json)));
+  auto counted = counted_measurement(converged);
+  if (!counted) return std::nullopt;
+  return *probes[*counted];
 }
 
 std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe) {

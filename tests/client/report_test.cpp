@@ -180,3 +180,81 @@ TEST_CASE("write_report writes report.md and pareto.svg") {
   CHECK(fs::file_size(dir / "pareto.svg") > 1000);
   fs::remove_all(dir);
 }
+
+TEST_CASE("latency that did not converge is shown with its CI and a warning") {
+  auto [info, trials] = study();
+  auto probe = [&](uint32_t c, double latency, bool converged, double low, double high,
+                   TrialState state = TrialState::kCompleted) {
+    for (const TrialInfo& t : trials) {
+      if (t.candidate == c) {
+        TrialInfo p = trial(c, TrialKind::kProbe, t.params, {{"latency_ms", latency}}, state);
+        p.metrics = {{"converged", converged ? 1.0 : 0.0},
+                     {"median_ci_low_ms", low},
+                     {"median_ci_high_ms", high}};
+        return p;
+      }
+    }
+    FAIL("no candidate " << c);
+    return TrialInfo{};
+  };
+  // Candidate 2: never converged (0.5 ms, then 0.6 ms): marked by the daemon.
+  trials[4].metrics = {{"converged", 0}, {"median_ci_low_ms", 0.3}, {"median_ci_high_ms", 0.9}};
+  TrialInfo marked = probe(2, 0.6, false, 0.4, 1.1);
+  marked.metrics.push_back({"latency_unconverged", 1});
+  trials.push_back(marked);
+  // Candidate 4: 4 ms did not converge, the re-probe converged at 3.5 ms.
+  trials[8].metrics = {{"converged", 0}};
+  trials.push_back(probe(4, 3.5, true, 3.45, 3.55));
+  // Candidate 1: did not converge yet; a re-probe is queued.
+  trials[2].metrics = {{"converged", 0}, {"median_ci_low_ms", 0.9}, {"median_ci_high_ms", 1.4}};
+  trials.push_back(probe(1, 0, false, 0, 0, TrialState::kQueued));
+
+  const StudyReport report = build_report(info, trials);
+  const auto& c = report.candidates;
+  CHECK(c[2].latency_ms == 0.6);  // the latest: none converged
+  CHECK(c[2].latency_probes == 2);
+  CHECK_FALSE(c[2].latency_converged);
+  CHECK(c[2].latency_unconverged);
+  CHECK(c[2].latency_ci_low_ms == 0.4);
+  CHECK(c[2].latency_ci_high_ms == 1.1);
+  CHECK_FALSE(c[2].failed);
+  CHECK(c[4].latency_ms == 3.5);  // the converged one
+  CHECK(c[4].latency_converged);
+  CHECK(c[4].latency_probes == 2);
+  CHECK(c[1].latency_ms == 1.0);
+  CHECK(c[1].latency_provisional);
+  CHECK_FALSE(c[0].latency_provisional);
+  CHECK(c[0].latency_converged);  // no converged metric: nothing says otherwise
+
+  const std::string table = report_table(report);
+  INFO(table);
+  CHECK(table.find("0.600 !") != std::string::npos);
+  CHECK(table.find("1.000 ~") != std::string::npos);
+  CHECK(table.find("candidate 2: latency 0.600 ms (95% CI 0.400-1.100) did not converge in 2 "
+                   "probes; the latest measurement is used") != std::string::npos);
+  CHECK(table.find("candidate 1: latency 1.000 ms (95% CI 0.900-1.400) is provisional: it did "
+                   "not converge and a re-probe is pending") != std::string::npos);
+  CHECK(table.find("candidate 4: latency 3.500 ms (95% CI 3.450-3.550) from probe 2 of 2, the "
+                   "converged one") != std::string::npos);
+  const std::string md = report_markdown(report);
+  CHECK(md.find("## Latency warnings") != std::string::npos);
+  CHECK(md.find("did not converge in 2 probes") != std::string::npos);
+
+  // A study whose probes all converged has no warnings.
+  auto [quiet_info, quiet] = study();
+  const std::string quiet_table = report_table(build_report(quiet_info, quiet));
+  CHECK(quiet_table.find("converge") == std::string::npos);
+  CHECK(quiet_table.find("provisional") == std::string::npos);
+  CHECK(report_markdown(build_report(quiet_info, quiet)).find("Latency warnings") ==
+        std::string::npos);
+}
+
+TEST_CASE("a failed re-probe does not make the candidate failed") {
+  auto [info, trials] = study();
+  trials[2].metrics = {{"converged", 0}};
+  trials.push_back(trial(1, TrialKind::kProbe, trials[2].params, {}, TrialState::kFailed));
+  const StudyReport report = build_report(info, trials);
+  CHECK_FALSE(report.candidates[1].failed);
+  CHECK(report.candidates[1].latency_ms == 1.0);
+  CHECK(report.candidates[1].dominates_baseline);
+}

@@ -164,3 +164,33 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   CHECK(recovered.open_candidates() == 2);
   CHECK(recovered.next_candidate() == 4);
 }
+
+TEST_CASE("a re-probe keeps the stage; its failure does not fail the candidate",
+          "[study][reprobe]") {
+  // The live order (controller/lifecycle.cpp): the flash and the re-probe are
+  // queued before the first probe's end is recorded.
+  CandidateBook live;
+  const uint32_t c = live.propose();
+  live.queued(c, TrialKind::Probe);
+  CHECK_FALSE(live.probed(c));
+  live.queued(c, TrialKind::Flash);
+  live.queued(c, TrialKind::Probe);  // the re-probe
+  CHECK(live.stage(c) == Stage::kFlash);
+  live.ended(c, TrialKind::Probe, TrialState::Completed);
+  CHECK(live.probed(c));
+  live.ended(c, TrialKind::Flash, TrialState::Completed);
+  CHECK(live.stage(c) == Stage::kExplored);
+  CHECK(live.open(c));  // the re-probe is still open
+  auto reprobe = live.ended(c, TrialKind::Probe, TrialState::Failed);
+  CHECK_FALSE(reprobe.newly_failed);
+  CHECK(reprobe.closed);
+  CHECK(live.stage(c) == Stage::kExplored);
+  CHECK(live.failed_candidates() == 0);
+
+  // Recovery folds the rows in id order: probe, flash, re-probe.
+  CandidateBook recovered;
+  recovered.fold(row(c, TrialKind::Probe, TrialState::Completed));
+  recovered.fold(row(c, TrialKind::Flash, TrialState::Completed));
+  recovered.fold(row(c, TrialKind::Probe, TrialState::Failed));
+  require_same(live, recovered);
+}

@@ -5,7 +5,11 @@
 // plot with the Pareto front.
 //
 // Where the numbers come from, per candidate (trials grouped by candidate):
-//   latency_ms        the Probe trial's `latency_ms` objective
+//   latency_ms        the Probe trial's `latency_ms` objective; of several
+//                     (the daemon re-probes a latency that did not converge),
+//                     the latest converged one, else the latest
+//                     (autodistill/probe_choice.hpp: the daemon's selection
+//                     uses the same one)
 //   flash accuracy    the Flash trial's `accuracy` objective (MLM accuracy)
 //   regular accuracy  the Regular trial's `accuracy`, for chosen candidates
 //   params            `params` from any of its trials' objectives or metrics,
@@ -30,8 +34,15 @@ namespace autodistill {
 struct CandidateReport {
   uint32_t candidate = 0;
   std::vector<ParamValue> params;
-  std::optional<double> parameters;        // parameter count
-  std::optional<double> latency_ms;        // measured by the probe
+  std::optional<double> parameters;          // parameter count
+  std::optional<double> latency_ms;          // measured by the probe (the one that counts)
+  std::optional<double> latency_ci_low_ms;   // its median's 95 % confidence interval
+  std::optional<double> latency_ci_high_ms;  //
+  uint32_t latency_probes = 0;               // completed probe measurements of the candidate
+  uint32_t latency_probe = 0;                // which of them counts (1-based)
+  bool latency_converged = true;             // it converged (or does not say)
+  bool latency_provisional = false;          // it did not converge and a re-probe is pending
+  bool latency_unconverged = false;        // marked by the daemon: re-probes spent, none converged
   std::optional<double> flash_accuracy;    // after flash distillation
   std::optional<double> regular_accuracy;  // after regular distillation (chosen only)
   std::vector<Artifact> artifacts;         // the Regular trial's (the delivered student)
@@ -61,11 +72,18 @@ std::string architecture_label(const std::vector<ParamValue>& params);
 
 // The plain-text table for a terminal: every evaluated candidate, baseline
 // first, then by latency; deltas relative to the baseline; "✓" where the
-// candidate dominates it.
+// candidate dominates it; a latency that did not converge marked "!", a
+// provisional one "~", and the latency notes below the table.
 std::string report_table(const StudyReport& report);
 
-// report.md: the study, the same table in Markdown, the chosen students and
-// a reference to pareto.svg.
+// One line per candidate whose latency needs a word: it did not converge
+// (with its CI and how many probes), it is provisional (a re-probe is
+// pending), or it comes from a re-probe (which one). Empty when every
+// candidate's first probe converged.
+std::vector<std::string> latency_notes(const StudyReport& report);
+
+// report.md: the study, the same table in Markdown, the latency notes, the
+// chosen students and a reference to pareto.svg.
 std::string report_markdown(const StudyReport& report);
 
 // pareto.svg: a self-contained SVG, flash accuracy (y) against measured

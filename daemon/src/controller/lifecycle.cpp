@@ -11,6 +11,7 @@
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
 #include "autodistill/pareto.hpp"
+#include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
 
 namespace autodistill::daemon {
@@ -104,7 +105,8 @@ void Controller::add_candidate(Study& s, Params params) {
 }
 
 bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
-                             const std::string& params_json, const std::string& note) {
+                             const std::string& params_json, const std::string& note,
+                             int64_t not_before_ms) {
   auto t = std::make_unique<Trial>();
   t->row.study_id = s.row.id;
   t->row.candidate = candidate;
@@ -117,7 +119,8 @@ bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
   if (t->row.id == 0) return false;  // the batch fails at commit
   t->role = role_of(kind);
   t->objectives = objectives_for(s.spec, kind);
-  t->ready_ms = t->row.updated_ms;
+  t->not_before_ms = not_before_ms;
+  t->ready_ms = std::max(t->row.updated_ms, not_before_ms);
   s.ready[static_cast<int>(t->role)].push_back(t->row.id);
   s.book.queued(candidate, kind);
   event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind) + note);
@@ -235,14 +238,20 @@ void Controller::finish_trial(Trial& t, int state) {
   const bool completed = state == static_cast<int>(TrialState::Completed);
   const TrialKind trial_kind = static_cast<TrialKind>(t.row.kind);
   const Params params = params_from_json(t.row.params_json);
+  const std::string params_json = t.row.params_json;
   const std::map<std::string, double> values = metrics_from_json(t.row.objectives_json);
+  const bool converged = probe_converged(metrics_from_json(t.row.metrics_json));
   trials_.erase(id);  // t is gone from here on
 
-  // Probe first: the candidate's flash trial follows its completed probe
-  // (queued before the probe closes, so the candidate stays open).
-  if (completed && trial_kind == TrialKind::Probe &&
-      s.state() == static_cast<int>(StudyState::Exploring)) {
-    after_probe(s, candidate, params, values);
+  // Probe first: the candidate's flash trial follows its first completed
+  // probe (queued before the probe closes, so the candidate stays open); a
+  // re-probe (the candidate was probed before) only refines the latency.
+  if (trial_kind == TrialKind::Probe) {
+    if (completed && !s.book.probed(candidate) &&
+        s.state() == static_cast<int>(StudyState::Exploring)) {
+      after_probe(s, candidate, params, values);
+    }
+    after_probe_round(s, candidate, params_json, completed, converged);
   }
 
   const study::Ended ended = s.book.ended(candidate, trial_kind, static_cast<TrialState>(state));

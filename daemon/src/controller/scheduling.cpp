@@ -127,6 +127,11 @@ std::pair<Controller::Study*, Controller::Trial*> Controller::take_trial_for(con
         queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));  // stale
         continue;
       }
+      // A re-probe waits out its backoff.
+      if (t->second->not_before_ms > now) {
+        ++i;
+        continue;
+      }
       // A trial whose lease this worker let expire goes to another worker
       // when one could take it.
       if (t->second->expired_with.count(w.worker_id) &&

@@ -10,6 +10,7 @@
 
 #include "autodistill/daemon/artifact_check.hpp"
 #include "autodistill/daemon/log.hpp"
+#include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
 
 namespace autodistill::daemon {
@@ -160,7 +161,9 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
     Params params = params_from_json(t.row.params_json);
     s->second->proposer->observe(params, objectives);
-    if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty()) {
+    // Only a converged measurement is reused by other studies.
+    if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty() &&
+        probe_converged(metrics_from_json(t.row.metrics_json))) {
       ProbeRow probe;
       probe.arch = arch_key(params);
       probe.serving = serving_key(s->second->spec.settings_json);

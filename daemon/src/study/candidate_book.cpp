@@ -53,7 +53,8 @@ void CandidateBook::queued(uint32_t candidate, wire::TrialKind kind) {
   if (stage == Stage::kFailed) return;
   switch (kind) {
     case wire::TrialKind::Probe:
-      stage = Stage::kProbe;
+      // A re-probe (docs/probe.md) refines a measured latency: the stage stays.
+      if (stage == Stage::kProposed) stage = Stage::kProbe;
       break;
     case wire::TrialKind::Flash:
       stage = Stage::kFlash;
@@ -79,7 +80,10 @@ Ended CandidateBook::ended(uint32_t candidate, wire::TrialKind kind, wire::Trial
   if (state == wire::TrialState::Cancelled && kind == wire::TrialKind::Flash) {
     skipped_.insert(candidate);
   }
-  if (state == wire::TrialState::Failed) {
+  // A failed re-probe leaves the candidate its earlier measurement.
+  const bool reprobe = kind == wire::TrialKind::Probe && probed(candidate);
+  if (completed && kind == wire::TrialKind::Probe) probed_.insert(candidate);
+  if (state == wire::TrialState::Failed && !reprobe) {
     if (stage != Stage::kFailed) {
       stage = Stage::kFailed;
       failed_++;

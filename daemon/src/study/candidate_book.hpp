@@ -9,7 +9,9 @@
 // A study without a probe queues the flash first (kProposed -> kFlash); an
 // External study's one trial: kProposed -> kExternal -> kExplored. Any
 // failed trial moves the candidate to kFailed, which stays. A later
-// fine-tune stage goes after kDelivered; a checkpoint resume keeps the stage.
+// fine-tune stage goes after kDelivered; a checkpoint resume keeps the stage,
+// and so does a re-probe (a later Probe trial of a candidate whose probe
+// completed without converging): its failure does not fail the candidate.
 //
 // The ONE fold: the controller calls queued() when it creates a trial and
 // ended() when a trial reaches a terminal state; recovery replays every
@@ -64,6 +66,8 @@ class CandidateBook {
   Stage stage(uint32_t candidate) const;
   bool open(uint32_t candidate) const { return open_.count(candidate) > 0; }
   bool failed(uint32_t candidate) const { return stage(candidate) == Stage::kFailed; }
+  // A probe of the candidate completed (a later Probe trial is a re-probe).
+  bool probed(uint32_t candidate) const { return probed_.count(candidate) > 0; }
   // A cancelled flash that was not part of a failure: skipped.
   bool skipped(uint32_t candidate) const { return skipped_.count(candidate) > 0; }
   // Candidates with an open trial.
@@ -85,6 +89,7 @@ class CandidateBook {
   std::map<uint32_t, Stage> stages_;
   std::map<uint32_t, uint32_t> open_;  // candidate -> open trials (> 0)
   std::set<uint32_t> skipped_;         // candidates whose flash was cancelled
+  std::set<uint32_t> probed_;          // candidates with a completed probe
 };
 
 }  // namespace autodistill::daemon::study

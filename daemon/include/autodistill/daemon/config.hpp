@@ -68,6 +68,16 @@ struct Config {
   uint32_t quarantine_ms = 30000;
   // Longest quarantine after repeated lease expiries.
   uint32_t quarantine_max_ms = 600000;
+  // A Probe result that says it did not converge (its median's confidence
+  // interval missed the probe worker's precision, e.g. on a loaded host) is
+  // measured again, as a new Probe trial of the candidate, this many times
+  // at most; the candidate's flash goes on meanwhile with the provisional
+  // latency. When none converged, the latest measurement is marked
+  // (latency_unconverged) and reports warn. 0 marks the first at once.
+  uint32_t max_reprobes = 2;
+  // The first re-probe waits this long after the unconverged result; each
+  // further one twice as long as the one before.
+  uint32_t reprobe_backoff_ms = 60000;
   // Worker rows (ListWorkers) not seen for this long, not connected and
   // holding no lease, are deleted. 0 keeps them forever.
   uint64_t worker_retention_seconds = 7 * 24 * 3600;

@@ -159,13 +159,24 @@ class Controller {
   void refill(Study& s);
   void on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals);
   void add_candidate(Study& s, Params params);
-  // Queues a trial of the candidate (kept open); false when the store failed.
+  // Queues a trial of the candidate (kept open), not to be leased before
+  // `not_before_ms`; false when the store failed.
   bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind,
-                   const std::string& params_json, const std::string& note);
+                   const std::string& params_json, const std::string& note,
+                   int64_t not_before_ms = 0);
   // The probe of the candidate completed: queue its flash trial, or record
   // it as skipped (skip_dominated_flash). True when a trial was queued.
   bool after_probe(Study& s, uint32_t candidate, const Params& params,
                    const std::map<std::string, double>& probe_values);
+  // A Probe trial of the candidate ended (its row stored; `converged` as
+  // its metrics say): when no measurement of the candidate converged, queue
+  // a re-probe after the backoff, or mark the latest measurement when the
+  // re-probes are spent (controller/reprobe.cpp).
+  void after_probe_round(Study& s, uint32_t candidate, const std::string& params_json,
+                         bool completed, bool converged);
+  // How long re-probe number `reprobe` (1, 2, ...) waits: reprobe_backoff_ms,
+  // doubled for each re-probe after the first.
+  int64_t reprobe_delay_ms(uint32_t reprobe) const;
   // Why the candidate's flash is not worth running, or "".
   std::string hopeless(Study& s, const Params& params,
                        const std::map<std::string, double>& probe_values);

@@ -4,7 +4,9 @@
 // A candidate's objective vector merges the objectives of its exploration
 // trials (probe + flash for Distill studies, the one External trial
 // otherwise); it counts only when every such trial completed and every
-// objective is present. Candidates that violate a constraint (checked on
+// objective is present. Of several completed probes (re-probes) only the
+// one that counts is used: the latest converged, else the latest
+// (autodistill/probe_choice.hpp). Candidates that violate a constraint (checked on
 // objectives and metrics) are excluded. Candidate a dominates b when it is
 // no worse in every objective and strictly better in one.
 

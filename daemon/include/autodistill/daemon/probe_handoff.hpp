@@ -18,8 +18,9 @@
 
 namespace autodistill::daemon {
 
-// The completed Probe trial of `candidate` among `trials` (the latest when
-// there are several), or nullopt.
+// The completed Probe trial of `candidate` among `trials` that counts (when
+// there are several, re-probes: the latest converged one, else the latest;
+// autodistill/probe_choice.hpp), or nullopt.
 std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uint32_t candidate);
 
 // `settings_json` (a JSON object, "" meaning {}) with "probe" set from
