@@ -17,7 +17,8 @@ packages=(
   catch2
   libtorch-dev libopenblas0-openmp
   python3-torch libicu-dev
-  procps python3
+  procps python3 python3-yaml  # python3-yaml: the docs' CI examples are linted (tests/docs)
+  systemd  # systemd-analyze verify/security checks the units (tests/systemd)
   bible-kjv dict-gcide  # real English for the demo teacher and the GLUE tasks (docs/glue.md)
   clang-14 libclang-rt-14-dev
   nodejs
