@@ -31,7 +31,11 @@ const std::vector<CommandShape>& commands() {
        "[--baseline default|none|FILE] [--warm-start STUDY] [--select pareto[:K]|top:K:METRIC] "
        "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait] "
        "[--no-onnx]"},
-      {"report", {"--out"}, {}, 1, "report ID [--out DIR]"},
+      {"report",
+       {"--out"},
+       {"--no-students", "--no-onnx"},
+       1,
+       "report ID [--out DIR] [--no-students] [--no-onnx]"},
       {"get", {}, {"--trials"}, 1, "get ID [--trials]"},
       {"list", {"--limit"}, {}, 0, "list [--limit N]"},
       {"watch", {}, {}, 1, "watch ID"},
@@ -185,9 +189,13 @@ commands:
                         and exports each to student-<c>/onnx/model.onnx with
                         autodistill-export-onnx (python3-torch; exit 1 when that
                         fails; --no-onnx skips it)
-  report ID [--out DIR] print a Distill study's table (candidates vs the baseline) and
-                        write report.md and pareto.svg into DIR
-                        (default autodistill-out/<study>)
+  report ID [--out DIR] [--no-students] [--no-onnx]
+                        print a Distill study's table (candidates vs the baseline),
+                        write report.md and pareto.svg into DIR (default
+                        autodistill-out/<study>) and, when the study succeeded,
+                        download its students into DIR/student-<c>/ with their
+                        ONNX export, as distill --wait does (--no-students: the
+                        report alone; --no-onnx: no export)
   get ID [--trials]     show a study (and its trials)
   list [--limit N]      list studies, newest first
   watch ID              follow a study's events until it ends

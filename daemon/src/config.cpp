@@ -284,12 +284,15 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
       overrides.emplace_back(key, value);
     }
   }
-  if (!config_file.empty()) {
+  // --help reads no config file (it may not exist yet) but still checks
+  // that every --KEY is a real key with a value of its type.
+  if (!config_file.empty() && !cl.help) {
     if (Status s = cl.config.load_file(config_file); !s) return s;
   }
   for (auto& [key, value] : overrides) {
     if (Status s = cl.config.set(key, value); !s) return s;
   }
+  if (cl.help) return cl;
   if (Status s = cl.config.validate(); !s) return s;
   return cl;
 }
