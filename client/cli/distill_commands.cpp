@@ -163,15 +163,15 @@ int cmd_distill(const Invocation& inv, Client& client) {
   for (const char* flag : {"--teacher", "--corpus", "--space"}) {
     if (!inv.value(flag)) {
       return usage_error(std::string("distill needs ") + flag +
-                         " (autodistill distill --teacher DIR --corpus PATH --space FILE)");
+                             " (autodistill distill --teacher DIR --corpus PATH --space FILE)",
+                         flag);
     }
   }
   const bool json = inv.global.json;
   DistillOptions options;
   if (Status s = apply_flags(inv, options); !s) {
-    return s.code() == Code::kInvalidArgument && s.field().rfind("--", 0) == 0
-               ? usage_error(s.message())
-               : fail(s);
+    return s.code() == Code::kInvalidArgument && s.field().rfind("--", 0) == 0 ? usage_error(s)
+                                                                               : fail(s);
   }
   using Mode = ProgressPrinter::Mode;
   const Mode mode = json ? Mode::kJson : isatty(STDOUT_FILENO) ? Mode::kBar : Mode::kLines;
@@ -247,7 +247,7 @@ int cmd_distill(const Invocation& inv, Client& client) {
 
 int cmd_report(const Invocation& inv, Client& client) {
   auto id = parse_number(inv.positionals[0], "ID");
-  if (!id) return usage_error(id.status().message());
+  if (!id) return usage_error(id.status());
   const std::filesystem::path dir =
       inv.value("--out").value_or("autodistill-out/" + std::to_string(*id));
   // The students report.md lists come with it (a later pipeline job

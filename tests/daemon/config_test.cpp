@@ -23,7 +23,7 @@ TEST_CASE("config: file then command line, in that order", "[config]") {
 TEST_CASE("config: bad keys and values name the field", "[config]") {
   auto unknown = parse_command_line({"--no-such-key", "1"});
   CHECK(unknown.status().code() == Code::kInvalidArgument);
-  CHECK(unknown.status().field() == "no-such-key");
+  CHECK(unknown.status().field() == "--no-such-key");
   auto bad = parse_command_line({"--lease_ms", "soon"});
   CHECK(bad.status().field() == "lease_ms");
   auto cross = parse_command_line({"--lease_ms", "500", "--heartbeat_interval_ms", "1000"});
@@ -41,7 +41,7 @@ TEST_CASE("config: --help reads no config file but still checks the keys", "[con
   auto without = parse_command_line({"--config", "/no/such/autodistilld.conf"});
   CHECK(without.status().code() == Code::kNotFound);
   auto unknown = parse_command_line({"--no-such-key", "1", "--help"});
-  CHECK(unknown.status().field() == "no-such-key");
+  CHECK(unknown.status().field() == "--no-such-key");
 }
 
 TEST_CASE("config: render documents every field and parses back", "[config]") {

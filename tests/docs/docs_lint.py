@@ -15,7 +15,8 @@
   `script:` is run as `BINARY ARGS... --help` with the binaries given on the
   command line: each one's parser checks every flag before the --help at the
   end, so an unknown or misspelt flag or subcommand fails (exit 2). Shell
-  variables stay as they are ("$study" is a value like any other).
+  variables stay as they are ("$study" is a value like any other). A `$ `
+  line whose output line is a USAGE error must be refused (exit 2).
   Binaries not given (not built here) are listed and skipped.
 """
 
@@ -156,7 +157,7 @@ def invocations(line):
         current.append(token)
 
 
-def check_command(where, words, binaries, skipped):
+def check_command(where, words, binaries, skipped, expect=0):
     name = words[0]
     if not re.fullmatch(r"autodistill(d|-[\w-]+)?", name):
         return 0
@@ -166,9 +167,9 @@ def check_command(where, words, binaries, skipped):
     args = words[1:]
     r = subprocess.run([binaries[name]] + args + ["--help"], capture_output=True, text=True,
                        timeout=60, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        error(where, "`%s` is refused by %s (exit %d): %s" %
-              (" ".join(words), name, r.returncode, (r.stderr or r.stdout).strip()[:300]))
+    if r.returncode != expect:
+        error(where, "`%s`: %s exits %d, the docs show %d: %s" %
+              (" ".join(words), name, r.returncode, expect, (r.stderr or r.stdout).strip()[:300]))
     return 1
 
 
@@ -198,13 +199,19 @@ def main(argv):
             elif lang in ("sh", "bash"):
                 commands.append((where, body))
             elif lang == "":
-                prompts = [l for l in body.splitlines() if l.startswith("$ ")]
-                if prompts:
-                    commands.append((where, "\n".join(prompts)))
-    for where, script in commands:
+                # `$ command` lines; one whose output (the next line) is a
+                # USAGE error shows a refused command line: it must exit 2.
+                lines = body.splitlines()
+                for i, l in enumerate(lines):
+                    if l.startswith("$ "):
+                        refused = i + 1 < len(lines) and '"code":"USAGE"' in lines[i + 1]
+                        commands.append((where, l, 2 if refused else 0))
+    for entry in commands:
+        where, script = entry[0], entry[1]
+        expect = entry[2] if len(entry) > 2 else 0
         for line in shell_commands(script):
             for words in invocations(line):
-                checked += check_command(where, words, binaries, skipped)
+                checked += check_command(where, words, binaries, skipped, expect)
     print("%d CI workflows, %d command lines checked against the binaries' parsers" %
           (workflows, checked))
     if skipped:

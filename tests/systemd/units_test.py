@@ -114,7 +114,8 @@ def check_units(build_dir, bin_dir, units, binaries):
     work = tempfile.mkdtemp(prefix="autodistill-units-")
     try:
         destdir = os.path.join(work, "root")
-        r = run(["cmake", "--install", build_dir, "--component", "systemd"],
+        r = run([os.environ.get("CMAKE_COMMAND", "cmake"), "--install", build_dir,
+                 "--component", "systemd"],
                 env=dict(os.environ, DESTDIR=destdir))
         if r.returncode != 0:
             fail("cmake --install --component systemd failed:\n" + r.stdout + r.stderr)
