@@ -209,13 +209,18 @@ Status write_report(const StudyReport& report, const fs::path& dir) {
 
 Result<DistillOutcome> deliver_students(Client& client, uint64_t study_id,
                                         const fs::path& out_dir) {
+  return deliver_study(client, study_id, out_dir / std::to_string(study_id));
+}
+
+Result<DistillOutcome> deliver_study(Client& client, uint64_t study_id, const fs::path& study_dir,
+                                     bool fetch_students) {
   auto details = client.get(study_id, true);
   if (!details) return details.status();
   DistillOutcome outcome;
   outcome.submitted.study = details->study;
   outcome.report = build_report(details->study, details->trials);
-  outcome.study_dir = out_dir / std::to_string(study_id);
-  if (details->study.state == StudyState::kSucceeded) {
+  outcome.study_dir = study_dir;
+  if (fetch_students && details->study.state == StudyState::kSucceeded) {
     for (const CandidateReport& c : outcome.report->candidates) {
       if (c.artifacts.empty()) continue;
       DeliveredStudent student{c.candidate,

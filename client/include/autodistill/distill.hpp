@@ -125,9 +125,16 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
 // Step 5 alone, for a study that already ended: downloads the artifacts of
 // its completed Regular trials into out_dir/<study>/student-<candidate>/
 // (a file already there with the right digest is kept) and writes the
-// report. Used by distill() and `autodistill report`.
+// report. Used by distill().
 Result<DistillOutcome> deliver_students(Client& client, uint64_t study_id,
                                         const std::filesystem::path& out_dir);
+
+// The same into `study_dir` itself (study_dir/student-<candidate>/,
+// study_dir/report.md); with `fetch_students` false only the report is
+// written. Used by `autodistill report ID --out DIR`.
+Result<DistillOutcome> deliver_study(Client& client, uint64_t study_id,
+                                     const std::filesystem::path& study_dir,
+                                     bool fetch_students = true);
 
 // Writes report.md and pareto.svg into `dir` (created if missing).
 Status write_report(const StudyReport& report, const std::filesystem::path& dir);
