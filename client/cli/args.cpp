@@ -23,12 +23,13 @@ const std::vector<CommandShape>& commands() {
        0,
        "submit --spec FILE [--key K] [--teacher PATH] [--corpus PATH] [--wait]"},
       {"distill",
-       {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--warm-start",
-        "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
+       {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--region",
+        "--warm-start", "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
        {"--wait"},
        0,
        "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST] "
-       "[--baseline default|none|FILE] [--warm-start STUDY] [--select pareto[:K]|top:K:METRIC] "
+       "[--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY] "
+       "[--select pareto[:K]|top:K:METRIC] "
        "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait]"},
       {"report", {"--out"}, {}, 1, "report ID [--out DIR]"},
       {"get", {}, {"--trials"}, 1, "get ID [--trials]"},
@@ -171,12 +172,13 @@ commands:
                         retried submit returns the same study); --wait watches it
                         until it ends and exits with its outcome
   distill --teacher DIR --corpus PATH --space FILE [--objectives LIST]
-          [--baseline default|none|FILE] [--warm-start STUDY]
+          [--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY]
           [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]
           [--seed N] [--key K] [--out DIR] [--wait]
                         distill a teacher: pack and upload it and the corpus, submit
                         a Distill study over the design space in FILE (a study spec;
-                        the flags override it) with a MobileBERT-like baseline; the
+                        the flags override it) with a MobileBERT-like baseline
+                        (--region baseline: search only beyond it); the
                         key defaults to one derived from teacher, corpus and spec, so
                         re-running resumes the same study; --wait follows it, then
                         downloads the chosen students into DIR/<study>/student-<c>/

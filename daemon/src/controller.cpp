@@ -620,6 +620,7 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
     if (m) objectives[m->name] = m->value;
   }
   std::string problem;
+  std::string problem_field = "objectives";
   for (const std::string& name : t.objectives) {
     auto o = objectives.find(name);
     if (o == objectives.end())
@@ -627,6 +628,14 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
     else if (!std::isfinite(o->second))
       problem = "objective \"" + name + "\" is not finite";
     if (!problem.empty()) break;
+  }
+  // Values the engine cannot model (<= 0 under a log transform) fail the
+  // trial rather than complete it without an observation.
+  if (auto s = studies_.find(t.row.study_id); problem.empty() && s != studies_.end()) {
+    if (Status bad = check_measurements(s->second->spec, objectives); !bad) {
+      problem = bad.message();
+      problem_field = bad.field();
+    }
   }
   nlohmann::json artifacts = nlohmann::json::array();
   for (const auto& a : result.artifacts) {
@@ -641,7 +650,7 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
     LOG_WARN("trial " << t.row.id << ": " << problem);
     t.row.error_code = static_cast<int>(Code::kTrialError);
     t.row.error_message = problem;
-    t.row.error_field = "objectives";
+    t.row.error_field = problem_field;
     finish_trial(t, static_cast<int>(TrialState::Failed));
     return ack();
   }

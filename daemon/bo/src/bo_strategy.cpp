@@ -294,7 +294,6 @@ class BoContext {
     upper_.assign(k, std::numeric_limits<double>::infinity());
     const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
-      const auto& spec = impl_.config.objectives[j];
       const double sign = impl_.metrics[j].sign;
       double lo = std::numeric_limits<double>::infinity(), hi = -lo;
       for (const auto& row : impl_.rows[j]) {
@@ -302,8 +301,9 @@ class BoContext {
         lo = std::min(lo, y);
         hi = std::max(hi, y);
       }
-      ref_[j] = spec.reference ? sign * models_[j].z(impl_.transform(j, *spec.reference))
-                               : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      const std::optional<double> reference = declared_reference(j);
+      ref_[j] = reference ? sign * models_[j].z(impl_.transform(j, *reference))
+                          : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
       if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
       std::set<size_t> at_best;  // distinct points
       for (const auto& row : impl_.rows[j]) {
@@ -323,6 +323,17 @@ class BoContext {
       const bool bounds_below = (c.comparison == Comparison::kLessEqual) == (info.sign < 0);
       if (bounds_below) ref_[c.metric] = std::max(ref_[c.metric], y);
     }
+  }
+
+  // The reference of objective j in raw units: configured, or measured at
+  // the baseline point; nullopt when neither.
+  std::optional<double> declared_reference(size_t j) const {
+    const ObjectiveSpec& spec = impl_.config.objectives[j];
+    if (spec.reference) return spec.reference;
+    if (!spec.reference_at_baseline) return std::nullopt;
+    auto it = impl_.index.find(*impl_.config.baseline);
+    if (it == impl_.index.end()) return std::nullopt;
+    return impl_.observed(it->second, j);
   }
 
   const Engine::Impl& impl_;

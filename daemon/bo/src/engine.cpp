@@ -60,9 +60,19 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
     if (config.student && analytic_index(o.name) >= 0) {
       return invalid("'" + o.name + "' is an analytic metric, not an objective", base + ".name");
     }
-    if (o.reference && (!std::isfinite(*o.reference) || (o.log_transform && *o.reference <= 0))) {
-      return invalid("reference must be finite (and > 0 for a log-transformed objective)",
+    if (o.reference && !std::isfinite(*o.reference))
+      return invalid("reference must be finite", base + ".reference");
+    if (o.reference && o.log_transform && *o.reference <= 0) {
+      return invalid("'" + o.name + "' is log-transformed: its reference must be > 0",
                      base + ".reference");
+    }
+    if (o.reference_at_baseline && o.reference) {
+      return invalid("a reference value and the baseline's are exclusive",
+                     base + ".reference_baseline");
+    }
+    if (o.reference_at_baseline && !config.baseline) {
+      return invalid("a reference at the baseline needs a baseline point",
+                     base + ".reference_baseline");
     }
     impl->metrics.push_back({o.name, o.log_transform, o.maximize ? 1.0 : -1.0});
   }
@@ -156,6 +166,12 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   if (bo.search_model_points < 2) return invalid("must be >= 2", "bo.search_model_points");
   if (bo.scalarization_weights < 1) return invalid("must be >= 1", "bo.scalarization_weights");
   if (bo.scalarization_samples < 1) return invalid("must be >= 1", "bo.scalarization_samples");
+
+  if (config.baseline) {
+    Status s = impl->space.check(*config.baseline, "baseline");
+    if (!s) return s;
+    config.baseline = impl->space.canonical(*config.baseline);
+  }
 
   // Warm start.
   for (size_t i = 0; i < config.warm_start.size(); ++i) {

@@ -61,8 +61,21 @@ std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t s
                                         const std::vector<PriorObservation>& warm_start = {});
 
 // The BO engine's own checks of a spec (hard constraints that leave no
-// feasible point, ...), fields prefixed with "spec.".
+// feasible point, objective transforms and references, ...), fields
+// prefixed with "spec.".
 Status validate_search(const wire::StudySpecT& spec);
+
+// Whether the engine models `metric` (an objective or a constrained metric)
+// on the log scale: the objective's declared transform, or for Auto (and
+// for metrics that are not objectives) the naming rule: names containing
+// "latency", "params" and "flops" are logged.
+bool log_transformed(const wire::StudySpecT& spec, const std::string& metric);
+
+// Checks a Result's objective values before the trial may complete: each
+// finite, and > 0 when log_transformed(). Errors are kInvalidArgument with
+// field "objectives.<name>".
+Status check_measurements(const wire::StudySpecT& spec,
+                          const std::map<std::string, double>& values);
 
 // spec.baseline: every factor named once, each value in its factor's domain,
 // the space's rules (heads divide the bottleneck) satisfied. Fields

@@ -46,11 +46,17 @@
 namespace autodistill::bo {
 
 struct ObjectiveSpec {
-  std::string name;                 // required, unique among objectives and metrics
-  bool maximize = true;             // false: minimize (latency)
-  bool log_transform = false;       // model log(value); values must be > 0 (latency-like)
-  std::optional<double> reference;  // hypervolume reference (raw units); default: worst
-                                    // observed posterior mean minus 10% of the range
+  std::string name;            // required, unique among objectives and metrics
+  bool maximize = true;        // false: minimize (latency)
+  bool log_transform = false;  // model log(value); values must be > 0 (latency-like)
+  // Hypervolume reference (raw units): the expected hypervolume improvement
+  // counts only the region beyond the references of the objectives that
+  // declare one. Default: the worst observed value minus 10% of the range.
+  std::optional<double> reference;
+  // The reference is the mean measured value of EngineConfig::baseline for
+  // this objective, once measured (until then, as without a reference).
+  // Exclusive with `reference`; needs EngineConfig::baseline.
+  bool reference_at_baseline = false;
 };
 
 // A measured metric that is modeled only for the constraints on it.
@@ -129,6 +135,10 @@ struct EngineConfig {
   // study's data as that GP's mean plus a residual GP (stacked residual GP,
   // Golovin et al. 2017, sec. 3.3).
   std::vector<Observation> warm_start;
+  // A point of the space (e.g. the hand-designed architecture a study must
+  // beat) whose measurements give the references of the objectives with
+  // ObjectiveSpec::reference_at_baseline. Default: none.
+  std::optional<Point> baseline;
   BoOptions bo;
 };
 
