@@ -112,6 +112,10 @@ class BoProposer final : public Proposer {
     };
   }
 
+  std::function<void()> background() const override {
+    return [engine = engine_] { engine.prefit(); };
+  }
+
   double score(const Params& params) const override {
     auto scores = engine_.score({to_point(*spec_, params)});
     if (!scores || scores.value().empty()) return 0.0;

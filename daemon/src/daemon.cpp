@@ -207,6 +207,8 @@ struct Daemon::Impl {
         });
       });
     });
+    controller->set_background_runner(
+        [this](std::function<void()> work) { asio::post(*suggest_pool, std::move(work)); });
   }
 
   // Reads both allow-lists (start and SIGHUP: a removed key is revoked) and

@@ -158,6 +158,41 @@ Aggregated thin(Aggregated a, size_t limit) {
   return t;
 }
 
+// The residuals g - prior(x) of a metric's rows, g the (log-)transformed value.
+Eigen::VectorXd residuals(const Engine::Impl& impl, size_t m, const Gp* prior) {
+  const auto& rows = impl.rows[m];
+  const auto d = static_cast<Eigen::Index>(impl.space.dims());
+  Eigen::MatrixXd X(d, static_cast<Eigen::Index>(rows.size()));
+  Eigen::VectorXd g(static_cast<Eigen::Index>(rows.size()));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& unit = impl.points[rows[i].point].unit;
+    X.col(static_cast<Eigen::Index>(i)) = Eigen::Map<const Eigen::VectorXd>(unit.data(), d);
+    g[static_cast<Eigen::Index>(i)] = impl.transform(m, rows[i].value);
+  }
+  if (prior == nullptr) return g;
+  MetricModel with_prior;
+  with_prior.prior = prior;
+  return g - with_prior.prior_g(X);
+}
+
+// The hyper-parameters of metric m fitted on its first `s` rows (residuals
+// r of all its rows), from the shared cache or fitted now and cached. A pure
+// function of those rows and the config.
+GpHypers fitted_hypers(const Engine::Impl& impl, size_t m, size_t s, const Eigen::VectorXd& r) {
+  const uint64_t key = fingerprint(impl, m, s);
+  if (std::optional<GpHypers> cached = impl.cache->find(m, s, key)) return *cached;
+  GpFitOptions options;
+  options.random_starts = impl.config.bo.gp_random_starts;
+  options.max_iterations = impl.config.bo.gp_max_iterations;
+  options.seed = hash_combine(impl.config.seed, hash_combine(m, s));
+  Aggregated fit = thin(aggregate(impl, m, s, r), impl.config.bo.max_fit_points);
+  GpHypers hypers =
+      Gp::fit(std::move(fit.X), fit.r, impl.categorical_mask(), options, std::move(fit.replicates))
+          .hypers();
+  impl.cache->insert(m, s, key, hypers);
+  return hypers;
+}
+
 // The metric's model on all its data. With `search`, also the same model
 // (same hyper-parameters, prior and scale) conditioned on an even subset of
 // at most BoOptions::search_model_points distinct points, left not ready
@@ -179,27 +214,16 @@ MetricModel build_model(const Engine::Impl& impl, size_t m,
   if (priors[m]) model.prior = &*priors[m];
   const Eigen::VectorXd r = g - model.prior_g(X);
   const auto mask = impl.categorical_mask();
-  const size_t s = impl.refit_point(n);
-  const uint64_t key = fingerprint(impl, m, s);
-  std::optional<GpHypers> hypers = impl.cache->find(m, s, key);
-  if (!hypers) {
-    GpFitOptions options;
-    options.random_starts = impl.config.bo.gp_random_starts;
-    options.max_iterations = impl.config.bo.gp_max_iterations;
-    options.seed = hash_combine(impl.config.seed, hash_combine(m, s));
-    Aggregated fit = thin(aggregate(impl, m, s, r), impl.config.bo.max_fit_points);
-    hypers = Gp::fit(std::move(fit.X), fit.r, mask, options, std::move(fit.replicates)).hypers();
-    impl.cache->insert(m, s, key, *hypers);
-  }
+  const GpHypers hypers = fitted_hypers(impl, m, impl.hypers_point(n), r);
   Aggregated all = aggregate(impl, m, n, r);
   const size_t limit = impl.config.bo.search_model_points;
   if (search != nullptr && static_cast<size_t>(all.r.size()) > limit) {
     Aggregated subset = thin(all, limit);
     search->gp =
-        Gp::with_hypers(std::move(subset.X), subset.r, mask, *hypers, std::move(subset.replicates));
+        Gp::with_hypers(std::move(subset.X), subset.r, mask, hypers, std::move(subset.replicates));
     search->ready = true;
   }
-  model.gp = Gp::with_hypers(std::move(all.X), all.r, mask, *hypers, std::move(all.replicates));
+  model.gp = Gp::with_hypers(std::move(all.X), all.r, mask, hypers, std::move(all.replicates));
   model.a = g.mean();
   const double sd = std::sqrt((g.array() - model.a).square().mean());
   model.s = sd > 1e-12 * std::max(1.0, std::abs(model.a)) ? sd : 1.0;
@@ -578,6 +602,19 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
     out.push_back(std::move(*p));
   }
   return out;
+}
+
+void prefit_bo(const Engine::Impl& impl) {
+  const auto& priors = impl.cache->priors([&] { return fit_priors(impl); });
+  for (size_t m = 0; m < impl.metrics.size(); ++m) {
+    const size_t n = impl.rows[m].size();
+    if (n < 2) continue;
+    const Eigen::VectorXd r = residuals(impl, m, priors[m] ? &*priors[m] : nullptr);
+    // The fit in use now (after a restart it may be missing), then the one
+    // that becomes due with the data of now and is used refit_lag later.
+    fitted_hypers(impl, m, impl.hypers_point(n), r);
+    fitted_hypers(impl, m, impl.refit_point(n), r);
+  }
 }
 
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,

@@ -161,6 +161,8 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   if (bo.gp_max_iterations < 1) return invalid("must be >= 1", "bo.gp_max_iterations");
   if (!(bo.refit_growth > 1.0)) return invalid("must be > 1", "bo.refit_growth");
   if (bo.max_fit_points < 2) return invalid("must be >= 2", "bo.max_fit_points");
+  if (!(bo.refit_lag >= 0.0 && bo.refit_lag < 1.0))
+    return invalid("must be in [0, 1)", "bo.refit_lag");
   if (bo.evolution_population < 2) return invalid("must be >= 2", "bo.evolution_population");
   if (bo.evolution_generations < 1) return invalid("must be >= 1", "bo.evolution_generations");
   if (bo.search_model_points < 2) return invalid("must be >= 2", "bo.search_model_points");
@@ -305,6 +307,13 @@ size_t Engine::Impl::refit_point(size_t count) const {
     if (next > count) return s;
     s = next;
   }
+}
+
+size_t Engine::Impl::hypers_point(size_t count) const {
+  const size_t dense = std::max<size_t>(2, config.bo.refit_every_until);
+  if (count <= dense) return refit_point(count);
+  const auto lag = static_cast<size_t>(config.bo.refit_lag * static_cast<double>(count));
+  return refit_point(std::max(dense, count - std::min(lag, count)));
 }
 
 Result<Point> Engine::Impl::canonical(const Point& p, const std::string& field) const {
@@ -511,6 +520,10 @@ Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& p
 Result<std::vector<double>> Engine::score(const std::vector<Point>& candidates,
                                           const std::vector<Point>& pending) const {
   return impl_->score(candidates, pending);
+}
+
+void Engine::prefit() const {
+  if (impl_->config.algorithm == "bo") prefit_bo(*impl_);
 }
 
 Status Engine::observe(const Point& point_in, const std::map<std::string, double>& values) {

@@ -46,6 +46,11 @@ class Proposer {
   virtual SuggestJob prepare(size_t n) const = 0;
   // prepare(n), run here, every result accepted (add_known).
   std::vector<Params> propose(size_t n);
+  // Work that makes later suggestions cheaper without changing them (the BO
+  // engine's deferred hyper-parameter fits, Engine::prefit()), as a
+  // self-contained snapshot job like prepare()'s, to run on any thread off
+  // the critical path; empty when there is none.
+  virtual std::function<void()> background() const { return {}; }
   // The engine's acquisition value (expected hypervolume improvement in
   // standardized objective units times the probability of meeting the
   // measured constraints) of a known candidate given only the observations,

@@ -100,7 +100,13 @@ struct BoOptions {
   double refit_growth = 1.2;           // then each time the data count grows by this factor
   size_t max_fit_points = 300;         // fit hyper-parameters on at most this many distinct
                                        // points (an even subset); the posterior uses all
-  int evolution_population = 256;      // evolutionary acquisition search (large spaces)
+  // Past refit_every_until rows, a metric with n rows uses the fit made at
+  // the refit point of n - floor(refit_lag * n) rows: a fit is used only
+  // once ~10% more data have arrived, so prefit() can compute it off the
+  // critical path (in the background) before any suggestion needs it.
+  // 0: the fit of refit point n itself, as soon as it is due.
+  double refit_lag = 0.1;
+  int evolution_population = 256;  // evolutionary acquisition search (large spaces)
   int evolution_generations = 8;
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
                                      // most this many distinct points (an even subset);
@@ -192,6 +198,16 @@ class Engine {
   // the algorithm; 0 for all while the models have too little data.
   Result<std::vector<double>> score(const std::vector<Point>& candidates,
                                     const std::vector<Point>& pending = {}) const;
+
+  // Computes now the hyper-parameter fits that suggest() and score() will
+  // need (the one in use, and the one that becomes due with the data of now,
+  // BoOptions::refit_lag) and keeps them in the cache it shares with its
+  // copies. Changes no result: suggest() computes a missing fit itself, to
+  // the same values. Meant to run on a copy off the caller's critical path
+  // (e.g. a background thread after each suggestion), so that suggest()
+  // rarely pays for a fit. Thread-safe like suggest(); a no-op unless the
+  // algorithm is "bo".
+  void prefit() const;
 
   // Indices into points() of the complete points that satisfy every
   // constraint (measured values) and that no other such point dominates.
