@@ -18,6 +18,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   python3-torch libicu-dev
   procps python3
+  python3-optuna
   clang-14 libclang-rt-14-dev
 )
 
