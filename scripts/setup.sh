@@ -19,7 +19,9 @@ packages=(
   python3-torch libicu-dev
   procps python3
   python3-optuna
+  bible-kjv dict-gcide  # real English for the demo teacher and the GLUE tasks (docs/glue.md)
   clang-14 libclang-rt-14-dev
+  nodejs
 )
 
 missing=()
@@ -29,13 +31,29 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#packages[@]} packages already installed"
-  exit 0
-fi
+# npm comes with some nodejs builds and as its own package with Debian's.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The npm packages the tests check delivered students with (ONNX Runtime
+# and transformers.js, tools/js/package.json), exactly as the committed
+# package-lock.json says. Skipped when node_modules already matches it, so a
+# second run needs no network. Their binaries ship in the packages: no
+# install scripts run.
+js_dir="$(dirname "$0")/../tools/js"
+if [ ! -f "$js_dir/node_modules/.package-lock.json" ] ||
+   [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in tools/js"
+  (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund)
+else
+  echo "setup: tools/js npm packages already installed"
+fi

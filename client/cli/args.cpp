@@ -25,12 +25,13 @@ const std::vector<CommandShape>& commands() {
       {"distill",
        {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--region",
         "--warm-start", "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
-       {"--wait"},
+       {"--wait", "--no-onnx"},
        0,
        "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST] "
        "[--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY] "
        "[--select pareto[:K]|top:K:METRIC] "
-       "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait]"},
+       "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait] "
+       "[--no-onnx]"},
       {"report", {"--out"}, {}, 1, "report ID [--out DIR]"},
       {"get", {}, {"--trials"}, 1, "get ID [--trials]"},
       {"list", {"--limit"}, {}, 0, "list [--limit N]"},
@@ -174,7 +175,7 @@ commands:
   distill --teacher DIR --corpus PATH --space FILE [--objectives LIST]
           [--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY]
           [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]
-          [--seed N] [--key K] [--out DIR] [--wait]
+          [--seed N] [--key K] [--out DIR] [--wait] [--no-onnx]
                         distill a teacher: pack and upload it and the corpus, submit
                         a Distill study over the design space in FILE (a study spec;
                         the flags override it) with a MobileBERT-like baseline
@@ -182,7 +183,10 @@ commands:
                         key defaults to one derived from teacher, corpus and spec, so
                         re-running resumes the same study; --wait follows it, then
                         downloads the chosen students into DIR/<study>/student-<c>/
-                        (default DIR: autodistill-out) with report.md and pareto.svg
+                        (default DIR: autodistill-out) with report.md and pareto.svg,
+                        and exports each to student-<c>/onnx/model.onnx with
+                        autodistill-export-onnx (python3-torch; exit 1 when that
+                        fails; --no-onnx skips it)
   report ID [--out DIR] print a Distill study's table (candidates vs the baseline) and
                         write report.md and pareto.svg into DIR
                         (default autodistill-out/<study>)

@@ -4,13 +4,16 @@
 
 #include <iostream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill.hpp"
 #include "autodistill/study_json.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "onnx_export.hpp"
 #include "progress.hpp"
 
 namespace autodistill::cli {
@@ -100,12 +103,33 @@ Status apply_flags(const Invocation& inv, DistillOptions& options) {
   return Status::ok();
 }
 
-ojson students_json(const DistillOutcome& outcome) {
+// Per delivered student (by candidate): the ONNX file, or why there is none.
+struct OnnxExports {
+  std::map<uint32_t, Result<std::filesystem::path>> by_candidate;
+  bool failed = false;
+};
+
+OnnxExports export_students(const DistillOutcome& outcome) {
+  OnnxExports exports;
+  const std::string exporter = find_onnx_exporter();
+  for (const DeliveredStudent& s : outcome.students) {
+    auto onnx = export_onnx(exporter, s.dir);
+    exports.failed = exports.failed || !onnx;
+    exports.by_candidate.emplace(s.candidate, std::move(onnx));
+  }
+  return exports;
+}
+
+ojson students_json(const DistillOutcome& outcome, const OnnxExports& exports) {
   ojson out = ojson::array();
   for (const DeliveredStudent& s : outcome.students) {
     ojson student{{"candidate", s.candidate}, {"dir", s.dir.string()}};
     student["accuracy"] = s.accuracy ? ojson(*s.accuracy) : ojson(nullptr);
     student["latency_ms"] = s.latency_ms ? ojson(*s.latency_ms) : ojson(nullptr);
+    if (auto it = exports.by_candidate.find(s.candidate); it != exports.by_candidate.end()) {
+      student["onnx"] = it->second ? ojson(it->second->string()) : ojson(nullptr);
+      if (!it->second) student["onnx_error"] = it->second.status().message();
+    }
     out.push_back(std::move(student));
   }
   return out;
@@ -177,14 +201,17 @@ int cmd_distill(const Invocation& inv, Client& client) {
   if (!options.wait) return kExitOk;
   const StudyReport& report = *outcome->report;
   const StudyInfo& study = report.study;
+  const OnnxExports exports = inv.has("--no-onnx") ? OnnxExports{} : export_students(*outcome);
   if (json) {
-    ojson last{{"study", ojson::parse(to_json(study))}};
+    // Our own rendering, read back: deeper than a settings object may be.
+    auto rendered = parse_json<ojson>(to_json(study), "study", JsonLimits{128, 64u << 20});
+    ojson last{{"study", rendered ? std::move(rendered.value()) : ojson(nullptr)}};
     last["study_dir"] = outcome->study_dir.string();
     last["report"] = (outcome->study_dir / "report.md").string();
     last["pareto_svg"] = (outcome->study_dir / "pareto.svg").string();
-    last["students"] = students_json(*outcome);
+    last["students"] = students_json(*outcome, exports);
     last["candidates"] = report_json(report);
-    std::cout << last.dump() << "\n";
+    std::cout << json_line(last) << "\n";
   } else {
     std::cout << "study " << study.study_id << " " << to_string(study.state)
               << (study.message.empty() ? "" : ": " + study.message) << "\n\n"
@@ -192,6 +219,17 @@ int cmd_distill(const Invocation& inv, Client& client) {
               << "\nplot:   " << (outcome->study_dir / "pareto.svg").string() << "\n";
     for (const DeliveredStudent& s : outcome->students) {
       std::cout << "student: " << s.dir.string() << "\n";
+      auto it = exports.by_candidate.find(s.candidate);
+      if (it != exports.by_candidate.end() && it->second) {
+        std::cout << "onnx:    " << it->second->string() << "\n";
+      }
+    }
+  }
+  for (const auto& [candidate, onnx] : exports.by_candidate) {
+    if (!onnx) {
+      std::cerr << "autodistill: no ONNX export of student-" << candidate << ": "
+                << onnx.status().message()
+                << " (install python3-torch, set AUTODISTILL_EXPORT_ONNX, or pass --no-onnx)\n";
     }
   }
   if (study.state == StudyState::kSucceeded && outcome->students.empty()) {
@@ -206,6 +244,7 @@ int cmd_distill(const Invocation& inv, Client& client) {
     std::cerr << "autodistill: study " << study.study_id << " " << to_string(study.state)
               << (study.message.empty() ? "" : ": " + study.message) << "\n";
   }
+  if (study.state == StudyState::kSucceeded && exports.failed) return kExitOther;
   return exit_code_for(study.state);
 }
 
@@ -223,7 +262,7 @@ int cmd_report(const Invocation& inv, Client& client) {
               {"report", (dir / "report.md").string()},
               {"pareto_svg", (dir / "pareto.svg").string()},
               {"candidates", report_json(report)}};
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
   } else {
     std::cout << report_table(report) << "\nreport: " << (dir / "report.md").string()
               << "\nplot:   " << (dir / "pareto.svg").string() << "\n";

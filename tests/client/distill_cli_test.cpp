@@ -42,12 +42,13 @@ std::string slurp(const fs::path& p) {
   return text.str();
 }
 
-Run run_cli(const std::string& args, const fs::path& dir) {
+// `env`: VAR=value assignments for the CLI's environment.
+Run run_cli(const std::string& args, const fs::path& dir, const std::string& env = "") {
   static int n = 0;
   const fs::path out = dir / ("cli-" + std::to_string(++n) + ".out");
   const fs::path err = dir / ("cli-" + std::to_string(n) + ".err");
-  const std::string command = std::string(AUTODISTILL_CLI_PATH) + " " + args + " >" + out.string() +
-                              " 2>" + err.string() + " </dev/null";
+  const std::string command = env + " " + std::string(AUTODISTILL_CLI_PATH) + " " + args + " >" +
+                              out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
@@ -217,10 +218,20 @@ TEST_CASE("distill packs, uploads once, submits under a derived key and delivers
                           " --objectives accuracy:max,latency_ms:min --out " +
                           out.string() + " --wait";
 
-  Run first = run_cli(cmd, in.dir);
+  // The ONNX exporter the CLI runs on each delivered student: a stand-in
+  // here (the real one is tested in tests/model and tests/pipeline).
+  const fs::path exporter = in.dir / "fake-exporter";
+  std::ofstream(exporter)
+      << "#!/bin/sh\nmkdir -p \"$1/onnx\" && echo onnx > \"$1/onnx/model.onnx\"\n";
+  fs::permissions(exporter, fs::perms::owner_all);
+  const std::string env = "AUTODISTILL_EXPORT_ONNX=" + exporter.string();
+  Run first = run_cli(cmd, in.dir, env);
   INFO(first.out << first.err);
   REQUIRE(first.exit_code == 0);
   CHECK(slurp(out / "5/student-1/model.safetensors") == "weights!!");
+  CHECK(slurp(out / "5/student-1/onnx/model.onnx") == "onnx\n");
+  CHECK(first.out.find("onnx:    " + (out / "5/student-1/onnx/model.onnx").string()) !=
+        std::string::npos);
   CHECK(fs::exists(out / "5/report.md"));
   CHECK(slurp(out / "5/pareto.svg").find("</svg>") != std::string::npos);
   CHECK(first.out.find("student: " + (out / "5/student-1").string()) != std::string::npos);
@@ -268,7 +279,7 @@ TEST_CASE("distill packs, uploads once, submits under a derived key and delivers
   CHECK(puts_after_first > puts_before);
 
   // A retry: nothing uploaded again, the same key, the students still there.
-  Run retry = run_cli(cmd, in.dir);
+  Run retry = run_cli(cmd, in.dir, env);
   CHECK(retry.exit_code == 0);
   CHECK(daemon.count(wire::Message::BlobPut) == puts_after_first);
   auto retried = daemon.submits();
@@ -278,7 +289,7 @@ TEST_CASE("distill packs, uploads once, submits under a derived key and delivers
   CHECK(slurp(out / "5/student-1/model.safetensors") == "weights!!");
 
   // --json: the submit line, the events, then the outcome with the students.
-  Run json = run_cli("--json " + cmd, in.dir);
+  Run json = run_cli("--json " + cmd, in.dir, env);
   CHECK(json.exit_code == 0);
   std::istringstream lines(json.out);
   std::string line, last;
@@ -292,7 +303,25 @@ TEST_CASE("distill packs, uploads once, submits under a derived key and delivers
   auto outcome = nlohmann::json::parse(last);
   CHECK(outcome["students"][0]["candidate"] == 1);
   CHECK(outcome["students"][0]["dir"] == (out / "5/student-1").string());
+  CHECK(outcome["students"][0]["onnx"] == (out / "5/student-1/onnx/model.onnx").string());
   CHECK(outcome["candidates"][1]["dominates_baseline"] == true);
+
+  // An export that fails is reported and fails the command (exit 1); the
+  // students are still delivered. --no-onnx skips the export.
+  fs::remove_all(out / "5/student-1/onnx");
+  Run failing = run_cli("--json " + cmd, in.dir, "AUTODISTILL_EXPORT_ONNX=/bin/false");
+  CHECK(failing.exit_code == 1);
+  CHECK(failing.err.find("no ONNX export of student-1") != std::string::npos);
+  std::string failing_last;
+  std::istringstream failing_lines(failing.out);
+  while (std::getline(failing_lines, line)) failing_last = line;
+  auto failed = nlohmann::json::parse(failing_last);
+  CHECK(failed["students"][0]["onnx"].is_null());
+  CHECK(failed["students"][0]["onnx_error"].get<std::string>().find("/bin/false") !=
+        std::string::npos);
+  Run skipped = run_cli(cmd + " --no-onnx", in.dir, "AUTODISTILL_EXPORT_ONNX=/bin/false");
+  CHECK(skipped.exit_code == 0);
+  CHECK_FALSE(fs::exists(out / "5/student-1/onnx"));
 }
 
 TEST_CASE("distill: the baseline flag and the key follow the request") {
@@ -377,6 +406,43 @@ TEST_CASE("distill: usage errors exit 2, missing inputs 4, bad files 3") {
   Run no_config = run_cli(base + in.args(), in.dir);
   CHECK(no_config.exit_code == 3);
   CHECK(no_config.err.find("config.json") != std::string::npos);
+  CHECK(daemon.submits().empty());
+}
+
+TEST_CASE("distill: hostile space and baseline and teacher files exit 3 naming the file") {
+  Inputs in;
+  DistillDaemon daemon;
+  const std::string base = "--endpoint " + daemon.endpoint() + " distill";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::ofstream(in.dir / "overflow.json") << R"({"factors": [{"name": "num_blocks",
+      "kind": "ordinal", "values": [1e999]}]})";
+  std::ofstream(in.dir / "deep.json") << "{\"settings\": " + deep + "}";
+  for (const char* file : {"overflow.json", "deep.json"}) {
+    INFO(file);
+    Run run = run_cli(base + " --teacher " + (in.dir / "teacher").string() + " --corpus " +
+                          (in.dir / "corpus.txt").string() + " --space " + (in.dir / file).string(),
+                      in.dir);
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find(file) != std::string::npos);
+    const bool why = run.err.find("not valid JSON: number overflow") != std::string::npos ||
+                     run.err.find("deeper than 64") != std::string::npos;
+    CHECK(why);
+  }
+  std::ofstream(in.dir / "deep-baseline.json") << deep;
+  Run baseline =
+      run_cli(base + in.args() + " --baseline " + (in.dir / "deep-baseline.json").string(), in.dir);
+  CHECK(baseline.exit_code == 3);
+  CHECK(baseline.err.find("deeper than 64") != std::string::npos);
+  std::ofstream(in.dir / "teacher/config.json", std::ios::trunc)
+      << "{\"hidden_size\": " + deep + "}";
+  Run teacher = run_cli(base + in.args(), in.dir);
+  CHECK(teacher.exit_code == 3);
+  CHECK(teacher.err.find("config.json") != std::string::npos);
+  CHECK(teacher.err.find("deeper than 64") != std::string::npos);
+  std::ofstream(in.dir / "teacher/config.json", std::ios::trunc) << R"({"hidden_size": 1e999})";
+  Run overflow = run_cli(base + in.args(), in.dir);
+  CHECK(overflow.exit_code == 3);
+  CHECK(overflow.err.find("number overflow") != std::string::npos);
   CHECK(daemon.submits().empty());
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "autodistill/distill/distill_evaluator.hpp"
@@ -138,6 +139,12 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
   CHECK(field(R"({"distill": 3})") == "settings.distill");
   CHECK(field(R"({"student": {"hidden": 64}})") == "settings.student.hidden");
   CHECK(field(R"({"student": {"num_heads": 0}})") == "settings.student.num_heads");
+  // Bounded JSON (issue #11): nesting and numbers beyond a double.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto nested = parse_distill_settings(R"({"distill": {"batch_size": )" + deep + "}}");
+  CHECK(nested.status().field() == "settings");
+  CHECK_THAT(nested.status().message(), Catch::Contains("deeper than 64"));
+  CHECK(field(R"({"distill": {"batch_size": 1e999}})") == "settings");
   CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
 }
 
@@ -161,15 +168,41 @@ TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
   CHECK(outcome->metrics.at("params") == static_cast<double>(parameter_count(arch)));
   CHECK(outcome->metrics.at("steps") == 24);
 
-  REQUIRE(outcome->artifacts.size() == 4);
+  REQUIRE(outcome->artifacts.size() == 7);
   for (const auto& a : outcome->artifacts) CHECK(fs::exists(a.path));
   const fs::path dir = outcome->artifacts[0].path.parent_path();
   const auto manifest = nlohmann::json::parse(read(dir / "manifest.json"));
   CHECK(manifest["architecture"]["hidden_size"] == 48);
+  CHECK(manifest["parameters"] == parameter_count(arch));
+  CHECK(manifest["corpus"]["digest"] == blobs().corpus);
+  CHECK(manifest["latency"].is_null());  // a Flash trial has no probe measurement
+  // Every other file of the student, with its digest and size.
+  std::set<std::string> listed;
+  for (const auto& [name, entry] : manifest["files"].items()) {
+    listed.insert(name);
+    CHECK(entry["sha256"] == *wire::sha256_file((dir / name).string()));
+    CHECK(entry["size"] == fs::file_size(dir / name));
+  }
+  CHECK(listed == std::set<std::string>{"model.safetensors", "config.json", "vocab.txt",
+                                        "tokenizer.json", "tokenizer_config.json",
+                                        "special_tokens_map.json"});
+  const auto config = nlohmann::json::parse(read(dir / "config.json"));
+  CHECK(config["model_type"] == "mobilebert");
+  CHECK(config["architectures"][0] == "MobileBertForPreTraining");
+  CHECK(config["intra_bottleneck_size"] == 32);
+  CHECK(config["num_feedforward_networks"] == 2);
   CHECK(manifest["teacher"]["digest"] == blobs().teacher);
   CHECK(manifest["accuracy"]["mlm_accuracy"] == accuracy);
   CHECK(manifest["distillation"]["kind"] == "flash");
   CHECK(manifest["trial_id"] == 11);
+  // The manifest records every other file it ships with, as the daemon checks.
+  REQUIRE(manifest["files"].size() == 6);
+  for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                           "tokenizer_config.json", "special_tokens_map.json"}) {
+    INFO(file);
+    CHECK(manifest["files"][file]["sha256"] == wire::sha256_file((dir / file).string()).value());
+    CHECK(manifest["files"][file]["size"] == fs::file_size(dir / file));
+  }
   CHECK(read(dir / "vocab.txt") == read(testing::tiny_teacher_dir() / "vocab.txt"));
 
   // The exported student, evaluated on the same held-out examples, scores
@@ -199,12 +232,49 @@ TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
   three.num_stacked_ffn = 3;
   CHECK(from_settings->metrics.at("params") == static_cast<double>(parameter_count(three)));
 
-  // Regular trials run the regular step budget through the same code.
+  // Template options from settings.student reach the model and the manifest.
+  auto options_spec = flash_spec();
+  options_spec.settings_json = R"({"distill": {"flash_steps": 2, "batch_size": 8, "seq_len": 32,
+      "eval_batches": 1}, "student": {"embedding_size": 16, "trigram_input": true,
+      "normalization_type": "no_norm", "use_bottleneck_attention": false,
+      "key_query_shared_bottleneck": true}})";
+  auto with_options = run(evaluator, options_spec, work_dir() / "options");
+  REQUIRE(with_options);
+  StudentArch optioned = arch;
+  optioned.embedding_size = 16;
+  optioned.trigram_input = true;
+  optioned.normalization = Normalization::kNoNorm;
+  optioned.use_bottleneck_attention = false;
+  optioned.key_query_shared_bottleneck = true;
+  CHECK(with_options->metrics.at("params") == static_cast<double>(parameter_count(optioned)));
+  const fs::path options_dir = with_options->artifacts[0].path.parent_path();
+  const auto options_config = nlohmann::json::parse(read(options_dir / "config.json"));
+  CHECK(options_config["embedding_size"] == 16);
+  CHECK(options_config["trigram_input"] == true);
+  CHECK(options_config["normalization_type"] == "no_norm");
+  auto reloaded = model::load_student(options_dir);
+  REQUIRE(reloaded);
+  CHECK(reloaded->parameter_count() == parameter_count(optioned));
+
+  // Regular trials run the regular step budget through the same code, and
+  // write the probe measurement the daemon passes into the manifest.
   auto spec = flash_spec();
   spec.kind = wire::TrialKind::Regular;
+  auto settings = nlohmann::json::parse(kSettings);
+  settings["probe"] = {{"trial_id", 7},
+                       {"hardware_fingerprint", "cpu:test"},
+                       {"objectives", {{"latency_ms", 2.5}}},
+                       {"metrics", {{"median_ci_low_ms", 2.4}, {"median_ci_high_ms", 2.7}}}};
+  spec.settings_json = settings.dump();
   auto regular = run(evaluator, spec, work_dir() / "regular");
   REQUIRE(regular);
   CHECK(regular->metrics.at("steps") == 48);
+  const auto regular_manifest =
+      nlohmann::json::parse(read(regular->artifacts[0].path.parent_path() / "manifest.json"));
+  CHECK(regular_manifest["latency"]["median_ms"] == 2.5);
+  CHECK(regular_manifest["latency"]["median_ci_ms"] == nlohmann::json::array({2.4, 2.7}));
+  CHECK(regular_manifest["latency"]["hardware_fingerprint"] == "cpu:test");
+  CHECK(regular_manifest["latency"]["probe_trial_id"] == 7);
 }
 
 TEST_CASE("trials the worker cannot evaluate fail permanently with the field") {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "autodistill/student_arch.hpp"
+#include "autodistill/student_settings.hpp"
 
 using namespace autodistill;
 
@@ -28,18 +29,94 @@ TEST_CASE("student arch: parameter count follows the documented formula", "[stud
   a.vocab_size = 10;
   a.max_positions = 5;
   a.type_vocab_size = 2;
-  // embeddings (10+5+2)*4 + 8 = 76
-  // block: in 4*2+2=10, attention 4*(4+2)+4=28, ffn 6+3+6+2+4=21, out 8+4+8=20 -> 79
-  // heads: mlm 16+4+8+10=38, nsp 16+4+8+2=30 -> 68
-  CHECK(parameter_count(a) == 76 + 79 + 68);
+  // embeddings 10*4 + (5+2)*4 + transformation 4*4+4 + norm 8 = 96
+  // block: input 4*2+2+4=14, attention 2*(4+2) + (2*2+2) + (4+2) + 4 = 28,
+  //        ffn 6+3+6+2+4=21, output bottleneck 8+4+8=20 -> 83
+  // heads: mlm 16+4+8 + 0*10 + 10 = 38, nsp 16+4+8+2 = 30 -> 68
+  CHECK(parameter_count(a) == 96 + 83 + 68);
+
+  // MobileBERT's options: E 2, trigrams, a shared query/key bottleneck
+  // (values from the H-wide input), no_norm (same parameters as LayerNorm).
+  a.embedding_size = 2;
+  a.trigram_input = true;
+  a.use_bottleneck_attention = false;
+  a.key_query_shared_bottleneck = true;
+  a.normalization = Normalization::kNoNorm;
+  // embeddings 10*2 + 28 + transformation 3*2*4+4 + 8 = 84
+  // block: input 14, shared 14, attention 2*(4+2) + (4*2+2) + (4+2) + 4 = 32,
+  //        ffn 21, output 20 -> 101
+  // heads: mlm 28 + (4-2)*10 + 10 = 58, nsp 30 -> 88
+  CHECK(parameter_count(a) == 84 + 101 + 88);
+  CHECK(embedding_parameters(a) == 84);
+  CHECK(block_parameters(a) == 101);
+  CHECK(head_parameters(a) == 88);
 }
 
-TEST_CASE("student arch: a MobileBERT-like student is in MobileBERT's size range", "[student]") {
-  // MobileBERT (24 blocks, H 512, B 128, 4 stacked FFNs) has 25.3M parameters;
-  // this template omits its embedding factorization, so it is somewhat larger.
-  const double params = static_cast<double>(parameter_count(mobilebert_like()));
-  CHECK(params > 20e6);
-  CHECK(params < 45e6);
+TEST_CASE("student arch: MobileBERT's configuration has MobileBERT's size", "[student]") {
+  // google/mobilebert-uncased: 24 blocks, H 512, B 128, 4 heads, I 512,
+  // 4 FFNs, E 128 with trigrams, shared query/key bottleneck; the paper
+  // gives 25.3M parameters for the encoder (without pre-training heads).
+  StudentArch a = mobilebert_like();
+  a.embedding_size = 128;
+  a.trigram_input = true;
+  a.use_bottleneck_attention = false;
+  a.key_query_shared_bottleneck = true;
+  a.normalization = Normalization::kNoNorm;
+  REQUIRE(validate(a));
+  const double H = 512.0;
+  const double encoder = static_cast<double>(embedding_parameters(a)) +
+                         24.0 * static_cast<double>(block_parameters(a)) + H * H + H;
+  CHECK(encoder > 24.0e6);
+  CHECK(encoder < 26.0e6);
+}
+
+TEST_CASE("student arch: options are validated by name", "[student]") {
+  StudentArch a = mobilebert_like();
+  a.embedding_size = 513;
+  CHECK(validate(a).field() == "embedding_size");
+  a.embedding_size = -1;
+  CHECK(validate(a).field() == "embedding_size");
+  a.embedding_size = 0;  // the hidden size
+  CHECK(validate(a));
+  CHECK(embedding_width(a) == 512);
+  a.use_bottleneck_attention = false;  // neither attention input
+  CHECK(validate(a).field() == "key_query_shared_bottleneck");
+  a.key_query_shared_bottleneck = true;
+  CHECK(validate(a));
+  // An embedding transformation that runs costs FLOPs.
+  StudentArch narrow = mobilebert_like();
+  narrow.embedding_size = 128;
+  CHECK(forward_flops(narrow, 128) ==
+        Approx(forward_flops(mobilebert_like(), 128) + 2.0 * 128 * 128 * 512));
+}
+
+TEST_CASE("student settings: template options from settings.student, errors by field",
+          "[student]") {
+  StudentArch a;
+  const auto options = nlohmann::json::parse(R"({"embedding_size": 32, "trigram_input": true,
+      "normalization_type": "no_norm", "use_bottleneck_attention": false,
+      "key_query_shared_bottleneck": true, "vocab_size": 99})");
+  REQUIRE(apply_student_options(options, a));
+  CHECK(a.embedding_size == 32);
+  CHECK(a.trigram_input);
+  CHECK(a.normalization == Normalization::kNoNorm);
+  CHECK_FALSE(a.use_bottleneck_attention);
+  CHECK(a.key_query_shared_bottleneck);
+  CHECK(a.vocab_size == 30522);  // sizes are not options
+  StudentArch b;
+  copy_student_options(a, b);
+  CHECK(b.embedding_size == 32);
+  CHECK(b.normalization == Normalization::kNoNorm);
+  auto field = [](const char* json) {
+    StudentArch x;
+    return apply_student_options(nlohmann::json::parse(json), x).field();
+  };
+  CHECK(field(R"({"embedding_size": -1})") == "settings.student.embedding_size");
+  CHECK(field(R"({"embedding_size": 1.5})") == "settings.student.embedding_size");
+  CHECK(field(R"({"trigram_input": 1})") == "settings.student.trigram_input");
+  CHECK(field(R"({"normalization_type": "batch_norm"})") == "settings.student.normalization_type");
+  CHECK(is_student_option("trigram_input"));
+  CHECK_FALSE(is_student_option("hidden_size"));
 }
 
 TEST_CASE("student arch: cost grows with every dimension", "[student]") {

@@ -1,8 +1,10 @@
 // The model code against PyTorch: the teacher's forward equals an
-// independent BertForPreTraining (bert_reference.py) on the same
-// safetensors weights to 1e-5, and an exported student loads in PyTorch
-// (tools/autodistill_student.py) and computes the same outputs. Skipped,
-// saying so, only when no python3 can `import torch`.
+// independent BertForPreTraining (bert_reference.py) and a saved student an
+// independent MobileBertForPreTraining (mobilebert_reference.py, strict
+// load_state_dict of the safetensors) on the same weights to 1e-5; the
+// installed loader (tools/autodistill_student.py) computes the same outputs
+// for both student formats. Skipped, saying so, only when no python3 can
+// `import torch`.
 
 #include <ATen/ATen.h>
 
@@ -146,30 +148,117 @@ TEST_CASE("teacher forward equals an independent PyTorch BertForPreTraining to 1
   fs::remove_all(dir);
 }
 
-TEST_CASE("an exported student loads in PyTorch and computes the same outputs") {
+namespace {
+
+// A 50-token vocabulary with BERT's special tokens.
+WordPieceTokenizer small_tokenizer() {
+  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  while (tokens.size() < 50) tokens.push_back("t" + std::to_string(tokens.size()));
+  auto vocab = Vocab::from_tokens(tokens);
+  REQUIRE(vocab);
+  auto tokenizer = WordPieceTokenizer::create(std::move(vocab.value()));
+  REQUIRE(tokenizer);
+  return std::move(tokenizer.value());
+}
+
+// The option combinations the reference is run on.
+std::vector<std::pair<std::string, StudentArch>> student_variants() {
+  const StudentArch base{2, 24, 16, 4, 20, 2, 50, 24, 2};
+  StudentArch mobilebert = base;  // MobileBERT's own choices, scaled down
+  mobilebert.embedding_size = 8;
+  mobilebert.trigram_input = true;
+  mobilebert.normalization = Normalization::kNoNorm;
+  mobilebert.use_bottleneck_attention = false;
+  mobilebert.key_query_shared_bottleneck = true;
+  mobilebert.num_stacked_ffn = 3;
+  StudentArch narrow = base;  // E < H without trigrams, one FFN
+  narrow.embedding_size = 12;
+  narrow.num_stacked_ffn = 1;
+  return {{"default", base}, {"mobilebert", mobilebert}, {"narrow", narrow}};
+}
+
+}  // namespace
+
+TEST_CASE("a saved student is an independent PyTorch MobileBertForPreTraining to 1e-5") {
   const std::string python = python_with_torch();
   if (skip_without_python(python)) return;
   const fs::path dir = temp_dir("student");
-  StudentArch arch{2, 24, 16, 4, 20, 2, 50, 24, 2};
-  auto student = Student::create(arch, 3);
-  REQUIRE(student);
-  perturb(student->named_parameters(), 8);
-  std::vector<std::string> tokens;
-  for (int i = 0; i < 50; ++i) tokens.push_back("t" + std::to_string(i));
-  auto vocab = Vocab::from_tokens(tokens);
-  REQUIRE(vocab);
-  REQUIRE(save_student(*student, dir / "student", *vocab, "{}"));
+  const WordPieceTokenizer tokenizer = small_tokenizer();
   const ModelInputs in = sample_inputs(50);
-  write_inputs(dir / "inputs.safetensors", in);
-  REQUIRE(std::system((python + " " AUTODISTILL_STUDENT_LOADER " " + (dir / "student").string() +
-                       " " + (dir / "inputs.safetensors").string() + " " +
-                       (dir / "outputs.safetensors").string())
+  std::string command = python + " " AUTODISTILL_MOBILEBERT_REFERENCE;
+  std::vector<std::pair<std::string, Student>> students;
+  for (auto& [name, arch] : student_variants()) {
+    auto student = Student::create(arch, 3);
+    REQUIRE(student);
+    perturb(student->named_parameters(), 8);
+    const fs::path checkpoint = dir / name;
+    REQUIRE(save_student(*student, checkpoint, tokenizer, "{}"));
+    write_inputs(checkpoint / "inputs.safetensors", in);
+    command += " " + checkpoint.string() + " " + (checkpoint / "inputs.safetensors").string() +
+               " " + (checkpoint / "outputs.safetensors").string();
+    // What is compared is what was saved: the student loaded back.
+    auto loaded = load_student(checkpoint);
+    REQUIRE(loaded);
+    students.emplace_back(name, std::move(loaded.value()));
+  }
+  // A strict load_state_dict in the reference: a wrong or missing name fails here.
+  REQUIRE(std::system(command.c_str()) == 0);
+  for (auto& [name, student] : students) {
+    INFO("variant " << name);
+    auto file = SafetensorsFile::open(dir / name / "outputs.safetensors");
+    REQUIRE(file);
+    const ModelOutputs ours = student.forward(in);
+    for (size_t i = 0; i < ours.hidden_states.size(); ++i) {
+      CHECK(max_diff(ours.hidden_states[i], output(*file, "hidden_states." + std::to_string(i))) <=
+            1e-5);
+    }
+    for (size_t i = 0; i < ours.attentions.size(); ++i) {
+      CHECK(max_diff(ours.attentions[i], output(*file, "attentions." + std::to_string(i))) <= 1e-5);
+    }
+    CHECK(max_diff(ours.mlm_logits, output(*file, "mlm_logits")) <= 1e-5);
+    CHECK(max_diff(ours.nsp_logits, output(*file, "nsp_logits")) <= 1e-5);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the installed PyTorch loader computes a student's outputs, both formats") {
+  const std::string python = python_with_torch();
+  if (skip_without_python(python)) return;
+  const fs::path dir = temp_dir("loader");
+  const WordPieceTokenizer tokenizer = small_tokenizer();
+  const ModelInputs in = sample_inputs(50);
+  for (auto& [name, arch] : student_variants()) {
+    INFO("variant " << name);
+    auto student = Student::create(arch, 5);
+    REQUIRE(student);
+    perturb(student->named_parameters(), 9);
+    const fs::path checkpoint = dir / name;
+    REQUIRE(save_student(*student, checkpoint, tokenizer, "{}"));
+    write_inputs(dir / "inputs.safetensors", in);
+    REQUIRE(std::system((python + " " AUTODISTILL_STUDENT_LOADER " " + checkpoint.string() + " " +
+                         (dir / "inputs.safetensors").string() + " " +
+                         (dir / "outputs.safetensors").string())
+                            .c_str()) == 0);
+    auto file = SafetensorsFile::open(dir / "outputs.safetensors");
+    REQUIRE(file);
+    const ModelOutputs ours = student->forward(in);
+    CHECK(max_diff(ours.hidden_states.back(), output(*file, "hidden_states.last")) <= 1e-5);
+    CHECK(max_diff(ours.mlm_logits, output(*file, "mlm_logits")) <= 1e-5);
+    CHECK(max_diff(ours.nsp_logits, output(*file, "nsp_logits")) <= 1e-5);
+  }
+  // The earlier format (tests/model/data/legacy_student), against the
+  // outputs the code of that time computed.
+  const fs::path data = AUTODISTILL_TEST_DATA;
+  REQUIRE(std::system((python + " " AUTODISTILL_STUDENT_LOADER " " +
+                       (data / "legacy_student").string() + " " +
+                       (data / "legacy_student_outputs.safetensors").string() + " " +
+                       (dir / "legacy.safetensors").string())
                           .c_str()) == 0);
-  auto file = SafetensorsFile::open(dir / "outputs.safetensors");
-  REQUIRE(file);
-  const ModelOutputs ours = student->forward(in);
-  CHECK(max_diff(ours.hidden_states.back(), output(*file, "hidden_states.last")) <= 1e-5);
-  CHECK(max_diff(ours.mlm_logits, output(*file, "mlm_logits")) <= 1e-5);
-  CHECK(max_diff(ours.nsp_logits, output(*file, "nsp_logits")) <= 1e-5);
+  auto expected = SafetensorsFile::open(data / "legacy_student_outputs.safetensors");
+  auto got = SafetensorsFile::open(dir / "legacy.safetensors");
+  REQUIRE((expected && got));
+  for (const char* name : {"hidden_states.last", "mlm_logits", "nsp_logits"}) {
+    CHECK(max_diff(output(*expected, name), output(*got, name)) <= 1e-5);
+  }
   fs::remove_all(dir);
 }

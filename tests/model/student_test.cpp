@@ -1,18 +1,25 @@
-// The student template: exact parameter count, shapes, masking, seeds,
-// parameter groups and loading.
+// The student template: exact parameter count (every option), shapes,
+// masking, seeds, parameter groups, loading, transformers' names, and the
+// earlier format loading back to the outputs it had.
 
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <set>
 
 #include "autodistill/model/student.hpp"
+#include "autodistill/model/student_checkpoint.hpp"
+#include "autodistill/model/tensor_io.hpp"
 
 using autodistill::Code;
 using autodistill::StudentArch;
 using autodistill::model::ForwardOptions;
+using autodistill::model::load_student_directory;
 using autodistill::model::ModelInputs;
+using autodistill::model::save_student;
 using autodistill::model::Student;
+using autodistill::model::StudentLayout;
 
 namespace {
 
@@ -42,11 +49,32 @@ ModelInputs inputs(int64_t n, int64_t s, int64_t vocab, uint64_t seed) {
 
 }  // namespace
 
+// The option combinations: defaults; MobileBERT's (embedding 8, trigram,
+// no_norm, key/query-shared bottleneck); a narrow embedding alone.
+std::vector<StudentArch> with_options(StudentArch a) {
+  std::vector<StudentArch> out = {a};
+  StudentArch m = a;
+  m.embedding_size = std::max<int64_t>(1, a.hidden_size / 2);
+  m.trigram_input = true;
+  m.normalization = autodistill::Normalization::kNoNorm;
+  m.use_bottleneck_attention = false;
+  m.key_query_shared_bottleneck = true;
+  out.push_back(m);
+  StudentArch e = a;
+  e.embedding_size = std::max<int64_t>(1, a.hidden_size / 4);
+  out.push_back(e);
+  return out;
+}
+
 TEST_CASE("student parameter count equals the analytic count") {
-  const StudentArch archs[] = {arch(1, 16, 8, 1, 12, 1), arch(2, 32, 16, 4, 24, 2),
-                               arch(3, 24, 40, 8, 20, 3), arch(4, 128, 64, 2, 384, 4),
-                               arch(2, 64, 128, 8, 64, 6)};
+  std::vector<StudentArch> archs;
+  for (const StudentArch& base :
+       {arch(1, 16, 8, 1, 12, 1), arch(2, 32, 16, 4, 24, 2), arch(3, 24, 40, 8, 20, 3),
+        arch(4, 128, 64, 2, 384, 4), arch(2, 64, 128, 8, 64, 6)}) {
+    for (const StudentArch& a : with_options(base)) archs.push_back(a);
+  }
   for (const StudentArch& a : archs) {
+    INFO("H " << a.hidden_size << " E " << a.embedding_size << " trigram " << a.trigram_input);
     auto student = Student::create(a);
     REQUIRE(student);
     CHECK(student->parameter_count() == autodistill::parameter_count(a));
@@ -72,6 +100,61 @@ TEST_CASE("student rejects an invalid architecture with the factor's name") {
   auto no_blocks = Student::create(arch(0, 32, 16, 4, 24, 1));
   REQUIRE_FALSE(no_blocks);
   CHECK(no_blocks.status().field() == "num_blocks");
+}
+
+TEST_CASE("student rejects bad options with the option's name") {
+  StudentArch a = arch(2, 32, 16, 4, 24, 1);
+  a.embedding_size = 33;
+  CHECK(Student::create(a).status().field() == "embedding_size");
+  a = arch(2, 32, 16, 4, 24, 1);
+  a.key_query_shared_bottleneck = true;  // both attention inputs
+  CHECK(Student::create(a).status().field() == "key_query_shared_bottleneck");
+  a.use_bottleneck_attention = false;
+  CHECK(Student::create(a));
+  CHECK(Student::create(a, 0, StudentLayout::kLegacy).status().field() == "layout");
+}
+
+TEST_CASE("student parameter names are transformers' MobileBertForPreTraining names") {
+  StudentArch a = arch(1, 16, 8, 2, 12, 2);
+  a.key_query_shared_bottleneck = true;
+  a.use_bottleneck_attention = false;
+  a.embedding_size = 4;
+  auto student = Student::create(a);
+  REQUIRE(student);
+  std::set<std::string> names;
+  for (const auto& [name, t] : student->named_parameters()) names.insert(name);
+  const std::string l = "mobilebert.encoder.layer.0.";
+  for (const std::string& name :
+       {std::string("mobilebert.embeddings.word_embeddings.weight"),
+        std::string("mobilebert.embeddings.embedding_transformation.weight"),
+        std::string("mobilebert.embeddings.LayerNorm.bias"),
+        l + "attention.self.value.weight",
+        l + "attention.output.dense.bias",
+        l + "attention.output.LayerNorm.weight",
+        l + "intermediate.dense.weight",
+        l + "output.dense.weight",
+        l + "output.LayerNorm.bias",
+        l + "output.bottleneck.dense.weight",
+        l + "output.bottleneck.LayerNorm.weight",
+        l + "bottleneck.input.dense.weight",
+        l + "bottleneck.input.LayerNorm.bias",
+        l + "bottleneck.attention.dense.weight",
+        l + "ffn.0.intermediate.dense.bias",
+        l + "ffn.0.output.dense.weight",
+        l + "ffn.0.output.LayerNorm.weight",
+        std::string("mobilebert.pooler.dense.weight"),
+        std::string("cls.predictions.transform.LayerNorm.weight"),
+        std::string("cls.predictions.dense.weight"),
+        std::string("cls.predictions.bias"),
+        std::string("cls.seq_relationship.weight")}) {
+    CHECK(names.count(name) == 1);
+  }
+  CHECK(names.count(l + "ffn.1.output.dense.weight") == 0);  // the 2nd FFN is intermediate/output
+  for (const auto& [name, t] : student->named_parameters()) {
+    if (name == "mobilebert.embeddings.word_embeddings.weight") CHECK(t.size(1) == 4);
+    if (name == "cls.predictions.dense.weight") CHECK(t.sizes() == at::IntArrayRef({12, 97}));
+    if (name == l + "attention.self.value.weight") CHECK(t.sizes() == at::IntArrayRef({8, 16}));
+  }
 }
 
 TEST_CASE("student forward shapes") {
@@ -115,7 +198,11 @@ TEST_CASE("student MLM logits at chosen positions equal the full logits there") 
 }
 
 TEST_CASE("padding does not change the outputs at real tokens") {
-  const StudentArch a = arch(2, 32, 16, 4, 24, 2);
+  // With trigram_input the last real token's window sees its padded
+  // neighbour, as in transformers; so only the options without it here.
+  StudentArch a = arch(2, 32, 16, 4, 24, 2);
+  a.embedding_size = 8;
+  a.normalization = autodistill::Normalization::kNoNorm;
   auto student = Student::create(a, 3);
   REQUIRE(student);
   ModelInputs in = inputs(1, 6, a.vocab_size, 7);
@@ -160,16 +247,79 @@ TEST_CASE("student names are unique and load replaces every parameter") {
   for (auto& [name, t] : y->named_parameters()) CHECK(t.requires_grad());
 
   auto missing = tensors;
-  missing.erase("encoder.block.1.ffn.1.output.weight");
+  missing.erase("mobilebert.encoder.layer.1.ffn.0.output.dense.weight");
   auto status = y->load(missing);
   CHECK(status.code() == Code::kNotFound);
-  CHECK(status.field() == "encoder.block.1.ffn.1.output.weight");
+  CHECK(status.field() == "mobilebert.encoder.layer.1.ffn.0.output.dense.weight");
 
   auto wrong = tensors;
-  wrong["pooler.dense.weight"] = at::zeros({3, 3});
+  wrong["mobilebert.pooler.dense.weight"] = at::zeros({3, 3});
   CHECK(y->load(wrong).code() == Code::kInvalidArgument);
 
   auto extra = tensors;
   extra["cls.predictions.decoder.weight"] = at::zeros({a.vocab_size, 16});
   CHECK(y->load(extra).code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("a student of the earlier format loads and reproduces the outputs it had") {
+  // tests/model/data/legacy_student: written by save_student at commit
+  // bf19c70 (before the MobileBERT layout), with the outputs that code
+  // computed for the inputs stored beside them.
+  const std::filesystem::path data = AUTODISTILL_TEST_DATA;
+  auto loaded = load_student_directory(data / "legacy_student");
+  REQUIRE(loaded);
+  CHECK(loaded->config.layout == StudentLayout::kLegacy);
+  CHECK(loaded->model.layout() == StudentLayout::kLegacy);
+  CHECK(loaded->tokenizer.vocab().size() == 12);
+  auto file =
+      autodistill::model::SafetensorsFile::open(data / "legacy_student_outputs.safetensors");
+  REQUIRE(file);
+  auto tensor = [&](const char* name) {
+    auto t = autodistill::model::read_tensor(*file, name);
+    REQUIRE(t);
+    return *t;
+  };
+  // The inputs stored beside the outputs.
+  ModelInputs in;
+  in.input_ids =
+      at::tensor({2, 5, 6, 7, 8, 5, 9, 3, 2, 6, 10, 4, 11, 3, 0, 0}, at::kLong).view({2, 8});
+  in.token_type_ids =
+      at::tensor({0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, at::kLong).view({2, 8});
+  in.attention_mask =
+      at::tensor({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 8});
+  at::NoGradGuard no_grad;
+  auto out = loaded->model.forward(in);
+  CHECK(at::equal(out.hidden_states.back(), tensor("hidden_states.last")));
+  CHECK(at::equal(out.mlm_logits, tensor("mlm_logits")));
+  CHECK(at::equal(out.nsp_logits, tensor("nsp_logits")));
+  // It has no MobileBERT form to be saved in.
+  auto vocab = autodistill::model::WordPieceTokenizer::create(loaded->tokenizer.vocab());
+  CHECK(save_student(loaded->model, std::filesystem::temp_directory_path() / "never", *vocab, "{}")
+            .field() == "layout");
+}
+
+TEST_CASE("the earlier format's names map onto transformers' names") {
+  using autodistill::model::legacy_parameter_name;
+  CHECK(legacy_parameter_name("embeddings.word_embeddings.weight", 3) ==
+        "mobilebert.embeddings.word_embeddings.weight");
+  CHECK(legacy_parameter_name("encoder.block.4.bottleneck_in.bias", 3) ==
+        "mobilebert.encoder.layer.4.bottleneck.input.dense.bias");
+  CHECK(legacy_parameter_name("encoder.block.0.attention.key.weight", 3) ==
+        "mobilebert.encoder.layer.0.attention.self.key.weight");
+  CHECK(legacy_parameter_name("encoder.block.0.attention.output.weight", 3) ==
+        "mobilebert.encoder.layer.0.attention.output.dense.weight");
+  CHECK(legacy_parameter_name("encoder.block.0.attention.LayerNorm.bias", 3) ==
+        "mobilebert.encoder.layer.0.attention.output.LayerNorm.bias");
+  CHECK(legacy_parameter_name("encoder.block.1.ffn.1.intermediate.weight", 3) ==
+        "mobilebert.encoder.layer.1.ffn.1.intermediate.dense.weight");
+  CHECK(legacy_parameter_name("encoder.block.1.ffn.2.LayerNorm.weight", 3) ==
+        "mobilebert.encoder.layer.1.output.LayerNorm.weight");
+  CHECK(legacy_parameter_name("encoder.block.1.ffn.2.output.bias", 3) ==
+        "mobilebert.encoder.layer.1.output.dense.bias");
+  CHECK(legacy_parameter_name("encoder.block.2.bottleneck_out.weight", 3) ==
+        "mobilebert.encoder.layer.2.output.bottleneck.dense.weight");
+  CHECK(legacy_parameter_name("encoder.block.2.LayerNorm.weight", 3) ==
+        "mobilebert.encoder.layer.2.output.bottleneck.LayerNorm.weight");
+  CHECK(legacy_parameter_name("pooler.dense.bias", 3) == "mobilebert.pooler.dense.bias");
+  CHECK(legacy_parameter_name("cls.predictions.bias", 3) == "cls.predictions.bias");
 }

@@ -22,6 +22,7 @@
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/wordpiece.hpp"
+#include "autodistill/wire/digest.hpp"
 
 // LibTorch's c10 defines a glog-style CHECK (abort on failure); Catch's must
 // win, so Catch comes after the LibTorch headers.
@@ -132,7 +133,9 @@ class Cluster {
     daemon_ = Process::spawn(
         {AUTODISTILLD_PATH, "--data_dir", (dir_ / "data").string(), "--worker_endpoint",
          worker_endpoint_, "--client_endpoint", client_endpoint_, "--heartbeat_interval_ms", "200",
-         "--liveness", "5", "--lease_ms", "3000", "--tick_ms", "50"},
+         "--liveness", "5", "--lease_ms", "3000", "--tick_ms", "50",
+         // Not the default 127.0.0.1:9464: another daemon on the host may hold it.
+         "--http_listen", ""},
         (dir_ / "daemon.log").string());
     ClientOptions options;
     options.endpoint = client_endpoint_;
@@ -264,9 +267,13 @@ TEST_CASE(
   for (const auto& student : outcome["students"]) {
     const fs::path student_dir = student["dir"].get<std::string>();
     INFO(student_dir);
-    for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "manifest.json"}) {
+    for (const char* file :
+         {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+          "tokenizer_config.json", "special_tokens_map.json", "manifest.json", "onnx/model.onnx"}) {
       CHECK(fs::exists(student_dir / file));
     }
+    // The CLI exported it to ONNX (autodistill-export-onnx of the build tree).
+    CHECK(student["onnx"] == (student_dir / "onnx" / "model.onnx").string());
     auto loaded = model::load_student(student_dir);
     REQUIRE(loaded);
     const model::Student& s = *loaded;
@@ -278,6 +285,22 @@ TEST_CASE(
     const auto manifest = nlohmann::json::parse(slurp(student_dir / "manifest.json"));
     CHECK(manifest["accuracy"]["mlm_accuracy"].get<double>() ==
           Approx(eval.mlm_accuracy).margin(1e-6));
+    // The latency the candidate's probe trial measured reached the manifest
+    // (the daemon hands it to the Regular trial), with its interval and the
+    // probe's hardware fingerprint, and every file's digest.
+    CHECK(manifest["latency"]["median_ms"].get<double>() ==
+          Approx(student["latency_ms"].get<double>()));
+    CHECK(manifest["latency"]["median_ci_ms"][0].get<double>() <=
+          manifest["latency"]["median_ms"].get<double>());
+    CHECK(manifest["latency"]["median_ci_ms"][1].get<double>() >=
+          manifest["latency"]["median_ms"].get<double>());
+    CHECK_FALSE(manifest["latency"]["hardware_fingerprint"].get<std::string>().empty());
+    CHECK(manifest["parameters"] == s.parameter_count());
+    // The daemon took the student only with the digests its manifest records.
+    for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json"}) {
+      CHECK(manifest["files"][file]["sha256"] ==
+            wire::sha256_file((student_dir / file).string()).value());
+    }
   }
 
   // A retry after another restart: the same study, nothing new, same result.

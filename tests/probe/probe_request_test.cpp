@@ -61,6 +61,24 @@ TEST_CASE("settings give the serving setting and fixed student sizes", "[probe][
   CHECK(r->serving.throughput_batch_sizes == std::vector<int64_t>{8, 32});
 }
 
+TEST_CASE("settings.student's template options shape the probed student", "[probe][request]") {
+  auto r = parse_probe_request(table1_point(), R"({"student": {"embedding_size": 128,
+      "trigram_input": true, "normalization_type": "no_norm",
+      "use_bottleneck_attention": false, "key_query_shared_bottleneck": true}})");
+  REQUIRE(r.is_ok());
+  CHECK(r->arch.embedding_size == 128);
+  CHECK(r->arch.trigram_input);
+  CHECK(r->arch.normalization == Normalization::kNoNorm);
+  CHECK_FALSE(r->arch.use_bottleneck_attention);
+  CHECK(r->arch.key_query_shared_bottleneck);
+  CHECK(error_for(table1_point(), R"({"student": {"trigram_input": "yes"}})").field() ==
+        "settings.student.trigram_input");
+  CHECK(error_for(table1_point(), R"({"student": {"embedding_size": 1024}})").field() ==
+        "settings.student.embedding_size");  // wider than the hidden size
+  CHECK(error_for(table1_point(), R"({"student": {"use_bottleneck_attention": false}})").field() ==
+        "settings.student.key_query_shared_bottleneck");
+}
+
 TEST_CASE("a bad architecture is refused naming the factor", "[probe][request]") {
   auto heads = table1_point();
   heads["num_heads"] = 3;  // does not divide 128
@@ -111,4 +129,13 @@ TEST_CASE("bad settings are refused naming the key", "[probe][request]") {
   CHECK(error_for(table1_point(), R"({"student": {"heads": 2}})").field() ==
         "settings.student.heads");
   CHECK(error_for(table1_point(), R"({"serving": 3})").field() == "settings.serving");
+  // Bounded JSON (issue #11): a deep value used to reach an error message's dump().
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& settings : {R"({"serving": {"batch_size": )" + deep + "}}",
+                                      std::string(R"({"serving": {"batch_size": 1e999}})")}) {
+    Status s = error_for(table1_point(), settings);
+    CHECK(s.field() == "settings_json");
+    CHECK_THAT(s.message(),
+               Catch::Contains("deeper than 64") || Catch::Contains("number overflow"));
+  }
 }

@@ -206,7 +206,8 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   // Feasibility: enumerate small discrete spaces, sample the others.
   size_t valid = 0;
   const auto grid = impl->space.grid_size();
-  if (impl->space.discrete() && grid && *grid <= cfg.bo.max_enumeration) {
+  if (impl->space.discrete() && grid && *grid <= cfg.bo.max_enumeration &&
+      *grid * impl->space.dims() <= cfg.bo.max_enumeration_values) {
     impl->enumerated = true;
     impl->space.for_each([&](const Point& p) {
       ++valid;
@@ -250,7 +251,7 @@ std::optional<double> Engine::Impl::analytic(size_t which, const Point& p) const
   auto v = [&](size_t k) {
     return static_cast<int64_t>(std::llround(p[static_cast<size_t>(student_factors[k])]));
   };
-  StudentArch arch;
+  StudentArch arch = config.student->options;
   arch.num_blocks = v(0);
   arch.hidden_size = v(1);
   arch.bottleneck_size = v(2);
@@ -259,6 +260,7 @@ std::optional<double> Engine::Impl::analytic(size_t which, const Point& p) const
   arch.num_stacked_ffn = v(5);
   arch.vocab_size = config.student->vocab_size;
   arch.max_positions = config.student->max_seq_length;
+  arch.type_vocab_size = config.student->type_vocab_size;
   return which == 0 ? static_cast<double>(parameter_count(arch))
                     : forward_flops(arch, config.student->max_seq_length);
 }
@@ -325,8 +327,9 @@ Result<Point> Engine::Impl::canonical(const Point& p, const std::string& field) 
 // ---------------------------------------------------------------------------
 // CandidateSource
 
-CandidateSource::CandidateSource(const Engine::Impl& impl, std::set<Point> excluded)
-    : impl_(impl), excluded_(std::move(excluded)) {
+CandidateSource::CandidateSource(const Engine::Impl& impl, std::set<Point> excluded,
+                                 const std::atomic<bool>* cancel)
+    : impl_(impl), excluded_(std::move(excluded)), cancel_(cancel) {
   if (impl.enumerated) {
     available_.reserve(impl.feasible.size());
     for (size_t i = 0; i < impl.feasible.size(); ++i) {
@@ -419,8 +422,8 @@ std::optional<Point> CandidateSource::nearest(const std::vector<double>& u, Rng&
 // ---------------------------------------------------------------------------
 // Suggestion dispatch
 
-Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
-                                                 const std::vector<Point>& pending_in) const {
+Result<std::vector<Point>> Engine::Impl::suggest(size_t n, const std::vector<Point>& pending_in,
+                                                 const std::atomic<bool>* cancel) const {
   std::vector<Point> pending;
   for (size_t i = 0; i < pending_in.size(); ++i) {
     auto p = canonical(pending_in[i], at("pending", i));
@@ -436,7 +439,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
   for (const auto& s : points) {
     if (s.failed || complete(s)) excluded.insert(s.point);
   }
-  CandidateSource source(*this, std::move(excluded));
+  CandidateSource source(*this, std::move(excluded), cancel);
   Rng rng(hash_combine(hash_combine(config.seed, events), hash_combine(n, hash_points(pending))));
 
   std::vector<Point> out;
@@ -465,7 +468,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
     }
   } else {
     const size_t population = static_cast<size_t>(config.population);
-    for (size_t b = 0; b < n; ++b) {
+    for (size_t b = 0; b < n && !source.cancelled(); ++b) {
       std::optional<Point> p;
       const size_t step = started + b;
       if (algorithm == "firefly" && step >= population) p = firefly_step(*this, step, source, rng);
@@ -474,6 +477,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
       if (!take(std::move(p))) break;
     }
   }
+  if (source.cancelled()) return Status(Code::kCancelled, "suggestion cancelled");
   return out;
 }
 
@@ -513,8 +517,9 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
-Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& pending) const {
-  return impl_->suggest(n, pending);
+Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& pending,
+                                           const std::atomic<bool>* cancel) const {
+  return impl_->suggest(n, pending, cancel);
 }
 
 Result<std::vector<double>> Engine::score(const std::vector<Point>& candidates,

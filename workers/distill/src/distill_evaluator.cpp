@@ -11,14 +11,18 @@
 #include <sstream>
 #include <thread>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/distill/settings.hpp"
 #include "autodistill/model/corpus.hpp"
+#include "autodistill/model/pretraining_examples.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
 #include "autodistill/student_arch.hpp"
+#include "autodistill/student_settings.hpp"
 #include "autodistill/wire/bundle.hpp"
+#include "autodistill/wire/digest.hpp"
 
 namespace autodistill::distill {
 
@@ -41,30 +45,109 @@ struct LoadedTeacher {
   model::WordPieceTokenizer tokenizer;
 };
 
-// transformers' tokenizer_config.json, when the checkpoint has one: cased
-// models say do_lower_case false.
-model::TokenizerOptions tokenizer_options(const fs::path& dir) {
-  model::TokenizerOptions options;
-  std::ifstream in(dir / "tokenizer_config.json");
-  if (!in) return options;
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!json.is_object()) return options;
-  if (auto it = json.find("do_lower_case"); it != json.end() && it->is_boolean()) {
-    options.lower_case = it->get<bool>();
-    options.strip_accents = options.lower_case;
-  }
-  if (auto it = json.find("strip_accents"); it != json.end() && it->is_boolean()) {
-    options.strip_accents = it->get<bool>();
-  }
-  return options;
-}
-
 std::string kind_name(wire::TrialKind kind) {
   return kind == wire::TrialKind::Flash     ? "flash"
          : kind == wire::TrialKind::Regular ? "regular"
                                             : "other";
+}
+
+// The manifest's "latency" from settings.probe, the candidate's completed
+// probe measurement, which the daemon adds to a Regular trial's settings
+// (daemon/.../probe_handoff.hpp): the median and its confidence interval,
+// the probe's hardware fingerprint and trial, and the whole measurement.
+// null when the settings carry none (a Flash trial, a trial built by other
+// means).
+nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
+  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
+                                                   "settings_json");
+  if (!parsed || !parsed->is_object()) return nullptr;
+  const nlohmann::ordered_json& settings = parsed.value();
+  auto it = settings.find("probe");
+  if (it == settings.end() || !it->is_object()) return nullptr;
+  const nlohmann::ordered_json& probe = *it;
+  auto number = [](const nlohmann::ordered_json& object, const char* key) {
+    if (!object.is_object()) return nlohmann::ordered_json(nullptr);
+    auto v = object.find(key);
+    return v != object.end() && v->is_number() ? *v : nlohmann::ordered_json(nullptr);
+  };
+  const auto objectives = probe.value("objectives", nlohmann::ordered_json::object());
+  const auto metrics = probe.value("metrics", nlohmann::ordered_json::object());
+  nlohmann::ordered_json latency;
+  latency["median_ms"] = number(objectives, "latency_ms");
+  latency["median_ci_ms"] = {number(metrics, "median_ci_low_ms"),
+                             number(metrics, "median_ci_high_ms")};
+  latency["hardware_fingerprint"] = probe.value("hardware_fingerprint", nlohmann::ordered_json());
+  latency["probe_trial_id"] = probe.value("trial_id", nlohmann::ordered_json());
+  latency["measurement"] = probe;
+  return latency;
+}
+
+nlohmann::ordered_json student_manifest(const worker::TrialSpec& spec, const StudentArch& arch,
+                                        const model::Student& student,
+                                        const DistillOptions& options, const DistillReport& report,
+                                        const std::string& device, int64_t threads,
+                                        const model::Teacher& teacher,
+                                        nlohmann::ordered_json latency) {
+  const model::BertConfig& tc = teacher.config();
+  nlohmann::ordered_json manifest;
+  manifest["format"] = "autodistill-student";
+  manifest["version"] = 2;
+  manifest["model_format"] = "huggingface-mobilebert";
+  manifest["architecture"] = {{"num_blocks", arch.num_blocks},
+                              {"hidden_size", arch.hidden_size},
+                              {"bottleneck_size", arch.bottleneck_size},
+                              {"num_heads", arch.num_heads},
+                              {"intermediate_size", arch.intermediate_size},
+                              {"num_stacked_ffn", arch.num_stacked_ffn},
+                              {"vocab_size", arch.vocab_size},
+                              {"max_positions", arch.max_positions},
+                              {"type_vocab_size", arch.type_vocab_size},
+                              {"embedding_size", embedding_width(arch)},
+                              {"trigram_input", arch.trigram_input},
+                              {"normalization_type", normalization_name(arch.normalization)},
+                              {"use_bottleneck_attention", arch.use_bottleneck_attention},
+                              {"key_query_shared_bottleneck", arch.key_query_shared_bottleneck}};
+  manifest["parameters"] = student.parameter_count();
+  manifest["flops_per_sequence"] = forward_flops(arch, options.seq_len);
+  manifest["accuracy"] = {{"mlm_accuracy", report.eval.mlm_accuracy},
+                          {"nsp_accuracy", report.eval.nsp_accuracy},
+                          {"mlm_loss", report.eval.mlm_loss},
+                          {"nsp_loss", report.eval.nsp_loss},
+                          {"mlm_predictions", report.eval.mlm_predictions},
+                          {"nsp_predictions", report.eval.nsp_predictions}};
+  manifest["latency"] = std::move(latency);
+  manifest["teacher"] = {{"digest", spec.teacher_digest},
+                         {"num_hidden_layers", tc.num_hidden_layers},
+                         {"hidden_size", tc.hidden_size},
+                         {"num_attention_heads", tc.num_attention_heads},
+                         {"parameters", teacher.parameter_count()}};
+  manifest["corpus"] = {{"digest", spec.corpus_digest}};
+  nlohmann::ordered_json phases = nlohmann::ordered_json::array();
+  for (const PhaseReport& p : report.phases) {
+    phases.push_back({{"phase", p.phase},
+                      {"steps", p.steps},
+                      {"first_loss", p.first_loss},
+                      {"last_loss", p.last_loss}});
+  }
+  manifest["distillation"] = {{"kind", kind_name(spec.kind)},
+                              {"steps", report.steps},
+                              {"batch_size", options.batch_size},
+                              {"seq_len", options.seq_len},
+                              {"learning_rate", options.learning_rate},
+                              {"progressive_ratio", options.progressive_ratio},
+                              {"alpha", options.alpha},
+                              {"temperature", options.temperature},
+                              {"seed", options.seed},
+                              {"eval_seed", options.eval_seed},
+                              {"phases", phases},
+                              {"train_seconds", report.train_seconds},
+                              {"tokens_per_second", report.tokens_per_second},
+                              {"device", device},
+                              {"threads", threads}};
+  manifest["study_id"] = spec.study_id;
+  manifest["trial_id"] = spec.trial_id;
+  manifest["attempt"] = spec.attempt;
+  return manifest;
 }
 
 }  // namespace
@@ -90,8 +173,21 @@ struct DistillEvaluator::Cache {
   std::map<std::string, std::shared_ptr<const model::Corpus>> corpora;
 };
 
+namespace {
+
+finetune::FinetuneWorkerOptions finetune_options(const DistillWorkerOptions& options) {
+  auto device = resolve_device(options.device);
+  return {.threads = options.threads,
+          .slots = options.slots,
+          .device = device ? *device : std::string("cpu")};
+}
+
+}  // namespace
+
 DistillEvaluator::DistillEvaluator(DistillWorkerOptions options)
-    : options_(std::move(options)), cache_(std::make_unique<Cache>()) {}
+    : options_(std::move(options)),
+      cache_(std::make_unique<Cache>()),
+      finetune_(finetune_options(options_)) {}
 
 DistillEvaluator::~DistillEvaluator() = default;
 
@@ -113,15 +209,11 @@ Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, con
   if (!teacher) return permanent(teacher.status());
   auto vocab = model::Vocab::read(dir / "vocab.txt");
   if (!vocab) return permanent(vocab.status());
-  if (vocab->size() > teacher->config().vocab_size) {
-    return permanent(Status(Code::kInvalidArgument,
-                            "vocab.txt has " + std::to_string(vocab->size()) +
-                                " tokens, more than the teacher's vocab_size " +
-                                std::to_string(teacher->config().vocab_size),
-                            "vocab.txt"));
+  if (Status s = model::validate_vocab(*vocab, teacher->config().vocab_size); !s) {
+    return permanent(Status(s.code(), "teacher: " + s.message(), s.field()));
   }
-  auto tokenizer =
-      model::WordPieceTokenizer::create(std::move(vocab.value()), tokenizer_options(dir));
+  auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()),
+                                                     model::read_tokenizer_options(dir));
   if (!tokenizer) return permanent(tokenizer.status());
   teacher->to(device);
   std::error_code ignored;
@@ -135,9 +227,10 @@ Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, con
 Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
   try {
     const worker::TrialSpec& spec = ctx.spec();
+    if (spec.kind == wire::TrialKind::Finetune) return finetune_.evaluate(ctx);
     if (spec.kind != wire::TrialKind::Flash && spec.kind != wire::TrialKind::Regular) {
       return worker::permanent_failure(
-          std::string("the distill worker evaluates Flash and Regular trials, not ") +
+          std::string("the distill worker evaluates Flash, Regular and Finetune trials, not ") +
               wire::EnumNameTrialKind(spec.kind),
           "kind");
     }
@@ -227,6 +320,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
       }
     }
     StudentArch base;
+    copy_student_options(settings->options_arch, base);
     base.vocab_size = tc.vocab_size;
     base.max_positions = tc.max_position_embeddings;
     base.type_vocab_size = tc.type_vocab_size;
@@ -269,60 +363,10 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
         1.0, "exporting",
         {{"mlm_accuracy", report->eval.mlm_accuracy}, {"nsp_accuracy", report->eval.nsp_accuracy}});
 
-    nlohmann::ordered_json manifest;
-    manifest["format"] = "autodistill-student";
-    manifest["version"] = 1;
-    manifest["architecture"] = {{"num_blocks", arch.num_blocks},
-                                {"hidden_size", arch.hidden_size},
-                                {"bottleneck_size", arch.bottleneck_size},
-                                {"num_heads", arch.num_heads},
-                                {"intermediate_size", arch.intermediate_size},
-                                {"num_stacked_ffn", arch.num_stacked_ffn},
-                                {"vocab_size", arch.vocab_size},
-                                {"max_positions", arch.max_positions},
-                                {"type_vocab_size", arch.type_vocab_size}};
-    manifest["parameters"] = student->parameter_count();
-    manifest["flops_per_sequence"] = forward_flops(arch, options.seq_len);
-    manifest["accuracy"] = {{"mlm_accuracy", report->eval.mlm_accuracy},
-                            {"nsp_accuracy", report->eval.nsp_accuracy},
-                            {"mlm_loss", report->eval.mlm_loss},
-                            {"nsp_loss", report->eval.nsp_loss},
-                            {"mlm_predictions", report->eval.mlm_predictions},
-                            {"nsp_predictions", report->eval.nsp_predictions}};
-    manifest["teacher"] = {{"digest", spec.teacher_digest},
-                           {"num_hidden_layers", tc.num_hidden_layers},
-                           {"hidden_size", tc.hidden_size},
-                           {"num_attention_heads", tc.num_attention_heads},
-                           {"parameters", teacher->teacher.parameter_count()}};
-    manifest["corpus"] = {{"digest", spec.corpus_digest}};
-    nlohmann::ordered_json phases = nlohmann::ordered_json::array();
-    for (const PhaseReport& p : report->phases) {
-      phases.push_back({{"phase", p.phase},
-                        {"steps", p.steps},
-                        {"first_loss", p.first_loss},
-                        {"last_loss", p.last_loss}});
-    }
-    manifest["distillation"] = {{"kind", kind_name(spec.kind)},
-                                {"steps", report->steps},
-                                {"batch_size", options.batch_size},
-                                {"seq_len", options.seq_len},
-                                {"learning_rate", options.learning_rate},
-                                {"progressive_ratio", options.progressive_ratio},
-                                {"alpha", options.alpha},
-                                {"temperature", options.temperature},
-                                {"seed", options.seed},
-                                {"eval_seed", options.eval_seed},
-                                {"phases", phases},
-                                {"train_seconds", report->train_seconds},
-                                {"tokens_per_second", report->tokens_per_second},
-                                {"device", *device_name},
-                                {"threads", threads}};
-    manifest["study_id"] = spec.study_id;
-    manifest["trial_id"] = spec.trial_id;
-    manifest["attempt"] = spec.attempt;
     const fs::path out = ctx.scratch_dir() / "student";
-    if (Status s = model::save_student(*student, out, teacher->tokenizer.vocab(), manifest.dump());
-        !s) {
+    auto manifest = student_manifest(spec, arch, *student, options, *report, *device_name, threads,
+                                     teacher->teacher, latency_from_settings(spec.settings_json));
+    if (Status s = model::save_student(*student, out, teacher->tokenizer, manifest.dump()); !s) {
       return s;
     }
 
@@ -337,9 +381,10 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     outcome.metrics["train_seconds"] = report->train_seconds;
     outcome.metrics["tokens_per_second"] = report->tokens_per_second;
     if (!report->phases.empty()) outcome.metrics["final_loss"] = report->phases.back().last_loss;
-    for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "manifest.json"}) {
+    for (const std::string& file : model::student_files()) {
       outcome.artifacts.push_back({file, out / file});
     }
+    outcome.artifacts.push_back({"manifest.json", out / "manifest.json"});
     return outcome;
   } catch (const c10::Error& e) {
     return worker::retryable_failure(std::string("distillation failed in LibTorch: ") +

@@ -89,22 +89,37 @@ Status init_student_from_teacher(model::Student& student, const model::Teacher& 
   at::NoGradGuard no_grad;
   const auto s = student.named_parameters();
   const auto t = teacher.named_parameters();
-  const at::Tensor r = resample_matrix(c.hidden_size, a.hidden_size).to(student.device());
-  for (const char* name : {"word_embeddings.weight", "position_embeddings.weight",
-                           "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias"}) {
-    at::Tensor from = find(t, std::string("bert.embeddings.") + name).to(student.device());
-    find(s, std::string("embeddings.") + name).copy_(at::matmul(from, r));
+  const at::Device device = student.device();
+  auto get = [&](const std::string& name) { return find(t, name).to(device); };
+  auto set = [&](const std::string& name, const at::Tensor& value) {
+    find(s, "mobilebert.embeddings." + name).copy_(value);
+  };
+  const int64_t E = embedding_width(a);
+  const at::Tensor r = resample_matrix(c.hidden_size, a.hidden_size).to(device);
+  const at::Tensor r_word = resample_matrix(c.hidden_size, E).to(device);
+  set("word_embeddings.weight", at::matmul(get("bert.embeddings.word_embeddings.weight"), r_word));
+  for (const char* name : {"position_embeddings.weight", "token_type_embeddings.weight",
+                           "LayerNorm.weight", "LayerNorm.bias"}) {
+    set(name, at::matmul(get(std::string("bert.embeddings.") + name), r));
+  }
+  // The embedding transformation starts as "the token's own embedding,
+  // resampled from E to H": zero on the neighbours' trigram slots.
+  if (transforms_embeddings(a)) {
+    const at::Tensor up = resample_matrix(E, a.hidden_size).to(device).t();  // [H, E]
+    at::Tensor w = find(s, "mobilebert.embeddings.embedding_transformation.weight");
+    w.zero_();
+    w.narrow(1, a.trigram_input ? E : 0, E).copy_(up);
+    find(s, "mobilebert.embeddings.embedding_transformation.bias").zero_();
   }
   find(s, "cls.predictions.bias").copy_(find(t, "cls.predictions.bias"));
 
   // The heads, resampled the same way: with x_s = x_t D and x_t ~ x_s U,
   // a teacher map y_t = x_t W^T + b becomes y_s = x_s (U W^T D) + b D.
   const at::Tensor& d = r;
-  const at::Tensor u = resample_matrix(a.hidden_size, c.hidden_size).to(student.device());
-  auto get = [&](const std::string& name) { return find(t, name).to(student.device()); };
+  const at::Tensor u = resample_matrix(a.hidden_size, c.hidden_size).to(device);
   for (const auto& [from, to] :
        {std::pair{"cls.predictions.transform.dense", "cls.predictions.transform.dense"},
-        std::pair{"bert.pooler.dense", "pooler.dense"}}) {
+        std::pair{"bert.pooler.dense", "mobilebert.pooler.dense"}}) {
     find(s, std::string(to) + ".weight")
         .copy_(at::matmul(at::matmul(d.t(), get(std::string(from) + ".weight")), u.t()));
     find(s, std::string(to) + ".bias").copy_(at::matmul(get(std::string(from) + ".bias"), d));
@@ -112,6 +127,14 @@ Status init_student_from_teacher(model::Student& student, const model::Teacher& 
   for (const char* name : {"weight", "bias"}) {
     find(s, std::string("cls.predictions.transform.LayerNorm.") + name)
         .copy_(at::matmul(get(std::string("cls.predictions.transform.LayerNorm.") + name), d));
+  }
+  // The decoder's rows past the tied E word-embedding columns: the
+  // teacher's decoder resampled to H, columns E..H.
+  if (E < a.hidden_size) {
+    at::Tensor decoder = find(t, "cls.predictions.decoder.weight");
+    if (!decoder.defined()) decoder = find(t, "bert.embeddings.word_embeddings.weight");
+    find(s, "cls.predictions.dense.weight")
+        .copy_(at::matmul(decoder.to(device), d).narrow(1, E, a.hidden_size - E).t());
   }
   find(s, "cls.seq_relationship.weight")
       .copy_(at::matmul(get("cls.seq_relationship.weight"), u.t()));
@@ -225,11 +248,11 @@ Result<PhaseReport> Distiller::progressive_stage(int64_t k, int64_t steps,
   }
   const int64_t layer =
       teacher_layer_for(k + 1, a.num_blocks, m.teacher->config().num_hidden_layers);
-  const std::string block = "encoder.block." + std::to_string(k) + ".";
+  const std::string block = "mobilebert.encoder.layer." + std::to_string(k) + ".";
   const auto all = m.student->named_parameters();
   std::vector<model::NamedTensor> params;
   for (const auto& [name, t] : all) {
-    if (name.rfind(block, 0) == 0 || (k == 0 && name.rfind("embeddings.", 0) == 0)) {
+    if (name.rfind(block, 0) == 0 || (k == 0 && name.rfind("mobilebert.embeddings.", 0) == 0)) {
       params.emplace_back(name, t);
     }
   }

@@ -1,8 +1,12 @@
 #include "autodistill/distill/settings.hpp"
 
+#include "autodistill/student_settings.hpp"
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "autodistill/bounded_json.hpp"
 
 namespace autodistill::distill {
 
@@ -88,7 +92,13 @@ Status parse_distill(const nlohmann::json& json, DistillSettings& s) {
 
 Status parse_student(const nlohmann::json& json, DistillSettings& s) {
   for (const auto& [key, value] : json.items()) {
-    if (!student_keys().count(key)) return bad("student." + key, "is not a student size");
+    if (is_student_option(key)) {
+      if (Status set = set_student_option(s.options_arch, key, value); !set) return set;
+      continue;
+    }
+    if (!student_keys().count(key)) {
+      return bad("student." + key, "is not a student size or template option");
+    }
     if (!value.is_number_integer() || value.get<int64_t>() < 1) {
       return bad("student." + key, "must be a positive integer");
     }
@@ -102,8 +112,10 @@ Status parse_student(const nlohmann::json& json, DistillSettings& s) {
 Result<DistillSettings> parse_distill_settings(std::string_view settings_json) {
   DistillSettings s;
   if (settings_json.empty()) return s;
-  const nlohmann::json json = nlohmann::json::parse(settings_json, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
+  auto parsed = parse_json(settings_json, "settings");
+  if (!parsed) return Status(Code::kMalformed, parsed.status().message(), "settings");
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) {
     return Status(Code::kMalformed, "settings are not a JSON object", "settings");
   }
   for (const char* section : {"distill", "student"}) {

@@ -57,8 +57,8 @@ void Linear::collect(const std::string& name, ParamRefs& refs) {
   refs.push_back({name + ".bias", &bias});
 }
 
-LayerNorm::LayerNorm(int64_t width, double eps, Init& init)
-    : weight(init.ones({width})), bias(init.zeros({width})), eps(eps) {}
+LayerNorm::LayerNorm(int64_t width, double eps, Init& init, bool affine_only)
+    : weight(init.ones({width})), bias(init.zeros({width})), eps(eps), affine_only(affine_only) {}
 
 void LayerNorm::collect(const std::string& name, ParamRefs& refs) {
   refs.push_back({name + ".weight", &weight});
@@ -88,27 +88,32 @@ Attention::Attention(int64_t width, int64_t heads, double eps, Init& init)
       norm(width, eps, init),
       heads(heads) {}
 
-std::pair<at::Tensor, at::Tensor> Attention::operator()(const at::Tensor& x,
-                                                        const at::Tensor& mask_bias) const {
-  const int64_t n = x.size(0), s = x.size(1), width = x.size(2);
+std::pair<at::Tensor, at::Tensor> multi_head_attention(const at::Tensor& q, const at::Tensor& k,
+                                                       const at::Tensor& v, int64_t heads,
+                                                       const at::Tensor& mask_bias) {
+  const int64_t n = q.size(0), s = q.size(1), width = q.size(2);
   const int64_t head_dim = width / heads;
   auto split = [&](const at::Tensor& t) {
     return t.view({n, s, heads, head_dim}).transpose(1, 2);  // [N, A, S, d]
   };
-  at::Tensor q = split(query(x));
-  at::Tensor k = split(key(x));
-  at::Tensor v = split(value(x));
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  at::Tensor scores =
+      at::matmul(split(q), split(k).transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
   at::Tensor probs = at::softmax(scores + mask_bias, -1);
-  at::Tensor context = at::matmul(probs, v).transpose(1, 2).reshape({n, s, width});
+  at::Tensor context = at::matmul(probs, split(v)).transpose(1, 2).reshape({n, s, width});
+  return {context, probs};
+}
+
+std::pair<at::Tensor, at::Tensor> Attention::operator()(const at::Tensor& x,
+                                                        const at::Tensor& mask_bias) const {
+  auto [context, probs] = multi_head_attention(query(x), key(x), value(x), heads, mask_bias);
   return {norm(x + output(context)), probs};
 }
 
 FeedForward::FeedForward(int64_t width, int64_t inner, Activation activation, double eps,
-                         Init& init)
+                         Init& init, bool affine_only)
     : intermediate(width, inner, init),
       output(inner, width, init),
-      norm(width, eps, init),
+      norm(width, eps, init, affine_only),
       activation(activation) {}
 
 PretrainingHeads::PretrainingHeads(int64_t hidden, int64_t vocab, Activation activation, double eps,

@@ -58,14 +58,18 @@ struct Linear {
   void collect(const std::string& name, ParamRefs& refs);
 };
 
+// LayerNorm over the last dimension, or with `affine_only` MobileBERT's
+// NoNorm (x * weight + bias, no normalization).
 struct LayerNorm {
   at::Tensor weight;  // [width]
   at::Tensor bias;    // [width]
   double eps = 1e-12;
+  bool affine_only = false;
 
   LayerNorm() = default;
-  LayerNorm(int64_t width, double eps, Init& init);
+  LayerNorm(int64_t width, double eps, Init& init, bool affine_only = false);
   at::Tensor operator()(const at::Tensor& x) const {
+    if (affine_only) return at::addcmul(bias, x, weight);
     return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
   }
   void collect(const std::string& name, ParamRefs& refs);
@@ -84,6 +88,13 @@ struct Embeddings {
   // ids, types: [N, S] int64 -> [N, S, H].
   at::Tensor operator()(const at::Tensor& ids, const at::Tensor& types) const;
 };
+
+// softmax(q k^T / sqrt(d) + mask_bias) v over `heads` heads of width d =
+// W / heads: q, k, v [N, S, W] (already projected) -> the context [N, S, W]
+// and the probabilities [N, heads, S, S].
+std::pair<at::Tensor, at::Tensor> multi_head_attention(const at::Tensor& q, const at::Tensor& k,
+                                                       const at::Tensor& v, int64_t heads,
+                                                       const at::Tensor& mask_bias);
 
 // BERT self-attention sub-layer in width W with `heads` heads:
 //   out = LayerNorm(x + O(softmax(Q K^T / sqrt(W / heads) + mask) V)).
@@ -108,7 +119,8 @@ struct FeedForward {
   Activation activation = Activation::kGelu;
 
   FeedForward() = default;
-  FeedForward(int64_t width, int64_t inner, Activation activation, double eps, Init& init);
+  FeedForward(int64_t width, int64_t inner, Activation activation, double eps, Init& init,
+              bool affine_only = false);
   at::Tensor operator()(const at::Tensor& x) const {
     return norm(x + output(activate(intermediate(x), activation)));
   }

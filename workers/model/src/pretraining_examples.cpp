@@ -32,6 +32,26 @@ Result<SpecialTokens> special_tokens(const Vocab& vocab) {
   return s;
 }
 
+Status validate_vocab(const Vocab& vocab, int64_t vocab_size) {
+  auto bad = [](const std::string& why) {
+    return Status(Code::kInvalidArgument, "vocab.txt " + why, "vocab.txt");
+  };
+  if (vocab.size() != vocab_size) {
+    return bad("has " + std::to_string(vocab.size()) + " tokens but config.json's vocab_size is " +
+               std::to_string(vocab_size) + " (one token per embedding row)");
+  }
+  auto special = special_tokens(vocab);
+  if (!special) return bad("lacks the special token " + special.status().field());
+  int64_t specials = 0;
+  for (const char* token : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+    for (int64_t id = 0; id < vocab.size(); ++id) specials += vocab.token(id) == token;
+  }
+  if (specials >= vocab.size()) {
+    return bad("holds only special tokens: every word would become [UNK]");
+  }
+  return Status::ok();
+}
+
 Status validate(const ExampleOptions& o) {
   auto bad = [](const char* field, const std::string& why) {
     return Status(Code::kInvalidArgument, std::string(field) + " " + why, field);

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill::model {
 
 static_assert(std::endian::native == std::endian::little,
@@ -122,10 +124,12 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path)
   const uint64_t data_size = file_size - 8 - header_size;
   file.data_ = base + 8 + header_size;
 
-  nlohmann::json json = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return malformed(path, "the header is not a JSON object");
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxHeader;
+  auto parsed = parse_json(header, "header", limits);
+  if (!parsed) return malformed(path, "the header: " + parsed.status().message());
+  nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return malformed(path, "the header is not a JSON object");
   for (auto& [name, value] : json.items()) {
     if (name == "__metadata__") {
       if (!value.is_object()) return malformed(path, "__metadata__ is not an object", name);
@@ -185,8 +189,12 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path)
     }
     file.entries_.push_back(std::move(entry));
   }
+  // Empty tensors (shape with a 0, as transformers writes for a zero-width
+  // layer) take no bytes and overlap nothing.
   std::vector<const TensorEntry*> by_offset;
-  for (const auto& e : file.entries_) by_offset.push_back(&e);
+  for (const auto& e : file.entries_) {
+    if (e.end > e.begin) by_offset.push_back(&e);
+  }
   std::sort(by_offset.begin(), by_offset.end(),
             [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i) {
@@ -211,6 +219,10 @@ const TensorEntry* SafetensorsFile::find(std::string_view name) const {
 Status SafetensorsFile::read_float(const TensorEntry& entry, float* out) const {
   const std::byte* p = data_ + entry.begin;
   const int64_t n = entry.numel();
+  if (n == 0 &&
+      (entry.dtype == DType::kF32 || entry.dtype == DType::kF16 || entry.dtype == DType::kBF16)) {
+    return Status::ok();
+  }
   switch (entry.dtype) {
     case DType::kF32:
       std::memcpy(out, p, static_cast<size_t>(n) * 4);

@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
+#include "autodistill/student_settings.hpp"
+
 namespace autodistill::probe {
 
 namespace {
@@ -49,6 +52,10 @@ Status read_student(const json& student, StudentArch& arch, std::set<std::string
                                             {"num_stacked_ffn", &arch.num_stacked_ffn}};
   for (const auto& [key, value] : student.items()) {
     const std::string field = "settings.student." + key;
+    if (is_student_option(key)) {
+      if (Status s = set_student_option(arch, key, value); !s) return s;
+      continue;
+    }
     auto it = fields.find(key);
     if (it == fields.end()) return invalid("unknown key \"" + key + "\"", field);
     auto n = whole(value, 0, kMaxSize, field);
@@ -109,8 +116,10 @@ Result<ProbeRequest> parse_probe_request(const std::map<std::string, double>& fa
   ProbeRequest request;
   std::set<std::string> fixed;  // set by settings.student
   if (!settings_json.empty()) {
-    json settings = json::parse(settings_json, nullptr, false);
-    if (settings.is_discarded() || !settings.is_object()) {
+    auto parsed = parse_json(settings_json, "settings_json");
+    if (!parsed) return parsed.status();
+    const json& settings = parsed.value();
+    if (!settings.is_object()) {
       return invalid("the study settings are not a JSON object", "settings_json");
     }
     if (auto it = settings.find("student"); it != settings.end()) {

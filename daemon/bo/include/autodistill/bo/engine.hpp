@@ -33,6 +33,7 @@
 // event loop keeps observing into the original, and neither refits what the
 // other already fitted.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,6 +43,7 @@
 
 #include "autodistill/bo/design_space.hpp"
 #include "autodistill/status.hpp"
+#include "autodistill/student_arch.hpp"
 
 namespace autodistill::bo {
 
@@ -83,6 +85,10 @@ struct ConstraintSpec {
 struct StudentSettings {
   int64_t vocab_size = 30522;
   int64_t max_seq_length = 512;
+  int64_t type_vocab_size = 2;
+  // The template options (embedding_size, trigram_input, ...; the sizes in
+  // it are ignored). Default: StudentArch's.
+  StudentArch options;
 };
 
 // One evaluation: a point and some of its metric values.
@@ -94,12 +100,15 @@ struct Observation {
 struct BoOptions {
   size_t exhaustive_limit = 5000;      // score every candidate when at most this many remain
   uint64_t max_enumeration = 1000000;  // enumerate discrete spaces up to this grid size
-  int gp_random_starts = 2;            // L-BFGS-B starts besides the default one
-  int gp_max_iterations = 60;          // per start
-  size_t refit_every_until = 30;       // refit hyper-parameters at every data count up to this
-  double refit_growth = 1.2;           // then each time the data count grows by this factor
-  size_t max_fit_points = 300;         // fit hyper-parameters on at most this many distinct
-                                       // points (an even subset); the posterior uses all
+  // ... and up to this many coordinates (grid size x factors): the
+  // enumerated points are held, and copied with the engine, as doubles.
+  uint64_t max_enumeration_values = 8000000;
+  int gp_random_starts = 2;        // L-BFGS-B starts besides the default one
+  int gp_max_iterations = 60;      // per start
+  size_t refit_every_until = 30;   // refit hyper-parameters at every data count up to this
+  double refit_growth = 1.2;       // then each time the data count grows by this factor
+  size_t max_fit_points = 300;     // fit hyper-parameters on at most this many distinct
+                                   // points (an even subset); the posterior uses all
   // Past refit_every_until rows, a metric with n rows uses the fit made at
   // the refit point of n - floor(refit_lag * n) rows: a fit is used only
   // once ~10% more data have arrived, so prefit() can compute it off the
@@ -178,8 +187,13 @@ class Engine {
   // Up to n new candidates, distinct, feasible, different from `pending`
   // (trials queued or running) and, in a discrete space, from every point
   // that is complete or failed. Fewer than n only when the discrete feasible
-  // space runs out. Errors: kInvalidArgument "pending[i]" for a bad point.
-  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending = {}) const;
+  // space runs out. Errors: kInvalidArgument "pending[i]" for a bad point;
+  // kCancelled when `cancel` (may be null) was set while it ran: the long
+  // loops poll it (another thread sets it, e.g. a daemon shutting down), so
+  // it returns soon after, though one matrix factorization or solve over
+  // the data is not interrupted.
+  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending = {},
+                                     const std::atomic<bool>* cancel = nullptr) const;
 
   // Records measurements for a point; `values` may hold any subset of the
   // objectives and metrics (a probe's latency long before the accuracy).

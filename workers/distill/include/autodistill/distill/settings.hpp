@@ -6,8 +6,9 @@
 //    "student": {"vocab_size": 30522, "max_positions": 512, "num_stacked_ffn": 2}}
 //
 // "distill" holds this worker's keys; "student" (shared with the probe
-// worker and the BO engine, docs/probe.md) the teacher-derived sizes and
-// any architecture factor the design space leaves out. Other top-level keys
+// worker and the BO engine, docs/probe.md) the teacher-derived sizes, any
+// architecture factor the design space leaves out, and the template
+// options (student_settings.hpp). Other top-level keys
 // belong to other workers and are ignored; unknown keys inside these two
 // objects are errors, so a misspelt key is reported.
 //
@@ -20,6 +21,7 @@
 
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/status.hpp"
+#include "autodistill/student_arch.hpp"
 
 namespace autodistill::distill {
 
@@ -42,6 +44,11 @@ struct DistillSettings {
   // trial's params may override, and vocab_size, max_positions,
   // type_vocab_size, which must match the teacher. Empty by default.
   std::map<std::string, int64_t> student;
+  // settings.student's template options (student_settings.hpp:
+  // embedding_size, trigram_input, normalization_type,
+  // use_bottleneck_attention, key_query_shared_bottleneck) on an otherwise
+  // default architecture. Defaults: StudentArch's.
+  StudentArch options_arch;
 };
 
 // Parses a settings_json object ("" means {}). Keys of "distill" (all

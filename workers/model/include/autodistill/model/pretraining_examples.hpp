@@ -37,6 +37,14 @@ struct SpecialTokens {
 // kInvalidArgument naming the token ("[MASK]") when the vocabulary lacks one.
 Result<SpecialTokens> special_tokens(const Vocab& vocab);
 
+// A checkpoint's vocab.txt against its config.json: one token per embedding
+// row (exactly `vocab_size` lines, as transformers' BERT checkpoints have;
+// a padded embedding table lists its padding as [unusedN] tokens), the five
+// special tokens [PAD] [UNK] [CLS] [SEP] [MASK], and at least one token
+// that is not special (else every word is [UNK] and MLM is trivial).
+// kInvalidArgument with field "vocab.txt" saying which rule fails.
+Status validate_vocab(const Vocab& vocab, int64_t vocab_size);
+
 struct Example {
   std::vector<int32_t> input_ids;       // [CLS] A [SEP] B [SEP], unpadded
   std::vector<int32_t> token_type_ids;  // 0 for [CLS] A [SEP], 1 for B [SEP]

@@ -1,0 +1,30 @@
+#pragma once
+// The probe measurement a Regular trial carries to the distillation worker.
+// The worker never sees the latency probe's Result, yet the student it
+// delivers must state its measured latency (manifest.json, "latency"); so
+// the daemon adds the candidate's completed Probe trial to the Regular
+// trial's settings (wire Assign.settings_json) under "probe":
+//
+//   {"probe": {"trial_id": 12, "hardware_fingerprint": "…",
+//              "objectives": {"latency_ms": 3.1, …}, "metrics": {"median_ci_low_ms": …, …}}}
+//
+// Thread-safety: pure functions.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autodistill/daemon/store.hpp"
+
+namespace autodistill::daemon {
+
+// The completed Probe trial of `candidate` among `trials` (the latest when
+// there are several), or nullopt.
+std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uint32_t candidate);
+
+// `settings_json` (a JSON object, "" meaning {}) with "probe" set from
+// `probe`'s id, fingerprint, objectives and metrics (replacing any "probe"
+// the study had). Settings that are not a JSON object are returned as they are.
+std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe);
+
+}  // namespace autodistill::daemon
