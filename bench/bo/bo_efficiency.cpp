@@ -34,9 +34,11 @@
 //   bo_efficiency [--problem NAME] [--seeds N] [--max-iter N]
 //                 [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] [--initial N]
 //                 [--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]
-//                 [--python PATH] [--tpe-script PATH]
+//                 [--no-warp] [--trace] [--python PATH] [--tpe-script PATH]
 // --weights / --samples set BoOptions::scalarization_weights / _samples (4+
-// objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best.
+// objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best,
+// --no-warp BoOptions::warp_outputs; --trace prints every evaluation of the
+// engine's algorithms to stderr.
 
 #include <algorithm>
 #include <chrono>
@@ -325,6 +327,7 @@ class Tracker {
 
 int initial_points = -1;
 BoOptions bo_options;  // --weights, --samples
+bool trace = false;    // --trace: every evaluation on stderr
 
 Counts run_engine(const Problem& problem, const std::vector<Scoring>& scorings,
                   const std::string& algorithm, uint64_t seed, int max_iter) {
@@ -350,6 +353,13 @@ Counts run_engine(const Problem& problem, const std::vector<Scoring>& scorings,
   Tracker tracker(problem, scorings);
   auto observe = [&](const Point& p) {
     const Objectives values = problem.evaluate(p);
+    if (trace) {
+      std::fprintf(stderr, "%s seed %llu eval %d %s", algorithm.c_str(),
+                   static_cast<unsigned long long>(seed), tracker.counts().evaluations + 1,
+                   format_point(p).c_str());
+      for (double v : values) std::fprintf(stderr, " %.4g", v);
+      std::fprintf(stderr, "\n");
+    }
     std::map<std::string, double> observed;
     for (size_t j = 0; j < values.size(); ++j) observed[problem.objectives[j]] = values[j];
     (void)engine->observe(p, observed);
@@ -504,6 +514,10 @@ int main(int argc, char** argv) {
       bo_options.scalarization_samples = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--no-bound-repeated-best")) {
       bo_options.bound_repeated_best = false;
+    } else if (!std::strcmp(argv[i], "--no-warp")) {
+      bo_options.warp_outputs = false;
+    } else if (!std::strcmp(argv[i], "--trace")) {
+      trace = true;
     } else if (!std::strcmp(argv[i], "--latency-csv") && i + 1 < argc) {
       latency_csv = argv[++i];
     } else if (!std::strcmp(argv[i], "--python") && i + 1 < argc) {
@@ -520,7 +534,8 @@ int main(int argc, char** argv) {
           "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2|nas-cell|NAME-cat] "
           "[--seeds N] [--max-iter N] [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] "
           "[--initial N] [--latency-csv FILE] [--weights N] [--samples N] "
-          "[--no-bound-repeated-best] [--python PATH] [--tpe-script PATH]\n",
+          "[--no-bound-repeated-best] [--no-warp] [--trace] [--python PATH] "
+          "[--tpe-script PATH]\n",
           argv[0]);
       return 2;
     }

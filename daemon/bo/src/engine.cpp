@@ -436,6 +436,13 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n, const std::vector<Poi
   for (const auto& p : pending) {
     if (index.count(p) == 0) ++started;
   }
+  // The baseline is evaluated besides the initial design, not instead of its
+  // first point.
+  if (config.baseline && started > 0 &&
+      (index.count(*config.baseline) > 0 ||
+       std::binary_search(pending.begin(), pending.end(), *config.baseline))) {
+    --started;
+  }
   for (const auto& s : points) {
     if (s.failed || complete(s)) excluded.insert(s.point);
   }

@@ -133,6 +133,16 @@ TEST_CASE("references at the baseline: checks, and the measured value as the ref
     c.objectives[1].reference = -1.0;  // latency is log-transformed
     CHECK(validate(c).field() == "objectives[1].reference");
   }
+  SECTION("the baseline comes besides the initial design, which still starts at the centre") {
+    c.baseline = baseline;
+    c.objectives[0].reference_at_baseline = true;
+    auto engine = Engine::create(c).value();
+    const Point centre = Space::build(c.space).value().centre();
+    REQUIRE(centre != baseline);
+    REQUIRE(*engine.suggest(1, {baseline}) == std::vector<Point>{centre});  // baseline pending
+    REQUIRE(engine.observe(baseline, {{"accuracy", 70.0}, {"latency_ms", 0.8}}));
+    REQUIRE(*engine.suggest(1) == std::vector<Point>{centre});
+  }
   SECTION("the baseline's measurements act as given references") {
     EngineConfig at = c, given = c, none = c;
     at.baseline = baseline;

@@ -103,18 +103,24 @@ struct BoOptions {
   // ... and up to this many coordinates (grid size x factors): the
   // enumerated points are held, and copied with the engine, as doubles.
   uint64_t max_enumeration_values = 8000000;
-  int gp_random_starts = 2;        // L-BFGS-B starts besides the default one
-  int gp_max_iterations = 60;      // per start
-  size_t refit_every_until = 30;   // refit hyper-parameters at every data count up to this
-  double refit_growth = 1.2;       // then each time the data count grows by this factor
-  size_t max_fit_points = 300;     // fit hyper-parameters on at most this many distinct
-                                   // points (an even subset); the posterior uses all
+  int gp_random_starts = 2;       // L-BFGS-B starts besides the default one
+  int gp_max_iterations = 60;     // per start
+  size_t refit_every_until = 30;  // refit hyper-parameters at every data count up to this
+  double refit_growth = 1.2;      // then each time the data count grows by this factor
+  size_t max_fit_points = 300;    // fit hyper-parameters on at most this many distinct
+                                  // points (an even subset); the posterior uses all
   // Past refit_every_until rows, a metric with n rows uses the fit made at
   // the refit point of n - floor(refit_lag * n) rows: a fit is used only
   // once ~10% more data have arrived, so prefit() can compute it off the
   // critical path (in the background) before any suggestion needs it.
   // 0: the fit of refit point n itself, as soon as it is due.
   double refit_lag = 0.1;
+  // Model each metric's values through a fitted monotone warp (standardize,
+  // then Yeo-Johnson; output_warp.hpp) so that skewed values and outliers
+  // (degenerate candidates) do not distort the GP; refitted with the
+  // hyper-parameters. Metrics with a warm start or a measured constraint are
+  // not warped.
+  bool warp_outputs = true;
   int evolution_population = 256;  // evolutionary acquisition search (large spaces)
   int evolution_generations = 8;
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
