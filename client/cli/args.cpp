@@ -32,17 +32,18 @@ the idempotency key (default: derived from the spec, so a
 retried submit returns the same study); --wait watches it
 until it ends and exits with its outcome)"},
       {"distill",
-       {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--warm-start",
-        "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
+       {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--region",
+        "--warm-start", "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
        {"--wait", "--no-onnx"},
        {},
        "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST]\n"
-       "        [--baseline default|none|FILE] [--warm-start STUDY]\n"
+       "        [--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY]\n"
        "        [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]\n"
        "        [--seed N] [--key K] [--out DIR] [--wait] [--no-onnx]",
        R"(distill a teacher: pack and upload it and the corpus, submit
 a Distill study over the design space in FILE (a study spec;
-the flags override it) with a MobileBERT-like baseline; the
+the flags override it) with a MobileBERT-like baseline
+(--region baseline: hypervolume counts only beyond it); the
 key defaults to one derived from teacher, corpus and spec, so
 re-running resumes the same study; --wait follows it, then
 downloads the chosen students into DIR/<study>/student-<c>/

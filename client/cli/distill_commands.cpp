@@ -62,6 +62,13 @@ Status apply_flags(const Invocation& inv, DistillOptions& options) {
     options.baseline_choice = BaselineChoice::kGiven;
     options.baseline = options.spec.baseline;
   }
+  if (auto text = inv.value("--region")) {
+    if (*text != "baseline" && *text != "front") {
+      return Status(Code::kInvalidArgument,
+                    "--region wants baseline or front, got \"" + *text + "\"", "--region");
+    }
+    options.beyond_baseline = *text == "baseline";
+  }
   if (auto text = inv.value("--select")) {
     auto selection = parse_selection_text(*text, "--select");
     if (!selection) return selection.status();

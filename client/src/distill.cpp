@@ -284,6 +284,15 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
       spec.baseline = options.baseline;
       break;
   }
+  if (options.beyond_baseline) {
+    if (spec.baseline.empty()) {
+      return invalid("baseline", "the region beyond the baseline needs a baseline (not none)");
+    }
+    for (Objective& o : spec.objectives) {
+      o.reference.reset();
+      o.reference_baseline = true;
+    }
+  }
   auto teacher_digest = client.upload(teacher->bundle.string());
   if (!teacher_digest) return teacher_digest.status();
   say(callbacks, "teacher " + options.teacher + "  " + *teacher_digest);

@@ -350,6 +350,31 @@ TEST_CASE("distill: the baseline flag and the key follow the request") {
   CHECK_FALSE(fs::exists("autodistill-out/5"));
 }
 
+TEST_CASE("distill: --region baseline makes the baseline's values the references") {
+  Inputs in;
+  DistillDaemon daemon;
+  const std::string base = "--endpoint " + daemon.endpoint() + " distill" + in.args();
+  REQUIRE(run_cli(base + " --region baseline", in.dir).exit_code == 0);
+  REQUIRE(run_cli(base + " --region front", in.dir).exit_code == 0);
+  auto submits = daemon.submits();
+  REQUIRE(submits.size() == 2);
+  const auto& beyond = *submits[0].body.AsSubmit()->spec;
+  const auto& front = *submits[1].body.AsSubmit()->spec;
+  REQUIRE(beyond.objectives.size() == 2);
+  for (const auto& o : beyond.objectives) {
+    CHECK(o->reference_baseline);
+    CHECK_FALSE(o->reference.has_value());
+  }
+  for (const auto& o : front.objectives) CHECK_FALSE(o->reference_baseline);
+  CHECK(submits[0].body.AsSubmit()->idempotency_key != submits[1].body.AsSubmit()->idempotency_key);
+  // Without a baseline there is nothing to be beyond; a bad value is a usage error.
+  Run none = run_cli(base + " --region baseline --baseline none", in.dir);
+  CHECK(none.exit_code != 0);
+  CHECK(none.err.find("baseline") != std::string::npos);
+  CHECK(run_cli(base + " --region best", in.dir).exit_code == 2);
+  CHECK(daemon.submits().size() == 2);
+}
+
 TEST_CASE("distill: usage errors exit 2, missing inputs 4, bad files 3") {
   Inputs in;
   DistillDaemon daemon;

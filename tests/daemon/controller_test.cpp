@@ -531,3 +531,55 @@ TEST_CASE("controller: the snapshot shows candidates' stages and workers, the sa
   }
   CHECK(after.workers.empty());  // sessions Hello again after a restart
 }
+
+TEST_CASE("controller: a non-positive value of a log-transformed objective fails the trial",
+          "[controller]") {
+  // latency_ms is log-transformed (by the naming rule when no transform is
+  // declared): -2 cannot be modeled, so the trial must not be stored as
+  // Completed while the engine drops the observation.
+  Harness h;
+  auto spec = external_spec(1, 1);
+  spec.objectives[1]->name = "latency_ms";
+  uint64_t study = h.submit(std::move(spec));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  wire::ResultT r;
+  r.trial_id = a[0].trial_id;
+  r.attempt = 1;
+  for (auto [name, value] : {std::pair{"f1", 1.0}, std::pair{"latency_ms", -2.0}}) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = name;
+    m->value = value;
+    r.objectives.push_back(std::move(m));
+  }
+  REQUIRE(find_ack(h.worker("p1", std::move(r))));
+  auto reply = h.get(study);
+  REQUIRE(reply.trials.size() == 1);
+  CHECK(reply.trials[0]->state == wire::TrialState::Failed);
+  REQUIRE(reply.trials[0]->error);
+  CHECK(reply.trials[0]->error->field == "objectives.latency_ms");
+  CHECK(reply.trials[0]->error->message.find("positive") != std::string::npos);
+  CHECK(reply.study->trials_completed == 0);
+}
+
+TEST_CASE("controller: a declared identity transform accepts negative values", "[controller]") {
+  Harness h;
+  auto spec = external_spec(1, 1);
+  spec.objectives[1]->name = "latency_ms";
+  spec.objectives[1]->transform = wire::ObjectiveTransform::Identity;
+  uint64_t study = h.submit(std::move(spec));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  wire::ResultT r;
+  r.trial_id = a[0].trial_id;
+  r.attempt = 1;
+  for (auto [name, value] : {std::pair{"f1", 1.0}, std::pair{"latency_ms", -2.0}}) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = name;
+    m->value = value;
+    r.objectives.push_back(std::move(m));
+  }
+  REQUIRE(find_ack(h.worker("p1", std::move(r))));
+  auto reply = h.get(study);
+  CHECK(reply.trials[0]->state == wire::TrialState::Completed);
+}

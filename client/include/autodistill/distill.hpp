@@ -68,6 +68,12 @@ struct DistillOptions {
   BaselineChoice baseline_choice = BaselineChoice::kDefault;
   // The baseline when baseline_choice is kGiven.
   std::vector<ParamValue> baseline;
+  // The region of interest is what dominates the baseline: every objective's
+  // reference becomes the baseline's measured value (Objective::
+  // reference_baseline), so the search spends its budget on candidates that
+  // beat the baseline on all objectives rather than on the whole front.
+  // Needs a baseline (not kNone).
+  bool beyond_baseline = false;
   // The idempotency key; empty = distill_key() of the uploaded digests and
   // the completed spec.
   std::string idempotency_key;

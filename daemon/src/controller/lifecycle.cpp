@@ -49,6 +49,8 @@ void Controller::refill(Study& s) {
   };
   if (runner_) {
     runner_(std::move(job), std::move(deliver));
+    // Deferred model fits (docs/bo.md), queued behind the suggestion.
+    if (auto work = background_ ? s.proposer->background() : nullptr) background_(std::move(work));
   } else {
     deliver(job());
   }

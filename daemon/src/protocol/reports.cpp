@@ -119,6 +119,13 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
       problem = Status(Code::kTrialError, "objective \"" + name + "\" is not finite", "objectives");
     if (!problem) break;
   }
+  // Values the engine cannot model (<= 0 under a log transform) fail the
+  // trial rather than complete it without an observation.
+  if (auto s = studies_.find(t.row.study_id); problem && s != studies_.end()) {
+    if (Status bad = check_measurements(s->second->spec, objectives); !bad) {
+      problem = Status(Code::kTrialError, bad.message(), bad.field());
+    }
+  }
   nlohmann::json artifacts = nlohmann::json::array();
   std::vector<DeliveredFile> delivered;
   for (const auto& a : result.artifacts) {

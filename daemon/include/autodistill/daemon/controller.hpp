@@ -65,6 +65,10 @@ int64_t system_now_ms();
 // thread, followed by Controller::commit(). Unset: both run inline at once.
 using SuggestRunner =
     std::function<void(SuggestJob job, std::function<void(std::vector<Params>)> deliver)>;
+// Runs work that makes later suggestions cheaper without changing them
+// (Proposer::background()) on any thread, nothing delivered. Unset: not run
+// (suggestions then do that work themselves, to the same results).
+using BackgroundRunner = std::function<void(std::function<void()> work)>;
 
 class Controller {
  public:
@@ -84,6 +88,9 @@ class Controller {
   // Where suggestion jobs run (the daemon: a worker thread). Set before
   // recover().
   void set_suggest_runner(SuggestRunner runner) { runner_ = std::move(runner); }
+  // Where background work of the proposers runs (the daemon: the suggestion
+  // threads), handed over after each suggestion job. Set before recover().
+  void set_background_runner(BackgroundRunner runner) { background_ = std::move(runner); }
   // Suggestion jobs handed to the runner whose result has not come back.
   size_t suggestions_in_flight() const { return suggestions_in_flight_; }
 
@@ -221,6 +228,7 @@ class Controller {
 
   Metrics metrics_;
   SuggestRunner runner_;
+  BackgroundRunner background_;
   uint64_t epoch_ = 0;  // bumped when the in-memory state is rebuilt
   size_t suggestions_in_flight_ = 0;
   std::set<std::string> admin_keys_;
