@@ -24,13 +24,13 @@ const std::vector<CommandShape>& commands() {
        "submit --spec FILE [--key K] [--teacher PATH] [--corpus PATH] [--wait]"},
       {"distill",
        {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--warm-start",
-        "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
+        "--select", "--budget", "--max-wall", "--out", "--key", "--seed", "--glue-task"},
        {"--wait", "--no-onnx"},
        0,
        "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST] "
        "[--baseline default|none|FILE] [--warm-start STUDY] [--select pareto[:K]|top:K:METRIC] "
        "[--budget N] [--max-wall SECONDS] [--seed N] [--key K] [--out DIR] [--wait] "
-       "[--no-onnx]"},
+       "[--no-onnx] [--glue-task DIR[,DIR...]]"},
       {"report", {"--out"}, {}, 1, "report ID [--out DIR]"},
       {"get", {}, {"--trials"}, 1, "get ID [--trials]"},
       {"list", {"--limit"}, {}, 0, "list [--limit N]"},
@@ -175,6 +175,7 @@ commands:
           [--baseline default|none|FILE] [--warm-start STUDY]
           [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]
           [--seed N] [--key K] [--out DIR] [--wait] [--no-onnx]
+          [--glue-task DIR[,DIR...]]
                         distill a teacher: pack and upload it and the corpus, submit
                         a Distill study over the design space in FILE (a study spec;
                         the flags override it) with a MobileBERT-like baseline; the
@@ -184,7 +185,9 @@ commands:
                         (default DIR: autodistill-out) with report.md and pareto.svg,
                         and exports each to student-<c>/onnx/model.onnx with
                         autodistill-export-onnx (python3-torch; exit 1 when that
-                        fails; --no-onnx skips it)
+                        fails; --no-onnx skips it); --glue-task fine-tunes the
+                        teacher, the baseline and every student on each GLUE-format
+                        task directory and adds the GLUE table to the report
   report ID [--out DIR] print a Distill study's table (candidates vs the baseline) and
                         write report.md and pareto.svg into DIR
                         (default autodistill-out/<study>)
