@@ -182,7 +182,7 @@ TEST_CASE("write_report writes report.md and pareto.svg") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("the GLUE table: teacher, baseline, students, majority class; failures shown") {
+TEST_CASE("the GLUE table: teacher, baseline, students, majority class, failures shown") {
   auto [info, trials] = study();
   info.spec.settings_json = R"({"glue": {"tasks": {"pos": ")" + std::string(64, 'a') +
                             R"(", "testament": ")" + std::string(64, 'b') + R"("}}})";

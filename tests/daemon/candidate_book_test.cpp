@@ -165,7 +165,7 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   CHECK(recovered.next_candidate() == 4);
 }
 
-TEST_CASE("GLUE: delivered -> finetune -> finetuned; a failed fine-tuning fails no candidate",
+TEST_CASE("GLUE: delivered -> finetune -> finetuned, a failed fine-tuning fails no candidate",
           "[study][glue]") {
   using autodistill::kTeacherCandidate;
   CandidateBook book;

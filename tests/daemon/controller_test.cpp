@@ -538,7 +538,7 @@ TEST_CASE("controller: the snapshot shows candidates' stages and workers, the sa
 
 TEST_CASE(
     "controller: GLUE tasks fine-tune students, the teacher and the baseline, across a "
-    "restart; a failed fine-tuning is shown, not fatal",
+    "restart, a failed fine-tuning is shown, not fatal",
     "[controller][glue]") {
   Harness h;
   const std::string teacher = h.blobs->put("teacher").value();
