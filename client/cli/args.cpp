@@ -33,13 +33,15 @@ retried submit returns the same study); --wait watches it
 until it ends and exits with its outcome)"},
       {"distill",
        {"--teacher", "--corpus", "--space", "--objectives", "--baseline", "--region",
-        "--warm-start", "--select", "--budget", "--max-wall", "--out", "--key", "--seed"},
+        "--warm-start", "--select", "--budget", "--max-wall", "--out", "--key", "--seed",
+        "--glue-task"},
        {"--wait", "--no-onnx"},
        {},
        "distill --teacher DIR --corpus PATH --space FILE [--objectives LIST]\n"
        "        [--baseline default|none|FILE] [--region front|baseline] [--warm-start STUDY]\n"
        "        [--select pareto[:K]|top:K:METRIC] [--budget N] [--max-wall SECONDS]\n"
-       "        [--seed N] [--key K] [--out DIR] [--wait] [--no-onnx]",
+       "        [--seed N] [--key K] [--out DIR] [--wait] [--no-onnx]\n"
+       "        [--glue-task DIR[,DIR...]]",
        R"(distill a teacher: pack and upload it and the corpus, submit
 a Distill study over the design space in FILE (a study spec;
 the flags override it) with a MobileBERT-like baseline
@@ -50,7 +52,9 @@ downloads the chosen students into DIR/<study>/student-<c>/
 (default DIR: autodistill-out) with report.md and pareto.svg,
 and exports each to student-<c>/onnx/model.onnx with
 autodistill-export-onnx (python3-torch; exit 1 when that
-fails; --no-onnx skips it))"},
+fails; --no-onnx skips it); --glue-task uploads GLUE-format
+task directories: the delivered students, the teacher and the
+baseline are fine-tuned on them and report.md gets a GLUE table)"},
       {"report",
        {"--out"},
        {"--no-students", "--no-onnx"},

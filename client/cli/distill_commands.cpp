@@ -35,6 +35,16 @@ Status apply_flags(const Invocation& inv, DistillOptions& options) {
   }
   options.spec = std::move(*spec);
   options.teacher = *inv.value("--teacher");
+  if (auto dirs = inv.value("--glue-task")) {
+    for (size_t start = 0; start <= dirs->size();) {
+      const size_t comma = std::min(dirs->find(',', start), dirs->size());
+      if (comma == start) {
+        return Status(Code::kInvalidArgument, "--glue-task has an empty directory", "--glue-task");
+      }
+      options.glue_tasks.push_back(dirs->substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
   options.corpus = *inv.value("--corpus");
   if (auto text = inv.value("--objectives")) {
     auto objectives = parse_objectives_text(*text, "--objectives");

@@ -68,8 +68,10 @@ Status Controller::recover() {
     for (TrialRow& t : trials.value()) {
       s->book.fold(t);  // the same transitions the live path made
       Params params = params_from_json(t.params_json);
-      if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
-      if (t.state == static_cast<int>(TrialState::Completed)) {
+      // A Finetune trial measures a delivered model, not a point of the space.
+      const bool finetune = t.kind == static_cast<int>(TrialKind::Finetune);
+      if (!finetune && seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
+      if (!finetune && t.state == static_cast<int>(TrialState::Completed)) {
         s->proposer->observe(params, metrics_from_json(t.objectives_json));
       }
       if (t.state >= static_cast<int>(TrialState::Completed)) continue;
@@ -93,7 +95,10 @@ Status Controller::recover() {
     // Candidates with no open trial are no longer pending for the proposer.
     std::set<uint32_t> finished;
     for (const TrialRow& t : trials.value()) {
-      if (s->book.open(t.candidate) || !finished.insert(t.candidate).second) continue;
+      if (t.kind == static_cast<int>(TrialKind::Finetune) || s->book.open(t.candidate) ||
+          !finished.insert(t.candidate).second) {
+        continue;
+      }
       Params params = params_from_json(t.params_json);
       if (s->book.failed(t.candidate) || s->book.skipped(t.candidate))
         s->proposer->observe_failure(params);
@@ -136,6 +141,16 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
   s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
   s->has_baseline = !s->spec.baseline.empty();
+  if (!s->spec.settings_json.empty()) {
+    auto settings = parse_json(s->spec.settings_json, "spec.settings_json");
+    auto glue = settings ? glue_settings_of(settings.value(), "spec.settings_json")
+                         : Result<GlueSettings>(settings.status());
+    if (!glue) {
+      fail_unloadable(row.id, glue.status());
+      return nullptr;
+    }
+    s->glue = std::move(glue.value());
+  }
   s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {
     fail_unloadable(row.id, Status(Code::kInvalidArgument, "its design space cannot be searched"));
@@ -160,6 +175,7 @@ std::vector<PriorObservation> Controller::warm_start_of(const wire::StudySpecT& 
   std::map<uint32_t, PriorObservation> by_candidate;
   for (const TrialRow& t : trials.value()) {
     if (t.kind == static_cast<int>(TrialKind::Regular) ||
+        t.kind == static_cast<int>(TrialKind::Finetune) ||
         t.state != static_cast<int>(TrialState::Completed) || t.updated_ms > created_ms) {
       continue;
     }

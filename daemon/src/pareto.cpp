@@ -23,7 +23,10 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
     const wire::StudySpecT& spec, const std::vector<TrialRow>& trials) {
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
-    if (t.kind == static_cast<int>(wire::TrialKind::Regular)) continue;
+    if (t.kind == static_cast<int>(wire::TrialKind::Regular) ||
+        t.kind == static_cast<int>(wire::TrialKind::Finetune)) {
+      continue;
+    }
     Candidate& c = candidates[t.candidate];
     if (t.state != static_cast<int>(wire::TrialState::Completed)) {
       c.complete = false;

@@ -416,3 +416,45 @@ TEST_CASE("spec: a stored spec is checked again, without blobs, budgets or warm 
   bad_enum.factors[1]->kind = static_cast<wire::FactorKind>(77);
   CHECK(validate_stored_spec(bad_enum, config).field() == "spec.factors[1].kind");
 }
+
+TEST_CASE("spec: settings.glue names tasks by held blobs, bounded, each field named",
+          "[spec][glue]") {
+  const std::string task(64, 'c');
+  wire::StudySpecT distill = distill_spec(kTeacher, kCorpus);
+  auto glue = [&](const std::string& inner) {
+    distill.settings_json = R"({"glue": )" + inner + "}";
+    return check(distill);
+  };
+  CHECK(glue(R"({"tasks": {"kjv-testament": ")" + task +
+             R"("}, "epochs": 2, "max_seq_len": 48, "learning_rate": 0.001, "threads": 1,
+                "pooling": "mean", "seed": 3})"));
+  CHECK(glue(R"([1])").field() == "spec.settings_json.glue");
+  CHECK(glue(R"({})").field() == "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {}})").field() == "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {"a b": ")" + task + R"("}})").field() ==
+        "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {"kjv": "abc"}})").field() == "spec.settings_json.glue.tasks.kjv");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "epochs": 0})").field() ==
+        "spec.settings_json.glue.epochs");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "dropout": 1})").field() ==
+        "spec.settings_json.glue.dropout");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "pooling": "max"})").field() ==
+        "spec.settings_json.glue.pooling");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "model": "teacher"})").field() ==
+        "spec.settings_json.glue.model");
+  std::string many = R"({"tasks": {)";
+  for (int i = 0; i < 17; ++i)
+    many += (i ? "," : "") + ("\"t" + std::to_string(i) + "\": \"" + task + "\"");
+  CHECK(glue(many + "}}").field() == "spec.settings_json.glue.tasks");
+  // The task blobs must be held (not re-checked for a stored spec).
+  distill.settings_json = R"({"glue": {"tasks": {"kjv": ")" + task + R"("}}})";
+  auto held = [&](const std::string& d) { return d != task; };
+  Status missing = check(distill, held);
+  CHECK(missing.code() == Code::kNotFound);
+  CHECK(missing.field() == "spec.settings_json.glue.tasks.kjv");
+  CHECK(validate_stored_spec(distill, Config{}));
+  // Only a Distill study fine-tunes.
+  wire::StudySpecT external = external_spec(5);
+  external.settings_json = distill.settings_json;
+  CHECK(check(external).field() == "spec.settings_json.glue");
+}

@@ -81,6 +81,12 @@ struct DistillOptions {
   bool wait = true;
   // Where students and the report go (out_dir/<study id>/), with `wait`.
   std::filesystem::path out_dir = "autodistill-out";
+  // GLUE-format task directories (train.tsv, dev.tsv, task.json, as
+  // autodistill-make-tasks writes them): each is packed, uploaded and named
+  // in settings.glue.tasks by its directory's name, so every delivered
+  // student, the teacher and the baseline are fine-tuned on it (Finetune
+  // trials; docs/glue.md). Other settings.glue options come from the spec.
+  std::vector<std::string> glue_tasks;
   // Where the teacher bundle is packed while it uploads; empty = a fresh
   // directory under the system's temporary directory, removed afterwards.
   std::filesystem::path scratch_dir;

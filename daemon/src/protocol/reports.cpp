@@ -164,7 +164,8 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   t.row.artifacts_json = artifacts.dump();
   t.row.fingerprint = result.hardware_fingerprint;
   t.progress = 1;
-  if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
+  if (auto s = studies_.find(t.row.study_id);
+      s != studies_.end() && t.row.kind != static_cast<int>(TrialKind::Finetune)) {
     Params params = params_from_json(t.row.params_json);
     s->second->proposer->observe(params, objectives);
     if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty()) {

@@ -189,6 +189,11 @@ class Controller {
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
   void select_for_regular(Study& s);
+  // Queues the Finetune trials the study owes (settings.glue): each
+  // delivered student's, and the teacher's with the first (controller/finetune.cpp).
+  void queue_finetunes(Study& s);
+  // The settings_json a Finetune trial is assigned with.
+  Result<std::string> finetune_settings(const Study& s, const Trial& t);
   void set_study_state(Study& s, int state, const std::string& message);
   void cancel_study(Study& s, const std::string& reason);
   // Cancels these live trials (telling a holding worker), in this order.
