@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "../support/process.hpp"
 #include "autodistill/client.hpp"
 #include "autodistill/distill/evaluation.hpp"
@@ -52,14 +54,18 @@ std::string slurp(const fs::path& p) {
 }
 
 // The micro teacher (1 layer, 32 wide) and its generated corpus, made once
-// per build directory: the tool is deterministic for the same flags.
+// per build directory: the tool is deterministic for the same flags. ctest
+// runs the pipeline cases in parallel, so each process builds into its own
+// staging directory and renames it into place; a loser of that race keeps
+// the winner's (identical) files and drops its own.
 fs::path micro_teacher() {
   const fs::path dir = AUTODISTILL_PIPELINE_CACHE;
   if (fs::exists(dir / "model.safetensors") && fs::exists(dir / "corpus.txt")) return dir;
-  fs::remove_all(dir);
+  const fs::path staging = dir.string() + ".staging-" + std::to_string(::getpid());
+  fs::remove_all(staging);
   Process tool = Process::spawn({AUTODISTILL_MAKE_TEACHER_PATH,
                                  "--out",
-                                 dir.string(),
+                                 staging.string(),
                                  "--documents",
                                  "150",
                                  "--layers",
@@ -82,8 +88,17 @@ fs::path micro_teacher() {
                                  "1",
                                  "--seed",
                                  "0"},
-                                (dir.string() + ".log"));
+                                (staging.string() + ".log"));
   REQUIRE(tool.wait(120s) == 0);
+  std::error_code ec;
+  fs::rename(staging, dir, ec);  // atomic; fails only if another process won
+  if (ec && !fs::exists(dir / "corpus.txt")) {
+    fs::remove_all(dir);  // a partial directory left by an older build of this test
+    fs::rename(staging, dir, ec);
+  }
+  if (ec) fs::remove_all(staging);
+  REQUIRE(fs::exists(dir / "model.safetensors"));
+  REQUIRE(fs::exists(dir / "corpus.txt"));
   return dir;
 }
 
