@@ -72,8 +72,10 @@ Status Controller::recover() {
           t.kind == static_cast<int>(TrialKind::Probe) ? ++probes_seen[t.candidate] : 0;
       s->book.fold(t);  // the same transitions the live path made
       Params params = params_from_json(t.params_json);
-      if (seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
-      if (t.state == static_cast<int>(TrialState::Completed)) {
+      // A Finetune trial measures a delivered model, not a point of the space.
+      const bool finetune = t.kind == static_cast<int>(TrialKind::Finetune);
+      if (!finetune && seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
+      if (!finetune && t.state == static_cast<int>(TrialState::Completed)) {
         s->proposer->observe(params, metrics_from_json(t.objectives_json));
       }
       if (t.state >= static_cast<int>(TrialState::Completed)) continue;
@@ -88,11 +90,11 @@ Status Controller::recover() {
             std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
         if (Worker* w = session_of(trial->row.worker_id)) w->leased.insert(trial->row.id);
       } else {
-        trial->ready_ms = now;
         // A queued re-probe keeps its backoff from when it was queued.
         if (probe_round > 1 && trial->row.attempt == 1) {
           trial->not_before_ms = trial->row.updated_ms + reprobe_delay_ms(probe_round - 1);
         }
+        trial->ready_ms = std::max(now, trial->not_before_ms);
         s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
       }
       ++trial_count;
@@ -101,7 +103,10 @@ Status Controller::recover() {
     // Candidates with no open trial are no longer pending for the proposer.
     std::set<uint32_t> finished;
     for (const TrialRow& t : trials.value()) {
-      if (s->book.open(t.candidate) || !finished.insert(t.candidate).second) continue;
+      if (t.kind == static_cast<int>(TrialKind::Finetune) || s->book.open(t.candidate) ||
+          !finished.insert(t.candidate).second) {
+        continue;
+      }
       Params params = params_from_json(t.params_json);
       if (s->book.failed(t.candidate) || s->book.skipped(t.candidate))
         s->proposer->observe_failure(params);
@@ -144,6 +149,16 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
   s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
   s->has_baseline = !s->spec.baseline.empty();
+  if (!s->spec.settings_json.empty()) {
+    auto settings = parse_json(s->spec.settings_json, "spec.settings_json");
+    auto glue = settings ? glue_settings_of(settings.value(), "spec.settings_json")
+                         : Result<GlueSettings>(settings.status());
+    if (!glue) {
+      fail_unloadable(row.id, glue.status());
+      return nullptr;
+    }
+    s->glue = std::move(glue.value());
+  }
   s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {
     fail_unloadable(row.id, Status(Code::kInvalidArgument, "its design space cannot be searched"));
@@ -168,6 +183,7 @@ std::vector<PriorObservation> Controller::warm_start_of(const wire::StudySpecT& 
   std::map<uint32_t, PriorObservation> by_candidate;
   for (const TrialRow& t : trials.value()) {
     if (t.kind == static_cast<int>(TrialKind::Regular) ||
+        t.kind == static_cast<int>(TrialKind::Finetune) ||
         t.state != static_cast<int>(TrialState::Completed) || t.updated_ms > created_ms) {
       continue;
     }

@@ -14,6 +14,7 @@
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/controller.hpp"
 #include "autodistill/daemon/study_spec.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "study/candidate_book.hpp"
 #include "study/trials.hpp"
 
@@ -108,6 +109,7 @@ struct Controller::Study {
   bool wall_spent = false;        // max_wall_seconds passed: nothing new is proposed
   bool suggesting = false;        // a suggestion job is in flight
   study::CandidateBook book;      // candidates: stages, open trials, failures
+  GlueSettings glue;              // settings.glue: the GLUE tasks (none: no Finetune trials)
   std::deque<uint64_t> ready[3];  // queued trial ids, by Role (stale ids are skipped)
   uint64_t seq = 0;               // last durable event seq
   int state() const { return row.state; }

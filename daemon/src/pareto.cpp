@@ -32,7 +32,10 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
   }
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
-    if (t.kind == static_cast<int>(wire::TrialKind::Regular)) continue;
+    if (t.kind == static_cast<int>(wire::TrialKind::Regular) ||
+        t.kind == static_cast<int>(wire::TrialKind::Finetune)) {
+      continue;
+    }
     // The other probes (earlier, failed or cancelled re-probes) do not count.
     if (t.kind == static_cast<int>(wire::TrialKind::Probe) && counted_probe.count(t.candidate) &&
         counted_probe[t.candidate] != t.id) {

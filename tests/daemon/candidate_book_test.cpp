@@ -26,11 +26,14 @@ void require_same(const CandidateBook& a, const CandidateBook& b) {
   CHECK(a.open_candidates() == b.open_candidates());
   CHECK(a.failed_candidates() == b.failed_candidates());
   CHECK(a.complete() == b.complete());
+  CHECK(a.finetunes_failed() == b.finetunes_failed());
+  CHECK(a.teacher_finetunes_queued() == b.teacher_finetunes_queued());
   for (uint32_t c = 0; c < a.next_candidate(); ++c) {
     INFO("candidate " << c);
     CHECK(a.stage(c) == b.stage(c));
     CHECK(a.open(c) == b.open(c));
     CHECK(a.skipped(c) == b.skipped(c));
+    CHECK(a.probed(c) == b.probed(c));
   }
 }
 
@@ -193,4 +196,77 @@ TEST_CASE("a re-probe keeps the stage; its failure does not fail the candidate",
   recovered.fold(row(c, TrialKind::Flash, TrialState::Completed));
   recovered.fold(row(c, TrialKind::Probe, TrialState::Failed));
   require_same(live, recovered);
+}
+
+TEST_CASE("GLUE: delivered -> finetune -> finetuned, a failed fine-tuning fails no candidate",
+          "[study][glue]") {
+  using autodistill::kTeacherCandidate;
+  CandidateBook book;
+  const uint32_t c = book.propose();
+  book.queued(c, TrialKind::Flash);
+  book.ended(c, TrialKind::Flash, TrialState::Completed);
+  book.queued(c, TrialKind::Regular);
+  book.ended(c, TrialKind::Regular, TrialState::Completed);
+  REQUIRE(book.stage(c) == Stage::kDelivered);
+  CHECK_FALSE(book.teacher_finetunes_queued());
+
+  book.queued(c, TrialKind::Finetune);
+  book.queued(c, TrialKind::Finetune);
+  book.queued(kTeacherCandidate, TrialKind::Finetune);
+  CHECK(book.stage(c) == Stage::kFinetune);
+  CHECK(book.teacher_finetunes_queued());
+  CHECK(book.open_candidates() == 2);  // the student and the teacher
+  CHECK(book.next_candidate() == 1);   // the teacher is no candidate
+  CHECK(book.stages().count(kTeacherCandidate) == 0);
+
+  auto first = book.ended(c, TrialKind::Finetune, TrialState::Failed);
+  CHECK_FALSE(first.newly_failed);
+  CHECK_FALSE(first.closed);
+  CHECK(book.stage(c) == Stage::kFinetune);
+  auto second = book.ended(c, TrialKind::Finetune, TrialState::Completed);
+  CHECK(second.closed);
+  CHECK(book.stage(c) == Stage::kFinetuned);
+  CHECK(book.failed_candidates() == 0);
+  CHECK(book.finetunes_failed() == 1);
+  CHECK(book.open_candidates() == 1);  // the teacher's
+  CHECK(book.ended(kTeacherCandidate, TrialKind::Finetune, TrialState::Completed).closed);
+  CHECK(book.open_candidates() == 0);
+  CHECK(study::stage_name(Stage::kFinetuned) == std::string("finetuned"));
+}
+
+TEST_CASE("GLUE: the fold of rows stored mid fine-tune rebuilds the live book",
+          "[study][glue][recovery]") {
+  using autodistill::kTeacherCandidate;
+  // A study whose daemon stopped while candidate 1's and the teacher's
+  // fine-tunings ran: 0 finetuned (one failed), 1 in fine-tuning.
+  std::vector<TrialRow> rows = {
+      row(0, TrialKind::Flash, TrialState::Completed),
+      row(1, TrialKind::Flash, TrialState::Completed),
+      row(0, TrialKind::Regular, TrialState::Completed),
+      row(1, TrialKind::Regular, TrialState::Completed),
+      row(0, TrialKind::Finetune, TrialState::Completed),
+      row(0, TrialKind::Finetune, TrialState::Failed),
+      row(kTeacherCandidate, TrialKind::Finetune, TrialState::Leased),
+      row(1, TrialKind::Finetune, TrialState::Queued),
+      row(1, TrialKind::Finetune, TrialState::Completed),
+  };
+  CandidateBook live;
+  live.propose();
+  live.propose();
+  for (const TrialRow& r : rows) {
+    live.queued(r.candidate, static_cast<TrialKind>(r.kind));
+    if (r.state >= static_cast<int>(TrialState::Completed)) {
+      live.ended(r.candidate, static_cast<TrialKind>(r.kind), static_cast<TrialState>(r.state));
+    }
+  }
+  CandidateBook folded;
+  for (const TrialRow& r : rows) folded.fold(r);
+  require_same(live, folded);
+  CHECK(folded.stage(0) == Stage::kFinetuned);
+  CHECK(folded.stage(1) == Stage::kFinetune);
+  CHECK(folded.open(kTeacherCandidate));
+  CHECK(folded.teacher_finetunes_queued());
+  CHECK(folded.finetunes_failed() == 1);
+  CHECK(folded.failed_candidates() == 0);
+  CHECK(folded.open_candidates() == 2);
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "autodistill/daemon/pareto.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "controller_harness.hpp"
 
 using namespace autodistill;
@@ -216,6 +217,77 @@ TEST_CASE("reprobe: a candidate whose probes never converge is marked, across a 
   h.reopen();
   reply = h.get(study);
   probe_rows = trials_of(reply, 0, wire::TrialKind::Probe);
+  REQUIRE(probe_rows.size() == 2);
+  CHECK(metrics_of(*probe_rows[1]).at("latency_unconverged") == 1);
+}
+
+TEST_CASE(
+    "reprobe: with GLUE tasks, a restart during the backoff still re-probes, and a candidate "
+    "whose probes never converge is delivered and fine-tuned",
+    "[reprobe][glue]") {
+  Harness h;
+  h.config.max_reprobes = 1;
+  h.config.reprobe_backoff_ms = 5'000;
+  h.config.liveness = 1000;
+  h.config.lease_ms = 1'000'000;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  const std::string task = h.blobs->put("a task bundle").value();
+  auto spec = distill_spec(teacher, corpus);
+  spec.max_trials = 1;
+  spec.parallelism = 1;
+  spec.settings_json = R"({"glue": {"tasks": {"kjv": ")" + task + R"("}}})";
+  const uint64_t study = h.submit(std::move(spec));
+  auto probes = h.join("probe", wire::Role::Probe, 1, {}, "cpu-test");
+  REQUIRE(probes.size() == 1);
+  REQUIRE(h.join("distill", wire::Role::Distill, 1).empty());
+  auto flashes = Harness::assigns(probe_result(h, "probe", probes[0], 9, false));
+  REQUIRE(flashes.size() == 1);
+  CHECK(flashes[0].kind == wire::TrialKind::Flash);
+  complete(h, "distill", flashes[0]);
+  CHECK(h.get(study).study->state == wire::StudyState::Exploring);  // the re-probe is pending
+
+  // The daemon restarts 2 s into the 5 s backoff: the re-probe is still
+  // queued, and leased once the backoff from its queueing has passed.
+  h.now += 2'000;
+  h.reopen();
+  CHECK(h.join("probe", wire::Role::Probe, 1, {}, "cpu-test").empty());
+  CHECK(h.join("distill", wire::Role::Distill, 4).empty());
+  h.now += 2'999;
+  CHECK(Harness::assigns(h.tick()).empty());
+  h.now += 1;
+  auto reprobe = Harness::assigns(h.tick());
+  REQUIRE(reprobe.size() == 1);
+  CHECK(reprobe[0].kind == wire::TrialKind::Probe);
+
+  // It does not converge either: marked, selected, regularly distilled.
+  auto regular = Harness::assigns(probe_result(h, "probe", reprobe[0], 7, false));
+  REQUIRE(regular.size() == 1);
+  CHECK(regular[0].kind == wire::TrialKind::Regular);
+  CHECK(nlohmann::json::parse(regular[0].settings_json)["probe"]["trial_id"] ==
+        reprobe[0].trial_id);
+  REQUIRE(events(h, study, "latency_unconverged").size() == 1);
+
+  // The delivered student and the teacher are fine-tuned on the task.
+  auto finetunes = Harness::assigns(h.result("distill", regular[0], 0.9));
+  std::set<uint32_t> whose;
+  for (const wire::AssignT& a : finetunes) {
+    CHECK(a.kind == wire::TrialKind::Finetune);
+    for (const auto& t : h.get(study).trials) {
+      if (t->trial_id == a.trial_id) whose.insert(t->candidate);
+    }
+  }
+  CHECK(whose == std::set<uint32_t>{0, kTeacherCandidate});
+  const Snapshot snapshot = h.controller->snapshot();
+  REQUIRE(snapshot.studies.size() == 1);
+  REQUIRE(snapshot.studies[0].candidates.size() == 1);
+  CHECK(snapshot.studies[0].candidates[0].stage == "finetune");
+  for (const wire::AssignT& a : finetunes) REQUIRE(find_ack(h.result("distill", a, 0.75)));
+  auto reply = h.get(study);
+  INFO(reply.study->message);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+  CHECK(reply.study->message.find("fine-tuning: 2 of 2 trials completed") != std::string::npos);
+  auto probe_rows = trials_of(reply, 0, wire::TrialKind::Probe);
   REQUIRE(probe_rows.size() == 2);
   CHECK(metrics_of(*probe_rows[1]).at("latency_unconverged") == 1);
 }

@@ -13,6 +13,7 @@
 #include "autodistill/pareto.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
+#include "study/finetune_plan.hpp"
 
 namespace autodistill::daemon {
 
@@ -50,6 +51,8 @@ void Controller::refill(Study& s) {
   };
   if (runner_) {
     runner_(std::move(job), std::move(deliver));
+    // Deferred model fits (docs/bo.md), queued behind the suggestion.
+    if (auto work = background_ ? s.proposer->background() : nullptr) background_(std::move(work));
   } else {
     deliver(job());
   }
@@ -255,6 +258,12 @@ void Controller::finish_trial(Trial& t, int state) {
   }
 
   const study::Ended ended = s.book.ended(candidate, trial_kind, static_cast<TrialState>(state));
+  if (trial_kind == TrialKind::Finetune) {
+    // Measures a delivered model: never the candidate's failure, nothing
+    // for the proposer.
+    if (ended.closed) candidate_finished(s, candidate);
+    return;
+  }
   if (ended.newly_failed) {
     s.proposer->observe_failure(params);
     // The candidate can no longer be complete: stop its sibling trials.
@@ -305,19 +314,24 @@ void Controller::maybe_advance(Study& s) {
                       trials ? none_completed(trials.value(), "trials") : "every candidate failed");
     }
   } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
+    if (!shutting_down_) queue_finetunes(s);  // delivered students: their GLUE step
     if (s.book.open_candidates() > 0) return;
-    // The students are the Regular trials' output: say which failed.
+    // The students are the Regular trials' output: say which failed. A
+    // failed Finetune trial is shown, but the students were delivered.
     std::vector<TrialRow> regular;
+    std::string finetuned;
     if (auto trials = store_.trials_of_study(s.row.id)) {
+      finetuned = study::finetune_summary(trials.value());
       for (TrialRow& t : trials.value()) {
         if (t.kind == static_cast<int>(TrialKind::Regular)) regular.push_back(std::move(t));
       }
     }
+    if (!finetuned.empty()) finetuned = "; " + finetuned;
     size_t done = 0;
     for (const TrialRow& t : regular) done += t.state == static_cast<int>(TrialState::Completed);
     if (done == regular.size()) {
       set_study_state(s, static_cast<int>(StudyState::Succeeded),
-                      "regular distillation of the selected candidates done");
+                      "regular distillation of the selected candidates done" + finetuned);
     } else if (done == 0) {
       set_study_state(s, static_cast<int>(StudyState::Failed),
                       none_completed(regular, "regular trials"));
@@ -325,7 +339,7 @@ void Controller::maybe_advance(Study& s) {
       set_study_state(s, static_cast<int>(StudyState::Succeeded),
                       std::to_string(done) + " of " + std::to_string(regular.size()) +
                           " regular distillations done; " +
-                          failure_summary(regular, "regular trials"));
+                          failure_summary(regular, "regular trials") + finetuned);
     }
   }
 }
@@ -341,6 +355,15 @@ void Controller::select_for_regular(Study& s) {
                         ? "no candidate completed within the constraints"
                         : none_completed(trials.value(), "trials"));
     return;
+  }
+  // With GLUE tasks the baseline is distilled regularly too, whether chosen
+  // or not, so the GLUE table compares it with the students at the same
+  // budget (docs/study-spec.md, "GLUE tasks").
+  std::string glue_baseline;
+  if (!s.glue.tasks.empty() && s.has_baseline && s.book.stage(0) == study::Stage::kExplored &&
+      std::find(chosen.begin(), chosen.end(), 0u) == chosen.end()) {
+    chosen.insert(chosen.begin(), 0u);
+    glue_baseline = "; baseline 0 for the GLUE table";
   }
   for (uint32_t c : chosen) {
     const TrialRow* source = nullptr;
@@ -368,7 +391,7 @@ void Controller::select_for_regular(Study& s) {
   const bool topk = s.spec.selection && s.spec.selection->rule == wire::SelectionRule::TopK;
   std::string list;
   for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
-  event(s, "selected", 0, 0, "candidates " + list);
+  event(s, "selected", 0, 0, "candidates " + list + glue_baseline);
   set_study_state(
       s, static_cast<int>(StudyState::Finalizing),
       std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen");

@@ -42,6 +42,14 @@ void Controller::lease(Study& s, Trial& t, Worker& w) {
       }
     }
   }
+  if (a.kind == TrialKind::Finetune) {
+    auto settings = finetune_settings(s, t);
+    if (settings) {
+      a.settings_json = std::move(settings.value());
+    } else {
+      LOG_WARN("trial " << t.row.id << ": " << settings.status().to_string());
+    }
+  }
   a.teacher_digest = s.spec.teacher_digest;
   a.corpus_digest = s.spec.corpus_digest;
   a.hardware_tag = s.spec.hardware_tag;

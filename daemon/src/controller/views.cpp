@@ -165,6 +165,7 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
   std::vector<uint32_t> front = pareto_candidates(spec.value(), *trials);
   for (const TrialRow& t : *trials) {
     if (t.kind != static_cast<int>(TrialKind::Regular) &&
+        t.kind != static_cast<int>(TrialKind::Finetune) &&
         std::binary_search(front.begin(), front.end(), t.candidate)) {
       info.pareto.push_back(t.id);
     }

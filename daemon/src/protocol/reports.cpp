@@ -120,6 +120,13 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
       problem = Status(Code::kTrialError, "objective \"" + name + "\" is not finite", "objectives");
     if (!problem) break;
   }
+  // Values the engine cannot model (<= 0 under a log transform) fail the
+  // trial rather than complete it without an observation.
+  if (auto s = studies_.find(t.row.study_id); problem && s != studies_.end()) {
+    if (Status bad = check_measurements(s->second->spec, objectives); !bad) {
+      problem = Status(Code::kTrialError, bad.message(), bad.field());
+    }
+  }
   nlohmann::json artifacts = nlohmann::json::array();
   std::vector<DeliveredFile> delivered;
   for (const auto& a : result.artifacts) {
@@ -158,7 +165,8 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   t.row.artifacts_json = artifacts.dump();
   t.row.fingerprint = result.hardware_fingerprint;
   t.progress = 1;
-  if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
+  if (auto s = studies_.find(t.row.study_id);
+      s != studies_.end() && t.row.kind != static_cast<int>(TrialKind::Finetune)) {
     Params params = params_from_json(t.row.params_json);
     s->second->proposer->observe(params, objectives);
     // Only a converged measurement is reused by other studies.

@@ -24,6 +24,10 @@ const char* stage_name(Stage stage) {
       return "regular";
     case Stage::kDelivered:
       return "delivered";
+    case Stage::kFinetune:
+      return "finetune";
+    case Stage::kFinetuned:
+      return "finetuned";
     case Stage::kFailed:
       return "failed";
   }
@@ -47,6 +51,11 @@ Stage CandidateBook::stage(uint32_t candidate) const {
 }
 
 void CandidateBook::queued(uint32_t candidate, wire::TrialKind kind) {
+  if (candidate == kTeacherCandidate) {
+    teacher_finetunes_ = true;
+    open_[candidate]++;
+    return;
+  }
   see(candidate);
   open_[candidate]++;
   Stage& stage = stages_[candidate];
@@ -66,12 +75,29 @@ void CandidateBook::queued(uint32_t candidate, wire::TrialKind kind) {
       stage = Stage::kRegular;
       break;
     case wire::TrialKind::Finetune:
-      break;  // measures a delivered model; the candidate's stage stays
+      if (stage == Stage::kDelivered) stage = Stage::kFinetune;
+      break;
   }
 }
 
 Ended CandidateBook::ended(uint32_t candidate, wire::TrialKind kind, wire::TrialState state) {
   Ended out;
+  auto close = [&] {
+    auto open = open_.find(candidate);
+    if (open != open_.end() && --open->second == 0) open_.erase(open);
+    out.closed = open_.count(candidate) == 0;
+  };
+  if (kind == wire::TrialKind::Finetune) {
+    // A fine-tuning measures a delivered model: its failure is shown, not
+    // the candidate's.
+    if (state == wire::TrialState::Failed) finetunes_failed_++;
+    close();
+    if (candidate != kTeacherCandidate && out.closed) {
+      Stage& stage = stages_[candidate];
+      if (stage == Stage::kFinetune) stage = Stage::kFinetuned;
+    }
+    return out;
+  }
   see(candidate);
   Stage& stage = stages_[candidate];
   const bool completed = state == wire::TrialState::Completed;
@@ -106,12 +132,10 @@ Ended CandidateBook::ended(uint32_t candidate, wire::TrialKind kind, wire::Trial
         if (completed) stage = Stage::kDelivered;
         break;
       case wire::TrialKind::Finetune:
-        break;
+        break;  // handled above
     }
   }
-  auto open = open_.find(candidate);
-  if (open != open_.end() && --open->second == 0) open_.erase(open);
-  out.closed = open_.count(candidate) == 0;
+  close();
   return out;
 }
 

@@ -5,13 +5,19 @@
 //
 //   kProposed -> kProbe -> kProbed -> kFlash -> kExplored -> kRegular -> kDelivered
 //                                 \-> kFlashSkipped
+//   kDelivered -> kFinetune -> kFinetuned          (a study with GLUE tasks)
 //
 // A study without a probe queues the flash first (kProposed -> kFlash); an
 // External study's one trial: kProposed -> kExternal -> kExplored. Any
-// failed trial moves the candidate to kFailed, which stays. A later
-// fine-tune stage goes after kDelivered; a checkpoint resume keeps the stage,
+// failed exploration or regular trial moves the candidate to kFailed, which
+// stays. A failed Finetune trial does not: the student was delivered, and
+// the failure is shown in the report (finetunes_failed()). The teacher's
+// Finetune trials carry the candidate index kTeacherCandidate
+// (glue_settings.hpp); they have no stage, only open trials, so a study
+// waits for them like for any candidate. A checkpoint resume keeps the stage,
 // and so does a re-probe (a later Probe trial of a candidate whose probe
-// completed without converging): its failure does not fail the candidate.
+// completed without converging, docs/probe.md): it has no stage of its own,
+// and its failure does not fail the candidate.
 //
 // The ONE fold: the controller calls queued() when it creates a trial and
 // ended() when a trial reaches a terminal state; recovery replays every
@@ -27,6 +33,7 @@
 #include <set>
 
 #include "autodistill/daemon/store.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon::study {
@@ -41,6 +48,8 @@ enum class Stage : uint8_t {
   kExplored,      // its exploration measurements are complete
   kRegular,       // selected: its regular distillation is queued or running
   kDelivered,     // its regular distillation completed: a student
+  kFinetune,      // its GLUE Finetune trials are queued or running
+  kFinetuned,     // its Finetune trials ended (completed or failed)
   kFailed,        // a trial failed: it can never be complete
 };
 
@@ -79,6 +88,10 @@ class CandidateBook {
   const std::map<uint32_t, Stage>& stages() const { return stages_; }
   // Candidates numbered so far (indices 0 .. next_candidate() - 1).
   uint32_t next_candidate() const { return next_; }
+  // Were the teacher's Finetune trials queued (kTeacherCandidate)?
+  bool teacher_finetunes_queued() const { return teacher_finetunes_; }
+  // Finetune trials that failed (of students and the teacher).
+  size_t finetunes_failed() const { return finetunes_failed_; }
 
  private:
   void see(uint32_t candidate);
@@ -90,6 +103,8 @@ class CandidateBook {
   std::map<uint32_t, uint32_t> open_;  // candidate -> open trials (> 0)
   std::set<uint32_t> skipped_;         // candidates whose flash was cancelled
   std::set<uint32_t> probed_;          // candidates with a completed probe
+  bool teacher_finetunes_ = false;
+  size_t finetunes_failed_ = 0;
 };
 
 }  // namespace autodistill::daemon::study

@@ -38,6 +38,8 @@ static bool contains(const std::vector<std::string>& v, const std::string& s) {
 }
 
 std::vector<std::string> objectives_for(const wire::StudySpecT& spec, TrialKind kind) {
+  // A GLUE fine-tuning reports its own scores (docs/distillation.md).
+  if (kind == TrialKind::Finetune) return {"accuracy", "f1", "macro_f1"};
   std::vector<std::string> out;
   for (const auto& o : spec.objectives) {
     bool wanted = kind == TrialKind::External ||

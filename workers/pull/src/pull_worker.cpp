@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "autodistill/log.hpp"
 #include "autodistill/wire/blob_transfer.hpp"
 #include "autodistill/wire/codec.hpp"
 #include "autodistill/worker/hardware.hpp"
@@ -98,11 +99,12 @@ struct PullWorker::Impl {
   // never races with its setup.
   Status wake_status;
 
-  void log(const std::string& line) const {
+  // To options.log when set, else the shared logger: "[worker id] line".
+  void log(LogLevel level, const std::string& line) const {
     if (options.log) {
       options.log(line);
-    } else {
-      std::fprintf(stderr, "autodistill-worker[%s]: %s\n", options.worker_id.c_str(), line.c_str());
+    } else if (log_enabled(level)) {
+      log_line(level, "[" + options.worker_id + "] " + line);
     }
   }
 
@@ -213,7 +215,8 @@ Status PullWorker::Impl::loop() {
       stopping = true;
       drain_deadline = now + options.drain_timeout;
       for (auto& [key, trial] : running) trial.ctx->cancel();
-      log("stopping: " + std::to_string(running.size()) + " running trial(s) cancelled");
+      log(LogLevel::kInfo,
+          "stopping: " + std::to_string(running.size()) + " running trial(s) cancelled");
     }
     collect_finished(now);
     if (stopping && running.empty() &&
@@ -227,8 +230,9 @@ Status PullWorker::Impl::loop() {
       disconnect();
       milliseconds delay = backoff.next();
       next_connect = now + delay;
-      log("no message from the daemon for " + std::to_string(silence_limit.count()) +
-          " ms; reconnecting in " + std::to_string(delay.count()) + " ms");
+      log(LogLevel::kWarn, "no message from the daemon for " +
+                               std::to_string(silence_limit.count()) + " ms; reconnecting in " +
+                               std::to_string(delay.count()) + " ms");
     }
     if (state == State::kReady) {
       if (now >= next_heartbeat) {
@@ -304,7 +308,7 @@ void PullWorker::Impl::send(const std::string& frame) {
   // A full queue drops the frame: heartbeats are periodic and the outbox
   // re-sends reports until they are acknowledged.
   if (!socket->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-    log("send queue full; a message was dropped");
+    log(LogLevel::kWarn, "send queue full; a message was dropped");
   }
 }
 
@@ -373,7 +377,7 @@ void PullWorker::Impl::receive_all(Clock::time_point now) {
   while (socket && socket->recv(message, zmq::recv_flags::dontwait)) {
     auto envelope = wire::decode(message.data(), message.size());
     if (!envelope) {
-      log("dropped a frame from the daemon: " + envelope.status().to_string());
+      log(LogLevel::kWarn, "dropped a frame from the daemon: " + envelope.status().to_string());
       continue;
     }
     last_heard = now;
@@ -392,7 +396,7 @@ void PullWorker::Impl::handle(wire::EnvelopeT& envelope, Clock::time_point now) 
       Status reason = wire::from_wire(body.AsReject()->error.get());
       fatal = Status(reason.code(), "the daemon rejected this worker: " + reason.message(),
                      reason.field());
-      log(fatal.to_string());
+      log(LogLevel::kError, fatal.to_string());
       break;
     }
     case wire::Message::Assign:
@@ -412,8 +416,8 @@ void PullWorker::Impl::handle(wire::EnvelopeT& envelope, Clock::time_point now) 
       on_error(envelope, now);
       break;
     default:
-      log(std::string("ignored an unexpected ") + wire::message_name(body.type) +
-          " from the daemon");
+      log(LogLevel::kWarn, std::string("ignored an unexpected ") + wire::message_name(body.type) +
+                               " from the daemon");
       break;
   }
 }
@@ -433,9 +437,9 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
   state = State::kReady;
   backoff.reset();
   next_heartbeat = now + heartbeat_period;
-  log("session established with " + options.endpoint + " (heartbeat " + std::to_string(interval) +
-      " ms, liveness " + std::to_string(liveness) + ", lease " + std::to_string(welcome.lease_ms) +
-      " ms)");
+  log(LogLevel::kInfo, "session established with " + options.endpoint + " (heartbeat " +
+                           std::to_string(interval) + " ms, liveness " + std::to_string(liveness) +
+                           ", lease " + std::to_string(welcome.lease_ms) + " ms)");
   if (!stopping && free_slots() > 0) send_pull(free_slots());
   for (const std::string& frame : outbox.take_due(now, Clock::duration::zero())) send(frame);
 }
@@ -443,11 +447,12 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
 void PullWorker::Impl::on_assign(const wire::AssignT& assign, Clock::time_point now) {
   const TrialKey key{assign.trial_id, assign.attempt};
   if (stopping) {
-    log("ignored " + describe(key) + ": the worker is stopping (Bye re-queues it)");
+    log(LogLevel::kInfo,
+        "ignored " + describe(key) + ": the worker is stopping (Bye re-queues it)");
     return;
   }
   if (running.count(key) > 0 || outbox.contains(key)) {
-    log("ignored a repeated Assign for " + describe(key));
+    log(LogLevel::kInfo, "ignored a repeated Assign for " + describe(key));
     return;
   }
   if (free_slots() == 0) {
@@ -466,10 +471,10 @@ void PullWorker::Impl::on_cancel(const wire::CancelT& cancel) {
   if (auto it = running.find(key); it != running.end()) {
     if (!it->second.ctx->cancelled()) {
       it->second.ctx->cancel();
-      log(describe(key) + ": cancelled by the daemon (" + cancel.reason + ")");
+      log(LogLevel::kInfo, describe(key) + ": cancelled by the daemon (" + cancel.reason + ")");
     }
   } else if (outbox.erase(key)) {
-    log(describe(key) + ": cancelled by the daemon; its report is dropped");
+    log(LogLevel::kInfo, describe(key) + ": cancelled by the daemon; its report is dropped");
   }
 }
 
@@ -478,7 +483,8 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
   if (error.code() == Code::kUnknownPeer) {
     // Errors for messages sent before our latest Hello are stale.
     if (state == State::kReady) {
-      log("the daemon does not know this worker (it restarted?); saying Hello again");
+      log(LogLevel::kWarn,
+          "the daemon does not know this worker (it restarted?); saying Hello again");
       send_hello(now);
     }
     return;
@@ -491,11 +497,13 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
                          error.code() == Code::kInternal;
   if (!transient) {
     if (auto key = outbox.erase_request(envelope.request_id)) {
-      log(describe(*key) + ": the daemon refused the report; it is dropped: " + error.to_string());
+      log(LogLevel::kWarn,
+          describe(*key) + ": the daemon refused the report; it is dropped: " + error.to_string());
       return;
     }
   }
-  log("daemon error for request " + std::to_string(envelope.request_id) + ": " + error.to_string());
+  log(LogLevel::kWarn,
+      "daemon error for request " + std::to_string(envelope.request_id) + ": " + error.to_string());
 }
 
 // ---------------------------------------------------------------------------
@@ -526,7 +534,7 @@ void PullWorker::Impl::start_trial(const wire::AssignT& assign, Clock::time_poin
       });
   TrialContext* ctx = trial.ctx.get();
   trial.thread = std::thread([this, key, ctx] { trial_main(key, *ctx); });
-  log(describe(key) + ": started");
+  log(LogLevel::kInfo, describe(key) + ": started");
 }
 
 void PullWorker::Impl::trial_main(TrialKey key, TrialContext& ctx) {
@@ -558,13 +566,14 @@ void PullWorker::Impl::collect_finished(Clock::time_point now) {
     const bool cancelled = it->second.ctx->cancelled();
     running.erase(it);
     if (cancelled || !body) {
-      log(describe(key) + ": stopped after cancel; nothing reported");
+      log(LogLevel::kInfo, describe(key) + ": stopped after cancel; nothing reported");
     } else {
       if (const wire::FailureT* failure = body->AsFailure()) {
-        log(describe(key) + ": failed (" + (failure->retryable ? "retryable" : "permanent") +
-            "): " + wire::from_wire(failure->error.get()).to_string());
+        log(LogLevel::kWarn, describe(key) + ": failed (" +
+                                 (failure->retryable ? "retryable" : "permanent") +
+                                 "): " + wire::from_wire(failure->error.get()).to_string());
       } else {
-        log(describe(key) + ": finished");
+        log(LogLevel::kInfo, describe(key) + ": finished");
       }
       report(key, std::move(*body), now);
     }
