@@ -45,6 +45,14 @@ class FakeDaemon {
     if (!envelope) return std::nullopt;
     return std::move(*static_cast<T*>(envelope->body.value));
   }
+  // Like next(), with the envelope's request_id (to answer that request).
+  template <class T>
+  std::optional<std::pair<uint64_t, T>> next_request(std::chrono::milliseconds timeout) {
+    auto envelope = take(wire::MessageUnionTraits<T>::enum_value, timeout);
+    if (!envelope) return std::nullopt;
+    return std::pair<uint64_t, T>(envelope->request_id,
+                                  std::move(*static_cast<T*>(envelope->body.value)));
+  }
   // Forgets every recorded message.
   void clear();
 
@@ -53,8 +61,9 @@ class FakeDaemon {
   void send(T body, uint64_t request_id = 0) {
     queue_frame(wire::encode_message(request_id, std::move(body)));
   }
+  // `features`: Welcome.features, e.g. {"checkpoint"}.
   void welcome(uint32_t heartbeat_interval_ms, uint32_t liveness, uint32_t lease_ms,
-               uint32_t max_chunk_bytes);
+               uint32_t max_chunk_bytes, std::vector<std::string> features = {});
 
   // Stores a blob; returns its digest.
   std::string put_blob(const std::string& bytes);
