@@ -15,7 +15,7 @@ packages=(
   libsystemd-dev
   nlohmann-json3-dev
   catch2
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev
   python3-torch libicu-dev
   procps python3
   clang-14 libclang-rt-14-dev

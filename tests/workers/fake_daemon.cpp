@@ -72,6 +72,11 @@ std::string FakeDaemon::put_blob(const std::string& bytes) {
   return digest;
 }
 
+void FakeDaemon::put_blob_as(const std::string& digest, const std::string& bytes) {
+  std::lock_guard lock(mu_);
+  blobs_[digest] = bytes;
+}
+
 std::optional<std::string> FakeDaemon::blob(const std::string& digest) const {
   std::lock_guard lock(mu_);
   auto it = blobs_.find(digest);

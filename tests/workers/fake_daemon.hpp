@@ -67,6 +67,9 @@ class FakeDaemon {
 
   // Stores a blob; returns its digest.
   std::string put_blob(const std::string& bytes);
+  // Stores `bytes` under `digest` even when they do not hash to it: a blob
+  // corrupted in the daemon's store.
+  void put_blob_as(const std::string& digest, const std::string& bytes);
   std::optional<std::string> blob(const std::string& digest) const;
   int blob_gets() const;
   int blob_puts() const;

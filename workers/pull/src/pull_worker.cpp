@@ -588,8 +588,10 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
 
 void PullWorker::Impl::start_trial(const wire::AssignT& assign, Clock::time_point now) {
   const TrialKey key{assign.trial_id, assign.attempt};
+  // A gang's ranks may share a host and a scratch parent: one directory each.
   const std::filesystem::path dir =
-      options.scratch_dir / (std::to_string(key.trial_id) + "-" + std::to_string(key.attempt));
+      options.scratch_dir / (std::to_string(key.trial_id) + "-" + std::to_string(key.attempt) +
+                             (assign.gang ? "-rank" + std::to_string(assign.gang->rank) : ""));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
