@@ -3,19 +3,26 @@
 # end to end on this machine. It installs dependencies and builds (with
 # LibTorch), starts autodistilld, one distillation worker and one latency-
 # probe worker as separate processes on loopback with a fresh data
-# directory, makes a tiny teacher and corpus with the project's own tool
-# (cached in the build directory), and runs the release-pipeline command:
+# directory, makes a tiny teacher pre-trained on real English (the King James
+# Bible of Debian's bible-kjv, with a WordPiece vocabulary learned from it)
+# with the project's own tools (cached in the build directory), and runs the
+# release-pipeline command:
 #
 #   autodistill distill --teacher T --corpus C --space examples/demo/tiny-space.json --wait
 #
 # Bayesian optimization proposes students; each is measured by the probe
 # worker (latency) and flash-distilled by the distillation worker
 # (accuracy); the Pareto-optimal ones are regularly distilled and delivered
-# with a report comparing them with a MobileBERT-like baseline.
+# with a report comparing them with a MobileBERT-like baseline. Then the
+# downstream check (docs/glue.md): the teacher and the delivered students are
+# fine-tuned on two small GLUE-format tasks built from real text (which
+# testament a KJV verse is from; the part of speech of a 1913 Webster's
+# headword from its definition) and a GLUE-style table is printed.
 #
 # Environment: BUILD_DIR (build), SKIP_BUILD=1 (use an existing build),
 # DEMO_DIR (a fresh /tmp directory), WORKER_PORT (15555), CLIENT_PORT
-# (15556), BUDGET (candidates, default 16), SELECT (pareto:2).
+# (15556), BUDGET (candidates, default 16), SELECT (pareto:2), GLUE=0 (skip
+# the downstream check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -25,7 +32,8 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
 fi
 BIN=$ROOT/$BUILD_DIR
 for tool in daemon/autodistilld client/autodistill workers/distill/autodistill-distill-worker \
-            workers/probe/autodistill-probe-worker tools/autodistill-make-teacher; do
+            workers/probe/autodistill-probe-worker tools/autodistill-make-teacher \
+            tools/autodistill-make-tasks workers/finetune/autodistill-finetune; do
   [[ -x "$BIN/$tool" ]] || { echo "demo: $BIN/$tool is missing (build with LibTorch)" >&2; exit 1; }
 done
 DEMO_DIR=${DEMO_DIR:-$(mktemp -d /tmp/autodistill-demo.XXXXXX)}
@@ -44,14 +52,32 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TEACHER=$BIN/demo-teacher
+TEACHER=$BIN/demo-teacher-kjv
+TASKS=$BIN/demo-tasks
 if [[ ! -f "$TEACHER/model.safetensors" || ! -f "$TEACHER/corpus.txt" ]]; then
-  echo "== making the tiny teacher and corpus (once; cached in $TEACHER)"
-  rm -rf "$TEACHER"
-  "$BIN/tools/autodistill-make-teacher" --out "$TEACHER" --documents 20000 --seed 0 --threads 1 \
+  echo "== making the tiny teacher on the King James Bible (once; cached in $TEACHER)"
+  rm -rf "$TEACHER" "$TEACHER.tmp"
+  mkdir -p "$TEACHER.tmp"
+  { "$BIN/tools/autodistill-make-tasks" --corpus "$TEACHER.tmp/kjv.txt" &&
+    "$BIN/tools/autodistill-make-teacher" --out "$TEACHER.tmp" --corpus "$TEACHER.tmp/kjv.txt" \
+      --vocab-size 4000 --steps 1200 --seed 0 --threads 1; } \
     >"$DEMO_DIR/make-teacher.log" 2>&1 ||
     { cat "$DEMO_DIR/make-teacher.log" >&2; exit 1; }
-  cat "$TEACHER/report.json" 2>/dev/null && echo
+  rm -f "$TEACHER.tmp/kjv.txt"
+  mv "$TEACHER.tmp" "$TEACHER"
+fi
+python3 - "$TEACHER/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("teacher: %d parameters, %d-token vocabulary; held-out MLM accuracy %.3f against %.3f for "
+      "always %r (the majority token); NSP accuracy %.3f" % (
+          r["parameters"], r["vocab_size"], r["mlm_accuracy"], r["majority_mlm_accuracy"],
+          r["majority_token"], r["nsp_accuracy"]))
+PY
+if [[ "${GLUE:-1}" != 0 && ! -f "$TASKS/gcide-pos/task.json" ]]; then
+  echo "== making GLUE-format tasks from bible-kjv and dict-gcide (once; cached in $TASKS)"
+  "$BIN/tools/autodistill-make-tasks" --out "$TASKS" --tasks kjv-testament,gcide-pos \
+    --train 1600 --dev 400 --seed 0
 fi
 
 echo "== starting autodistilld (data: $DEMO_DIR/data, log: $DEMO_DIR/daemon.log)"
@@ -83,6 +109,19 @@ rc=$?
 set -e
 echo
 "$BIN/client/autodistill" workers
+
+if [[ "${GLUE:-1}" != 0 && $rc == 0 ]]; then
+  echo
+  echo "== downstream check: fine-tuning the teacher and the delivered students (docs/glue.md)"
+  models=(--model "teacher=$TEACHER")
+  for student in "$DEMO_DIR"/out/*/student-*/; do
+    [[ -f "$student/config.json" ]] && models+=(--model "$(basename "$student")=$student")
+  done
+  "$BIN/workers/finetune/autodistill-finetune" "${models[@]}" --task "$TASKS/kjv-testament" \
+    --task "$TASKS/gcide-pos" --epochs 2 --max-seq-len 48 --lr 1e-3 --seed 0 --threads 2 \
+    --json "$DEMO_DIR/glue.json" 2>"$DEMO_DIR/finetune.log" ||
+    { cat "$DEMO_DIR/finetune.log" >&2; rc=1; }
+fi
 echo
 echo "Took $(( $(date +%s) - start )) s (exit code $rc)."
 echo "Data directory: $DEMO_DIR (store: data/autodistill.db, logs: *.log)"

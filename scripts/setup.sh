@@ -18,6 +18,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libgloo-dev
   python3-torch libicu-dev
   procps python3
+  bible-kjv dict-gcide  # real English for the demo teacher and the GLUE tasks (docs/glue.md)
   clang-14 libclang-rt-14-dev
   nodejs
 )

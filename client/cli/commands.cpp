@@ -20,19 +20,53 @@
 
 namespace autodistill::cli {
 
+namespace {
+
+bool g_json_errors = false;
+constexpr std::streamoff kMaxInputFile = 16 << 20;
+
+void json_error(const char* code, const std::string& message, const std::string& field,
+                int exit_code) {
+  if (!g_json_errors) return;
+  nlohmann::json error{{"code", code}, {"message", message}, {"field", field}};
+  std::cout << json_line(nlohmann::json{{"error", error}, {"exit_code", exit_code}}) << std::endl;
+}
+
+}  // namespace
+
+void set_json_errors(bool on) {
+  g_json_errors = on;
+}
+
 int fail(const Status& status) {
   std::cerr << "autodistill: " << status.to_string() << "\n";
-  return exit_code_for(status);
+  const int code = exit_code_for(status);
+  json_error(code_name(status.code()), status.message(), status.field(), code);
+  return code;
 }
 
 int usage_error(const std::string& message) {
   std::cerr << "autodistill: " << message << "\nrun 'autodistill --help' for usage\n";
+  json_error("USAGE", message, "", kExitUsage);
   return kExitUsage;
+}
+
+int unexpected(const std::exception& e) {
+  return fail(Status(Code::kInternal, std::string("unexpected error: ") + e.what()));
 }
 
 Result<std::string> read_text(const std::string& path, const std::string& flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(Code::kNotFound, "cannot read " + path, flag);
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > kMaxInputFile) {
+    return Status(Code::kInvalidArgument,
+                  path + " is " + std::to_string(size) + " bytes; at most " +
+                      std::to_string(kMaxInputFile) + " are read",
+                  flag);
+  }
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -198,7 +232,7 @@ int cmd_upload(const Invocation& inv, Client& client) {
   auto digest = client.upload(path);
   if (!digest) return fail(digest.status());
   if (inv.global.json) {
-    std::cout << nlohmann::json{{"path", path}, {"digest", *digest}}.dump() << "\n";
+    std::cout << json_line(nlohmann::json{{"path", path}, {"digest", *digest}}) << "\n";
   } else {
     std::cout << *digest << "\n";
   }
@@ -211,7 +245,7 @@ int cmd_fetch(const Invocation& inv, Client& client) {
   if (!out) return usage_error("fetch needs --out PATH");
   if (Status s = client.fetch_artifact(digest, *out); !s) return fail(s);
   if (inv.global.json) {
-    std::cout << nlohmann::json{{"digest", digest}, {"path", *out}}.dump() << "\n";
+    std::cout << json_line(nlohmann::json{{"digest", digest}, {"path", *out}}) << "\n";
   } else {
     std::cout << *out << "\n";
   }
@@ -241,10 +275,9 @@ int cmd_keygen(const Invocation& inv) {
   if (!keys) return fail(keys.status());
   if (Status s = wire::write_curve_key_files(*out, *name, keys.value()); !s) return fail(s);
   if (inv.global.json) {
-    std::cout << nlohmann::json{{"public_key", keys->public_key},
-                                {"public_key_file", *out + "/" + *name + ".key"},
-                                {"secret_key_file", *out + "/" + *name + ".secret"}}
-                     .dump()
+    std::cout << json_line(nlohmann::json{{"public_key", keys->public_key},
+                                          {"public_key_file", *out + "/" + *name + ".key"},
+                                          {"secret_key_file", *out + "/" + *name + ".secret"}})
               << "\n";
   } else {
     std::cout << keys->public_key << "\n";
@@ -272,6 +305,7 @@ int cmd_landscape(const Invocation& inv, Client& client) {
 }  // namespace
 
 int run_command(const Invocation& inv, Client& client) {
+  set_json_errors(inv.global.json);
   const std::string& c = inv.command;
   if (c == "submit") return cmd_submit(inv, client);
   if (c == "distill") return cmd_distill(inv, client);

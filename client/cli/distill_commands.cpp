@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill.hpp"
 #include "autodistill/study_json.hpp"
 #include "commands.hpp"
@@ -195,13 +196,15 @@ int cmd_distill(const Invocation& inv, Client& client) {
   const StudyInfo& study = report.study;
   const OnnxExports exports = inv.has("--no-onnx") ? OnnxExports{} : export_students(*outcome);
   if (json) {
-    ojson last{{"study", ojson::parse(to_json(study))}};
+    // Our own rendering, read back: deeper than a settings object may be.
+    auto rendered = parse_json<ojson>(to_json(study), "study", JsonLimits{128, 64u << 20});
+    ojson last{{"study", rendered ? std::move(rendered.value()) : ojson(nullptr)}};
     last["study_dir"] = outcome->study_dir.string();
     last["report"] = (outcome->study_dir / "report.md").string();
     last["pareto_svg"] = (outcome->study_dir / "pareto.svg").string();
     last["students"] = students_json(*outcome, exports);
     last["candidates"] = report_json(report);
-    std::cout << last.dump() << "\n";
+    std::cout << json_line(last) << "\n";
   } else {
     std::cout << "study " << study.study_id << " " << to_string(study.state)
               << (study.message.empty() ? "" : ": " + study.message) << "\n\n"
@@ -252,7 +255,7 @@ int cmd_report(const Invocation& inv, Client& client) {
               {"report", (dir / "report.md").string()},
               {"pareto_svg", (dir / "pareto.svg").string()},
               {"candidates", report_json(report)}};
-    std::cout << out.dump() << "\n";
+    std::cout << json_line(out) << "\n";
   } else {
     std::cout << report_table(report) << "\nreport: " << (dir / "report.md").string()
               << "\nplot:   " << (dir / "pareto.svg").string() << "\n";

@@ -2,20 +2,23 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "args.hpp"
 #include "autodistill/client.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   using namespace autodistill;
-  auto invocation = cli::parse_args(argc, argv);
-  if (!invocation) {
-    std::cerr << "autodistill: " << invocation.status().message()
-              << "\nrun 'autodistill --help' for usage\n";
-    return cli::kExitUsage;
+  // Before the arguments parse: a usage error in --json mode is JSON too.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") cli::set_json_errors(true);
   }
+  auto invocation = cli::parse_args(argc, argv);
+  if (!invocation) return cli::usage_error(invocation.status().message());
   if (invocation->help) {
     std::cout << cli::usage_text();
     return cli::kExitOk;
@@ -31,4 +34,16 @@ int main(int argc, char** argv) {
   options.key_file = from_env(invocation->global.key_file, "AUTODISTILL_KEY_FILE");
   Client client(options);
   return cli::run_command(*invocation, client);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Every input error is a Status with a documented exit code; this is the
+  // last line of defence, so that nothing ever ends in abort() (exit 134).
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return autodistill::cli::unexpected(e);
+  }
 }

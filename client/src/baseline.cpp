@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill {
 
 namespace {
@@ -71,8 +73,13 @@ ParamValue middle(const Factor& factor) {
 }  // namespace
 
 Result<TeacherShape> parse_teacher_shape(const std::string& config_json) {
-  nlohmann::json config = nlohmann::json::parse(config_json, nullptr, false);
-  if (config.is_discarded() || !config.is_object()) {
+  auto parsed = parse_json(config_json, "teacher");
+  if (!parsed) {
+    return Status(Code::kInvalidArgument, "the teacher's config.json: " + parsed.status().message(),
+                  "teacher");
+  }
+  const nlohmann::json& config = parsed.value();
+  if (!config.is_object()) {
     return Status(Code::kInvalidArgument, "the teacher's config.json is not a JSON object");
   }
   TeacherShape shape;

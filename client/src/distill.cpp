@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "autodistill/baseline.hpp"
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/study_json.hpp"
 #include "autodistill/wire/bundle.hpp"
 #include "autodistill/wire/digest.hpp"
@@ -161,13 +162,18 @@ std::vector<std::string> split(const std::string& text, char sep) {
 // worker builds. kInvalidArgument when the settings are not a JSON object.
 Status fill_student_sizes(const std::string& teacher_config, StudySpec& spec) {
   using json = nlohmann::json;
-  json settings =
-      spec.settings_json.empty() ? json::object() : json::parse(spec.settings_json, nullptr, false);
+  auto parsed = parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "settings");
+  if (!parsed) return parsed.status();
+  json settings = std::move(parsed.value());
   if (!settings.is_object()) return invalid("settings", "the settings are not a JSON object");
   json& student = settings["student"];
   if (student.is_null()) student = json::object();
   if (!student.is_object()) return invalid("settings.student", "not a JSON object");
-  const json config = json::parse(teacher_config, nullptr, false);
+  auto parsed_config = parse_json(teacher_config, "teacher");
+  if (!parsed_config) {
+    return invalid("teacher", "the teacher's config.json: " + parsed_config.status().message());
+  }
+  const json& config = parsed_config.value();
   if (!config.is_object()) return invalid("teacher", "the teacher's config.json is not an object");
   for (auto [ours, theirs] : {std::pair{"vocab_size", "vocab_size"},
                               std::pair{"max_positions", "max_position_embeddings"},

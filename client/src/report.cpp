@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/student_settings.hpp"
 
@@ -40,13 +41,17 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
                                           const std::string& settings_json) {
   std::map<std::string, double> factors;
   StudentArch base;
-  nlohmann::json settings = nlohmann::json::parse(settings_json, nullptr, false);
+  auto parsed = parse_json(settings_json.empty() ? "{}" : settings_json, "settings");
+  const nlohmann::json settings = parsed ? std::move(parsed.value()) : nlohmann::json();
   if (settings.is_object() && settings.contains("student") && settings["student"].is_object()) {
     for (const auto& [key, value] : settings["student"].items()) {
       if (value.is_number()) factors[key] = value.get<double>();
     }
+    // Sizes beyond 2^40 are not students; the cast must stay defined.
     auto size = [&](const char* key, int64_t* out) {
-      if (auto it = factors.find(key); it != factors.end()) *out = static_cast<int64_t>(it->second);
+      if (auto it = factors.find(key); it != factors.end() && std::abs(it->second) < 0x1p40) {
+        *out = static_cast<int64_t>(it->second);
+      }
     };
     size("vocab_size", &base.vocab_size);
     size("max_positions", &base.max_positions);
@@ -141,6 +146,9 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
   report.study = study;
   std::map<uint32_t, CandidateReport> by_candidate;
   for (const TrialInfo& t : trials) {
+    // A Finetune trial measures a delivered model on a task, not the candidate's search
+    // objectives (its "params" may be the teacher's).
+    if (t.kind == TrialKind::kFinetune) continue;
     CandidateReport& c = by_candidate[t.candidate];
     c.candidate = t.candidate;
     if (c.params.empty()) c.params = t.params;
@@ -159,6 +167,7 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
         c.artifacts = t.artifacts;
         break;
       case TrialKind::kExternal:
+      case TrialKind::kFinetune:
         break;
     }
   }

@@ -66,6 +66,8 @@ const char* to_string(TrialKind kind) {
       return "regular";
     case TrialKind::kExternal:
       return "external";
+    case TrialKind::kFinetune:
+      return "finetune";
   }
   return "unknown";
 }

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill {
 
 namespace {
@@ -351,8 +353,10 @@ ojson spec_json(const StudySpec& spec) {
   out["algorithm"] = spec.algorithm;
   out["seed"] = spec.seed;
   if (!spec.settings_json.empty()) {
-    ojson settings = ojson::parse(spec.settings_json, nullptr, false);
-    out["settings"] = settings.is_discarded() ? ojson(spec.settings_json) : settings;
+    // Settings that are not bounded JSON (possible from a daemon, not from a
+    // spec file) are shown as the string they are.
+    auto settings = parse_json<ojson>(spec.settings_json, "settings");
+    out["settings"] = settings ? std::move(settings.value()) : ojson(spec.settings_json);
   }
   // The fields added with warm start and baselines appear only when set, so
   // a spec that does not use them renders exactly as before (and keeps the
@@ -466,35 +470,40 @@ ojson worker_json(const WorkerInfo& worker) {
 }  // namespace
 
 Result<StudySpec> parse_study_spec(const std::string& json_text) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 3, ...".
-    std::string what = e.what();
-    if (auto end = what.find("] "); end != std::string::npos) what = what.substr(end + 2);
-    return Status(Code::kInvalidArgument, "not valid JSON: " + what);
-  }
+  // Bounded (issue #11): nesting, size and numbers beyond a double
+  // ("1e999") are errors, not a crash.
+  auto root = parse_json(json_text, "");
+  if (!root) return root.status();
   StudySpec spec;
-  if (Status s = parse_spec(root, spec); !s) return s;
+  if (Status s = parse_spec(root.value(), spec); !s) return s;
   return spec;
 }
 
+namespace {
+
+// Strings from a daemon may hold bytes that are not UTF-8 (names, messages,
+// settings): rendered with U+FFFD instead of throwing.
+std::string dump(const ojson& value, int indent = -1) {
+  return value.dump(indent, ' ', false, ojson::error_handler_t::replace);
+}
+
+}  // namespace
+
 std::string study_spec_to_json(const StudySpec& spec, int indent) {
-  return spec_json(spec).dump(indent);
+  return dump(spec_json(spec), indent);
 }
 
 std::string to_json(const StudyInfo& study) {
-  return study_json(study).dump();
+  return dump(study_json(study));
 }
 std::string to_json(const TrialInfo& trial) {
-  return trial_json(trial).dump();
+  return dump(trial_json(trial));
 }
 std::string to_json(const Event& event) {
-  return event_json(event).dump();
+  return dump(event_json(event));
 }
 std::string to_json(const WorkerInfo& worker) {
-  return worker_json(worker).dump();
+  return dump(worker_json(worker));
 }
 
 std::string to_json(const StudyInfo& study, const std::vector<TrialInfo>& trials) {
@@ -502,7 +511,7 @@ std::string to_json(const StudyInfo& study, const std::vector<TrialInfo>& trials
   out["study"] = study_json(study);
   out["trials"] = ojson::array();
   for (const TrialInfo& t : trials) out["trials"].push_back(trial_json(t));
-  return out.dump();
+  return dump(out);
 }
 
 }  // namespace autodistill

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "private_fs.hpp"
+
 #include "autodistill/wire/digest.hpp"
 
 namespace autodistill::daemon {
@@ -53,9 +55,9 @@ Status fsync_dir(const std::string& dir) {
 }  // namespace
 
 Result<BlobStore> BlobStore::open(const std::string& root, uint64_t max_blob_bytes) {
-  std::error_code ec;
-  fs::create_directories(fs::path(root) / "partial", ec);
-  if (ec) return Status(Code::kInternal, "cannot create " + root + ": " + ec.message(), "data_dir");
+  if (Status s = make_private_dirs(root + "/partial"); !s) {
+    return Status(s.code(), s.message(), "data_dir");
+  }
   return BlobStore(root, max_blob_bytes);
 }
 
@@ -101,8 +103,10 @@ Status BlobStore::append(const std::string& digest, uint64_t offset, uint64_t to
                   "offset");
   }
   {
-    Fd f(::open(partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    Fd f(::open(partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     if (f.fd < 0) return errno_status("open " + partial, errno);
+    // 0600 whatever the umask (the published blob keeps this mode).
+    if (held == 0 && ::fchmod(f.fd, 0600) != 0) return errno_status("chmod " + partial, errno);
     if (Status s = write_all(f.fd, data.data(), data.size(), partial); !s) {
       // Keep the partial file consistent with what the client was told.
       if (::ftruncate(f.fd, static_cast<off_t>(held)) != 0) {
@@ -130,9 +134,7 @@ Status BlobStore::publish(const std::string& digest, const std::string& partial)
     if (f.fd < 0 || ::fsync(f.fd) != 0) return errno_status("fsync " + partial, errno);
   }
   const std::string dir = root_ + "/" + digest.substr(0, 2);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status(Code::kInternal, "cannot create " + dir + ": " + ec.message());
+  if (Status s = make_private_dirs(dir); !s) return s;
   if (::rename(partial.c_str(), path_of(digest).c_str()) != 0) {
     return errno_status("rename " + partial, errno);
   }
@@ -166,6 +168,31 @@ Status BlobStore::read(const std::string& digest, uint64_t offset, uint32_t leng
     done += static_cast<size_t>(r);
   }
   return Status::ok();
+}
+
+Result<uint64_t> BlobStore::size_of(const std::string& digest) const {
+  struct stat st;
+  if (!wire::is_valid_digest(digest) || ::stat(path_of(digest).c_str(), &st) != 0) {
+    return Status(Code::kNotFound, "no blob " + digest, "digest");
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+size_t BlobStore::expire_partials(int64_t max_age_seconds) {
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(max_age_seconds);
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_ + "/partial", ec)) {
+    std::error_code entry_ec;
+    if (!entry.is_regular_file(entry_ec) ||
+        !wire::is_valid_digest(entry.path().filename().string())) {
+      continue;
+    }
+    const auto written = entry.last_write_time(entry_ec);
+    if (entry_ec || written >= cutoff) continue;
+    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 uint64_t BlobStore::free_bytes() const {

@@ -8,6 +8,7 @@
 
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/space.hpp"
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/proposer.hpp"
 #include "autodistill/student_settings.hpp"
@@ -91,13 +92,14 @@ class BoProposer final : public Proposer {
 
   void finish(const Params& params) override { pending_.erase(to_point(*spec_, params)); }
 
-  SuggestJob prepare(size_t n) const override {
+  SuggestJob prepare(size_t n, CancelFlag cancel) const override {
     // The engine copy shares the synchronized cache of fitted models with
     // engine_ (engine.hpp), so the job may run while engine_ keeps observing.
     return [engine = engine_, pending = std::vector<bo::Point>(pending_.begin(), pending_.end()),
-            spec = spec_, n]() -> std::vector<Params> {
-      auto points = engine.suggest(n, pending);
+            spec = spec_, n, cancel = std::move(cancel)]() -> std::vector<Params> {
+      auto points = engine.suggest(n, pending, cancel.get());
       if (!points) {
+        if (points.status().code() == Code::kCancelled) return {};
         LOG_ERROR("proposer: " << points.status().to_string());
         return {};
       }
@@ -164,14 +166,20 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
     }
     if (heads && bottleneck) c.space.divisibility.push_back({"num_heads", "bottleneck_size"});
     bo::StudentSettings student;
-    auto settings = nlohmann::json::parse(spec.settings_json.empty() ? "{}" : spec.settings_json,
-                                          nullptr, false);
-    // settings.student: the teacher-derived sizes (docs/probe.md).
-    if (settings.is_object() && settings.contains("student") && settings["student"].is_object()) {
-      const auto& sizes = settings["student"];
-      student.vocab_size = sizes.value("vocab_size", student.vocab_size);
-      student.max_seq_length = sizes.value("max_positions", student.max_seq_length);
-      student.type_vocab_size = sizes.value("type_vocab_size", student.type_vocab_size);
+    // settings.student: the teacher-derived sizes (docs/probe.md); a value
+    // that is not an integer keeps the default (validate_spec refuses it).
+    auto settings =
+        parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "spec.settings_json");
+    if (settings && settings->is_object() && settings->contains("student") &&
+        (*settings)["student"].is_object()) {
+      const auto& sizes = (*settings)["student"];
+      auto size = [&](const char* key, int64_t fallback) {
+        auto it = sizes.find(key);
+        return it != sizes.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
+      };
+      student.vocab_size = size("vocab_size", student.vocab_size);
+      student.max_seq_length = size("max_positions", student.max_seq_length);
+      student.type_vocab_size = size("type_vocab_size", student.type_vocab_size);
       // A bad option fails the workers' trials with its field; the count
       // here keeps the defaults for it.
       (void)apply_student_options(sizes, student.options);
@@ -190,7 +198,7 @@ Status validate_search(const wire::StudySpecT& spec) {
 }
 
 std::vector<Params> Proposer::propose(size_t n) {
-  std::vector<Params> out = prepare(n)();
+  std::vector<Params> out = prepare(n, nullptr)();
   for (const Params& p : out) add_known(p);
   return out;
 }

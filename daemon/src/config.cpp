@@ -70,6 +70,23 @@ const std::vector<Field>& fields() {
                       "Blob bytes are refused when the data directory would keep less free."),
       AD_NUMBER_FIELD(max_trials_limit,
                       "Largest candidate budget (max_trials) a study may ask for."),
+      AD_NUMBER_FIELD(max_factors, "Most factors a study's design space may have."),
+      AD_NUMBER_FIELD(max_factor_values,
+                      "Most values (ordinal) or categories (categorical) of one factor."),
+      AD_NUMBER_FIELD(max_design_values,
+                      "Most values and categories of all factors of a study together."),
+      AD_NUMBER_FIELD(max_settings_bytes, "Largest settings_json of a study, in bytes."),
+      AD_NUMBER_FIELD(quarantine_ms,
+                      "A worker whose leases expire twice in a row gets no new work for this "
+                      "long; each further expiry doubles it (up to quarantine_max_ms); 0 "
+                      "disables it."),
+      AD_NUMBER_FIELD(quarantine_max_ms, "Longest quarantine after repeated lease expiries."),
+      AD_NUMBER_FIELD(worker_retention_seconds,
+                      "Worker rows not seen for this long (not connected, holding no lease) are "
+                      "deleted; 0 keeps them forever."),
+      AD_NUMBER_FIELD(partial_upload_max_age_seconds,
+                      "An unfinished blob upload not written to for this long is deleted; 0 "
+                      "keeps them forever."),
       AD_STRING_FIELD(http_listen,
                       "HTTP listener (host:port) for /metrics and /healthz; empty disables it."),
       AD_STRING_FIELD(curve_secret_key_file,
@@ -158,6 +175,14 @@ Status Config::validate() const {
   if (tick_ms == 0) return Status(Code::kInvalidArgument, "must be positive", "tick_ms");
   if (max_batch_messages == 0) {
     return Status(Code::kInvalidArgument, "must be positive", "max_batch_messages");
+  }
+  for (const auto& [field, value] : {std::pair<const char*, uint32_t>{"max_factors", max_factors},
+                                     {"max_factor_values", max_factor_values},
+                                     {"max_design_values", max_design_values}}) {
+    if (value == 0) return Status(Code::kInvalidArgument, "must be positive", field);
+  }
+  if (quarantine_max_ms < quarantine_ms) {
+    return Status(Code::kInvalidArgument, "must be at least quarantine_ms", "quarantine_max_ms");
   }
   if (max_chunk_bytes < 1024 || max_chunk_bytes > (8u << 20)) {
     return Status(Code::kInvalidArgument, "must be within [1024, 8388608]", "max_chunk_bytes");

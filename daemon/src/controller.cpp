@@ -6,10 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
+#include "autodistill/daemon/artifact_check.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
 #include "autodistill/daemon/probe_handoff.hpp"
 #include "autodistill/wire/digest.hpp"
+#include "autodistill/wire/hardware_tag.hpp"
 
 namespace autodistill::daemon {
 
@@ -38,6 +41,10 @@ constexpr double kSkipFlashScore = 1e-2;
 // ... judged only once this many candidates of the study are complete (the
 // engine's models need two measurements of every objective).
 constexpr size_t kSkipFlashAfter = 2;
+// Worker-registry pruning and partial-upload expiry run at most this often.
+constexpr int64_t kHousekeepingMs = 1000;
+// Worker rows deleted per housekeeping pass at most (bounds one batch).
+constexpr uint32_t kPruneBatch = 10000;
 
 bool is_terminal(int study_state) {
   return study_state >= static_cast<int>(StudyState::Succeeded);
@@ -53,6 +60,7 @@ Role role_of(TrialKind kind) {
       return Role::Probe;
     case TrialKind::Flash:
     case TrialKind::Regular:
+    case TrialKind::Finetune:
       return Role::Distill;
     case TrialKind::External:
       return Role::External;
@@ -121,11 +129,50 @@ std::string arch_key(const Params& params) {
   return arch.dump();
 }
 
+// How `trials` failed, for a study's message: "all 5 trials failed; last
+// error: ..." or "3 of 5 trials failed, 2 cancelled; last error: ..."
+// (`what` names the trials).
+std::string failure_summary(const std::vector<TrialRow>& trials, const std::string& what) {
+  size_t failed = 0, cancelled = 0;
+  const TrialRow* last = nullptr;
+  for (const TrialRow& t : trials) {
+    if (t.state == static_cast<int>(TrialState::Cancelled)) ++cancelled;
+    if (t.state != static_cast<int>(TrialState::Failed)) continue;
+    ++failed;
+    if (last == nullptr || t.updated_ms >= last->updated_ms) last = &t;
+  }
+  std::string why =
+      failed == trials.size()
+          ? "all " + std::to_string(failed) + " " + what + " failed"
+          : std::to_string(failed) + " of " + std::to_string(trials.size()) + " " + what +
+                " failed" + (cancelled > 0 ? ", " + std::to_string(cancelled) + " cancelled" : "");
+  if (last != nullptr) why += "; last error: " + last->error_message;
+  return why;
+}
+
+// Why a study ends with nothing completed.
+std::string none_completed(const std::vector<TrialRow>& trials, const std::string& what) {
+  const bool all_failed = std::all_of(trials.begin(), trials.end(), [](const TrialRow& t) {
+    return t.state == static_cast<int>(TrialState::Failed);
+  });
+  return (all_failed ? "" : "no candidate completed: ") + failure_summary(trials, what);
+}
+
 std::string serving_key(const std::string& settings_json) {
-  auto settings =
-      nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
-  if (settings.is_object() && settings.contains("serving")) return settings["serving"].dump();
+  auto settings = parse_json(settings_json.empty() ? "{}" : settings_json, "spec.settings_json");
+  if (settings && settings->is_object() && settings->contains("serving")) {
+    return (*settings)["serving"].dump();
+  }
   return "{}";
+}
+
+// The objects of a result's payload: {"name": value} of the metrics.
+nlohmann::json metrics_object(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& m : metrics) {
+    if (m) out[m->name] = m->value;
+  }
+  return out;
 }
 
 }  // namespace
@@ -145,7 +192,7 @@ struct Controller::Study {
   std::set<uint32_t> failed;      // candidates with a failed trial
   std::set<uint32_t> skipped;     // candidates whose flash was skipped
   size_t complete = 0;            // candidates whose flash completed
-  std::deque<uint64_t> ready[3];  // queued trial ids, by Role
+  std::deque<uint64_t> ready[3];  // queued trial ids, by Role (stale ids are skipped)
   uint64_t seq = 0;               // last durable event seq
   int state() const { return row.state; }
 };
@@ -156,11 +203,14 @@ struct Controller::Trial {
   Role role = Role::External;
   std::vector<std::string> objectives;
   float progress = 0;
+  // Workers whose lease of this trial expired: other workers are preferred.
+  std::set<std::string> expired_with;
 };
 
 struct Controller::Worker {
   std::string peer;
   std::string worker_id;
+  std::string curve_key;  // the session's CURVE key; empty without CURVE
   Role role = Role::External;
   wire::HardwareT hardware;
   uint32_t slots = 1;
@@ -204,7 +254,13 @@ Status Controller::recover() {
   const int64_t now = now_();
   size_t trial_count = 0;
   for (const StudyRow& row : rows.value()) {
-    Study* s = load_study(row);
+    Study* s = nullptr;
+    try {
+      s = load_study(row);
+    } catch (const std::exception& e) {
+      // A stored study never takes recovery down (issue #11).
+      fail_unloadable(row.id, Status(Code::kInternal, e.what()));
+    }
     if (s == nullptr) continue;
     auto seq = store_.max_event_seq(row.id);
     if (!seq) return seq.status();
@@ -237,8 +293,7 @@ Status Controller::recover() {
         // Give running workers time to reconnect and say Hello again.
         trial->row.lease_expires_ms =
             std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
-        auto peer = peer_of_worker_.find(trial->row.worker_id);
-        if (peer != peer_of_worker_.end()) workers_[peer->second]->leased.insert(trial->row.id);
+        if (Worker* w = session_of(trial->row.worker_id)) w->leased.insert(trial->row.id);
       } else {
         trial->ready_ms = now;
         s->ready[static_cast<int>(trial->role)].push_back(trial->row.id);
@@ -270,12 +325,21 @@ Status Controller::recover() {
   return Status::ok();
 }
 
+void Controller::fail_unloadable(uint64_t study_id, const Status& why) {
+  const std::string message = "the stored study cannot be loaded: " + why.to_string();
+  LOG_ERROR("study " << study_id << ": " << message << "; marking it failed");
+  store_.update_study(study_id, static_cast<int>(StudyState::Failed), message, now_());
+}
+
 Controller::Study* Controller::load_study(const StudyRow& row) {
   auto spec = unpack_spec(row.spec);
   if (!spec) {
-    LOG_ERROR("study " << row.id << ": " << spec.status().to_string() << "; marking it failed");
-    store_.update_study(row.id, static_cast<int>(StudyState::Failed), "stored spec is corrupt",
-                        now_());
+    fail_unloadable(row.id, spec.status());
+    return nullptr;
+  }
+  // Checked again: the row may predate today's checks, or be written by hand.
+  if (Status s = validate_stored_spec(spec.value(), config_); !s) {
+    fail_unloadable(row.id, s);
     return nullptr;
   }
   auto s = std::make_unique<Study>();
@@ -286,8 +350,7 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->has_baseline = !s->spec.baseline.empty();
   s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {
-    store_.update_study(row.id, static_cast<int>(StudyState::Failed),
-                        "its design space cannot be searched", now_());
+    fail_unloadable(row.id, Status(Code::kInvalidArgument, "its design space cannot be searched"));
     return nullptr;
   }
   Study* raw = s.get();
@@ -416,9 +479,9 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
     case Message::Heartbeat:
       return on_heartbeat(w, *env.body.AsHeartbeat());
     case Message::Result:
-      return on_result(peer, rid, *env.body.AsResult());
+      return on_result(w, rid, *env.body.AsResult());
     case Message::Failure:
-      return on_failure(peer, rid, *env.body.AsFailure());
+      return on_failure(w, rid, *env.body.AsFailure());
     case Message::Bye:
       return on_bye(peer, *env.body.AsBye());
     default:
@@ -479,19 +542,63 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   if (hello.slots == 0 || hello.slots > kMaxSlots) {
     return reject(Status(Code::kInvalidArgument, "slots must be 1..1024", "slots"));
   }
+  if (hello.hardware) {
+    if (Status s = wire::check_hardware_tag(hello.hardware->tag, "hardware.tag"); !s) {
+      return reject(s);
+    }
+  }
   if (hello.role == Role::External && hello.studies.empty()) {
     return reject(
         Status(Code::kInvalidArgument, "an external worker must name its studies", "studies"));
   }
-  // A reconnecting worker replaces its old session; its leases stay.
-  if (auto old = peer_of_worker_.find(hello.worker_id);
-      old != peer_of_worker_.end() && old->second != peer) {
-    workers_.erase(old->second);
+  // An External worker's studies: each must exist, and one must still run
+  // unless the worker has reports to deliver (`running`).
+  Status ended;
+  bool any_active = false;
+  for (size_t i = 0; i < hello.studies.size(); ++i) {
+    const std::string field = "studies[" + std::to_string(i) + "]";
+    const uint64_t id = hello.studies[i];
+    int state = -1;
+    if (auto live = studies_.find(id); live != studies_.end()) {
+      state = live->second->state();
+    } else if (auto row = store_.get_study(id); !row) {
+      return reject(row.status());
+    } else if (row.value()) {
+      state = row.value()->state;
+    }
+    if (state < 0) return reject(Status(Code::kNotFound, "no study " + std::to_string(id), field));
+    if (!is_terminal(state)) {
+      any_active = true;
+    } else if (ended) {
+      ended = Status(Code::kFailedPrecondition,
+                     "study " + std::to_string(id) + " already " + study_state_name(state) +
+                         (hello.studies.size() > 1 ? ", as every study this worker names" : ""),
+                     field);
+    }
   }
-  workers_.erase(peer);
+  if (!any_active && !ended && hello.running.empty()) return reject(ended);
+  // Under CURVE a worker_id belongs to the key of its first Hello: another
+  // key cannot take over its session or its leases.
+  if (!caller_.empty()) {
+    auto known = store_.get_worker(hello.worker_id);
+    if (!known) return reject(known.status());
+    if (known.value() && !known.value()->curve_key.empty() && known.value()->curve_key != caller_) {
+      return reject(Status(Code::kPermissionDenied,
+                           "worker_id \"" + hello.worker_id +
+                               "\" belongs to another CURVE key; choose another worker_id",
+                           "worker_id"));
+    }
+  }
+  // A reconnecting worker replaces its old session; its leases stay. A
+  // connection that had a session (maybe under another worker_id) ends it.
+  end_session(peer);
+  if (auto old = peer_of_worker_.find(hello.worker_id); old != peer_of_worker_.end()) {
+    end_session(old->second);
+  }
   auto w = std::make_unique<Worker>();
   w->peer = peer;
   w->worker_id = hello.worker_id;
+  w->curve_key = caller_;
   w->role = hello.role;
   if (hello.hardware) w->hardware = *hello.hardware;
   w->slots = hello.slots;
@@ -500,12 +607,12 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   const int64_t lease_until = w->last_seen_ms + config_.lease_ms;
   for (const auto& ref : hello.running) {
     if (!ref) continue;
+    // Only the worker's own leases: a Hello cannot claim another's trial.
     auto t = trials_.find(ref->trial_id);
     if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Leased) ||
-        t->second->row.attempt != ref->attempt) {
+        t->second->row.attempt != ref->attempt || t->second->row.worker_id != hello.worker_id) {
       continue;
     }
-    t->second->row.worker_id = hello.worker_id;
     t->second->row.lease_expires_ms = std::max(t->second->row.lease_expires_ms, lease_until);
     w->leased.insert(ref->trial_id);
   }
@@ -520,6 +627,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   row.slots = w->slots;
   row.studies_json = nlohmann::json(w->studies).dump();
   row.first_seen_ms = row.last_seen_ms = w->last_seen_ms;
+  row.curve_key = caller_;
   store_.upsert_worker(row);
   LOG_INFO("worker \"" << w->worker_id << "\" joined (role " << wire::EnumNameRole(w->role)
                        << ", tag \"" << w->hardware.tag << "\", " << w->slots << " slots, "
@@ -575,29 +683,80 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
   }
 }
 
-void Controller::on_result(const std::string& peer, uint64_t rid, const wire::ResultT& result) {
+Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attempt) {
+  const std::string what =
+      "trial " + std::to_string(trial_id) + " attempt " + std::to_string(attempt);
+  int kind = 0;
+  auto live = trials_.find(trial_id);
+  if (live != trials_.end()) {
+    kind = live->second->row.kind;
+  } else {
+    auto row = store_.get_trial(trial_id);
+    if (!row) return row.status();
+    if (!row.value()) {
+      return Status(Code::kNotFound, "no trial " + std::to_string(trial_id), "trial_id");
+    }
+    kind = row.value()->kind;
+  }
+  const TrialKind trial_kind = static_cast<TrialKind>(kind);
+  if (role_of(trial_kind) != w.role) {
+    return Status(Code::kPermissionDenied,
+                  std::string("a ") + wire::EnumNameRole(w.role) + " worker cannot report " + what +
+                      ", a " + wire::EnumNameTrialKind(trial_kind) + " trial",
+                  "trial_id");
+  }
+  // The session holding the current attempt's lease.
+  if (live != trials_.end() && attempt == live->second->row.attempt &&
+      live->second->row.state == static_cast<int>(TrialState::Leased) &&
+      live->second->row.worker_id == w.worker_id) {
+    return Status::ok();
+  }
+  // The worker that held that (earlier) attempt: a late report.
+  if (live == trials_.end() || attempt < live->second->row.attempt) {
+    auto holder = store_.lease_holder(trial_id, attempt);
+    if (!holder) return holder.status();
+    if (holder.value() && *holder.value() == w.worker_id) return Status::ok();
+    return Status(Code::kPermissionDenied,
+                  what + " was " +
+                      (holder.value() ? "leased to another worker" : std::string("never leased")) +
+                      ", not to \"" + w.worker_id + "\"",
+                  "attempt");
+  }
+  return Status(Code::kPermissionDenied,
+                what + " is not leased to \"" + w.worker_id + "\"" +
+                    (attempt > live->second->row.attempt ? " (that attempt was never leased)" : ""),
+                "attempt");
+}
+
+void Controller::refuse_report(const Worker& w, uint64_t rid, const char* what, const Status& why) {
+  metrics_.reports_refused++;
+  LOG_WARN("refused a " << what << " from worker \"" << w.worker_id << "\": " << why.to_string());
+  reply_error(Endpoint::kWorker, w.peer, rid, why);
+}
+
+void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result) {
+  const std::string peer = w.peer;
   note_request(Endpoint::kWorker, peer, rid);
+  if (Status allowed = may_report(w, result.trial_id, result.attempt); !allowed) {
+    return refuse_report(w, rid, "result", allowed);
+  }
   auto ack = [&] {
     wire::AckT a;
     a.trial_id = result.trial_id;
     a.attempt = result.attempt;
     send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
   };
-  nlohmann::json payload = {{"objectives", nlohmann::json::parse(metrics_json(result.objectives))},
-                            {"metrics", nlohmann::json::parse(metrics_json(result.metrics))},
+  // The worker delivers again: its run of lease expiries is over.
+  if (auto p = penalties_.find(w.worker_id); p != penalties_.end()) p->second.expiries = 0;
+  nlohmann::json payload = {{"objectives", metrics_object(result.objectives)},
+                            {"metrics", metrics_object(result.metrics)},
                             {"fingerprint", result.hardware_fingerprint},
                             {"elapsed_ms", result.elapsed_ms}};
   auto it = trials_.find(result.trial_id);
   if (it == trials_.end()) {
-    // Finished, cancelled or unknown: record it if the trial exists (once),
-    // and acknowledge so the worker's outbox drains.
-    auto row = store_.get_trial(result.trial_id);
-    if (row && row.value()) {
-      // Kept for the record, not counted: the trial already has its outcome.
-      store_.insert_result(result.trial_id, result.attempt, "late_result", payload.dump(), now_());
-    } else {
-      LOG_WARN("result for unknown trial " << result.trial_id << " acknowledged and dropped");
-    }
+    // Finished or cancelled: kept for the record (once), not counted; the
+    // worker held that attempt (may_report), so its outbox may drain.
+    store_.insert_result(result.trial_id, result.attempt, "late_result", payload.dump(), now_());
     return ack();
   }
   Trial& t = *it->second;
@@ -608,41 +767,56 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
   if (result.attempt != t.row.attempt && t.row.state == static_cast<int>(TrialState::Leased)) {
-    if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
+    if (const Worker* holder = session_of(t.row.worker_id)) {
       wire::CancelT c;
       c.trial_id = t.row.id;
       c.attempt = t.row.attempt;
       c.reason = "a result for attempt " + std::to_string(result.attempt) + " arrived first";
-      send(Endpoint::kWorker, holder->second, wire::encode_message(0, std::move(c)));
+      send(Endpoint::kWorker, holder->peer, wire::encode_message(0, std::move(c)));
     }
   }
   std::map<std::string, double> objectives;
   for (const auto& m : result.objectives) {
     if (m) objectives[m->name] = m->value;
   }
-  std::string problem;
+  Status problem;
   for (const std::string& name : t.objectives) {
     auto o = objectives.find(name);
     if (o == objectives.end())
-      problem = "result lacks objective \"" + name + "\"";
+      problem = Status(Code::kTrialError, "result lacks objective \"" + name + "\"", "objectives");
     else if (!std::isfinite(o->second))
-      problem = "objective \"" + name + "\" is not finite";
-    if (!problem.empty()) break;
+      problem = Status(Code::kTrialError, "objective \"" + name + "\" is not finite", "objectives");
+    if (!problem) break;
   }
   nlohmann::json artifacts = nlohmann::json::array();
+  std::vector<DeliveredFile> delivered;
   for (const auto& a : result.artifacts) {
-    if (!a) continue;
-    if (!blobs_.contains(a->digest)) {
-      problem = "artifact \"" + a->name + "\" names blob " + a->digest + " that was not uploaded";
-      break;
+    if (!a || !problem) continue;
+    auto size = blobs_.size_of(a->digest);
+    if (!size) {
+      problem =
+          Status(Code::kTrialError,
+                 "artifact \"" + a->name + "\" names blob " + a->digest + " that was not uploaded",
+                 "artifacts." + a->name);
+    } else if (size.value() != a->size) {
+      problem = Status(Code::kTrialError,
+                       "artifact \"" + a->name + "\" is announced as " + std::to_string(a->size) +
+                           " bytes; its blob has " + std::to_string(size.value()),
+                       "artifacts." + a->name);
     }
     artifacts.push_back({{"name", a->name}, {"digest", a->digest}, {"size", a->size}});
+    delivered.push_back(DeliveredFile{a->name, a->digest, a->size, blobs_.path_of(a->digest)});
   }
-  if (!problem.empty()) {
-    LOG_WARN("trial " << t.row.id << ": " << problem);
-    t.row.error_code = static_cast<int>(Code::kTrialError);
-    t.row.error_message = problem;
-    t.row.error_field = "objectives";
+  // What a Regular trial delivers is the study's student: checked first.
+  if (problem && t.row.kind == static_cast<int>(TrialKind::Regular)) {
+    problem = check_student_artifacts(delivered);
+  }
+  if (!problem) {
+    LOG_WARN("trial " << t.row.id << " attempt " << result.attempt << " from worker \""
+                      << w.worker_id << "\": " << problem.to_string());
+    t.row.error_code = static_cast<int>(problem.code());
+    t.row.error_message = problem.message();
+    t.row.error_field = problem.field();
     finish_trial(t, static_cast<int>(TrialState::Failed));
     return ack();
   }
@@ -671,8 +845,12 @@ void Controller::on_result(const std::string& peer, uint64_t rid, const wire::Re
   ack();
 }
 
-void Controller::on_failure(const std::string& peer, uint64_t rid, const wire::FailureT& failure) {
+void Controller::on_failure(Worker& w, uint64_t rid, const wire::FailureT& failure) {
+  const std::string peer = w.peer;
   note_request(Endpoint::kWorker, peer, rid);
+  if (Status allowed = may_report(w, failure.trial_id, failure.attempt); !allowed) {
+    return refuse_report(w, rid, "failure", allowed);
+  }
   Status error = wire::from_wire(failure.error.get());
   nlohmann::json payload = {{"code", static_cast<int>(error.code())},
                             {"message", error.message()},
@@ -899,22 +1077,25 @@ void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
     info->role = static_cast<Role>(row.role);
     info->slots = row.slots;
     info->last_seen_ms = row.last_seen_ms;
-    auto studies = nlohmann::json::parse(row.studies_json, nullptr, false);
-    if (studies.is_array()) info->studies = studies.get<std::vector<uint64_t>>();
+    if (auto studies = parse_json(row.studies_json, "studies"); studies && studies->is_array()) {
+      for (const auto& id : studies.value()) {
+        if (id.is_number_unsigned()) info->studies.push_back(id.get<uint64_t>());
+      }
+    }
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
                             row.hardware.size());
     if (v.VerifyBuffer<wire::Hardware>(nullptr)) {
       info->hardware = std::make_unique<wire::HardwareT>();
       flatbuffers::GetRoot<wire::Hardware>(row.hardware.data())->UnPackTo(info->hardware.get());
     }
-    if (auto p = peer_of_worker_.find(row.worker_id); p != peer_of_worker_.end()) {
-      const Worker& w = *workers_.at(p->second);
+    if (const Worker* w = session_of(row.worker_id)) {
       info->connected = true;
-      info->last_seen_ms = w.last_seen_ms;
-      for (uint64_t id : w.leased) {
+      info->last_seen_ms = w->last_seen_ms;
+      for (uint64_t id : w->leased) {
         auto ref = std::make_unique<wire::TrialRefT>();
         ref->trial_id = id;
-        ref->attempt = trials_.count(id) ? trials_.at(id)->row.attempt : 0;
+        auto t = trials_.find(id);
+        ref->attempt = t == trials_.end() ? 0 : t->second->row.attempt;
         info->running.push_back(std::move(ref));
       }
     }
@@ -1010,7 +1191,7 @@ void Controller::refill(Study& s) {
   s.suggesting = true;
   ++suggestions_in_flight_;
   auto seconds = std::make_shared<double>(0.0);
-  SuggestJob job = [inner = s.proposer->prepare(want), seconds] {
+  SuggestJob job = [inner = s.proposer->prepare(want, cancel_suggestions_), seconds] {
     const auto started = std::chrono::steady_clock::now();
     std::vector<Params> out = inner();
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -1197,13 +1378,13 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
   return false;
 }
 
-void Controller::lease(Trial& t, Worker& w) {
-  Study& s = *studies_.at(t.row.study_id);
+void Controller::lease(Study& s, Trial& t, Worker& w) {
   t.row.state = static_cast<int>(TrialState::Leased);
   t.row.worker_id = w.worker_id;
   t.row.updated_ms = now_();
   t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
   store_.update_trial(t.row);
+  store_.record_lease(t.row.id, t.row.attempt, w.worker_id);
   metrics_.dispatch.observe(static_cast<double>(t.row.updated_ms - t.ready_ms) / 1000.0);
   w.credits--;
   w.leased.insert(t.row.id);
@@ -1235,10 +1416,10 @@ void Controller::lease(Trial& t, Worker& w) {
 }
 
 void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retryable) {
-  Study& s = *studies_.at(t.row.study_id);
-  if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
-    workers_.at(holder->second)->leased.erase(t.row.id);
-  }
+  auto found = studies_.find(t.row.study_id);
+  if (found == studies_.end()) return drop_orphan(t);
+  Study& s = *found->second;
+  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
   const bool active = s.state() == static_cast<int>(StudyState::Exploring) ||
                       s.state() == static_cast<int>(StudyState::Finalizing);
   if (retryable && active && t.row.attempt < s.max_attempts) {
@@ -1266,10 +1447,10 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
 
 void Controller::finish_trial(Trial& t, int state) {
   const uint64_t id = t.row.id;
-  Study& s = *studies_.at(t.row.study_id);
-  if (auto holder = peer_of_worker_.find(t.row.worker_id); holder != peer_of_worker_.end()) {
-    workers_.at(holder->second)->leased.erase(id);
-  }
+  auto found = studies_.find(t.row.study_id);
+  if (found == studies_.end()) return drop_orphan(t);
+  Study& s = *found->second;
+  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(id);
   t.row.state = state;
   t.row.lease_expires_ms = 0;
   t.row.updated_ms = now_();
@@ -1305,14 +1486,16 @@ void Controller::finish_trial(Trial& t, int state) {
       }
     }
     for (uint64_t tid : siblings) {
-      Trial& other = *trials_.at(tid);
+      auto sibling = trials_.find(tid);
+      if (sibling == trials_.end()) continue;
+      Trial& other = *sibling->second;
       if (other.row.state == static_cast<int>(TrialState::Leased)) {
-        if (auto h = peer_of_worker_.find(other.row.worker_id); h != peer_of_worker_.end()) {
+        if (const Worker* h = session_of(other.row.worker_id)) {
           wire::CancelT c;
           c.trial_id = tid;
           c.attempt = other.row.attempt;
           c.reason = "a sibling trial of the candidate failed";
-          send(Endpoint::kWorker, h->second, wire::encode_message(0, std::move(c)));
+          send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
         }
       }
       finish_trial(other, static_cast<int>(TrialState::Cancelled));
@@ -1352,12 +1535,31 @@ void Controller::maybe_advance(Study& s) {
                       std::to_string(s.next_candidate - s.failed.size()) + " of " +
                           std::to_string(s.next_candidate) + " candidates evaluated");
     } else {
-      set_study_state(s, static_cast<int>(StudyState::Failed), "every candidate failed");
+      set_study_state(s, static_cast<int>(StudyState::Failed),
+                      trials ? none_completed(trials.value(), "trials") : "every candidate failed");
     }
   } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
-    if (s.open.empty()) {
+    if (!s.open.empty()) return;
+    // The students are the Regular trials' output: say which failed.
+    std::vector<TrialRow> regular;
+    if (auto trials = store_.trials_of_study(s.row.id)) {
+      for (TrialRow& t : trials.value()) {
+        if (t.kind == static_cast<int>(TrialKind::Regular)) regular.push_back(std::move(t));
+      }
+    }
+    size_t done = 0;
+    for (const TrialRow& t : regular) done += t.state == static_cast<int>(TrialState::Completed);
+    if (done == regular.size()) {
       set_study_state(s, static_cast<int>(StudyState::Succeeded),
                       "regular distillation of the selected candidates done");
+    } else if (done == 0) {
+      set_study_state(s, static_cast<int>(StudyState::Failed),
+                      none_completed(regular, "regular trials"));
+    } else {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      std::to_string(done) + " of " + std::to_string(regular.size()) +
+                          " regular distillations done; " +
+                          failure_summary(regular, "regular trials"));
     }
   }
 }
@@ -1369,7 +1571,9 @@ void Controller::select_for_regular(Study& s) {
   std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
   if (chosen.empty()) {
     set_study_state(s, static_cast<int>(StudyState::Failed),
-                    "no candidate completed within the constraints");
+                    s.complete > 0 && !s.spec.constraints.empty()
+                        ? "no candidate completed within the constraints"
+                        : none_completed(trials.value(), "trials"));
     return;
   }
   for (uint32_t c : chosen) {
@@ -1431,12 +1635,12 @@ void Controller::cancel_study(Study& s, const std::string& reason) {
     if (it == trials_.end()) continue;
     Trial& t = *it->second;
     if (t.row.state == static_cast<int>(TrialState::Leased)) {
-      if (auto h = peer_of_worker_.find(t.row.worker_id); h != peer_of_worker_.end()) {
+      if (const Worker* h = session_of(t.row.worker_id)) {
         wire::CancelT c;
         c.trial_id = id;
         c.attempt = t.row.attempt;
         c.reason = reason;
-        send(Endpoint::kWorker, h->second, wire::encode_message(0, std::move(c)));
+        send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
       }
     }
     finish_trial(t, static_cast<int>(TrialState::Cancelled));
@@ -1445,16 +1649,39 @@ void Controller::cancel_study(Study& s, const std::string& reason) {
 
 void Controller::dispatch() {
   if (shutting_down_) return;
+  const int64_t now = now_();
   for (auto& [peer, w] : workers_) {
+    if (w->credits == 0 || quarantined(w->worker_id, now)) continue;
     while (w->credits > 0) {
-      Trial* t = take_trial_for(*w);
+      auto [s, t] = take_trial_for(*w, now);
       if (t == nullptr) break;
-      lease(*t, *w);
+      lease(*s, *t, *w);
     }
   }
 }
 
-Controller::Trial* Controller::take_trial_for(const Worker& w) {
+bool Controller::eligible(const Worker& w, uint64_t study_id, const Study& s) const {
+  if (w.role == Role::External &&
+      std::find(w.studies.begin(), w.studies.end(), study_id) == w.studies.end()) {
+    return false;
+  }
+  return w.role != Role::Probe || s.spec.hardware_tag.empty() ||
+         s.spec.hardware_tag == w.hardware.tag;
+}
+
+bool Controller::another_worker_for(const Worker& w, uint64_t study_id, const Study& s,
+                                    const Trial& t, int64_t now) const {
+  for (const auto& [peer, other] : workers_) {
+    if (other.get() != &w && other->role == w.role && !t.expired_with.count(other->worker_id) &&
+        !quarantined(other->worker_id, now) && eligible(*other, study_id, s)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::pair<Controller::Study*, Controller::Trial*> Controller::take_trial_for(const Worker& w,
+                                                                             int64_t now) {
   const int role = static_cast<int>(w.role);
   for (auto& [id, s] : studies_) {
     if (s->state() != static_cast<int>(StudyState::Exploring) &&
@@ -1462,25 +1689,42 @@ Controller::Trial* Controller::take_trial_for(const Worker& w) {
       continue;
     }
     auto& queue = s->ready[role];
-    if (queue.empty()) continue;
-    if (w.role == Role::External &&
-        std::find(w.studies.begin(), w.studies.end(), id) == w.studies.end()) {
-      continue;
-    }
-    if (w.role == Role::Probe && !s->spec.hardware_tag.empty() &&
-        s->spec.hardware_tag != w.hardware.tag) {
-      continue;
-    }
-    while (!queue.empty()) {
-      uint64_t tid = queue.front();
-      queue.pop_front();
-      auto t = trials_.find(tid);
-      if (t != trials_.end() && t->second->row.state == static_cast<int>(TrialState::Queued)) {
-        return t->second.get();
+    if (queue.empty() || !eligible(w, id, *s)) continue;
+    for (size_t i = 0; i < queue.size();) {
+      auto t = trials_.find(queue[i]);
+      if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Queued)) {
+        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));  // stale
+        continue;
       }
+      // A trial whose lease this worker let expire goes to another worker
+      // when one could take it.
+      if (t->second->expired_with.count(w.worker_id) &&
+          another_worker_for(w, id, *s, *t->second, now)) {
+        ++i;
+        continue;
+      }
+      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
+      return {s.get(), t->second.get()};
     }
   }
-  return nullptr;
+  return {nullptr, nullptr};
+}
+
+Controller::Worker* Controller::session_of(const std::string& worker_id) {
+  auto p = peer_of_worker_.find(worker_id);
+  if (p == peer_of_worker_.end()) return nullptr;
+  auto w = workers_.find(p->second);
+  return w == workers_.end() ? nullptr : w->second.get();
+}
+
+void Controller::end_session(const std::string& peer) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  if (auto p = peer_of_worker_.find(it->second->worker_id);
+      p != peer_of_worker_.end() && p->second == peer) {
+    peer_of_worker_.erase(p);
+  }
+  workers_.erase(it);
 }
 
 void Controller::drop_worker(const std::string& peer, const std::string& why) {
@@ -1488,11 +1732,87 @@ void Controller::drop_worker(const std::string& peer, const std::string& why) {
   if (it == workers_.end()) return;
   LOG_INFO("worker \"" << it->second->worker_id << "\" " << why);
   store_.touch_worker(it->second->worker_id, it->second->last_seen_ms);
-  if (auto p = peer_of_worker_.find(it->second->worker_id);
-      p != peer_of_worker_.end() && p->second == peer) {
-    peer_of_worker_.erase(p);
+  end_session(peer);
+}
+
+void Controller::drop_orphan(Trial& t) {
+  // Unreachable while every live trial's study is live (recover() and
+  // the state machine keep it so); kept safe rather than trusted.
+  LOG_ERROR("trial " << t.row.id << " of study " << t.row.study_id
+                     << " has no live study; forgotten until the next restart");
+  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  trials_.erase(t.row.id);
+}
+
+bool Controller::quarantined(const std::string& worker_id, int64_t now) const {
+  auto p = penalties_.find(worker_id);
+  return p != penalties_.end() && p->second.until_ms > now;
+}
+
+void Controller::penalize(Trial& t, int64_t now) {
+  const std::string& id = t.row.worker_id;
+  if (id.empty()) return;
+  t.expired_with.insert(id);
+  Penalty& p = penalties_[id];
+  p.expiries++;
+  p.last_ms = now;
+  // One expiry may be bad luck (a stalled host, a network blip): it only
+  // steers this trial elsewhere. From the second in a row, no new work.
+  if (p.expiries < 2) return;
+  const uint64_t ms =
+      std::min<uint64_t>(config_.quarantine_max_ms, static_cast<uint64_t>(config_.quarantine_ms)
+                                                        << std::min<uint32_t>(p.expiries - 2, 20));
+  p.until_ms = std::max(p.until_ms, now + static_cast<int64_t>(ms));
+  if (ms == 0) return;
+  metrics_.quarantines++;
+  LOG_WARN("worker \"" << id << "\" let the lease of trial " << t.row.id << " attempt "
+                       << t.row.attempt << " expire (" << p.expiries
+                       << " in a row): no new work for it for " << ms / 1000.0 << " s");
+}
+
+void Controller::housekeeping(int64_t now) {
+  if (now - last_housekeeping_ms_ < kHousekeepingMs) return;
+  last_housekeeping_ms_ = now;
+  for (auto it = penalties_.begin(); it != penalties_.end();) {
+    // Forgotten (the run of expiries is over) a quarantine_max_ms after the
+    // last expiry and the end of its quarantine.
+    const bool stale = std::max(it->second.until_ms, it->second.last_ms) +
+                           static_cast<int64_t>(config_.quarantine_max_ms) <
+                       now;
+    it = stale ? penalties_.erase(it) : std::next(it);
   }
-  workers_.erase(it);
+  if (config_.worker_retention_seconds > 0) {
+    const int64_t cutoff = now - static_cast<int64_t>(std::min<uint64_t>(
+                                     config_.worker_retention_seconds, uint64_t{1} << 40)) *
+                                     1000;
+    auto ids = store_.workers_unseen_since(cutoff, kPruneBatch);
+    if (!ids) {
+      LOG_WARN("pruning workers: " << ids.status().to_string());
+    } else if (!ids.value().empty()) {
+      std::set<std::string> holding;  // a worker holding a lease keeps its row
+      for (const auto& [id, t] : trials_) {
+        if (t->row.state == static_cast<int>(TrialState::Leased)) holding.insert(t->row.worker_id);
+      }
+      size_t pruned = 0;
+      for (const std::string& id : ids.value()) {
+        if (peer_of_worker_.count(id) || holding.count(id)) continue;
+        store_.delete_worker(id);
+        ++pruned;
+      }
+      if (pruned > 0) {
+        LOG_INFO("pruned " << pruned << " workers not seen for " << config_.worker_retention_seconds
+                           << " s");
+      }
+    }
+  }
+  if (config_.partial_upload_max_age_seconds > 0) {
+    const size_t expired = blobs_.expire_partials(static_cast<int64_t>(
+        std::min<uint64_t>(config_.partial_upload_max_age_seconds, uint64_t{1} << 40)));
+    if (expired > 0) {
+      LOG_INFO("deleted " << expired << " unfinished uploads untouched for "
+                          << config_.partial_upload_max_age_seconds << " s");
+    }
+  }
 }
 
 void Controller::tick() {
@@ -1508,8 +1828,10 @@ void Controller::tick() {
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;
     metrics_.lease_expiries++;
-    requeue_or_fail(*it->second, "lease expired (worker \"" + it->second->row.worker_id + "\")",
-                    true);
+    Trial& t = *it->second;
+    const std::string reason = "lease expired (worker \"" + t.row.worker_id + "\")";
+    penalize(t, now);
+    requeue_or_fail(t, reason, true);
   }
 
   const int64_t silence = static_cast<int64_t>(config_.liveness) * config_.heartbeat_interval_ms;
@@ -1527,6 +1849,7 @@ void Controller::tick() {
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     it = now - it->second.refilled_ms > 60'000 ? buckets_.erase(it) : std::next(it);
   }
+  housekeeping(now);
 
   if (now - last_keepalive_ms_ >= config_.heartbeat_interval_ms) {
     last_keepalive_ms_ = now;
@@ -1541,7 +1864,11 @@ void Controller::tick() {
 
 void Controller::begin_shutdown() {
   shutting_down_ = true;
+  cancel_suggestions_->store(true);
   LOG_INFO("shutting down: no new work is assigned");
+  if (suggestions_in_flight_ > 0) {
+    LOG_INFO("shutting down: suggestion cancelled (" << suggestions_in_flight_ << " in flight)");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1675,19 +2002,17 @@ std::string Controller::render_metrics() {
     gauge_header("autodistill_studies", "Studies by state.");
     for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
       auto it = studies.value().find(st);
-      out +=
-          metric_line("autodistill_studies", std::string("state=\"") + study_state_name(st) + "\"",
-                      it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
+      out += metric_line("autodistill_studies", {{"state", study_state_name(st)}},
+                         it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   if (auto trials = store_.trials_by_state()) {
     gauge_header("autodistill_trials", "Trials by state.");
     for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
       auto it = trials.value().find(st);
-      out += metric_line(
-          "autodistill_trials",
-          std::string("state=\"") + wire::EnumNameTrialState(static_cast<TrialState>(st)) + "\"",
-          it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+      out += metric_line("autodistill_trials",
+                         {{"state", wire::EnumNameTrialState(static_cast<TrialState>(st))}},
+                         it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
@@ -1703,22 +2028,20 @@ std::string Controller::render_metrics() {
     if (!depth.count({role, ""})) depth[{role, ""}] = 0;
   }
   for (auto& [key, n] : depth) {
-    out += metric_line("autodistill_queue_depth",
-                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+    out += metric_line("autodistill_queue_depth", {{"role", key.first}, {"tag", key.second}},
                        static_cast<double>(n));
   }
   std::map<std::pair<std::string, std::string>, int64_t> connected;
   for (auto& [peer, w] : workers_) connected[{wire::EnumNameRole(w->role), w->hardware.tag}]++;
   gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
   for (auto& [key, n] : connected) {
-    out += metric_line("autodistill_workers_connected",
-                       "role=\"" + key.first + "\",tag=\"" + key.second + "\"",
+    out += metric_line("autodistill_workers_connected", {{"role", key.first}, {"tag", key.second}},
                        static_cast<double>(n));
   }
-  if (connected.empty()) out += metric_line("autodistill_workers_connected", "", 0);
+  if (connected.empty()) out += metric_line("autodistill_workers_connected", {}, 0);
   if (auto bytes = store_.blob_bytes()) {
     gauge_header("autodistill_blob_store_bytes", "Bytes held in the blob store.");
-    out += metric_line("autodistill_blob_store_bytes", "", static_cast<double>(bytes.value()));
+    out += metric_line("autodistill_blob_store_bytes", {}, static_cast<double>(bytes.value()));
   }
   return out;
 }
@@ -1757,13 +2080,20 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
   }
   t.objectives = to_metrics(row.objectives_json);
   t.metrics = to_metrics(row.metrics_json);
-  auto artifacts = nlohmann::json::parse(row.artifacts_json, nullptr, false);
-  if (artifacts.is_array()) {
-    for (const auto& a : artifacts) {
+  if (auto artifacts = parse_json(row.artifacts_json, "artifacts");
+      artifacts && artifacts->is_array()) {
+    for (const auto& a : artifacts.value()) {
+      if (!a.is_object()) continue;
       auto art = std::make_unique<wire::ArtifactT>();
-      art->name = a.value("name", "");
-      art->digest = a.value("digest", "");
-      art->size = a.value("size", uint64_t{0});
+      if (auto v = a.find("name"); v != a.end() && v->is_string()) {
+        art->name = v->get<std::string>();
+      }
+      if (auto v = a.find("digest"); v != a.end() && v->is_string()) {
+        art->digest = v->get<std::string>();
+      }
+      if (auto v = a.find("size"); v != a.end() && v->is_number_unsigned()) {
+        art->size = v->get<uint64_t>();
+      }
       t.artifacts.push_back(std::move(art));
     }
   }
@@ -1793,8 +2123,10 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
     loaded = std::move(r.value());
     trials = &loaded;
   }
+  // A stored spec that does not verify belongs to a study recovery failed
+  // (fail_unloadable): it is still listed, with an empty spec.
   auto spec = unpack_spec(row.spec);
-  if (!spec) return spec.status();
+  if (!spec) spec = wire::StudySpecT();
   wire::StudyInfoT info;
   info.study_id = row.id;
   info.idempotency_key = row.idempotency_key;

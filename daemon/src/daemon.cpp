@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 #include <zmq.hpp>
 
@@ -20,6 +21,7 @@
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/wire/curve.hpp"
 #include "http_server.hpp"
+#include "private_fs.hpp"
 
 #ifdef AUTODISTILL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -37,6 +39,20 @@ constexpr int64_t kTransportMaxMessage = 64ll << 20;
 // study has at most one suggestion in flight, so this bounds how many
 // studies compute at once.
 constexpr size_t kSuggestThreads = 2;
+// At shutdown the running suggestions are cancelled (they poll a flag) and
+// waited for this long; one still running then (a factorization over a
+// large data set is not interrupted) is left to finish on its own thread,
+// its result dropped, so SIGTERM never waits for a suggestion (issue #11).
+constexpr std::chrono::milliseconds kSuggestionGrace{2000};
+
+// Between the suggestion threads and the loop: how many jobs run, and
+// where their results go (null once the daemon takes no more results).
+struct SuggestBridge {
+  std::mutex mutex;
+  std::condition_variable idle;
+  asio::io_context* io = nullptr;
+  int running = 0;
+};
 
 // One ZeroMQ socket whose ZMQ_FD is watched by the loop. ZMQ_FD is
 // edge-triggered: after every recv/send, ZMQ_EVENTS must be re-checked.
@@ -84,13 +100,16 @@ struct Daemon::Impl {
   bool stopping = false;
   bool pump_posted = false;
   std::string bound_workers, bound_clients;
-  // Declared last, destroyed first: its destructor abandons queued jobs and
-  // joins the running ones, whose results are then never delivered.
+  // Stopped by stop_suggestions() (run()'s end, or the destructor): queued
+  // jobs are abandoned, running ones cancelled and waited for a bounded time.
   std::unique_ptr<asio::thread_pool> suggest_pool;
+  std::shared_ptr<SuggestBridge> bridge = std::make_shared<SuggestBridge>();
 
   explicit Impl(Config c, DaemonOptions o) : config(std::move(c)), options(o), ctx(1) {}
 
   ~Impl() {
+    if (controller && !controller->shutting_down()) controller->begin_shutdown();
+    stop_suggestions();
     for (WatchedSocket* s : {workers.get(), clients.get(), zap.get()}) {
       // The fd belongs to ZeroMQ: never let asio close it.
       if (s && s->descriptor.is_open()) s->descriptor.release();
@@ -127,14 +146,11 @@ struct Daemon::Impl {
   Status start() {
     LogLevel level;
     if (parse_log_level(config.log_level, &level)) set_log_level(level);
-    std::error_code ec;
-    std::filesystem::create_directories(config.data_dir, ec);
-    if (ec) {
-      return Status(Code::kInternal, "cannot create " + config.data_dir + ": " + ec.message(),
-                    "data_dir");
+    if (Status s = make_private_dirs(config.data_dir); !s) {
+      return Status(s.code(), s.message(), "data_dir");
     }
     const std::string lock_path = config.data_dir + "/autodistilld.lock";
-    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lock_fd = open_private(lock_path, O_RDWR);
     if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
       return Status(Code::kFailedPrecondition,
                     "another autodistilld holds " + config.data_dir + " (" + lock_path + ")",
@@ -195,18 +211,52 @@ struct Daemon::Impl {
     ::pthread_sigmask(SIG_BLOCK, &all, &old);
     suggest_pool = std::make_unique<asio::thread_pool>(kSuggestThreads);
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    controller->set_suggest_runner([this](SuggestJob job,
-                                          std::function<void(std::vector<Params>)> deliver) {
-      asio::post(*suggest_pool, [this, job = std::move(job),
-                                 deliver = std::move(deliver)]() mutable {
-        std::vector<Params> result = job();
-        asio::post(io, [this, deliver = std::move(deliver), result = std::move(result)]() mutable {
-          if (stopping) return;  // nothing was stored: a restart suggests again
-          deliver(std::move(result));
-          pump();
+    bridge->io = &io;
+    controller->set_suggest_runner(
+        [this](SuggestJob job, std::function<void(std::vector<Params>)> deliver) {
+          asio::post(*suggest_pool, [this, bridge = bridge, job = std::move(job),
+                                     deliver = std::move(deliver)]() mutable {
+            {
+              std::lock_guard<std::mutex> lock(bridge->mutex);
+              if (bridge->io == nullptr) return;
+              ++bridge->running;
+            }
+            std::vector<Params> result = job();
+            std::lock_guard<std::mutex> lock(bridge->mutex);
+            --bridge->running;
+            bridge->idle.notify_all();
+            if (bridge->io == nullptr) return;  // the daemon stopped meanwhile
+            asio::post(*bridge->io,
+                       [this, deliver = std::move(deliver), result = std::move(result)]() mutable {
+                         if (stopping) return;  // nothing was stored: a restart suggests again
+                         deliver(std::move(result));
+                         pump();
+                       });
+          });
         });
-      });
-    });
+  }
+
+  // After controller->begin_shutdown() (which cancels the running jobs):
+  // no result is delivered any more; waits up to kSuggestionGrace for the
+  // running jobs, then leaves any still running to finish on their own.
+  void stop_suggestions() {
+    if (!suggest_pool) return;
+    std::unique_lock<std::mutex> lock(bridge->mutex);
+    bridge->idle.wait_for(lock, kSuggestionGrace, [&] { return bridge->running == 0; });
+    const int stuck = bridge->running;
+    bridge->io = nullptr;
+    lock.unlock();
+    suggest_pool->stop();
+    if (stuck > 0) {
+      LOG_WARN("a suggestion did not stop within " << kSuggestionGrace.count()
+                                                   << " ms; its thread finishes on its own");
+      // The pool's threads hold only the job's own snapshot and the bridge:
+      // leaving them (and the pool) behind is safe; joining could take minutes.
+      (void)suggest_pool.release();
+      return;
+    }
+    suggest_pool->join();
+    suggest_pool.reset();
   }
 
   // Reads both allow-lists (start and SIGHUP: a removed key is revoked) and
@@ -359,6 +409,9 @@ struct Daemon::Impl {
     tick_timer.expires_after(std::chrono::milliseconds(config.tick_ms));
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping) return;
+      // Read what arrived first: a heartbeat waiting in the socket after a
+      // stall of the loop keeps its lease rather than letting it expire.
+      pump();
       controller->tick();
       pump();
       notify_progress();
@@ -424,8 +477,14 @@ struct Daemon::Impl {
       }
     }
     LOG_INFO("reload " << reload_generation << ": " << report);
-    std::ofstream(reload_report_path(config.data_dir), std::ios::trunc)
-        << reload_generation << " " << report << "\n";
+    const std::string line = std::to_string(reload_generation) + " " + report + "\n";
+    if (const int fd = open_private(reload_report_path(config.data_dir), O_WRONLY | O_TRUNC);
+        fd >= 0) {
+      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        LOG_WARN("cannot write " << reload_report_path(config.data_dir));
+      }
+      ::close(fd);
+    }
 #ifdef AUTODISTILL_HAVE_SYSTEMD
     if (options.notify_systemd) sd_notify(0, ("READY=1\nSTATUS=reload: " + report).c_str());
 #endif
@@ -466,6 +525,7 @@ struct Daemon::Impl {
     schedule_tick();
     pump();
     io.run();
+    stop_suggestions();
     LOG_INFO("stopped cleanly");
     return Status::ok();
   }

@@ -51,9 +51,9 @@ std::string Metrics::render() const {
   out +=
       "# HELP autodistill_messages_total Messages received, by endpoint.\n"
       "# TYPE autodistill_messages_total counter\n";
-  out += metric_line("autodistill_messages_total", "endpoint=\"worker\"",
+  out += metric_line("autodistill_messages_total", {{"endpoint", "worker"}},
                      static_cast<double>(messages_worker));
-  out += metric_line("autodistill_messages_total", "endpoint=\"client\"",
+  out += metric_line("autodistill_messages_total", {{"endpoint", "client"}},
                      static_cast<double>(messages_client));
   out += counter("autodistill_bad_messages_total",
                  "Messages refused by verification (malformed, oversized, wrong version).",
@@ -62,14 +62,20 @@ std::string Metrics::render() const {
                  results);
   out += counter("autodistill_failures_total", "Trial failures reported by workers.", failures);
   out += counter("autodistill_lease_expiries_total", "Leases that expired.", lease_expiries);
+  out += counter("autodistill_reports_refused_total",
+                 "Results and failures refused: the worker did not hold that trial's lease.",
+                 reports_refused);
+  out += counter("autodistill_quarantines_total",
+                 "Workers given no new work for a while after one of their leases expired.",
+                 quarantines);
   out += counter("autodistill_flash_skipped_total",
                  "Flash trials skipped as hopeless (skip_dominated_flash).", flash_skipped);
   out +=
       "# HELP autodistill_blob_bytes_total Blob bytes moved, by direction.\n"
       "# TYPE autodistill_blob_bytes_total counter\n";
-  out += metric_line("autodistill_blob_bytes_total", "direction=\"in\"",
+  out += metric_line("autodistill_blob_bytes_total", {{"direction", "in"}},
                      static_cast<double>(blob_bytes_in));
-  out += metric_line("autodistill_blob_bytes_total", "direction=\"out\"",
+  out += metric_line("autodistill_blob_bytes_total", {{"direction", "out"}},
                      static_cast<double>(blob_bytes_out));
   out += counter("autodistill_commit_failures_total", "Group commits that failed and rolled back.",
                  commit_failures);
@@ -79,8 +85,33 @@ std::string Metrics::render() const {
   return out;
 }
 
-std::string metric_line(const std::string& name, const std::string& labels, double value) {
-  return name + (labels.empty() ? "" : "{" + labels + "}") + " " + format(value) + "\n";
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string metric_line(const std::string& name, const Labels& labels, double value) {
+  std::string out = name;
+  if (!labels.empty()) {
+    out += '{';
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i > 0) out += ',';
+      out += labels[i].first + "=\"" + escape_label_value(labels[i].second) + "\"";
+    }
+    out += '}';
+  }
+  return out + " " + format(value) + "\n";
 }
 
 }  // namespace autodistill::daemon

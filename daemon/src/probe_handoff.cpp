@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon {
@@ -9,8 +10,8 @@ namespace autodistill::daemon {
 namespace {
 
 nlohmann::ordered_json object_or_empty(const std::string& text) {
-  nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
-  return json.is_object() ? json : nlohmann::ordered_json::object();
+  auto json = parse_json<nlohmann::ordered_json>(text, "stored metrics");
+  return json && json->is_object() ? json.value() : nlohmann::ordered_json::object();
 }
 
 }  // namespace
@@ -27,9 +28,10 @@ std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uin
 }
 
 std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe) {
-  nlohmann::ordered_json settings =
-      nlohmann::ordered_json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
-  if (!settings.is_object()) return settings_json;
+  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
+                                                   "settings_json");
+  if (!parsed || !parsed->is_object()) return settings_json;
+  nlohmann::ordered_json settings = std::move(parsed.value());
   settings["probe"] = {{"trial_id", probe.id},
                        {"hardware_fingerprint", probe.fingerprint},
                        {"objectives", object_or_empty(probe.objectives_json)},

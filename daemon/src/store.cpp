@@ -1,7 +1,11 @@
 #include "autodistill/daemon/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace autodistill::daemon {
@@ -94,6 +98,22 @@ CREATE TABLE probe_cache (
     // v3: the CURVE key that submitted a study owns it.
     R"sql(
 ALTER TABLE studies ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql",
+    // v4: which worker held each (trial, attempt) lease, so a late report is
+    // taken only from the worker that held that attempt (filled from the
+    // trial_leased events of earlier versions); the CURVE key a worker_id is
+    // bound to (the key of its first Hello under CURVE).
+    R"sql(
+CREATE TABLE leases (
+  trial_id INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  worker_id TEXT NOT NULL,
+  PRIMARY KEY (trial_id, attempt)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO leases (trial_id, attempt, worker_id)
+  SELECT trial_id, attempt, message FROM events WHERE kind = 'trial_leased';
+ALTER TABLE workers ADD COLUMN curve_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX workers_by_last_seen ON workers(last_seen_ms);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -188,6 +208,20 @@ TrialRow read_trial(const Stmt& s) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  // The database and its -wal / -shm files are the owner's alone, whatever
+  // the umask: SQLite creates the -wal and -shm files with the mode of the
+  // database file, so the database is made (or tightened to) 0600 first.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    return Status(Code::kInternal, "cannot create store " + path + ": " + std::strerror(err),
+                  "data_dir");
+  }
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    ::chmod((path + suffix).c_str(), 0600);  // left by an earlier run; absent is fine
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -460,6 +494,27 @@ Result<int64_t> Store::count_results(uint64_t trial_id) {
   return s.i64(0);
 }
 
+// --- lease history
+
+void Store::record_lease(uint64_t trial_id, uint32_t attempt, const std::string& worker_id) {
+  if (!begin_write()) return;
+  Stmt s(
+      prepare("INSERT OR REPLACE INTO leases (trial_id, attempt, worker_id) VALUES (?1, ?2, ?3)"));
+  if (!s.valid()) return;
+  s.bind(1, trial_id).bind(2, attempt).bind(3, worker_id);
+  if (s.step() != SQLITE_DONE) fail(std::string("record lease: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<std::string>> Store::lease_holder(uint64_t trial_id, uint32_t attempt) {
+  Stmt s(prepare("SELECT worker_id FROM leases WHERE trial_id = ?1 AND attempt = ?2"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, trial_id).bind(2, attempt);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return Status(Code::kInternal, std::string("lease holder: ") + sqlite3_errmsg(db_));
+}
+
 // --- events
 
 void Store::insert_event(const EventRow& e) {
@@ -593,13 +648,15 @@ Result<std::optional<ProbeRow>> Store::find_probe(const std::string& arch,
 
 void Store::upsert_worker(const WorkerRow& w) {
   if (!begin_write()) return;
+  // The first non-empty curve_key is kept: a worker_id stays bound to it.
   Stmt s(prepare(
       "INSERT INTO workers (worker_id, role, hardware, slots, studies, first_seen_ms, "
-      "last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(worker_id) DO UPDATE SET "
-      "role = ?2, hardware = ?3, slots = ?4, studies = ?5, last_seen_ms = ?6"));
+      "last_seen_ms, curve_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
+      "ON CONFLICT(worker_id) DO UPDATE SET role = ?2, hardware = ?3, slots = ?4, studies = ?5, "
+      "last_seen_ms = ?6, curve_key = CASE WHEN curve_key = '' THEN ?7 ELSE curve_key END"));
   if (!s.valid()) return;
   s.bind(1, w.worker_id).bind(2, w.role).bind_blob(3, w.hardware).bind(4, w.slots);
-  s.bind(5, w.studies_json).bind(6, w.last_seen_ms);
+  s.bind(5, w.studies_json).bind(6, w.last_seen_ms).bind(7, w.curve_key);
   if (s.step() != SQLITE_DONE) fail(std::string("upsert worker: ") + sqlite3_errmsg(db_));
 }
 
@@ -611,26 +668,66 @@ void Store::touch_worker(const std::string& worker_id, int64_t last_seen_ms) {
   if (s.step() != SQLITE_DONE) fail(std::string("touch worker: ") + sqlite3_errmsg(db_));
 }
 
+namespace {
+constexpr const char* kWorkerColumns =
+    "worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms, curve_key";
+
+WorkerRow read_worker(const Stmt& s) {
+  WorkerRow w;
+  w.worker_id = s.text(0);
+  w.role = static_cast<int>(s.i64(1));
+  w.hardware = s.text(2);
+  w.slots = static_cast<uint32_t>(s.i64(3));
+  w.studies_json = s.text(4);
+  w.first_seen_ms = s.i64(5);
+  w.last_seen_ms = s.i64(6);
+  w.curve_key = s.text(7);
+  return w;
+}
+}  // namespace
+
 Result<std::vector<WorkerRow>> Store::list_workers() {
-  Stmt s(
-      prepare("SELECT worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms "
-              "FROM workers ORDER BY worker_id"));
+  static const std::string sql =
+      std::string("SELECT ") + kWorkerColumns + " FROM workers ORDER BY worker_id";
+  Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   std::vector<WorkerRow> rows;
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    WorkerRow w;
-    w.worker_id = s.text(0);
-    w.role = static_cast<int>(s.i64(1));
-    w.hardware = s.text(2);
-    w.slots = static_cast<uint32_t>(s.i64(3));
-    w.studies_json = s.text(4);
-    w.first_seen_ms = s.i64(5);
-    w.last_seen_ms = s.i64(6);
-    rows.push_back(std::move(w));
-  }
+  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_worker(s));
   if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
   return rows;
+}
+
+Result<std::optional<WorkerRow>> Store::get_worker(const std::string& worker_id) {
+  static const std::string sql =
+      std::string("SELECT ") + kWorkerColumns + " FROM workers WHERE worker_id = ?1";
+  Stmt s(prepare(sql.c_str()));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, worker_id);
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<WorkerRow>(read_worker(s));
+  if (rc == SQLITE_DONE) return std::optional<WorkerRow>();
+  return Status(Code::kInternal, std::string("get worker: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<std::string>> Store::workers_unseen_since(int64_t before_ms, uint32_t limit) {
+  Stmt s(prepare(
+      "SELECT worker_id FROM workers WHERE last_seen_ms < ?1 ORDER BY last_seen_ms LIMIT ?2"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, before_ms).bind(2, limit);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return ids;
+}
+
+void Store::delete_worker(const std::string& worker_id) {
+  if (!begin_write()) return;
+  Stmt s(prepare("DELETE FROM workers WHERE worker_id = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, worker_id);
+  if (s.step() != SQLITE_DONE) fail(std::string("delete worker: ") + sqlite3_errmsg(db_));
 }
 
 }  // namespace autodistill::daemon

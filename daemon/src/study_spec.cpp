@@ -5,9 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/proposer.hpp"
+#include "autodistill/student_settings.hpp"
 #include "autodistill/wire/digest.hpp"
+#include "autodistill/wire/hardware_tag.hpp"
 
 namespace autodistill::daemon {
 
@@ -39,6 +42,64 @@ std::string at(const std::string& base, size_t i) {
 
 Status invalid(std::string message, std::string field) {
   return Status(Code::kInvalidArgument, std::move(message), std::move(field));
+}
+
+Status too_large(const std::string& what, uint64_t limit, const char* key, std::string field) {
+  return Status(Code::kResourceExhausted,
+                what + " exceeds the daemon's " + key + " " + std::to_string(limit),
+                std::move(field));
+}
+
+// Values of an ordinal factor, categories of a categorical one, 0 otherwise.
+size_t listed_values(const wire::FactorT& f) {
+  return f.kind == FactorKind::Ordinal       ? f.values.size()
+         : f.kind == FactorKind::Categorical ? f.categories.size()
+                                             : 0;
+}
+
+// The design space's size limits (issue #11): factors, values per factor and
+// values in all, checked before anything looks at a value.
+Status validate_space_size(const wire::StudySpecT& spec, const Config& config) {
+  if (spec.factors.size() > config.max_factors) {
+    return too_large(std::to_string(spec.factors.size()) + " factors", config.max_factors,
+                     "max_factors", "spec.factors");
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < spec.factors.size(); ++i) {
+    if (!spec.factors[i]) continue;
+    const wire::FactorT& f = *spec.factors[i];
+    const size_t n = listed_values(f);
+    if (n > config.max_factor_values) {
+      return too_large(
+          std::to_string(n) + " values", config.max_factor_values, "max_factor_values",
+          at("spec.factors", i) + (f.kind == FactorKind::Ordinal ? ".values" : ".categories"));
+    }
+    total += n;
+  }
+  if (total > config.max_design_values) {
+    return too_large(std::to_string(total) + " values in all factors", config.max_design_values,
+                     "max_design_values", "spec.factors");
+  }
+  return Status::ok();
+}
+
+// settings.student (Distill): the teacher-derived sizes the BO engine's
+// analytic metrics read must be positive integers, and the student template
+// options (embedding_size, trigram_input, ...) well-formed.
+Status validate_student_settings(const nlohmann::json& settings) {
+  const std::string base = "spec.settings_json.student";
+  if (!settings.contains("student")) return Status::ok();
+  const nlohmann::json& student = settings["student"];
+  if (!student.is_object()) return invalid("must be a JSON object", base);
+  for (const char* key : {"vocab_size", "max_positions", "type_vocab_size"}) {
+    if (!student.contains(key)) continue;
+    const nlohmann::json& v = student[key];
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (int64_t{1} << 31)) {
+      return invalid("must be a positive integer up to 2^31", base + "." + key);
+    }
+  }
+  StudentArch options;
+  return apply_student_options(student, options, base + ".");
 }
 
 Status validate_factor(const wire::FactorT& f, const std::string& field, bool distill) {
@@ -192,14 +253,21 @@ Status validate_selection(const wire::StudySpecT& spec, const std::set<std::stri
 
 }  // namespace
 
-Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
-                     const FindStudy& find_study) {
+namespace {
+
+// validate_spec(); `stored`: a spec read back from the store at recovery,
+// where blobs, the warm-start study and the operator's budgets are not
+// checked again (they held at submit; a study must not fail because an
+// operator lowered max_trials_limit).
+Status validate(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
+                const FindStudy& find_study, bool stored) {
   const bool distill = spec.kind == wire::StudyKind::Distill;
   if (spec.kind != wire::StudyKind::Distill && spec.kind != wire::StudyKind::External) {
     return invalid("unknown study kind", "spec.kind");
   }
   if (spec.name.size() > 256) return invalid("name is longer than 256 characters", "spec.name");
   if (spec.factors.empty()) return invalid("the design space is empty", "spec.factors");
+  if (Status s = validate_space_size(spec, config); !s) return s;
   std::set<std::string> names;
   for (size_t i = 0; i < spec.factors.size(); ++i) {
     const std::string field = at("spec.factors", i);
@@ -287,24 +355,38 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
     }
   }
 
+  if (Status s = wire::check_hardware_tag(spec.hardware_tag, "spec.hardware_tag"); !s) return s;
+  if (!spec.settings_json.empty()) {
+    if (spec.settings_json.size() > config.max_settings_bytes) {
+      return too_large(std::to_string(spec.settings_json.size()) + " bytes of settings",
+                       config.max_settings_bytes, "max_settings_bytes", "spec.settings_json");
+    }
+    auto parsed = parse_json(spec.settings_json, "spec.settings_json");
+    if (!parsed) return parsed.status();
+    if (!parsed->is_object())
+      return invalid("settings must be a JSON object", "spec.settings_json");
+    if (distill) {
+      if (Status s = validate_student_settings(parsed.value()); !s) return s;
+    }
+  }
   if (distill) {
     if (!wire::is_valid_digest(spec.teacher_digest)) {
       return invalid("a distill study needs a teacher blob (sha256 digest)", "spec.teacher_digest");
     }
-    if (!has_blob(spec.teacher_digest)) {
+    if (!stored && !has_blob(spec.teacher_digest)) {
       return Status(Code::kNotFound, "teacher blob " + spec.teacher_digest + " is not uploaded",
                     "spec.teacher_digest");
     }
     if (!wire::is_valid_digest(spec.corpus_digest)) {
       return invalid("a distill study needs a corpus blob (sha256 digest)", "spec.corpus_digest");
     }
-    if (!has_blob(spec.corpus_digest)) {
+    if (!stored && !has_blob(spec.corpus_digest)) {
       return Status(Code::kNotFound, "corpus blob " + spec.corpus_digest + " is not uploaded",
                     "spec.corpus_digest");
     }
   }
   if (spec.max_trials == 0) return invalid("must be at least 1", "spec.max_trials");
-  if (spec.max_trials > config.max_trials_limit) {
+  if (!stored && spec.max_trials > config.max_trials_limit) {
     return Status(
         Code::kResourceExhausted,
         "exceeds the daemon's max_trials_limit " + std::to_string(config.max_trials_limit),
@@ -318,15 +400,6 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
         "unknown algorithm \"" + spec.algorithm + "\" (available: bo, random, firefly, nsga2)",
         "spec.algorithm");
   }
-  if (spec.hardware_tag.size() > 128) {
-    return invalid("longer than 128 characters", "spec.hardware_tag");
-  }
-  if (!spec.settings_json.empty()) {
-    auto parsed = nlohmann::json::parse(spec.settings_json, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
-      return invalid("settings must be a JSON object", "spec.settings_json");
-    }
-  }
   if (Status s = validate_baseline(spec); !s) return s;
   if (Status s = validate_selection(spec, objectives); !s) return s;
   if (spec.skip_dominated_flash) {
@@ -337,10 +410,21 @@ Status validate_spec(const wire::StudySpecT& spec, const Config& config, const H
           "spec.skip_dominated_flash");
     }
   }
-  if (spec.warm_start_study != 0) {
+  if (!stored && spec.warm_start_study != 0) {
     if (Status s = validate_warm_start(spec, find_study); !s) return s;
   }
   return validate_search(spec);
+}
+
+}  // namespace
+
+Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
+                     const FindStudy& find_study) {
+  return validate(spec, config, has_blob, find_study, /*stored=*/false);
+}
+
+Status validate_stored_spec(const wire::StudySpecT& spec, const Config& config) {
+  return validate(spec, config, {}, {}, /*stored=*/true);
 }
 
 bool study_uses_probe_and_flash(const wire::StudySpecT& spec) {
@@ -399,15 +483,19 @@ std::string params_to_json(const Params& params) {
 
 Params params_from_json(const std::string& json) {
   Params params;
-  auto parsed = nlohmann::json::parse(json, nullptr, false);
-  if (!parsed.is_array()) return params;
-  for (const auto& item : parsed) {
+  auto parsed = parse_json(json, "params");
+  if (!parsed || !parsed->is_array()) return params;
+  for (const auto& item : parsed.value()) {
+    if (!item.is_object()) continue;
     wire::ParamValueT p;
-    p.name = item.value("name", "");
-    if (item.contains("category"))
-      p.category = item.value("category", "");
-    else
-      p.number = item.value("number", 0.0);
+    if (auto name = item.find("name"); name != item.end() && name->is_string()) {
+      p.name = name->get<std::string>();
+    }
+    if (auto category = item.find("category"); category != item.end()) {
+      if (category->is_string()) p.category = category->get<std::string>();
+    } else if (auto number = item.find("number"); number != item.end() && number->is_number()) {
+      p.number = number->get<double>();
+    }
     params.push_back(std::move(p));
   }
   return params;
@@ -421,9 +509,9 @@ std::string metrics_to_json(const std::map<std::string, double>& metrics) {
 
 std::map<std::string, double> metrics_from_json(const std::string& json) {
   std::map<std::string, double> out;
-  auto parsed = nlohmann::json::parse(json, nullptr, false);
-  if (!parsed.is_object()) return out;
-  for (auto it = parsed.begin(); it != parsed.end(); ++it) {
+  auto parsed = parse_json(json, "metrics");
+  if (!parsed || !parsed->is_object()) return out;
+  for (auto it = parsed->begin(); it != parsed->end(); ++it) {
     if (it.value().is_number()) out[it.key()] = it.value().get<double>();
   }
   return out;

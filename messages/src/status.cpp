@@ -32,6 +32,8 @@ const char* code_name(Code code) {
       return "CANCELLED";
     case Code::kTrialError:
       return "TRIAL_ERROR";
+    case Code::kPermissionDenied:
+      return "PERMISSION_DENIED";
   }
   return "UNKNOWN";
 }

@@ -96,3 +96,50 @@ TEST_CASE("chaos: an Integer factor with an astronomic range is handled, the dae
   }
   CHECK(rig.submit("after", queue_spec(1, 1)) > 0);
 }
+
+TEST_CASE("chaos: enormous design spaces are refused without taking memory", "[chaos]") {
+  // Issue #11, item 4: 8,000 or 100,000 integer factors took the daemon's
+  // RSS to gigabytes (the initial design alone is 2n+1 points of n
+  // coordinates); 200,000 ordinal values stalled the loop for 15-35 s.
+  ChaosRig rig(1500, "", {}, {"/usr/bin/prlimit", "--as=2147483648", "--"});
+  auto integers = [](size_t n) {
+    wire::StudySpecT s = queue_spec(4, 1);
+    s.factors.clear();
+    for (size_t i = 0; i < n; ++i) {
+      auto f = std::make_unique<wire::FactorT>();
+      f->name = "i" + std::to_string(i);
+      f->kind = wire::FactorKind::Integer;
+      f->low = 0;
+      f->high = 10;
+      s.factors.push_back(std::move(f));
+    }
+    return s;
+  };
+  wire::StudySpecT values = queue_spec(4, 1);
+  values.factors[0]->kind = wire::FactorKind::Ordinal;
+  for (int v = 1; v <= 200000; ++v) values.factors[0]->values.push_back(v);
+  std::vector<std::pair<std::string, wire::StudySpecT>> specs;
+  specs.emplace_back("factors-8000", integers(8000));
+  specs.emplace_back("factors-100000", integers(100000));
+  specs.emplace_back("values-200000", std::move(values));
+  for (auto& [key, spec] : specs) {
+    INFO(key);
+    const auto start = std::chrono::steady_clock::now();
+    auto reply = rig.client().submit(key, std::move(spec), 30s);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    INFO(rig.status() << "\n" << rig.logs());
+    REQUIRE(reply);
+    INFO(describe(*reply) << " after " << ms << " ms");
+    REQUIRE(reply->body.AsError());
+    CHECK(reply->body.AsError()->code == wire::ErrorCode::ResourceExhausted);
+    CHECK(rig.daemon().running());
+    std::printf("enormous space %s: %s in %lld ms\n", key.c_str(), describe(*reply).c_str(),
+                static_cast<long long>(ms));
+  }
+  const long peak_mib = peak_rss_kib(rig.daemon().process().pid()) / 1024;
+  INFO("daemon peak RSS " << peak_mib << " MiB");
+  CHECK(peak_mib < 256);
+  CHECK(rig.submit("after", queue_spec(1, 1)) > 0);
+}

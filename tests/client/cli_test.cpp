@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fake_daemon.hpp"
@@ -145,4 +146,78 @@ TEST_CASE("cli: watch follows a study to its end and exits 6 when it failed") {
   Run human = run_cli("--endpoint " + daemon.endpoint() + " watch 9");  // not a TTY: lines
   CHECK(human.exit_code == 6);
   CHECK(human.out.find("trial_failed") != std::string::npos);
+}
+
+TEST_CASE("cli: hostile input files exit 3 with a message and never crash (plain and --json)") {
+  FakeDaemon daemon([](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    return {error_reply(request, Code::kInternal, "no request should arrive", "")};
+  });
+  const fs::path dir =
+      fs::temp_directory_path() / ("autodistill-cli-hostile-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  struct Case {
+    std::string what;
+    std::string text;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"a number beyond a double", R"({"kind": "external", "max_trials": 1e999})",
+       "number overflow"},
+      {"settings nested 100k deep", R"({"kind": "external", "settings": {"a": )" + deep + "}}",
+       "deeper than 64"},
+      {"a document nested 100k deep", deep, "deeper than 64"},
+      {"bytes that are not UTF-8", "{\"name\": \"\xff\xfe\"}", "not valid JSON"},
+      {"a file of 20 MiB", "{\"name\": \"" + std::string(20u << 20, 'x') + "\"}", "at most"},
+  };
+  for (const Case& k : cases) {
+    INFO(k.what);
+    const fs::path spec = dir / "spec.json";
+    std::ofstream(spec, std::ios::binary | std::ios::trunc) << k.text;
+    Run plain = run_cli("--endpoint " + daemon.endpoint() + " submit --spec " + spec.string());
+    CHECK(plain.exit_code == 3);
+    CHECK(plain.err.rfind("autodistill: INVALID_ARGUMENT: ", 0) == 0);
+    CHECK(plain.err.find(k.message) != std::string::npos);
+    CHECK(plain.out.empty());
+
+    Run json =
+        run_cli("--endpoint " + daemon.endpoint() + " --json submit --spec " + spec.string());
+    CHECK(json.exit_code == 3);
+    CHECK(json.err.find(k.message) != std::string::npos);
+    INFO(json.out);
+    REQUIRE(nlohmann::json::accept(json.out));
+    const auto out = nlohmann::json::parse(json.out);
+    CHECK(out["error"]["code"] == "INVALID_ARGUMENT");
+    CHECK(out["error"]["message"].get<std::string>().find(k.message) != std::string::npos);
+    CHECK(out["exit_code"] == 3);
+  }
+  CHECK(daemon.requests().empty());
+
+  // Usage errors are JSON too with --json.
+  Run usage = run_cli("--json frobnicate");
+  CHECK(usage.exit_code == 2);
+  REQUIRE(nlohmann::json::accept(usage.out));
+  CHECK(nlohmann::json::parse(usage.out)["error"]["code"] == "USAGE");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("cli: hostile strings from a daemon are rendered and not fatal") {
+  // A study (say, stored by an older daemon) whose settings nest 100k deep
+  // and whose name and message are not UTF-8.
+  FakeDaemon daemon([](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    wire::StudyReplyT reply = study_reply(7, wire::StudyState::Failed);
+    reply.study->spec->name = "caf\xe9";
+    reply.study->message = "bad \xff byte";
+    reply.study->spec->settings_json = std::string(100000, '[') + std::string(100000, ']');
+    return {reply_to(request, std::move(reply))};
+  });
+  Run json = run_cli("--endpoint " + daemon.endpoint() + " --json get 7");
+  CHECK(json.exit_code == 0);
+  INFO(json.err);
+  REQUIRE(nlohmann::json::accept(json.out));
+  const auto out = nlohmann::json::parse(json.out);
+  CHECK(out["study"]["spec"]["name"] == "caf\xef\xbf\xbd");
+  CHECK(out["study"]["spec"]["settings"].is_string());  // shown as the text it is
+  Run plain = run_cli("--endpoint " + daemon.endpoint() + " get 7");
+  CHECK(plain.exit_code == 0);
 }

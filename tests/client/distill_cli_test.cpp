@@ -384,6 +384,43 @@ TEST_CASE("distill: usage errors exit 2, missing inputs 4, bad files 3") {
   CHECK(daemon.submits().empty());
 }
 
+TEST_CASE("distill: hostile space and baseline and teacher files exit 3 naming the file") {
+  Inputs in;
+  DistillDaemon daemon;
+  const std::string base = "--endpoint " + daemon.endpoint() + " distill";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::ofstream(in.dir / "overflow.json") << R"({"factors": [{"name": "num_blocks",
+      "kind": "ordinal", "values": [1e999]}]})";
+  std::ofstream(in.dir / "deep.json") << "{\"settings\": " + deep + "}";
+  for (const char* file : {"overflow.json", "deep.json"}) {
+    INFO(file);
+    Run run = run_cli(base + " --teacher " + (in.dir / "teacher").string() + " --corpus " +
+                          (in.dir / "corpus.txt").string() + " --space " + (in.dir / file).string(),
+                      in.dir);
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find(file) != std::string::npos);
+    const bool why = run.err.find("not valid JSON: number overflow") != std::string::npos ||
+                     run.err.find("deeper than 64") != std::string::npos;
+    CHECK(why);
+  }
+  std::ofstream(in.dir / "deep-baseline.json") << deep;
+  Run baseline =
+      run_cli(base + in.args() + " --baseline " + (in.dir / "deep-baseline.json").string(), in.dir);
+  CHECK(baseline.exit_code == 3);
+  CHECK(baseline.err.find("deeper than 64") != std::string::npos);
+  std::ofstream(in.dir / "teacher/config.json", std::ios::trunc)
+      << "{\"hidden_size\": " + deep + "}";
+  Run teacher = run_cli(base + in.args(), in.dir);
+  CHECK(teacher.exit_code == 3);
+  CHECK(teacher.err.find("config.json") != std::string::npos);
+  CHECK(teacher.err.find("deeper than 64") != std::string::npos);
+  std::ofstream(in.dir / "teacher/config.json", std::ios::trunc) << R"({"hidden_size": 1e999})";
+  Run overflow = run_cli(base + in.args(), in.dir);
+  CHECK(overflow.exit_code == 3);
+  CHECK(overflow.err.find("number overflow") != std::string::npos);
+  CHECK(daemon.submits().empty());
+}
+
 TEST_CASE("report prints the table and writes report.md and pareto.svg") {
   Inputs in;
   DistillDaemon daemon;

@@ -101,6 +101,22 @@ TEST_CASE("build_report groups trials by candidate and compares with the baselin
   CHECK(*c[2].parameters > 30522 * 16);
 }
 
+TEST_CASE("Finetune trials (a delivered model on a GLUE task) leave the candidate table alone") {
+  auto [info, trials] = study();
+  // A fine-tuning of the teacher filed under the baseline's candidate, with the
+  // teacher's parameter count and a GLUE accuracy.
+  TrialInfo glue = trial(0, TrialKind::kFinetune, arch(2, 32, 4), {{"accuracy", 0.91}});
+  glue.metrics = {{"params", 4.4e6}};
+  trials.insert(trials.begin(), glue);
+  CHECK(std::string(to_string(TrialKind::kFinetune)) == "finetune");
+  StudyReport report = build_report(info, trials);
+  REQUIRE(report.candidates.size() == 5);
+  const CandidateReport& base = *report.baseline_row();
+  CHECK(base.parameters == 50000);
+  CHECK(base.flash_accuracy == 0.30);
+  CHECK_FALSE(base.chosen);
+}
+
 TEST_CASE("the table lists the baseline first, deltas against it, and ticks dominators") {
   auto [info, trials] = study();
   const std::string table = report_table(build_report(info, trials));

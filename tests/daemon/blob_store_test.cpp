@@ -1,5 +1,8 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
 
 #include "autodistill/daemon/blob_store.hpp"
 #include "autodistill/wire/digest.hpp"
@@ -67,4 +70,34 @@ TEST_CASE("blob store: limits and bad digests are refused", "[blobs]") {
   std::vector<uint8_t> out;
   uint64_t total;
   CHECK(store.read(wire::sha256_hex("absent"), 0, 1, &out, &total).code() == Code::kNotFound);
+}
+
+TEST_CASE("blob store: abandoned uploads expire; files and directories are private", "[blobs]") {
+  testing::TempDir dir;
+  const mode_t old = ::umask(0);  // the loosest umask: modes come from the store alone
+  auto store = BlobStore::open(dir.path() + "/blobs", 1 << 20).value();
+  const std::string digest = wire::sha256_hex("a whole blob");
+  bool published = false;
+  REQUIRE(store.append(digest, 0, 12, bytes("a whole blob"), &published));
+  const std::string half = wire::sha256_hex("half of something");
+  REQUIRE(store.append(half, 0, 17, bytes("half"), &published));
+  ::umask(old);
+  auto mode = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  CHECK(mode(dir.path() + "/blobs") == 0700);
+  CHECK(mode(dir.path() + "/blobs/partial") == 0700);
+  CHECK(mode(dir.path() + "/blobs/" + digest.substr(0, 2)) == 0700);
+  CHECK(mode(store.path_of(digest)) == 0600);
+  CHECK(mode(dir.path() + "/blobs/partial/" + half) == 0600);
+  CHECK(store.size_of(digest).value() == 12);
+  CHECK(store.size_of(half).status().code() == Code::kNotFound);
+
+  CHECK(store.expire_partials(3600) == 0);  // written just now
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(store.expire_partials(0) == 1);
+  CHECK(store.partial_size(half) == 0);
+  CHECK(store.contains(digest));  // published blobs are never expired
 }

@@ -160,7 +160,7 @@ TEST_CASE("controller: dispatch matches role, hardware tag and external study", 
   uint64_t external = h.submit(external_spec(2, 2));
 
   // An external worker for another study gets nothing.
-  CHECK(h.join("ext-other", wire::Role::External, 4, {external + 100}).empty());
+  CHECK(h.join("ext-other", wire::Role::External, 4, {distill}).empty());
   // A probe worker with the wrong tag gets nothing.
   CHECK(h.join("probe-gpu", wire::Role::Probe, 4, {}, "gpu-a100").empty());
   // The right probe worker gets the probe trials only.

@@ -12,11 +12,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 3);
+  CHECK(store.value()->schema_version() == 4);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 3);
+  CHECK(again.value()->schema_version() == 4);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -88,7 +88,15 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     StudyRow row;
     row.idempotency_key = "kept";
     row.spec = "spec";
-    store->insert_study(row);
+    const uint64_t study = store->insert_study(row);
+    EventRow leased;  // how a v1..v3 store remembers who held a lease
+    leased.study_id = study;
+    leased.seq = 1;
+    leased.kind = "trial_leased";
+    leased.trial_id = 7;
+    leased.attempt = 2;
+    leased.message = "w9";
+    store->insert_event(leased);
     REQUIRE(store->commit());
   }
   {
@@ -97,12 +105,16 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db,
                          "ALTER TABLE studies DROP COLUMN owner; DROP TABLE probe_cache; "
-                         "PRAGMA user_version=1",
+                         "DROP TABLE leases; DROP INDEX workers_by_last_seen; "
+                         "ALTER TABLE workers DROP COLUMN curve_key; PRAGMA user_version=1",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 3);
+  CHECK(store->schema_version() == 4);
+  // v4 learnt the lease holders from the events.
+  CHECK(store->lease_holder(7, 2).value() == std::optional<std::string>("w9"));
+  CHECK_FALSE(store->lease_holder(7, 1).value().has_value());
   CHECK(store->find_study_by_key("kept").value().has_value());
   ProbeRow p;
   p.arch = "a";

@@ -245,3 +245,99 @@ TEST_CASE("spec: baseline, selection, skip and warm start fields are checked", "
     CHECK(validate_spec(spec, config, has_all, find).field() == "spec.warm_start_study");
   }
 }
+
+TEST_CASE("spec: design-space size limits name their field", "[spec]") {
+  Config config;
+  config.max_factors = 3;
+  config.max_factor_values = 4;
+  config.max_design_values = 6;
+  auto refused = [&](const wire::StudySpecT& spec) { return validate_spec(spec, config, has_all); };
+  wire::StudySpecT spec = external_spec(5);  // x (continuous) and width (3 values)
+  CHECK(refused(spec));
+  spec.factors.push_back(ordinal("b", {1, 2, 3}));  // 6 values in all: at the limit
+  CHECK(refused(spec));
+  spec.factors.push_back(ordinal("c", {1}));
+  Status factors = refused(spec);
+  CHECK(factors.code() == Code::kResourceExhausted);
+  CHECK(factors.field() == "spec.factors");
+  CHECK(factors.message().find("max_factors 3") != std::string::npos);
+  spec.factors.pop_back();
+  spec.factors[1]->values = {1, 2, 3, 4, 5};
+  Status values = refused(spec);
+  CHECK(values.code() == Code::kResourceExhausted);
+  CHECK(values.field() == "spec.factors[1].values");
+  spec.factors[1]->values = {1, 2, 3, 4};
+  Status total = refused(spec);
+  CHECK(total.field() == "spec.factors");
+  CHECK(total.message().find("max_design_values 6") != std::string::npos);
+  // Categories count like values.
+  auto categorical = std::make_unique<wire::FactorT>();
+  categorical->name = "act";
+  categorical->kind = wire::FactorKind::Categorical;
+  categorical->categories = {"a", "b", "c", "d", "e"};
+  spec.factors[1] = std::move(categorical);
+  CHECK(refused(spec).field() == "spec.factors[1].categories");
+}
+
+TEST_CASE("spec: settings are bounded JSON, student sizes numbers, tags names", "[spec]") {
+  Config config;
+  config.max_settings_bytes = 64;
+  auto status = [&](const wire::StudySpecT& spec) { return validate_spec(spec, config, has_all); };
+  wire::StudySpecT spec = external_spec(5);
+  spec.settings_json = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(status(spec).field() == "spec.settings_json");
+  CHECK(status(spec).message().find("bytes of settings") != std::string::npos);
+  config.max_settings_bytes = 1u << 20;
+  CHECK(status(spec).message().find("deeper than 64") != std::string::npos);
+  spec.settings_json = R"({"a": 1e999})";
+  CHECK(status(spec).field() == "spec.settings_json");
+  spec.settings_json = R"({"a": [1, {"b": 2}]})";
+  CHECK(status(spec));
+
+  wire::StudySpecT distill = distill_spec(kTeacher, kCorpus);
+  for (const char* bad :
+       {R"({"student": {"vocab_size": "many"}})", R"({"student": {"vocab_size": -3}})",
+        R"({"student": {"vocab_size": 1.5}})"}) {
+    INFO(bad);
+    distill.settings_json = bad;
+    CHECK(status(distill).field() == "spec.settings_json.student.vocab_size");
+  }
+  distill.settings_json = R"({"student": {"max_positions": [1]}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.max_positions");
+  distill.settings_json = R"({"student": 7})";
+  CHECK(status(distill).field() == "spec.settings_json.student");
+  distill.settings_json = R"({"student": {"vocab_size": 1000, "max_positions": 64}})";
+  CHECK(status(distill));
+  // The student template options are checked at submit, not at the first trial.
+  distill.settings_json = R"({"student": {"normalization_type": "batch_norm"}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.normalization_type");
+  distill.settings_json = R"({"student": {"trigram_input": "yes"}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.trigram_input");
+  distill.settings_json = R"({"student": {"type_vocab_size": 0}})";
+  CHECK(status(distill).field() == "spec.settings_json.student.type_vocab_size");
+  distill.settings_json =
+      R"({"student": {"trigram_input": false, "normalization_type": "no_norm"}})";
+  CHECK(status(distill));
+
+  for (const std::string& tag :
+       std::vector<std::string>{"gpu h100", "x\"}", std::string(129, 't'), "a\nb"}) {
+    spec.hardware_tag = tag;
+    CHECK(status(spec).field() == "spec.hardware_tag");
+  }
+  spec.hardware_tag = "gpu-h100_v2:0.1";
+  CHECK(status(spec));
+}
+
+TEST_CASE("spec: a stored spec is checked again, without blobs, budgets or warm start", "[spec]") {
+  Config config;
+  wire::StudySpecT distill = distill_spec(kTeacher, kCorpus);
+  distill.max_trials = config.max_trials_limit + 1;
+  distill.warm_start_study = 99;
+  CHECK_FALSE(validate_spec(distill, config, has_none));
+  CHECK(validate_stored_spec(distill, config));
+  distill.settings_json = std::string(1000, '[') + std::string(1000, ']');
+  CHECK(validate_stored_spec(distill, config).field() == "spec.settings_json");
+  wire::StudySpecT bad_enum = external_spec(5);
+  bad_enum.factors[1]->kind = static_cast<wire::FactorKind>(77);
+  CHECK(validate_stored_spec(bad_enum, config).field() == "spec.factors[1].kind");
+}

@@ -297,6 +297,15 @@ TEST_CASE("a corrupt or foreign checkpoint file is refused as malformed", "[chec
   auto missing = read_checkpoint(dir.path / "no-tensors");
   CHECK(missing.status().code() == Code::kMalformed);
   CHECK(missing.status().field() == "student/w");
+
+  // State metadata that is not JSON, or nests past the bounded parser's limit.
+  for (const std::string& text : {std::string("{\"identity\":"), std::string(100000, '[')}) {
+    REQUIRE(write_safetensors(dir.path / "bad-state", none,
+                              {{"format", kCheckpointFormat}, {"state", text}}));
+    auto bad = read_checkpoint(dir.path / "bad-state");
+    CHECK(bad.status().code() == Code::kMalformed);
+    CHECK(bad.status().field() == "state");
+  }
 }
 
 TEST_CASE("fingerprint tells weights apart", "[checkpoint]") {

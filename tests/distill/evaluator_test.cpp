@@ -139,6 +139,12 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
   CHECK(field(R"({"distill": 3})") == "settings.distill");
   CHECK(field(R"({"student": {"hidden": 64}})") == "settings.student.hidden");
   CHECK(field(R"({"student": {"num_heads": 0}})") == "settings.student.num_heads");
+  // Bounded JSON (issue #11): nesting and numbers beyond a double.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto nested = parse_distill_settings(R"({"distill": {"batch_size": )" + deep + "}}");
+  CHECK(nested.status().field() == "settings");
+  CHECK_THAT(nested.status().message(), Catch::Contains("deeper than 64"));
+  CHECK(field(R"({"distill": {"batch_size": 1e999}})") == "settings");
   CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
 
   // Long trials: checkpoint cadence and gangs.
@@ -213,6 +219,14 @@ TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
   CHECK(manifest["accuracy"]["mlm_accuracy"] == accuracy);
   CHECK(manifest["distillation"]["kind"] == "flash");
   CHECK(manifest["trial_id"] == 11);
+  // The manifest records every other file it ships with, as the daemon checks.
+  REQUIRE(manifest["files"].size() == 6);
+  for (const char* file : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                           "tokenizer_config.json", "special_tokens_map.json"}) {
+    INFO(file);
+    CHECK(manifest["files"][file]["sha256"] == wire::sha256_file((dir / file).string()).value());
+    CHECK(manifest["files"][file]["size"] == fs::file_size(dir / file));
+  }
   CHECK(read(dir / "vocab.txt") == read(testing::tiny_teacher_dir() / "vocab.txt"));
 
   // The exported student, evaluated on the same held-out examples, scores

@@ -1,7 +1,8 @@
 // fuzz_make_seeds: writes the seed corpora of the fuzz targets, one input
 // per file, into <dir>/envelope/ and <dir>/study_spec/ (well-formed frames),
-// <dir>/safetensors/ (files written by the model library's own writer) and
-// <dir>/wordpiece/ (an options byte, then text or a vocabulary and text).
+// <dir>/json/ (a limits byte, then JSON text), <dir>/safetensors/ (files
+// written by the model library's own writer) and <dir>/wordpiece/ (an
+// options byte, then text or a vocabulary and text).
 // The committed seeds under tests/fuzz/corpus/ came from
 //   fuzz_make_seeds tests/fuzz/corpus
 // run it again when messages/autodistill.fbs changes.
@@ -76,7 +77,44 @@ std::vector<std::pair<std::string, wire::StudySpecT>> specs() {
   wire::StudySpecT duplicate = testing::external_spec(4, 1);
   duplicate.factors[1]->values = {64, 64};
   out.emplace_back("duplicate-value", std::move(duplicate));
+  // Settings at the nesting limit (64, accepted) and one beyond it, so the
+  // fuzzer explores the bound (issue #11, item 2).
+  for (int depth : {64, 65}) {
+    wire::StudySpecT nested = testing::external_spec(4, 1);
+    nested.settings_json =
+        "{\"a\":" + std::string(depth - 1, '[') + "1" + std::string(depth - 1, ']') + "}";
+    out.emplace_back("settings-nested-" + std::to_string(depth), std::move(nested));
+  }
   return out;
+}
+
+// Inputs that once broke the daemon; kept as seeds so every run tries them.
+std::vector<std::pair<std::string, wire::StudySpecT>> regressions() {
+  std::vector<std::pair<std::string, wire::StudySpecT>> out;
+  // Issue #11, item 2: accepted, then every restart overflowed the stack
+  // re-serializing the settings. The report had 100,000 levels; 1,800 keep
+  // the seed under libFuzzer's default 4 KiB input length (a larger seed
+  // raises it for the whole run), and anything beyond 64 is refused now.
+  wire::StudySpecT deep = testing::external_spec(4, 1);
+  deep.settings_json = "{\"a\":" + std::string(1800, '[') + std::string(1800, ']') + "}";
+  out.emplace_back("regression-issue11-settings-1800-deep", std::move(deep));
+  return out;
+}
+
+// Seeds of the bounded-JSON target: a limits byte (< 64: that max_depth;
+// otherwise the default 64), then the text.
+std::vector<std::pair<std::string, std::string>> json_seeds() {
+  const std::string deflt(1, '\xff');
+  return {
+      {"object", deflt + R"({"serving": {"batch": 1, "seq_len": 128}, "tags": ["a", "b"]})"},
+      {"strings-with-brackets", deflt + R"({"text": "[[[{{{\" ]]] \\", "u": "\u00e9"})"},
+      {"depth-2-limit", std::string(1, '\x02') + "[[1, 2], {\"a\": 3}]"},
+      {"nested-64", deflt + std::string(64, '[') + std::string(64, ']')},
+      {"nested-65", deflt + std::string(65, '[') + std::string(65, ']')},
+      {"overflow", deflt + "[1e999, -1e400, 1e308]"},
+      {"not-utf8", deflt + "\"\xff\xfe\""},
+      {"scalars", deflt + "[true, false, null, -0.0, 12345678901234567890, \"\"]"},
+  };
 }
 
 void write(const fs::path& dir, const std::string& name, const std::string& bytes) {
@@ -146,12 +184,16 @@ int main(int argc, char** argv) {
   const size_t safetensors = write_safetensors_seeds(root / "safetensors");
   const size_t wordpiece = write_wordpiece_seeds(root / "wordpiece");
 
-  for (auto& [name, spec] : specs()) {
+  auto all_specs = specs();
+  for (auto& regression : regressions()) all_specs.push_back(std::move(regression));
+  for (auto& [name, spec] : all_specs) {
     wire::SubmitT submit;
     submit.idempotency_key = "release-" + name;
     submit.spec = std::make_unique<wire::StudySpecT>(spec);
     write(studies, name, wire::encode_message(7, std::move(submit)));
   }
+  const auto json = json_seeds();
+  for (const auto& [name, bytes] : json) write(root / "json", name, bytes);
 
   std::vector<std::pair<std::string, std::function<std::string()>>> messages = {
       {"hello",
@@ -395,7 +437,8 @@ int main(int argc, char** argv) {
   };
   for (auto& [name, make] : messages) write(envelopes, name, make());
   std::printf(
-      "wrote %zu envelope, %zu study_spec, %zu safetensors and %zu wordpiece seeds under %s\n",
-      messages.size(), specs().size(), safetensors, wordpiece, root.c_str());
+      "wrote %zu envelope, %zu study_spec, %zu json, %zu safetensors and %zu wordpiece seeds "
+      "under %s\n",
+      messages.size(), all_specs.size(), json.size(), safetensors, wordpiece, root.c_str());
   return 0;
 }

@@ -12,11 +12,17 @@
 //   - an accepted spec gets a proposer (make_proposer, what the daemon builds
 //     right after storing the study), and its first proposal is a candidate
 //     with one value per factor;
-//   - is_valid_candidate() is total on the spec's own values.
+//   - is_valid_candidate() is total on the spec's own values;
+//   - an accepted spec's settings parse within the bounded-JSON limits and
+//     re-serialize (the daemon does both after a restart; 100k-deep
+//     settings used to crash every start, issue #11), and the spec passes
+//     validate_stored_spec() (recovery's check); any spec, accepted or
+//     not, is checked by validate_stored_spec() without a crash.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/proposer.hpp"
 #include "autodistill/daemon/study_spec.hpp"
@@ -46,9 +52,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const daemon::Config config;
   const wire::StudySpecT& spec = *submit->spec;
   const Status status = daemon::validate_spec(spec, config, has_blob);
+  const Status stored_status = daemon::validate_stored_spec(spec, config);
   if (!status) {
     if (!is_documented_refusal(status)) __builtin_trap();
     return 0;
+  }
+  if (!stored_status) __builtin_trap();
+  if (!spec.settings_json.empty()) {
+    auto settings = parse_json(spec.settings_json, "spec.settings_json");
+    if (!settings) __builtin_trap();
+    (void)settings.value().dump();
   }
   auto stored = daemon::unpack_spec(daemon::pack_spec(spec));
   if (!stored) __builtin_trap();

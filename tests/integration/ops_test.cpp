@@ -1,9 +1,5 @@
 // Operations: the metrics and health endpoints, and configuration reload on
 // SIGHUP, against the real daemon binary.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <fstream>
 
 #include "cluster.hpp"
@@ -13,27 +9,6 @@ using namespace autodistill::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-// GET http://127.0.0.1:port/path; returns the whole response (head + body).
-std::string http_get(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return response;
-}
 
 uint32_t welcome_lease_ms(Cluster& c) {
   WirePeer worker(c.context(), c.worker_endpoint());

@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include "autodistill/model/bert_config.hpp"
+#include "autodistill/model/student_checkpoint.hpp"
 
 using autodistill::Code;
+using autodistill::Status;
 using namespace autodistill::model;
 
 TEST_CASE("config.json: fields, defaults and round trip") {
@@ -38,4 +40,23 @@ TEST_CASE("config.json: errors name the key") {
   CHECK(parse_bert_config(R"({"position_embedding_type": "relative_key"})").status().field() ==
         "position_embedding_type");
   CHECK(read_bert_config("/nonexistent/config.json").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("config.json: hostile input is an error, never a crash (issue #11)") {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  // The deep value used to reach the error message's dump() and overflow the stack.
+  for (const std::string& text :
+       {R"({"model_type": )" + deep + "}", deep, std::string(R"({"hidden_size": 1e999})")}) {
+    Status s = parse_bert_config(text).status();
+    CHECK(s.code() == Code::kMalformed);
+    CHECK_THAT(s.message(),
+               Catch::Contains("deeper than 64") || Catch::Contains("number overflow"));
+  }
+  // A student's config.json: a model_type that is not a string is refused
+  // by name (it used to throw nlohmann's type_error out of the loader).
+  Status student = parse_student_config(R"({"model_type": 5})").status();
+  CHECK(student.code() == Code::kInvalidArgument);
+  CHECK(student.field() == "model_type");
+  CHECK(parse_student_config(R"({"model_type": )" + deep + "}").status().code() ==
+        Code::kMalformed);
 }

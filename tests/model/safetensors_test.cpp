@@ -122,6 +122,14 @@ TEST_CASE("safetensors rejects corrupt and truncated files") {
   SECTION("not JSON") {
     CHECK(open_status(raw_file("json", "{\"w\": [", 16)).code() == Code::kMalformed);
     CHECK(open_status(raw_file("array", "[1, 2]", 0)).code() == Code::kMalformed);
+    // Bounded JSON (issue #11): nesting and numbers beyond a double.
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    Status nested = open_status(raw_file("deep", "{\"w\": " + deep + "}", 0));
+    CHECK(nested.code() == Code::kMalformed);
+    CHECK_THAT(nested.message(), Catch::Contains("deeper than 64"));
+    CHECK(open_status(raw_file("overflow",
+                               R"({"w":{"dtype":"U8","shape":[1e999],"data_offsets":[0,4]}})", 4))
+              .code() == Code::kMalformed);
   }
   SECTION("byte count disagrees with the shape") {
     Status s = open_status(

@@ -93,6 +93,11 @@ TEST_CASE("a bad design space is refused with its JSON path", "[probe][landscape
         "factors[1].name");
   CHECK(field_of(R"({"factors": [{"name": "a", "kind": "ordinal", "values": [1]}],
                      "settings": 3})") == "settings");
+  // Bounded JSON (issue #11).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(field_of(R"({"factors": [{"name": "a", "kind": "ordinal", "values": )" + deep + "}]}") ==
+        "");
+  CHECK(field_of(R"({"factors": [{"name": "a", "kind": "ordinal", "values": [1e999]}]})") == "");
 }
 
 TEST_CASE("the landscape CSV has a row per point, errors included", "[probe][landscape]") {

@@ -129,4 +129,13 @@ TEST_CASE("bad settings are refused naming the key", "[probe][request]") {
   CHECK(error_for(table1_point(), R"({"student": {"heads": 2}})").field() ==
         "settings.student.heads");
   CHECK(error_for(table1_point(), R"({"serving": 3})").field() == "settings.serving");
+  // Bounded JSON (issue #11): a deep value used to reach an error message's dump().
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& settings : {R"({"serving": {"batch_size": )" + deep + "}}",
+                                      std::string(R"({"serving": {"batch_size": 1e999}})")}) {
+    Status s = error_for(table1_point(), settings);
+    CHECK(s.field() == "settings_json");
+    CHECK_THAT(s.message(),
+               Catch::Contains("deeper than 64") || Catch::Contains("number overflow"));
+  }
 }

@@ -179,6 +179,51 @@ TEST_CASE("exec evaluator: a command that ignores a large input does not hurt th
   CHECK(refused.status().field() == "settings_json");
 }
 
+TEST_CASE("exec evaluator: hostile output and settings are bounded JSON, never a crash",
+          "[workers][exec]") {
+  TempDir dir;
+  TrialContext ctx(spec(), dir.path());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::ofstream(dir.path() / "deep.json")
+      << R"({"objectives": {"loss": )" + deep + R"(, "cost": 1}})";
+  std::ofstream(dir.path() / "overflow.json") << R"({"objectives": {"loss": 1e999, "cost": 1}})";
+  struct Case {
+    std::string command;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"cat " + (dir.path() / "deep.json").string(), "deeper than 64"},
+      {"cat " + (dir.path() / "overflow.json").string(), "number overflow"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.command);
+    auto outcome = run(c.command, ctx);
+    REQUIRE_FALSE(outcome.is_ok());
+    CHECK_FALSE(worker::is_retryable(outcome.status()));
+    CHECK_THAT(outcome.status().message(), Catch::Contains("not one JSON object"));
+    CHECK_THAT(outcome.status().message(), Catch::Contains(c.message));
+  }
+
+  TrialSpec deep_settings = spec();
+  deep_settings.settings_json = "{\"a\": " + deep + "}";
+  TrialContext deep_ctx(deep_settings, dir.path());
+  auto refused = run("true", deep_ctx);
+  REQUIRE_FALSE(refused.is_ok());
+  CHECK(refused.status().field() == "settings_json");
+  CHECK_THAT(refused.status().message(), Catch::Contains("deeper than 64"));
+
+  // A category that is not UTF-8 reaches the command as U+FFFD.
+  TrialSpec odd = spec();
+  odd.params = {{"optimizer", std::string("ad\xff"
+                                          "am")}};
+  TrialContext odd_ctx(odd, dir.path());
+  auto input = worker::exec_input_json(odd_ctx);
+  REQUIRE(input);
+  CHECK(nlohmann::json::parse(input.value())["params"]["optimizer"] ==
+        "ad\xef\xbf\xbd"
+        "am");
+}
+
 TEST_CASE("exec evaluator: cancelling kills the command's whole process group", "[workers][exec]") {
   TempDir dir;
   TrialContext ctx(spec(), dir.path());

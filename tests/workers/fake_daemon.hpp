@@ -53,6 +53,11 @@ class FakeDaemon {
     return std::pair<uint64_t, T>(envelope->request_id,
                                   std::move(*static_cast<T*>(envelope->body.value)));
   }
+  // As next(), the whole envelope (its request_id included).
+  template <class T>
+  std::optional<wire::EnvelopeT> next_envelope(std::chrono::milliseconds timeout) {
+    return take(wire::MessageUnionTraits<T>::enum_value, timeout);
+  }
   // Forgets every recorded message.
   void clear();
 

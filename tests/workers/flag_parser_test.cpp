@@ -46,6 +46,8 @@ TEST_CASE("bad flags are refused naming the flag", "[workers][flags]") {
       {{"--frobnicate", "1"}, "--frobnicate", "unknown flag"},
       {{"stray"}, "stray", "unexpected argument"},
       {{"--tag="}, "--tag", "needs a tag"},
+      {{"--tag", "gpu h100"}, "--tag", "A-Z a-z 0-9 . _ : - only"},
+      {{"--tag", "x\"} 1"}, "--tag", "A-Z a-z 0-9 . _ : - only"},
   };
   for (const Case& c : cases) {
     INFO(c.args[0]);

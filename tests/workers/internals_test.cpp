@@ -34,8 +34,8 @@ TEST_CASE("Outbox re-sends what is due and forgets what is acknowledged", "[work
   using Clock = Outbox::Clock;
   Outbox outbox;
   const Clock::time_point t0 = Clock::now();
-  outbox.put(TrialKey{1, 1}, "r1", t0);
-  outbox.put(TrialKey{2, 1}, "r2", Clock::time_point{});  // never sent
+  outbox.put(TrialKey{1, 1}, "r1", 11, t0);
+  outbox.put(TrialKey{2, 1}, "r2", 12, Clock::time_point{});  // never sent
   CHECK(outbox.keys() == std::vector<TrialKey>{{1, 1}, {2, 1}});
 
   auto due = outbox.take_due(t0, milliseconds(300));
@@ -50,7 +50,9 @@ TEST_CASE("Outbox re-sends what is due and forgets what is acknowledged", "[work
   CHECK_FALSE(outbox.erase(TrialKey{1, 1}));
   CHECK_FALSE(outbox.contains(TrialKey{1, 1}));
   CHECK(outbox.contains(TrialKey{2, 1}));
-  CHECK(outbox.erase(TrialKey{2, 1}));
+  // A report the daemon refused, found by its request id.
+  CHECK_FALSE(outbox.erase_request(11));
+  CHECK(outbox.erase_request(12) == TrialKey{2, 1});
   CHECK(outbox.empty());
   CHECK(outbox.next_due(milliseconds(300)) == Clock::time_point::max());
 }

@@ -162,6 +162,35 @@ TEST_CASE("a Result stays in the outbox and is re-sent until its Ack", "[workers
   CHECK(worker.stop().is_ok());
 }
 
+TEST_CASE("a Result the daemon refuses leaves the outbox; a transient error keeps it",
+          "[workers][pull]") {
+  FakeDaemon daemon;
+  TempDir dir;
+  auto eval = quadratic();
+  WorkerThread worker(test::test_options(daemon.endpoint(), dir), eval);
+  start_session(daemon);
+
+  daemon.send(make_assign(1, 1, {{"x", 1.0}}));
+  auto first = daemon.next_envelope<wire::ResultT>(2s);
+  REQUIRE(first);
+  // A transient error (a full disk on the daemon): the Result is re-sent.
+  daemon.send(wire::to_wire(Status(Code::kResourceExhausted, "disk full")), first->request_id);
+  auto again = daemon.next_envelope<wire::ResultT>(2s);
+  REQUIRE(again);
+  CHECK(again->request_id == first->request_id);
+  // Refused for good (the worker did not hold that lease): dropped, and
+  // neither re-sent nor kept alive by heartbeats.
+  daemon.send(wire::to_wire(Status(Code::kPermissionDenied, "not your lease", "attempt")),
+              again->request_id);
+  std::this_thread::sleep_for(100ms);
+  daemon.clear();
+  CHECK_FALSE(daemon.next<wire::ResultT>(800ms));
+  auto heartbeat = daemon.next<wire::HeartbeatT>(1s);
+  REQUIRE(heartbeat);
+  CHECK(heartbeat->progress.empty());
+  CHECK(worker.stop().is_ok());
+}
+
 TEST_CASE("an unacknowledged Result survives a daemon restart", "[workers][pull]") {
   FakeDaemon daemon;
   TempDir dir;

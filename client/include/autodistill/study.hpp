@@ -136,7 +136,14 @@ enum class StudyState : uint8_t {
   kCancelled = 6,
 };
 
-enum class TrialKind : uint8_t { kProbe = 0, kFlash = 1, kRegular = 2, kExternal = 3 };
+// kFinetune: a GLUE fine-tuning of a delivered student or the teacher (docs/glue.md).
+enum class TrialKind : uint8_t {
+  kProbe = 0,
+  kFlash = 1,
+  kRegular = 2,
+  kExternal = 3,
+  kFinetune = 4
+};
 
 enum class TrialState : uint8_t {
   kQueued = 0,

@@ -343,8 +343,11 @@ class BoContext {
 class Batch {
  public:
   // `search`: use the context's search models (evolutionary search ranking).
+  // `cancel`: stop fantasizing the pending points once set (the batch is
+  // then unusable, and the caller discards it).
   Batch(const BoContext& ctx, const std::vector<Point>& candidates,
-        const std::vector<Point>& pending, bool search = false)
+        const std::vector<Point>& pending, bool search = false,
+        const std::atomic<bool>* cancel = nullptr)
       : ctx_(ctx), num_candidates_(candidates.size()) {
     const Engine::Impl& impl = ctx.impl();
     std::vector<Point> all = candidates;
@@ -370,7 +373,10 @@ class Batch {
     ehvi_ =
         std::make_unique<ExpectedHvi>(ctx.incumbent(), ctx.ref(), ctx.scalarization(), ctx.upper());
     front_feasible_ = !ctx.incumbent().empty();
-    for (size_t p = 0; p < pending.size(); ++p) believe(num_candidates_ + p);
+    for (size_t p = 0; p < pending.size(); ++p) {
+      if (cancel && cancel->load(std::memory_order_relaxed)) return;
+      believe(num_candidates_ + p);
+    }
   }
 
   size_t size() const { return num_candidates_; }
@@ -477,11 +483,12 @@ std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& sour
   for (size_t i = 0; i < impl.points.size() && population.size() < pop / 4; ++i) {
     if (impl.complete(impl.points[i])) add(mutate(impl.points[i].unit));
   }
-  for (size_t t = 0; population.size() < pop && t < 4 * pop; ++t) {
+  for (size_t t = 0; population.size() < pop && t < 4 * pop && !source.cancelled(); ++t) {
     if (auto p = source.random(rng)) add(*p);
   }
-  for (int g = 0; g < generations && !population.empty(); ++g) {
-    Batch batch(ctx, population, pending, /*search=*/true);
+  for (int g = 0; g < generations && !population.empty() && !source.cancelled(); ++g) {
+    Batch batch(ctx, population, pending, /*search=*/true, source.cancel_flag());
+    if (source.cancelled()) break;
     std::vector<std::pair<double, size_t>> ranked;
     for (size_t i = 0; i < population.size(); ++i) {
       const double v = batch.acquisition(i);
@@ -496,7 +503,7 @@ std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& sour
       parents.push_back(space.encode(population[ranked[e].second]));
     population.clear();
     in_population.clear();
-    for (size_t t = 0; population.size() < pop && t < 8 * pop; ++t) {
+    for (size_t t = 0; population.size() < pop && t < 8 * pop && !source.cancelled(); ++t) {
       std::vector<double> u = parents[rng.below(parents.size())];
       if (rng.uniform() < 0.5) {
         const auto& other = parents[rng.below(parents.size())];
@@ -527,15 +534,16 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
   std::vector<Point> out;
   const bool exhaustive =
       source.enumerated() && source.num_available() <= impl.config.bo.exhaustive_limit;
+  if (source.cancelled()) return out;
   BoContext ctx(impl, rng.next(), /*search=*/!exhaustive);
   std::vector<Point> pool;
-  if (ctx.ready()) {
+  if (ctx.ready() && !source.cancelled()) {
     pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, rng);
   }
-  if (!pool.empty()) {
-    Batch batch(ctx, pool, pending);
+  if (!pool.empty() && !source.cancelled()) {
+    Batch batch(ctx, pool, pending, /*search=*/false, source.cancel_flag());
     std::vector<char> chosen(pool.size(), 0);
-    while (out.size() < n) {
+    while (out.size() < n && !source.cancelled()) {
       auto pick = [&](auto value) {
         long best = -1;
         double best_v = 0.0;
@@ -560,7 +568,7 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
     }
   }
   // Too little data for the models, or nothing worth scoring: random points.
-  while (out.size() < n) {
+  while (out.size() < n && !source.cancelled()) {
     auto p = source.random(rng);
     if (!p) break;
     source.exclude(*p);

@@ -188,7 +188,8 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   // Feasibility: enumerate small discrete spaces, sample the others.
   size_t valid = 0;
   const auto grid = impl->space.grid_size();
-  if (impl->space.discrete() && grid && *grid <= cfg.bo.max_enumeration) {
+  if (impl->space.discrete() && grid && *grid <= cfg.bo.max_enumeration &&
+      *grid * impl->space.dims() <= cfg.bo.max_enumeration_values) {
     impl->enumerated = true;
     impl->space.for_each([&](const Point& p) {
       ++valid;
@@ -301,8 +302,9 @@ Result<Point> Engine::Impl::canonical(const Point& p, const std::string& field) 
 // ---------------------------------------------------------------------------
 // CandidateSource
 
-CandidateSource::CandidateSource(const Engine::Impl& impl, std::set<Point> excluded)
-    : impl_(impl), excluded_(std::move(excluded)) {
+CandidateSource::CandidateSource(const Engine::Impl& impl, std::set<Point> excluded,
+                                 const std::atomic<bool>* cancel)
+    : impl_(impl), excluded_(std::move(excluded)), cancel_(cancel) {
   if (impl.enumerated) {
     available_.reserve(impl.feasible.size());
     for (size_t i = 0; i < impl.feasible.size(); ++i) {
@@ -395,8 +397,8 @@ std::optional<Point> CandidateSource::nearest(const std::vector<double>& u, Rng&
 // ---------------------------------------------------------------------------
 // Suggestion dispatch
 
-Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
-                                                 const std::vector<Point>& pending_in) const {
+Result<std::vector<Point>> Engine::Impl::suggest(size_t n, const std::vector<Point>& pending_in,
+                                                 const std::atomic<bool>* cancel) const {
   std::vector<Point> pending;
   for (size_t i = 0; i < pending_in.size(); ++i) {
     auto p = canonical(pending_in[i], at("pending", i));
@@ -412,7 +414,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
   for (const auto& s : points) {
     if (s.failed || complete(s)) excluded.insert(s.point);
   }
-  CandidateSource source(*this, std::move(excluded));
+  CandidateSource source(*this, std::move(excluded), cancel);
   Rng rng(hash_combine(hash_combine(config.seed, events), hash_combine(n, hash_points(pending))));
 
   std::vector<Point> out;
@@ -441,7 +443,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
     }
   } else {
     const size_t population = static_cast<size_t>(config.population);
-    for (size_t b = 0; b < n; ++b) {
+    for (size_t b = 0; b < n && !source.cancelled(); ++b) {
       std::optional<Point> p;
       const size_t step = started + b;
       if (algorithm == "firefly" && step >= population) p = firefly_step(*this, step, source, rng);
@@ -450,6 +452,7 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n,
       if (!take(std::move(p))) break;
     }
   }
+  if (source.cancelled()) return Status(Code::kCancelled, "suggestion cancelled");
   return out;
 }
 
@@ -489,8 +492,9 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
-Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& pending) const {
-  return impl_->suggest(n, pending);
+Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& pending,
+                                           const std::atomic<bool>* cancel) const {
+  return impl_->suggest(n, pending, cancel);
 }
 
 Result<std::vector<double>> Engine::score(const std::vector<Point>& candidates,

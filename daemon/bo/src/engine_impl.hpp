@@ -2,6 +2,7 @@
 // Engine::Impl: the engine's state (config, compiled space, observations)
 // and the helpers its strategies share. Private to daemon/bo/src.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,7 +87,8 @@ class Engine::Impl {
   // Canonical form of a valid point, or the error for it.
   Result<Point> canonical(const Point& p, const std::string& field) const;
 
-  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending) const;
+  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending,
+                                     const std::atomic<bool>* cancel) const;
   Result<std::vector<double>> score(const std::vector<Point>& candidates,
                                     const std::vector<Point>& pending) const;
 };
@@ -96,7 +98,13 @@ class Engine::Impl {
 // or already chosen in this batch).
 class CandidateSource {
  public:
-  CandidateSource(const Engine::Impl& impl, std::set<Point> excluded);
+  // `cancel`: Engine::suggest's flag (may be null); strategies poll
+  // cancelled() in their long loops and stop early.
+  CandidateSource(const Engine::Impl& impl, std::set<Point> excluded,
+                  const std::atomic<bool>* cancel = nullptr);
+
+  const std::atomic<bool>* cancel_flag() const { return cancel_; }
+  bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
 
   // True when the feasible space is enumerated; the count is then exact.
   bool enumerated() const { return impl_.enumerated; }
@@ -114,6 +122,7 @@ class CandidateSource {
  private:
   const Engine::Impl& impl_;
   std::set<Point> excluded_;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::vector<uint32_t> available_;  // enumerated spaces: indices into impl_.feasible, ascending
 };
 

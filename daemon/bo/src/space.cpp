@@ -90,10 +90,21 @@ Result<Space> Space::build(const DesignSpace& spec) {
           if (!std::isfinite(v)) return invalid("value is not finite", field);
           if (must_be_positive && v <= 0)
             return invalid("'" + f.name + "' values must be positive", field);
-          for (size_t k = 0; k < j; ++k) {
-            if (same_value(f.values[k], v))
-              return invalid("duplicate value in '" + f.name + "'", field);
+        }
+        // Duplicates (to 1e-9) are neighbours once sorted: O(n log n). The
+        // field names the first value equal to an earlier one.
+        std::vector<size_t> order(f.values.size());
+        for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return f.values[a] < f.values[b]; });
+        size_t duplicate = f.values.size();
+        for (size_t j = 1; j < order.size(); ++j) {
+          if (same_value(f.values[order[j - 1]], f.values[order[j]])) {
+            duplicate = std::min(duplicate, std::max(order[j - 1], order[j]));
           }
+        }
+        if (duplicate < f.values.size()) {
+          return invalid("duplicate value in '" + f.name + "'", at(base + ".values", duplicate));
         }
         c.sorted = f.values;
         std::sort(c.sorted.begin(), c.sorted.end());

@@ -28,6 +28,7 @@ enum class Code : uint16_t {
   kDigestMismatch = 11,
   kCancelled = 12,
   kTrialError = 13,
+  kPermissionDenied = 14,
 };
 
 const char* code_name(Code code);

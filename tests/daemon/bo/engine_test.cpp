@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
@@ -336,4 +337,24 @@ TEST_CASE("the evolutionary search ranks its generations on a subset model", "[b
   };
   check(8);    // 30 distinct points > 8: the generations use subset models
   check(300);  // no subset: the generations use the full models
+}
+
+TEST_CASE("a cancelled suggest returns kCancelled; an unset flag changes nothing", "[bo][engine]") {
+  Engine engine = make(table1_config());
+  drive(engine, 12);  // past the initial design: the BO path with models
+  std::atomic<bool> cancel{false};
+  auto plain = engine.suggest(4);
+  auto with_flag = engine.suggest(4, {}, &cancel);
+  REQUIRE(plain);
+  REQUIRE(with_flag);
+  CHECK(plain.value() == with_flag.value());
+  cancel = true;
+  for (const std::string algorithm : {"bo", "random", "firefly", "nsga2"}) {
+    INFO(algorithm);
+    Engine e = make(table1_config(algorithm));
+    drive(e, 25);
+    auto cancelled = e.suggest(8, {}, &cancel);
+    REQUIRE_FALSE(cancelled);
+    CHECK(cancelled.status().code() == Code::kCancelled);
+  }
 }

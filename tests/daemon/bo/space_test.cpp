@@ -168,3 +168,22 @@ TEST_CASE("unit encoding round-trips every table 1 point", "[bo][space]") {
     return true;
   });
 }
+
+TEST_CASE("duplicate ordinal values are found in large factors, naming the later one",
+          "[bo][space]") {
+  // 200,000 values: the check sorts (O(n log n)); a pairwise scan took
+  // 15-35 s of the daemon's event loop (issue #11, item 4).
+  std::vector<double> values;
+  for (int v = 0; v < 200000; ++v) values.push_back(200000 - v);
+  DesignSpace s;
+  s.factors = {ordinal("w", values)};
+  CHECK(build_status(s));
+  s.factors[0].values.push_back(17);  // equal to values[199983]
+  Status dup = build_status(s);
+  CHECK(dup.field() == "factors[0].values[200000]");
+  // Within 1e-9 counts as equal; the first value equal to an earlier one is named.
+  s.factors = {ordinal("w", {3, 1, 2, 1 + 1e-12, 3})};
+  CHECK(build_status(s).field() == "factors[0].values[3]");
+  s.factors = {ordinal("w", {3, 1, 2, 1.001})};
+  CHECK(build_status(s));
+}

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "autodistill/wire/hardware_tag.hpp"
 #include "autodistill/worker/hardware.hpp"
 
 namespace autodistill::worker {
@@ -59,9 +60,11 @@ void add_worker_flags(FlagParser& parser, WorkerFlags& flags) {
              });
   parser.add("tag", "TAG",
              "Hardware tag reported to the daemon; probe trials go to workers whose\n"
-             "tag equals the study's hardware_tag (default cpu).",
+             "tag equals the study's hardware_tag (default cpu). At most 128 of\n"
+             "A-Z a-z 0-9 . _ : - (the daemon refuses any other tag).",
              [&flags](const std::string& v) {
                if (v.empty()) return Status(Code::kInvalidArgument, "needs a tag");
+               if (Status s = wire::check_hardware_tag(v, "--tag"); !s) return s;
                flags.tag = v;
                return Status::ok();
              });

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/model/safetensors.hpp"
 
 namespace autodistill::distill {
@@ -107,10 +108,11 @@ Result<TrainingState> read_checkpoint(const std::filesystem::path& path) {
                      (format == metadata.end() ? "" : format->second) + "\")");
   }
   auto text = metadata.find("state");
-  const nlohmann::json meta = text == metadata.end()
-                                  ? nlohmann::json()
-                                  : nlohmann::json::parse(text->second, nullptr, false);
-  if (!meta.is_object()) return malformed("its state metadata is not a JSON object");
+  if (text == metadata.end()) return malformed("lacks the state metadata", "state");
+  auto parsed = parse_json(text->second, "state");
+  if (!parsed) return malformed(parsed.status().message(), "state");
+  const nlohmann::json& meta = parsed.value();
+  if (!meta.is_object()) return malformed("its state metadata is not a JSON object", "state");
   TrainingState state;
   try {
     state.identity = meta.at("identity").get<std::string>();

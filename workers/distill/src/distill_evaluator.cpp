@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill/checkpoint.hpp"
 #include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
@@ -54,13 +55,6 @@ std::string kind_name(wire::TrialKind kind) {
                                             : "other";
 }
 
-// The files of a delivered student besides manifest.json, in upload order.
-std::vector<std::string> student_files() {
-  std::vector<std::string> files = {"model.safetensors", "config.json"};
-  for (const char* f : model::kTokenizerFiles) files.emplace_back(f);
-  return files;
-}
-
 // The manifest's "latency" from settings.probe, the candidate's completed
 // probe measurement, which the daemon adds to a Regular trial's settings
 // (daemon/.../probe_handoff.hpp): the median and its confidence interval,
@@ -68,9 +62,10 @@ std::vector<std::string> student_files() {
 // null when the settings carry none (a Flash trial, a trial built by other
 // means).
 nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
-  const nlohmann::ordered_json settings =
-      nlohmann::ordered_json::parse(settings_json.empty() ? "{}" : settings_json, nullptr, false);
-  if (!settings.is_object()) return nullptr;
+  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
+                                                   "settings_json");
+  if (!parsed || !parsed->is_object()) return nullptr;
+  const nlohmann::ordered_json& settings = parsed.value();
   auto it = settings.find("probe");
   if (it == settings.end() || !it->is_object()) return nullptr;
   const nlohmann::ordered_json& probe = *it;
@@ -220,27 +215,6 @@ nlohmann::ordered_json student_manifest(const worker::TrialSpec& spec, const Stu
   return manifest;
 }
 
-// Adds the digest and size of every other file of the student directory
-// ("files": {"<name>": {"sha256": "<hex>", "size": N}}) and writes
-// manifest.json.
-Status write_manifest(const fs::path& dir, nlohmann::ordered_json manifest) {
-  nlohmann::ordered_json files = nlohmann::ordered_json::object();
-  for (const std::string& name : student_files()) {
-    auto digest = wire::sha256_file((dir / name).string());
-    if (!digest) return digest.status();
-    std::error_code ec;
-    const auto size = fs::file_size(dir / name, ec);
-    if (ec) return Status(Code::kInternal, (dir / name).string() + ": " + ec.message());
-    files[name] = {{"sha256", *digest}, {"size", size}};
-  }
-  manifest["files"] = std::move(files);
-  std::ofstream out(dir / "manifest.json", std::ios::binary | std::ios::trunc);
-  out << manifest.dump(2) << "\n";
-  out.flush();
-  if (!out) return Status(Code::kInternal, (dir / "manifest.json").string() + ": cannot write");
-  return Status::ok();
-}
-
 // The checkpoint Assign.resume names, fetched (digest-verified, cached by
 // digest) and read. kUnavailable / kCancelled: try again later; any other
 // error: this checkpoint cannot be used (foreign format, missing or
@@ -312,8 +286,21 @@ struct DistillEvaluator::Cache {
   std::map<std::string, std::shared_ptr<const model::Corpus>> corpora;
 };
 
+namespace {
+
+finetune::FinetuneWorkerOptions finetune_options(const DistillWorkerOptions& options) {
+  auto device = resolve_device(options.device);
+  return {.threads = options.threads,
+          .slots = options.slots,
+          .device = device ? *device : std::string("cpu")};
+}
+
+}  // namespace
+
 DistillEvaluator::DistillEvaluator(DistillWorkerOptions options)
-    : options_(std::move(options)), cache_(std::make_unique<Cache>()) {}
+    : options_(std::move(options)),
+      cache_(std::make_unique<Cache>()),
+      finetune_(finetune_options(options_)) {}
 
 DistillEvaluator::~DistillEvaluator() = default;
 
@@ -353,9 +340,10 @@ Result<std::shared_ptr<const LoadedTeacher>> load_teacher(TrialContext& ctx, con
 Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
   try {
     const worker::TrialSpec& spec = ctx.spec();
+    if (spec.kind == wire::TrialKind::Finetune) return finetune_.evaluate(ctx);
     if (spec.kind != wire::TrialKind::Flash && spec.kind != wire::TrialKind::Regular) {
       return worker::permanent_failure(
-          std::string("the distill worker evaluates Flash and Regular trials, not ") +
+          std::string("the distill worker evaluates Flash, Regular and Finetune trials, not ") +
               wire::EnumNameTrialKind(spec.kind),
           "kind");
     }
@@ -630,8 +618,9 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     auto manifest =
         student_manifest(spec, arch, *student, options, *report, *device_name, threads,
                          teacher->teacher, latency_from_settings(spec.settings_json), notes);
-    if (Status s = model::save_student(*student, out, teacher->tokenizer, "{}"); !s) return s;
-    if (Status s = write_manifest(out, std::move(manifest)); !s) return s;
+    if (Status s = model::save_student(*student, out, teacher->tokenizer, manifest.dump()); !s) {
+      return s;
+    }
 
     TrialOutcome outcome;
     outcome.objectives["accuracy"] = report->eval.mlm_accuracy;
@@ -649,7 +638,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     outcome.metrics["checkpoint_refused"] = notes.checkpoint_refused.empty() ? 0.0 : 1.0;
     outcome.metrics["checkpoints"] = static_cast<double>(notes.checkpoints);
     outcome.metrics["ranks"] = static_cast<double>(ranks);
-    for (const std::string& file : student_files()) {
+    for (const std::string& file : model::student_files()) {
       outcome.artifacts.push_back({file, out / file});
     }
     outcome.artifacts.push_back({"manifest.json", out / "manifest.json"});

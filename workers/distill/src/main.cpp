@@ -1,5 +1,6 @@
 // autodistill-distill-worker: pulls Flash and Regular distillation trials
-// from autodistilld and grows each student with LibTorch (docs/distillation.md).
+// from autodistilld and grows each student with LibTorch (docs/distillation.md);
+// it also runs Finetune trials, GLUE fine-tunings of a model (docs/glue.md).
 
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -37,6 +38,11 @@ knowledge transfer and pre-training distillation, and reports MLM accuracy
 student (model.safetensors, config.json, vocab.txt, manifest.json). The
 study's settings choose steps, batch size, sequence length, seeds, threads;
 see docs/distillation.md.
+
+It also runs Finetune trials: the trial's settings name a model (the
+teacher, or a student's files, by digest) and a GLUE task bundle; the worker
+fine-tunes the model on the task and reports dev accuracy and F1 with the
+majority baseline (docs/glue.md).
 
 SIGINT or SIGTERM stops the worker cleanly (running trials are cancelled and
 re-queued by the daemon); a second signal exits at once.

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill::distill {
 
 namespace {
@@ -156,8 +158,10 @@ Status parse_student(const nlohmann::json& json, DistillSettings& s) {
 Result<DistillSettings> parse_distill_settings(std::string_view settings_json) {
   DistillSettings s;
   if (settings_json.empty()) return s;
-  const nlohmann::json json = nlohmann::json::parse(settings_json, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
+  auto parsed = parse_json(settings_json, "settings");
+  if (!parsed) return Status(Code::kMalformed, parsed.status().message(), "settings");
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) {
     return Status(Code::kMalformed, "settings are not a JSON object", "settings");
   }
   for (const char* section : {"distill", "student"}) {

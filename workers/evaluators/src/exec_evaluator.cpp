@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/worker/child_process.hpp"
 
 namespace autodistill::worker {
@@ -76,7 +77,12 @@ autodistill::Result<std::string> exec_input_json(const TrialContext& ctx) {
   const TrialSpec& spec = ctx.spec();
   json settings = json::object();
   if (!spec.settings_json.empty()) {
-    settings = json::parse(spec.settings_json, nullptr, false);
+    auto parsed = parse_json(spec.settings_json, "settings_json");
+    if (!parsed) {
+      return permanent_failure("the study's settings_json: " + parsed.status().message(),
+                               "settings_json");
+    }
+    settings = std::move(parsed.value());
     if (!settings.is_object()) {
       return permanent_failure("the study's settings_json is not a JSON object", "settings_json");
     }
@@ -98,16 +104,21 @@ autodistill::Result<std::string> exec_input_json(const TrialContext& ctx) {
               {"study_id", spec.study_id},       {"kind", kind_name(spec.kind)},
               {"params", std::move(params)},     {"objectives", spec.objectives},
               {"settings", std::move(settings)}, {"scratch_dir", ctx.scratch_dir().string()}};
-  return doc.dump();
+  // Names from the daemon may hold bytes that are not UTF-8: U+FFFD, not a throw.
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 autodistill::Result<TrialOutcome> parse_exec_output(const std::string& output,
                                                     const TrialSpec& spec,
                                                     const std::filesystem::path& scratch_dir) {
-  json doc = json::parse(output, nullptr, false);
-  if (!doc.is_object()) {
-    return permanent_failure("the command's stdout is not one JSON object: " + quote(output));
+  // Bounded: a document nested 100k deep would overflow the stack wherever
+  // it is dumped (an error message below), 1e999 would throw (issue #11).
+  auto parsed = parse_json(output, "");
+  if (!parsed || !parsed->is_object()) {
+    return permanent_failure("the command's stdout is not one JSON object: " + quote(output) +
+                             (parsed ? "" : " (" + parsed.status().message() + ")"));
   }
+  const json& doc = parsed.value();
   if (auto error = doc.find("error"); error != doc.end()) {
     if (!error->is_string()) return permanent_failure("\"error\" must be a string", "error");
     bool retryable = true;

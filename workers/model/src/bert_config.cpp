@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill::model {
 
 namespace {
@@ -53,10 +55,10 @@ Status validate(const BertConfig& c) {
 }
 
 Result<BertConfig> parse_bert_config(std::string_view json_text) {
-  nlohmann::json json = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return Status(Code::kMalformed, "config.json is not a JSON object");
-  }
+  auto parsed = parse_json(json_text, "config.json");
+  if (!parsed) return Status(Code::kMalformed, "config.json: " + parsed.status().message());
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return Status(Code::kMalformed, "config.json is not a JSON object");
   if (auto it = json.find("model_type"); it != json.end()) {
     if (!it->is_string() || it->get<std::string>() != "bert") {
       return invalid("model_type must be \"bert\", not " + it->dump(), "model_type");

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill::model {
 
 static_assert(std::endian::native == std::endian::little,
@@ -122,10 +124,12 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path)
   const uint64_t data_size = file_size - 8 - header_size;
   file.data_ = base + 8 + header_size;
 
-  nlohmann::json json = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return malformed(path, "the header is not a JSON object");
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxHeader;
+  auto parsed = parse_json(header, "header", limits);
+  if (!parsed) return malformed(path, "the header: " + parsed.status().message());
+  nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return malformed(path, "the header is not a JSON object");
   for (auto& [name, value] : json.items()) {
     if (name == "__metadata__") {
       if (!value.is_object()) return malformed(path, "__metadata__ is not an object", name);

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/model/tensor_io.hpp"
+#include "autodistill/wire/digest.hpp"
 
 namespace autodistill::model {
 
@@ -100,10 +102,10 @@ std::string student_config_json(const StudentArch& a, int64_t pad_token_id) {
 }
 
 Result<StudentConfig> parse_student_config(std::string_view json_text) {
-  nlohmann::json json = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return Status(Code::kMalformed, "config.json is not a JSON object");
-  }
+  auto parsed = parse_json(json_text, "config.json");
+  if (!parsed) return Status(Code::kMalformed, "config.json: " + parsed.status().message());
+  const nlohmann::json& json = parsed.value();
+  if (!json.is_object()) return Status(Code::kMalformed, "config.json is not a JSON object");
   auto type = json.find("model_type");
   if (type != json.end() && *type == kLegacyModelType) return parse_legacy(json);
   if (type == json.end() || *type != kModelType) {
@@ -220,10 +222,18 @@ std::string legacy_parameter_name(const std::string& name, int64_t num_stacked_f
   return name;
 }
 
+std::vector<std::string> student_files() {
+  std::vector<std::string> files = {"model.safetensors", "config.json"};
+  for (const char* f : kTokenizerFiles) files.emplace_back(f);
+  return files;
+}
+
 Status save_student(const Student& student, const std::filesystem::path& dir,
                     const WordPieceTokenizer& tokenizer, const std::string& manifest_json) {
-  nlohmann::json manifest = nlohmann::json::parse(manifest_json, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) {
+  auto parsed = parse_json<nlohmann::ordered_json>(manifest_json, "manifest");
+  if (!parsed) return parsed.status();
+  nlohmann::ordered_json& manifest = parsed.value();
+  if (!manifest.is_object()) {
     return Status(Code::kInvalidArgument, "the manifest must be a JSON object", "manifest");
   }
   if (student.layout() == StudentLayout::kLegacy) {
@@ -248,6 +258,17 @@ Status save_student(const Student& student, const std::filesystem::path& dir,
   if (Status s = write_text(dir / "config.json", student_config_json(student.arch(), pad)); !s) {
     return s;
   }
+  // What the daemon checks the delivered files against (docs/distillation.md).
+  nlohmann::ordered_json files = nlohmann::ordered_json::object();
+  for (const std::string& name : student_files()) {
+    auto digest = wire::sha256_file((dir / name).string());
+    if (!digest) return with_path(dir / name, digest.status());
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(dir / name, ec);
+    if (ec) return Status(Code::kInternal, (dir / name).string() + ": " + ec.message());
+    files[name] = {{"sha256", digest.value()}, {"size", static_cast<uint64_t>(size)}};
+  }
+  manifest["files"] = std::move(files);
   return write_text(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/model/pretraining_examples.hpp"
 
 namespace autodistill::model {
@@ -127,8 +128,10 @@ TokenizerOptions read_tokenizer_options(const std::filesystem::path& dir) {
   if (!in) return options;
   std::stringstream text;
   text << in.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!json.is_object()) return options;
+  // Unreadable (bounded JSON, issue #11) or not an object: the defaults.
+  const auto parsed = parse_json(text.str(), "tokenizer_config.json");
+  if (!parsed || !parsed->is_object()) return options;
+  const nlohmann::json& json = parsed.value();
   if (auto it = json.find("do_lower_case"); it != json.end() && it->is_boolean()) {
     options.lower_case = it->get<bool>();
     options.strip_accents = options.lower_case;

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
+
 namespace autodistill::probe {
 
 namespace {
@@ -100,10 +102,10 @@ std::map<std::string, double> DesignSpace::point(size_t index) const {
 }
 
 Result<DesignSpace> parse_design_space(const std::string& json_text) {
-  json spec = json::parse(json_text, nullptr, false);
-  if (spec.is_discarded() || !spec.is_object()) {
-    return invalid("the design space is not a JSON object", "");
-  }
+  auto parsed = parse_json(json_text, "");
+  if (!parsed) return parsed.status();
+  const json& spec = parsed.value();
+  if (!spec.is_object()) return invalid("the design space is not a JSON object", "");
   auto factors = spec.find("factors");
   if (factors == spec.end() || !factors->is_array() || factors->empty()) {
     return invalid("the design space needs a non-empty \"factors\" array", "factors");

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autodistill/bounded_json.hpp"
 #include "autodistill/student_settings.hpp"
 
 namespace autodistill::probe {
@@ -115,8 +116,10 @@ Result<ProbeRequest> parse_probe_request(const std::map<std::string, double>& fa
   ProbeRequest request;
   std::set<std::string> fixed;  // set by settings.student
   if (!settings_json.empty()) {
-    json settings = json::parse(settings_json, nullptr, false);
-    if (settings.is_discarded() || !settings.is_object()) {
+    auto parsed = parse_json(settings_json, "settings_json");
+    if (!parsed) return parsed.status();
+    const json& settings = parsed.value();
+    if (!settings.is_object()) {
       return invalid("the study settings are not a JSON object", "settings_json");
     }
     if (auto it = settings.find("student"); it != settings.end()) {

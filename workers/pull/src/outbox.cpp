@@ -5,8 +5,19 @@
 
 namespace autodistill::worker {
 
-void Outbox::put(TrialKey key, std::string frame, Clock::time_point sent) {
-  entries_[key] = Entry{std::move(frame), sent};
+void Outbox::put(TrialKey key, std::string frame, uint64_t request_id, Clock::time_point sent) {
+  entries_[key] = Entry{std::move(frame), request_id, sent};
+}
+
+std::optional<TrialKey> Outbox::erase_request(uint64_t request_id) {
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->second.request_id == request_id) {
+      const TrialKey key = it->first;
+      entries_.erase(it);
+      return key;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<TrialKey> Outbox::keys() const {

@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,15 @@ class Outbox {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Stores the encoded report for `key`, replacing an earlier one. `sent`
-  // is when it was last sent (Clock::time_point{} = never).
-  void put(TrialKey key, std::string frame, Clock::time_point sent);
+  // Stores the encoded report for `key` (its envelope's `request_id`),
+  // replacing an earlier one. `sent` is when it was last sent
+  // (Clock::time_point{} = never).
+  void put(TrialKey key, std::string frame, uint64_t request_id, Clock::time_point sent);
   // Drops the entry (Ack or Cancel). Returns whether there was one.
   bool erase(TrialKey key) { return entries_.erase(key) > 0; }
+  // Drops the entry whose frame carries `request_id` (the daemon refused
+  // that report for good); its key, or nullopt when none.
+  std::optional<TrialKey> erase_request(uint64_t request_id);
   bool contains(TrialKey key) const { return entries_.count(key) > 0; }
   bool empty() const { return entries_.empty(); }
   std::vector<TrialKey> keys() const;
@@ -40,6 +45,7 @@ class Outbox {
  private:
   struct Entry {
     std::string frame;
+    uint64_t request_id = 0;
     Clock::time_point sent;
   };
   std::map<TrialKey, Entry> entries_;

@@ -579,6 +579,18 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
     }
     return;
   }
+  // A report the daemon refused for good (docs/protocol.md, "Outbox"):
+  // sending it again cannot change the answer. Transient errors (a full
+  // disk, a failed commit, the rate limit, shutdown) keep it for a resend.
+  const bool transient = error.code() == Code::kUnavailable ||
+                         error.code() == Code::kResourceExhausted ||
+                         error.code() == Code::kInternal;
+  if (!transient) {
+    if (auto key = outbox.erase_request(envelope.request_id)) {
+      log(describe(*key) + ": the daemon refused the report; it is dropped: " + error.to_string());
+      return;
+    }
+  }
   log("daemon error for request " + std::to_string(envelope.request_id) + ": " + error.to_string());
 }
 
@@ -681,10 +693,10 @@ void PullWorker::Impl::report(TrialKey key, wire::MessageUnion body, Clock::time
   std::string frame = wire::encode(envelope);
   if (state == State::kReady) {
     send(frame);
-    outbox.put(key, std::move(frame), now);
+    outbox.put(key, std::move(frame), envelope.request_id, now);
   } else {
     // Sent after the next Welcome.
-    outbox.put(key, std::move(frame), Clock::time_point{});
+    outbox.put(key, std::move(frame), envelope.request_id, Clock::time_point{});
   }
 }
 

@@ -6,6 +6,7 @@
 // restarts) and are published by hash check, fsync and rename, so a
 // published blob is always whole and matches its name. The index of
 // published blobs (digest, size) is kept in the Store by the caller.
+// Directories are created 0700 and files 0600, whatever the umask.
 // Not thread-safe: owned by the daemon's event-loop thread.
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace autodistill::daemon {
 
 class BlobStore {
  public:
-  // Creates the directories under `root` if needed.
+  // Creates `root` and the directories under it if needed (0700).
   static Result<BlobStore> open(const std::string& root, uint64_t max_blob_bytes);
 
   std::string path_of(const std::string& digest) const;
@@ -38,6 +39,13 @@ class BlobStore {
   // Reads up to `length` bytes from `offset`; *total_size gets the blob size.
   Status read(const std::string& digest, uint64_t offset, uint32_t length,
               std::vector<uint8_t>* out, uint64_t* total_size) const;
+
+  // The size of a published blob; kNotFound when there is none.
+  Result<uint64_t> size_of(const std::string& digest) const;
+
+  // Deletes unfinished uploads not written to for `max_age_seconds` (an
+  // upload resumed later starts again at offset 0). Returns how many.
+  size_t expire_partials(int64_t max_age_seconds);
 
   // Bytes available to the daemon on the store's file system.
   uint64_t free_bytes() const;

@@ -52,6 +52,28 @@ struct Config {
   uint64_t min_free_disk_bytes = 256ull << 20;
   // Largest candidate budget (max_trials) a study may ask for.
   uint32_t max_trials_limit = 1000000;
+  // Design-space size a study may ask for (docs/study-spec.md, "Limits"):
+  // factors, values (or categories) of one factor, and values of all
+  // factors together. Beyond them a Submit gets ResourceExhausted naming the
+  // field; stored studies beyond them are failed at start.
+  uint32_t max_factors = 64;
+  uint32_t max_factor_values = 4096;
+  uint32_t max_design_values = 65536;
+  // Largest settings_json of a study, in bytes (it goes out with every Assign).
+  uint32_t max_settings_bytes = 1u << 20;
+  // A worker whose leases expire twice in a row (no result in between) gets
+  // no new work for this long; each further expiry doubles it, up to
+  // quarantine_max_ms. (After any expiry, other workers get that trial
+  // first.) 0 disables the quarantine.
+  uint32_t quarantine_ms = 30000;
+  // Longest quarantine after repeated lease expiries.
+  uint32_t quarantine_max_ms = 600000;
+  // Worker rows (ListWorkers) not seen for this long, not connected and
+  // holding no lease, are deleted. 0 keeps them forever.
+  uint64_t worker_retention_seconds = 7 * 24 * 3600;
+  // An unfinished blob upload not written to for this long is deleted (a
+  // later BlobStat says to start at offset 0). 0 keeps them forever.
+  uint64_t partial_upload_max_age_seconds = 24 * 3600;
   // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty
   // disables it. Keep it on loopback or behind a proxy.
   std::string http_listen = "127.0.0.1:9464";

@@ -17,8 +17,17 @@
 // study is in flight; a result for a study that was cancelled, ended or
 // rebuilt meanwhile is dropped.
 //
+// Integrity: a Result or Failure counts only from the worker holding that
+// trial's lease, or from the worker that held an earlier attempt (a late
+// report); anything else gets Error{PermissionDenied | NotFound}. Under CURVE
+// a worker_id belongs to the key of its first Hello. After a lease expiry
+// other workers are preferred for that trial; a worker whose leases expire
+// twice in a row is quarantined (no new work, growing with each expiry). A Regular trial's
+// artifacts are checked (artifact_check.hpp) before it completes.
+//
 // Not thread-safe: one event-loop thread drives it.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -120,8 +129,12 @@ class Controller {
   void on_hello(const std::string& peer, uint64_t rid, wire::HelloT& hello);
   void on_pull(Worker& w, const wire::PullT& pull);
   void on_heartbeat(Worker& w, const wire::HeartbeatT& hb);
-  void on_result(const std::string& peer, uint64_t rid, const wire::ResultT& result);
-  void on_failure(const std::string& peer, uint64_t rid, const wire::FailureT& failure);
+  void on_result(Worker& w, uint64_t rid, const wire::ResultT& result);
+  void on_failure(Worker& w, uint64_t rid, const wire::FailureT& failure);
+  // Whether `w` may report (trial, attempt): it holds that lease, or held
+  // that earlier attempt. kPermissionDenied / kNotFound otherwise.
+  Status may_report(const Worker& w, uint64_t trial_id, uint32_t attempt);
+  void refuse_report(const Worker& w, uint64_t rid, const char* what, const Status& why);
   void on_bye(const std::string& peer, const wire::ByeT& bye);
   void on_submit(const std::string& peer, uint64_t rid, wire::SubmitT& submit);
   void on_get(const std::string& peer, uint64_t rid, const wire::GetStudyT& get);
@@ -132,7 +145,10 @@ class Controller {
   void on_blob(Endpoint ep, const std::string& peer, uint64_t rid, wire::EnvelopeT& env);
 
   // --- state machine
+  // A stored study recovery cannot load (issue #11): marked failed with
+  // `why` in its message; recovery goes on with the others.
   Study* load_study(const StudyRow& row);
+  void fail_unloadable(uint64_t study_id, const Status& why);
   // The earlier study's measurements a warm start gives the proposer.
   std::vector<PriorObservation> warm_start_of(const wire::StudySpecT& spec, int64_t created_ms);
   Result<std::optional<wire::StudySpecT>> find_visible_spec(uint64_t id);
@@ -156,7 +172,7 @@ class Controller {
   // `measured` gets the cached objectives.
   bool complete_from_cache(Study& s, uint32_t candidate, const Params& params,
                            const std::string& params_json, std::map<std::string, double>* measured);
-  void lease(Trial& t, Worker& w);
+  void lease(Study& s, Trial& t, Worker& w);
   void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
   void finish_trial(Trial& t, int state);
   void candidate_finished(Study& s, uint32_t candidate);
@@ -165,8 +181,26 @@ class Controller {
   void set_study_state(Study& s, int state, const std::string& message);
   void cancel_study(Study& s, const std::string& reason);
   void dispatch();
-  Trial* take_trial_for(const Worker& w);
+  // The next queued trial (and its study) for `w`; {nullptr, nullptr} when none.
+  std::pair<Study*, Trial*> take_trial_for(const Worker& w, int64_t now);
+  // May `w` run trials of this study (role, external study list, hardware tag)?
+  bool eligible(const Worker& w, uint64_t study_id, const Study& s) const;
+  // Is another connected, unquarantined worker able to run `t` (one that
+  // did not let its lease of `t` expire)?
+  bool another_worker_for(const Worker& w, uint64_t study_id, const Study& s, const Trial& t,
+                          int64_t now) const;
+  // The session of a worker_id, or nullptr when it has none.
+  Worker* session_of(const std::string& worker_id);
+  // Forgets the session on `peer` (both registry maps); its leases stay.
+  void end_session(const std::string& peer);
   void drop_worker(const std::string& peer, const std::string& why);
+  // A live trial whose study is not live (never expected): forget it.
+  void drop_orphan(Trial& t);
+  // The holder of `t` let its lease expire: quarantine it, prefer others for `t`.
+  void penalize(Trial& t, int64_t now);
+  bool quarantined(const std::string& worker_id, int64_t now) const;
+  // Worker-row pruning, partial-upload expiry, stale penalties (at most once a second).
+  void housekeeping(int64_t now);
 
   // --- helpers
   void event(Study& s, const std::string& kind, uint64_t trial_id, uint32_t attempt,
@@ -190,12 +224,24 @@ class Controller {
   BlobStore& blobs_;
   Clock now_;
   bool shutting_down_ = false;
+  // Set by begin_shutdown(): running suggestion jobs stop early.
+  std::shared_ptr<std::atomic<bool>> cancel_suggestions_ = std::make_shared<std::atomic<bool>>();
 
   std::map<uint64_t, std::unique_ptr<Study>> studies_;                // non-terminal, by id
   std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;       // non-terminal
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
-  std::unordered_map<std::string, std::string> peer_of_worker_;       // worker_id -> routing id
-  std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;       // by study
+  // Invariant: peer_of_worker_[id] == p exactly when workers_[p] is the
+  // session of worker id (end_session() keeps both in step).
+  std::unordered_map<std::string, std::string> peer_of_worker_;  // worker_id -> routing id
+  // Lease expiries per worker_id (across sessions): a quarantine until until_ms.
+  struct Penalty {
+    uint32_t expiries = 0;  // in a row, without a result in between
+    int64_t last_ms = 0;    // the last expiry
+    int64_t until_ms = 0;   // no new work before (from the second expiry in a row)
+  };
+  std::unordered_map<std::string, Penalty> penalties_;
+  int64_t last_housekeeping_ms_ = 0;
+  std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
   // Hardware fingerprints seen per hardware tag (probe cache lookups).
   std::map<std::string, std::set<std::string>> fingerprints_by_tag_;
   // Last durable event seq each watcher (study, peer) has been sent.

@@ -8,6 +8,9 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace autodistill::daemon {
 
@@ -41,12 +44,22 @@ struct Metrics {
   uint64_t blob_bytes_out = 0;
   uint64_t commit_failures = 0;
   uint64_t rate_limited = 0;
-  uint64_t flash_skipped = 0;  // flash trials skipped (skip_dominated_flash)
+  uint64_t flash_skipped = 0;    // flash trials skipped (skip_dominated_flash)
+  uint64_t reports_refused = 0;  // Results / Failures from a worker not holding the lease
+  uint64_t quarantines = 0;      // workers quarantined after a lease expiry
 
   std::string render() const;
 };
 
-// One sample line: `name{labels} value`.
-std::string metric_line(const std::string& name, const std::string& labels, double value);
+// Label name -> value, in order.
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// A label value escaped for the text format: backslash, double quote and
+// line feed become \\, \" and \n. Every label value goes through it, so
+// no value (a worker's hardware tag, a study's) can end its label or line.
+std::string escape_label_value(std::string_view value);
+
+// One sample line: `name{label="value",...} value`, values escaped.
+std::string metric_line(const std::string& name, const Labels& labels, double value);
 
 }  // namespace autodistill::daemon

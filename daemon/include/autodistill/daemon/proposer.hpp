@@ -6,6 +6,7 @@
 // prepare() is self-contained (a snapshot) and may run on any thread while
 // the owner keeps observing.
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,8 @@ namespace autodistill::daemon {
 
 // Computes suggestions from a snapshot of the proposer; runs on any thread.
 using SuggestJob = std::function<std::vector<Params>()>;
+// Set (from any thread) to make running SuggestJobs return early, empty.
+using CancelFlag = std::shared_ptr<const std::atomic<bool>>;
 
 // A measurement of an earlier study (warm start): a candidate and the
 // objective values its completed exploration trials reported.
@@ -42,8 +45,10 @@ class Proposer {
   // A snapshot job that computes up to n new candidates (fewer when the
   // design space is exhausted) given the observations and pending candidates
   // of now. Its result is a pure function of that state, so the owner must
-  // add_known() every candidate it accepts.
-  virtual SuggestJob prepare(size_t n) const = 0;
+  // add_known() every candidate it accepts. Once `cancel` (may be null) is
+  // set, the job stops soon and returns nothing: its result must then be
+  // dropped, not read as an exhausted space (the daemon sets it at shutdown).
+  virtual SuggestJob prepare(size_t n, CancelFlag cancel) const = 0;
   // prepare(n), run here, every result accepted (add_known).
   std::vector<Params> propose(size_t n);
   // The engine's acquisition value (expected hypervolume improvement in

@@ -73,6 +73,9 @@ struct WorkerRow {
   std::string studies_json;
   int64_t first_seen_ms = 0;
   int64_t last_seen_ms = 0;
+  // The CURVE public key the worker_id is bound to (its first Hello under
+  // CURVE); empty without CURVE. upsert_worker() never replaces a non-empty one.
+  std::string curve_key;
 };
 
 // A latency measurement, reusable by any study probing the same
@@ -90,7 +93,8 @@ struct ProbeRow {
 class Store {
  public:
   // Opens (creating if needed) the database at `path` and applies pending
-  // migrations. kInternal with SQLite's message on failure.
+  // migrations. The database file and its -wal / -shm files are mode 0600
+  // whatever the umask. kInternal with SQLite's message on failure.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
@@ -123,6 +127,10 @@ class Store {
                      const std::string& payload, int64_t now_ms);
   Result<int64_t> count_results(uint64_t trial_id);
 
+  // --- lease history: which worker held (trial, attempt).
+  void record_lease(uint64_t trial_id, uint32_t attempt, const std::string& worker_id);
+  Result<std::optional<std::string>> lease_holder(uint64_t trial_id, uint32_t attempt);
+
   // --- events
   void insert_event(const EventRow& row);
   Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq, uint32_t limit);
@@ -146,6 +154,10 @@ class Store {
   void upsert_worker(const WorkerRow& row);
   void touch_worker(const std::string& worker_id, int64_t last_seen_ms);
   Result<std::vector<WorkerRow>> list_workers();
+  Result<std::optional<WorkerRow>> get_worker(const std::string& worker_id);
+  // Ids of workers last seen before `before_ms`, oldest first, at most `limit`.
+  Result<std::vector<std::string>> workers_unseen_since(int64_t before_ms, uint32_t limit);
+  void delete_worker(const std::string& worker_id);
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

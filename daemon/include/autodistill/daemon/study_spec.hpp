@@ -40,6 +40,12 @@ using FindStudy = std::function<Result<std::optional<wire::StudySpecT>>(uint64_t
 Status validate_spec(const wire::StudySpecT& spec, const Config& config, const HasBlob& has_blob,
                      const FindStudy& find_study = {});
 
+// The checks of validate_spec() that do not depend on the store or on the
+// operator's budgets, for a spec read back at recovery: a study that no
+// submission could create today (written by an older daemon, or by hand) is
+// then failed with this error instead of crashing recovery (issue #11).
+Status validate_stored_spec(const wire::StudySpecT& spec, const Config& config);
+
 // True when the study measures metrics of both probe and flash trials.
 bool study_uses_probe_and_flash(const wire::StudySpecT& spec);
 
@@ -53,6 +59,8 @@ std::string pack_spec(const wire::StudySpecT& spec);
 Result<wire::StudySpecT> unpack_spec(const std::string& bytes);
 
 // Params <-> JSON text ([{"name":..,"number":..} | {"name":..,"category":..}]).
+// The *_from_json readers take stored text: anything that does not parse
+// within the bounded-JSON limits, or has the wrong shape, reads as empty.
 std::string params_to_json(const Params& params);
 Params params_from_json(const std::string& json);
 // {"name": value} <-> metrics.

@@ -33,6 +33,7 @@
 // event loop keeps observing into the original, and neither refits what the
 // other already fitted.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -93,13 +94,16 @@ struct Observation {
 struct BoOptions {
   size_t exhaustive_limit = 5000;      // score every candidate when at most this many remain
   uint64_t max_enumeration = 1000000;  // enumerate discrete spaces up to this grid size
-  int gp_random_starts = 2;            // L-BFGS-B starts besides the default one
-  int gp_max_iterations = 60;          // per start
-  size_t refit_every_until = 30;       // refit hyper-parameters at every data count up to this
-  double refit_growth = 1.2;           // then each time the data count grows by this factor
-  size_t max_fit_points = 300;         // fit hyper-parameters on at most this many distinct
-                                       // points (an even subset); the posterior uses all
-  int evolution_population = 256;      // evolutionary acquisition search (large spaces)
+  // ... and up to this many coordinates (grid size x factors): the
+  // enumerated points are held, and copied with the engine, as doubles.
+  uint64_t max_enumeration_values = 8000000;
+  int gp_random_starts = 2;        // L-BFGS-B starts besides the default one
+  int gp_max_iterations = 60;      // per start
+  size_t refit_every_until = 30;   // refit hyper-parameters at every data count up to this
+  double refit_growth = 1.2;       // then each time the data count grows by this factor
+  size_t max_fit_points = 300;     // fit hyper-parameters on at most this many distinct
+                                   // points (an even subset); the posterior uses all
+  int evolution_population = 256;  // evolutionary acquisition search (large spaces)
   int evolution_generations = 8;
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
                                      // most this many distinct points (an even subset);
@@ -167,8 +171,13 @@ class Engine {
   // Up to n new candidates, distinct, feasible, different from `pending`
   // (trials queued or running) and, in a discrete space, from every point
   // that is complete or failed. Fewer than n only when the discrete feasible
-  // space runs out. Errors: kInvalidArgument "pending[i]" for a bad point.
-  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending = {}) const;
+  // space runs out. Errors: kInvalidArgument "pending[i]" for a bad point;
+  // kCancelled when `cancel` (may be null) was set while it ran: the long
+  // loops poll it (another thread sets it, e.g. a daemon shutting down), so
+  // it returns soon after, though one matrix factorization or solve over
+  // the data is not interrupted.
+  Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending = {},
+                                     const std::atomic<bool>* cancel = nullptr) const;
 
   // Records measurements for a point; `values` may hold any subset of the
   // objectives and metrics (a probe's latency long before the accuracy).

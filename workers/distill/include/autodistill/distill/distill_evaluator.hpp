@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 
+#include "autodistill/finetune/finetune_evaluator.hpp"
 #include "autodistill/worker/evaluator.hpp"
 
 namespace autodistill::distill {
@@ -56,6 +57,7 @@ class DistillEvaluator : public worker::Evaluator {
   struct Cache;
   DistillWorkerOptions options_;
   std::unique_ptr<Cache> cache_;
+  finetune::FinetuneEvaluator finetune_;
 };
 
 }  // namespace autodistill::distill

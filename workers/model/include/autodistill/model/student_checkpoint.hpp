@@ -7,6 +7,7 @@
 //   vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json
 //                       the teacher's tokenizer (tokenizer_files.hpp)
 //   manifest.json       what the writer says about it (accuracy, latency, ...)
+//                       and the sha256 and size of every other file
 // so MobileBertForPreTraining / AutoModelForMaskedLM / AutoTokenizer
 // .from_pretrained(dir) load it; load_student_directory() rebuilds the exact
 // model and tokenizer here. Directories of the earlier format (config
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "autodistill/model/student.hpp"
 #include "autodistill/model/tokenizer_files.hpp"
@@ -53,9 +55,15 @@ std::string student_config_json(const StudentArch& arch, int64_t pad_token_id = 
 // validate() failing.
 Result<StudentConfig> parse_student_config(std::string_view json_text);
 
+// The files of a student directory besides manifest.json, in upload order:
+// model.safetensors, config.json and the tokenizer files.
+std::vector<std::string> student_files();
+
 // Writes model.safetensors, config.json, the tokenizer files and
 // manifest.json into `dir` (created if missing). `manifest_json` must be a
-// JSON object (kInvalidArgument otherwise); kInvalidArgument for a legacy
+// JSON object (kInvalidArgument otherwise); manifest.json is it plus
+// "files": {"<name>": {"sha256": "<hex>", "size": N}} for every other file
+// (the daemon checks a Regular trial's delivery against it); kInvalidArgument for a legacy
 // student (it has no MobileBERT form) or a vocabulary without the special
 // tokens; kInternal when a file cannot be written.
 Status save_student(const Student& student, const std::filesystem::path& dir,

@@ -1,0 +1,320 @@
+#include "autodistill/finetune/finetune_evaluator.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "autodistill/bounded_json.hpp"
+#include "autodistill/wire/bundle.hpp"
+
+namespace autodistill::finetune {
+
+namespace fs = std::filesystem;
+using worker::TrialContext;
+using worker::TrialOutcome;
+
+namespace {
+
+Status bad(const std::string& key, const std::string& why) {
+  return Status(Code::kInvalidArgument, "settings.finetune." + key + " " + why,
+                "settings.finetune." + key);
+}
+
+bool is_digest(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool is_plain_name(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
+         s.find('\0') == std::string::npos;
+}
+
+// A failure that retrying will not fix, keeping the message and field.
+Status permanent(const Status& s) {
+  return Status(Code::kInvalidArgument, s.message(), s.field());
+}
+
+Status permanent(const Status& s, const std::string& field) {
+  return Status(Code::kInvalidArgument, s.message(), field);
+}
+
+nlohmann::ordered_json scores_json(const Scores& s) {
+  return {{"examples", s.examples},
+          {"accuracy", s.accuracy},
+          {"f1", s.f1},
+          {"macro_f1", s.macro_f1},
+          {"confusion", s.confusion}};
+}
+
+}  // namespace
+
+Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json) {
+  FinetuneSettings s;
+  auto parsed = parse_json(settings_json.empty() ? "{}" : settings_json, "settings");
+  if (!parsed) return Status(Code::kMalformed, parsed.status().message(), "settings");
+  const nlohmann::json& root = parsed.value();
+  if (!root.is_object()) {
+    return Status(Code::kMalformed, "settings are not a JSON object", "settings");
+  }
+  auto section = root.find("finetune");
+  if (section == root.end() || !section->is_object()) {
+    return Status(Code::kInvalidArgument,
+                  "a Finetune trial needs settings.finetune with a model and a task",
+                  "settings.finetune");
+  }
+  const nlohmann::json& json = *section;
+  static const std::set<std::string> keys = {
+      "model",           "task",         "epochs",
+      "batch_size",      "max_seq_len",  "learning_rate",
+      "warmup_fraction", "weight_decay", "dropout",
+      "clip_norm",       "seed",         "max_train_examples",
+      "threads",         "pooling"};
+  for (const auto& [key, value] : json.items()) {
+    if (!keys.count(key)) return bad(key, "is not a finetune setting");
+  }
+
+  auto model = json.find("model");
+  if (model == json.end()) return bad("model", "is required (\"teacher\", a digest or files)");
+  if (model->is_string() && model->get<std::string>() == "teacher") {
+    s.source = FinetuneSettings::Source::kTeacher;
+  } else if (model->is_string()) {
+    if (!is_digest(model->get<std::string>())) {
+      return bad("model", "must be \"teacher\", a sha256 digest or an object of file digests");
+    }
+    s.source = FinetuneSettings::Source::kBundle;
+    s.bundle_digest = model->get<std::string>();
+  } else if (model->is_object() && !model->empty()) {
+    s.source = FinetuneSettings::Source::kFiles;
+    for (const auto& [name, digest] : model->items()) {
+      if (!is_plain_name(name)) return bad("model", "\"" + name + "\" is not a plain file name");
+      if (!digest.is_string() || !is_digest(digest.get<std::string>())) {
+        return bad("model." + name, "must be a sha256 digest");
+      }
+      s.files[name] = digest.get<std::string>();
+    }
+  } else {
+    return bad("model", "must be \"teacher\", a sha256 digest or an object of file digests");
+  }
+  auto task = json.find("task");
+  if (task == json.end() || !task->is_string() || !is_digest(task->get<std::string>())) {
+    return bad("task", "must be the sha256 digest of a task bundle");
+  }
+  s.task_digest = task->get<std::string>();
+
+  auto integer = [&](const char* key, int64_t* out, int64_t min) -> Status {
+    auto it = json.find(key);
+    if (it == json.end()) return Status::ok();
+    if (!it->is_number_integer() || it->get<int64_t>() < min) {
+      return bad(key, "must be an integer >= " + std::to_string(min));
+    }
+    *out = it->get<int64_t>();
+    return Status::ok();
+  };
+  auto number = [&](const char* key, double* out) -> Status {
+    auto it = json.find(key);
+    if (it == json.end()) return Status::ok();
+    if (!it->is_number() || !std::isfinite(it->get<double>())) return bad(key, "must be a number");
+    *out = it->get<double>();
+    return Status::ok();
+  };
+  FinetuneOptions& o = s.options;
+  for (Status st :
+       {integer("epochs", &o.epochs, 1), integer("batch_size", &o.batch_size, 1),
+        integer("max_seq_len", &o.max_seq_len, 4),
+        integer("max_train_examples", &o.max_train_examples, 0), integer("threads", &s.threads, 0),
+        number("learning_rate", &o.learning_rate), number("warmup_fraction", &o.warmup_fraction),
+        number("weight_decay", &o.weight_decay), number("dropout", &o.dropout),
+        number("clip_norm", &o.clip_norm)}) {
+    if (!st) return st;
+  }
+  if (auto it = json.find("pooling"); it != json.end()) {
+    auto pooling = it->is_string() ? parse_pooling(it->get<std::string>())
+                                   : Result<Pooling>(Status(Code::kInvalidArgument, "pooling"));
+    if (!pooling) return bad("pooling", "must be \"cls\" or \"mean\"");
+    o.pooling = *pooling;
+  }
+  if (auto it = json.find("seed"); it != json.end()) {
+    if (!it->is_number_unsigned()) return bad("seed", "must be a non-negative integer");
+    o.seed = it->get<uint64_t>();
+  }
+  if (Status v = validate(o); !v) return bad(v.field(), v.message().substr(v.field().size() + 1));
+  return s;
+}
+
+FinetuneEvaluator::FinetuneEvaluator(FinetuneWorkerOptions options)
+    : options_(std::move(options)) {}
+
+Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
+  try {
+    const worker::TrialSpec& spec = ctx.spec();
+    if (spec.kind != wire::TrialKind::Finetune) {
+      return worker::permanent_failure(
+          std::string("not a Finetune trial: ") + wire::EnumNameTrialKind(spec.kind), "kind");
+    }
+    auto settings = parse_finetune_settings(spec.settings_json);
+    if (!settings) return permanent(settings.status());
+
+    // The task.
+    ctx.report_progress(0.0, "fetching the task");
+    auto task_blob = ctx.fetch_blob(settings->task_digest);
+    if (!task_blob) return task_blob.status();
+    if (!wire::is_bundle(*task_blob)) {
+      return worker::permanent_failure(
+          "the task blob is not a bundle (a tar of train.tsv, dev.tsv, task.json)",
+          "settings.finetune.task");
+    }
+    const fs::path task_dir = ctx.scratch_dir() / "task";
+    if (Status s = wire::unpack_bundle(*task_blob, task_dir); !s) {
+      return s.code() == Code::kInternal ? s : permanent(s, "settings.finetune.task");
+    }
+    auto task = read_glue_task(task_dir);
+    if (!task) {
+      return permanent(Status(task.status().code(), "task: " + task.status().message()),
+                       "settings.finetune.task");
+    }
+
+    // The model.
+    ctx.report_progress(0.0, "fetching the model");
+    const fs::path model_dir = ctx.scratch_dir() / "model";
+    if (settings->source == FinetuneSettings::Source::kFiles) {
+      fs::create_directories(model_dir);
+      for (const auto& [name, digest] : settings->files) {
+        auto blob = ctx.fetch_blob(digest);
+        if (!blob) return blob.status();
+        std::error_code ec;
+        fs::copy_file(*blob, model_dir / name, fs::copy_options::overwrite_existing, ec);
+        if (ec) return Status(Code::kInternal, "cannot copy " + name + ": " + ec.message());
+      }
+    } else {
+      const std::string digest = settings->source == FinetuneSettings::Source::kTeacher
+                                     ? spec.teacher_digest
+                                     : settings->bundle_digest;
+      const std::string field = settings->source == FinetuneSettings::Source::kTeacher
+                                    ? "teacher_digest"
+                                    : "settings.finetune.model";
+      if (digest.empty()) {
+        return worker::permanent_failure(
+            "settings.finetune.model is \"teacher\" but the trial "
+            "names no teacher",
+            field);
+      }
+      auto blob = ctx.fetch_blob(digest);
+      if (!blob) return blob.status();
+      if (!wire::is_bundle(*blob)) {
+        return worker::permanent_failure(
+            "the model blob is not a bundle (a tar of the model directory)", field);
+      }
+      if (Status s = wire::unpack_bundle(*blob, model_dir); !s) {
+        return s.code() == Code::kInternal ? s : permanent(s, field);
+      }
+    }
+    auto encoder = Encoder::load(model_dir);
+    if (!encoder) {
+      return permanent(Status(encoder.status().code(), "model: " + encoder.status().message()),
+                       "settings.finetune.model");
+    }
+    if (ctx.cancelled()) return Status(Code::kCancelled, "cancelled");
+
+    const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t threads =
+        settings->threads > 0 ? settings->threads
+        : options_.threads > 0
+            ? options_.threads
+            : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
+    at::set_num_threads(static_cast<int>(threads));
+    FinetuneOptions options = settings->options;
+    options.device = at::Device(options_.device == "cuda" ? at::kCUDA : at::kCPU);
+    if (options.max_seq_len > encoder->max_positions()) {
+      return worker::permanent_failure("max_seq_len " + std::to_string(options.max_seq_len) +
+                                           " is beyond the model's " +
+                                           std::to_string(encoder->max_positions()) + " positions",
+                                       "settings.finetune.max_seq_len");
+    }
+
+    auto report = fine_tune(*encoder, *task, options, [&ctx](const FinetuneProgress& p) {
+      ctx.report_progress(
+          static_cast<double>(p.step) / static_cast<double>(std::max<int64_t>(1, p.total)),
+          "fine-tuning",
+          {{"loss", p.loss},
+           {"learning_rate", p.learning_rate},
+           {"step", static_cast<double>(p.step)}});
+      return !ctx.cancelled();
+    });
+    if (!report) {
+      return report.status().code() == Code::kInvalidArgument ? permanent(report.status())
+                                                              : report.status();
+    }
+
+    nlohmann::ordered_json json;
+    json["format"] = "autodistill-finetune";
+    json["version"] = 1;
+    json["task"] = {{"name", task->name},
+                    {"digest", settings->task_digest},
+                    {"labels", task->labels},
+                    {"pair", task->pair},
+                    {"train_examples", report->train_examples},
+                    {"dev_examples", report->dev.examples}};
+    json["model"] = {{"type", encoder->model_type()},
+                     {"parameters", encoder->parameter_count()},
+                     {"source", settings->source == FinetuneSettings::Source::kTeacher  ? "teacher"
+                                : settings->source == FinetuneSettings::Source::kBundle ? "bundle"
+                                                                                        : "files"}};
+    json["dev"] = scores_json(report->dev);
+    json["majority"] = scores_json(report->majority);
+    json["majority"]["label"] = task->labels[static_cast<size_t>(report->majority_label)];
+    json["training"] = {{"epochs", options.epochs},
+                        {"batch_size", options.batch_size},
+                        {"max_seq_len", options.max_seq_len},
+                        {"learning_rate", options.learning_rate},
+                        {"warmup_fraction", options.warmup_fraction},
+                        {"weight_decay", options.weight_decay},
+                        {"dropout", options.dropout},
+                        {"pooling", to_string(options.pooling)},
+                        {"seed", options.seed},
+                        {"steps", report->steps},
+                        {"first_loss", report->first_loss},
+                        {"last_loss", report->last_loss},
+                        {"train_seconds", report->train_seconds},
+                        {"unk_rate", report->unk_rate},
+                        {"truncated_examples", report->truncated_examples},
+                        {"device", options_.device},
+                        {"threads", threads}};
+    json["study_id"] = spec.study_id;
+    json["trial_id"] = spec.trial_id;
+    json["attempt"] = spec.attempt;
+    const fs::path out = ctx.scratch_dir() / "finetune.json";
+    std::ofstream(out, std::ios::trunc) << json.dump(2) << "\n";
+
+    TrialOutcome outcome;
+    outcome.objectives["accuracy"] = report->dev.accuracy;
+    outcome.objectives["f1"] = report->dev.f1;
+    outcome.objectives["macro_f1"] = report->dev.macro_f1;
+    outcome.metrics["majority_accuracy"] = report->majority.accuracy;
+    outcome.metrics["majority_f1"] = report->majority.f1;
+    outcome.metrics["majority_macro_f1"] = report->majority.macro_f1;
+    outcome.metrics["steps"] = static_cast<double>(report->steps);
+    outcome.metrics["train_examples"] = static_cast<double>(report->train_examples);
+    outcome.metrics["dev_examples"] = static_cast<double>(report->dev.examples);
+    outcome.metrics["train_seconds"] = report->train_seconds;
+    outcome.metrics["params"] = static_cast<double>(encoder->parameter_count());
+    outcome.metrics["final_loss"] = report->last_loss;
+    outcome.metrics["unk_rate"] = report->unk_rate;
+    outcome.artifacts.push_back({"finetune.json", out});
+    return outcome;
+  } catch (const c10::Error& e) {
+    return worker::retryable_failure(std::string("fine-tuning failed in LibTorch: ") +
+                                     e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return worker::retryable_failure(std::string("fine-tuning failed: ") + e.what());
+  }
+}
+
+}  // namespace autodistill::finetune
