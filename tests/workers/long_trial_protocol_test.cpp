@@ -213,7 +213,12 @@ TEST_CASE("TrialContext publishes one checkpoint at a time and stop aborts the u
   std::atomic<int> woken{0};
   worker::TrialServices services;
   services.checkpoints_enabled = [] { return true; };
-  services.wake = [&] { ++woken; };
+  services.wake = [&] {
+    // A slow wake-up: whoever waits for the publication must still see it
+    // (the loop is woken before the publication counts as finished).
+    std::this_thread::sleep_for(20ms);
+    ++woken;
+  };
   services.upload = [&](const std::filesystem::path& file,
                         const std::function<bool()>& cancelled) -> Result<std::string> {
     ++uploads;

@@ -29,6 +29,8 @@ const char* kind_name(wire::TrialKind kind) {
       return "regular";
     case wire::TrialKind::External:
       return "external";
+    case wire::TrialKind::Finetune:
+      return "finetune";
   }
   return "unknown";
 }

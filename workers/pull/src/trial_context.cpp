@@ -185,10 +185,15 @@ void TrialContext::publish_main(uint64_t step, uint64_t total_steps, std::string
       ++published_;
     }
     last_publication_ = status;
+  }
+  // The loop is woken before the publication counts as finished, so that
+  // whoever waits for it (wait_checkpoint) finds the loop told.
+  if (status && services_.wake) services_.wake();
+  {
+    std::lock_guard lock(mu_);
     publishing_ = false;
   }
   cancel_cv_.notify_all();
-  if (status && services_.wake) services_.wake();
 }
 
 Status TrialContext::wait_checkpoint() {
