@@ -17,7 +17,10 @@ packages=(
   catch2
   libtorch-dev libopenblas0-openmp libgloo-dev
   python3-torch libicu-dev
-  procps python3
+  procps python3 python3-yaml  # python3-yaml: the docs' CI examples are linted (tests/docs)
+  python3-zmq python3-flatbuffers  # the protocol conformance tests (tests/conformance)
+  systemd  # systemd-analyze verify/security checks the units (tests/systemd)
+  python3-optuna  # bench/bo's TPE peer
   bible-kjv dict-gcide  # real English for the demo teacher and the GLUE tasks (docs/glue.md)
   clang-14 libclang-rt-14-dev
   nodejs

@@ -20,12 +20,13 @@
 #include <vector>
 
 #include "autodistill/distill/pretrain.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/model/batch.hpp"
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
 #include "autodistill/model/wordpiece_trainer.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 namespace {
 
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
   train.learning_rate = 3e-2;
   int64_t threads = 0, corpus_seed = 1, vocab_size = 4000;
 
-  worker::FlagParser parser(kUsage);
+  autodistill::FlagParser parser(kUsage);
   auto path_flag = [&](const char* name, fs::path* target, const char* help) {
     parser.add(name, "PATH", help, [target](const std::string& v) {
       *target = v;
@@ -128,6 +129,10 @@ int main(int argc, char** argv) {
   Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (parsed && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed && parser.version_requested()) {
+    std::fputs(autodistill::version_line("autodistill-make-teacher").c_str(), stdout);
     return 0;
   }
   if (parsed && out.empty()) parsed = Status(Code::kInvalidArgument, "--out is required", "--out");

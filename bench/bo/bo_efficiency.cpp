@@ -1,28 +1,44 @@
-// Search efficiency of the BO engine against random search and the
-// evolutionary baselines, one suggestion per iteration as in the paper
-// (section 4.3). Problems:
+// Search efficiency of the BO engine against random search, the evolutionary
+// baselines and Optuna's multivariate TPE, one suggestion per evaluation as
+// in the paper (section 4.3). Problems:
 //   table1  the Table 1 space (576 points) with latencies MEASURED by the
 //           project's probe worker (data/table1_latency_cpu.csv,
 //           table1_measured.hpp) and the synthetic accuracy surrogate of
-//           table1_landscape.hpp; also counts evaluations until the first and
-//           the third architecture dominating the MobileBERT-like reference
-//           (its measured latency and surrogate accuracy)
+//           table1_landscape.hpp; baseline: the MobileBERT-like architecture
 //   table1-synthetic  the same with the SYNTHETIC latency model as well
 //   zdt1, zdt2  (Zitzler et al. 2000) on 4 variables, each on a 6-level grid
-//           (1,296 points), both objectives minimized
+//           (1,296 points), both objectives minimized; baseline x = 0.4
 //   dtlz2   (Deb et al. 2002) with 3 objectives on 5 variables, 5 levels each
-//           (3,125 points)
-// For every problem: evaluations until 95% of the hypervolume of the whole
-// grid (reference: the worst value of each objective over the grid).
-// Prints medians and means over seeds and, per algorithm, the first
-// algorithm's median (mean) divided by its own: "bo/x" = 0.4 means BO needed
-// 0.4 times its evaluations.
+//           (3,125 points); baseline x = (0.5, 0.5, 0.25, 0.25, 0.25)
+//   nas-cell  SYNTHETIC 6 x 5 categorical cell-NAS table (nas_cell.hpp,
+//           15,625 points); baseline: the ResNet-like cell
+//   NAME-cat  problem NAME with every factor of more than one value made
+//           CATEGORICAL (its values become unordered labels; the function
+//           is the same), e.g. table1-cat, zdt1-cat, dtlz2-cat
+// Measures, per scoring (the whole front: reference = the grid's worst value
+// of each objective; beyond the baseline: reference = the baseline's
+// values): evaluations until 50 % and 95 % of the grid's hypervolume; with a
+// baseline also until the first and the third point strictly dominating it.
+// Medians and means over seeds; a run that does not get there counts as
+// max-iter + 1 (marked *). Also: the share of evaluations at degenerate
+// points (nas-cell) and at points evaluated before (repeats).
 //
-//   bo_efficiency [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N]
-//                 [--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N]
+// Algorithms: bo, bo-ref (bo told the region of interest: the baseline is
+// evaluated first and every objective's reference is its measured value,
+// EngineConfig::baseline + ObjectiveSpec::reference_at_baseline, as a
+// Distill study with `"reference": "baseline"` does), random, firefly,
+// nsga2, and tpe: Optuna's multivariate TPE (python3-optuna), run by
+// tpe_peer.py as a subprocess on a CSV table of the problem that this
+// program writes, so both sides evaluate the same values.
+//
+//   bo_efficiency [--problem NAME] [--seeds N] [--max-iter N]
+//                 [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] [--initial N]
 //                 [--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]
-// --weights / --samples set BoOptions::scalarization_weights / _samples (3+
-// objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best.
+//                 [--no-warp] [--trace] [--python PATH] [--tpe-script PATH]
+// --weights / --samples set BoOptions::scalarization_weights / _samples (4+
+// objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best,
+// --no-warp BoOptions::warp_outputs; --trace prints every evaluation of the
+// engine's algorithms to stderr.
 
 #include <algorithm>
 #include <chrono>
@@ -30,16 +46,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <numbers>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/pareto.hpp"
 #include "autodistill/bo/space.hpp"
+#include "nas_cell.hpp"
 #include "table1_landscape.hpp"
 #include "table1_measured.hpp"
 
@@ -50,11 +73,12 @@ namespace {
 struct Problem {
   std::string name;
   DesignSpace space;
-  std::vector<std::string> objectives;  // all minimized except table1's accuracy
+  std::vector<std::string> objectives;
   std::vector<bool> maximize;
   std::vector<bool> log_transform;
   std::function<Objectives(const Point&)> evaluate;  // raw values, objective order
-  std::function<bool(const Point&)> target;          // table1 only
+  std::function<bool(const Point&)> degenerate;      // optional
+  std::optional<Point> baseline;                     // the hand-designed point to beat
   std::string description;                           // the first line printed
 };
 
@@ -77,26 +101,85 @@ DesignSpace grid_space(int variables, int levels) {
 
 std::string latency_csv;  // --latency-csv; "" = measured::default_latency_csv()
 
+std::string format_point(const Point& p) {
+  std::string out = "(";
+  for (size_t i = 0; i < p.size(); ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%g", i ? ", " : "", p[i]);
+    out += buf;
+  }
+  return out + ")";
+}
+
+// NAME-cat: every factor with more than one value becomes categorical over
+// labels of its values (the value order is kept, but a categorical factor
+// has no order); points hold category indices, mapped back to the values
+// before the base problem evaluates them.
+Problem categorical_version(Problem base) {
+  Problem p = base;
+  p.name = base.name + "-cat";
+  std::vector<std::vector<double>> values(base.space.factors.size());
+  for (size_t f = 0; f < base.space.factors.size(); ++f) {
+    Factor& factor = p.space.factors[f];
+    if (factor.kind != FactorKind::kOrdinal || factor.values.size() < 2) continue;
+    values[f] = factor.values;
+    factor.kind = FactorKind::kCategorical;
+    factor.categories.clear();
+    for (double v : factor.values) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", v);
+      factor.categories.push_back(buf);
+    }
+    factor.values.clear();
+    factor.scale = Scale::kLinear;
+  }
+  p.space.divisibility.clear();  // categorical factors cannot take part in a rule
+  auto to_values = [values](const Point& x) {
+    Point v = x;
+    for (size_t f = 0; f < x.size(); ++f) {
+      if (!values[f].empty()) v[f] = values[f][static_cast<size_t>(std::llround(x[f]))];
+    }
+    return v;
+  };
+  auto to_indices = [values](const Point& v) {
+    Point x = v;
+    for (size_t f = 0; f < v.size(); ++f) {
+      if (values[f].empty()) continue;
+      x[f] = static_cast<double>(std::find(values[f].begin(), values[f].end(), v[f]) -
+                                 values[f].begin());
+    }
+    return x;
+  };
+  p.evaluate = [inner = base.evaluate, to_values](const Point& x) { return inner(to_values(x)); };
+  if (base.degenerate) {
+    p.degenerate = [inner = base.degenerate, to_values](const Point& x) {
+      return inner(to_values(x));
+    };
+  }
+  if (base.baseline) p.baseline = to_indices(*base.baseline);
+  p.description = base.description + "; every factor CATEGORICAL";
+  return p;
+}
+
 Problem make_problem(const std::string& name) {
+  if (name.size() > 4 && name.compare(name.size() - 4, 4, "-cat") == 0) {
+    return categorical_version(make_problem(name.substr(0, name.size() - 4)));
+  }
   Problem p;
   p.name = name;
+  char line[512];
   if (name == "table1" || name == "table1-synthetic") {
     p.objectives = {"accuracy", "latency_ms"};
     p.maximize = {true, false};
     p.log_transform = {false, true};
-    char line[512];
     if (name == "table1-synthetic") {
       p.space = table1_space();
       p.evaluate = [](const Point& x) {
         return Objectives{synthetic::accuracy(x), synthetic::latency_ms(x)};
       };
-      p.target = synthetic::dominates_reference;
-      const Point ref = synthetic::mobilebert_reference();
+      p.baseline = synthetic::mobilebert_reference();
       std::snprintf(line, sizeof line,
-                    "SYNTHETIC problem table1-synthetic (surrogate accuracy, modelled latency); "
-                    "reference %s: accuracy %.2f, latency %.3f ms",
-                    "(24, 512, 128, 4, 512, 4)", synthetic::accuracy(ref),
-                    synthetic::latency_ms(ref));
+                    "SYNTHETIC problem table1-synthetic (surrogate accuracy, modelled latency)");
       p.description = line;
       return p;
     }
@@ -113,15 +196,11 @@ Problem make_problem(const std::string& name) {
     };
     Point ref = synthetic::mobilebert_reference();
     ref[0] = table->num_blocks;
-    const double ref_accuracy = synthetic::accuracy(ref), ref_latency = table->at(ref);
-    p.target = [table, ref_accuracy, ref_latency](const Point& x) {
-      return synthetic::accuracy(x) > ref_accuracy && table->at(x) < ref_latency;
-    };
+    p.baseline = ref;
     std::snprintf(line, sizeof line,
                   "problem table1: MEASURED latency (%s, %d blocks, host %.12s...), SURROGATE "
-                  "accuracy; reference (%d, 512, 128, 4, 512, 4): accuracy %.2f, latency %.3f ms",
-                  path.c_str(), table->num_blocks, table->hardware_fingerprint.c_str(),
-                  table->num_blocks, ref_accuracy, ref_latency);
+                  "accuracy",
+                  path.c_str(), table->num_blocks, table->hardware_fingerprint.c_str());
     p.description = line;
     return p;
   }
@@ -138,6 +217,7 @@ Problem make_problem(const std::string& name) {
       const double r = x[0] / g;
       return Objectives{x[0], g * (1.0 - (convex ? std::sqrt(r) : r * r))};
     };
+    p.baseline = Point(4, 0.4);
     p.description = "SYNTHETIC problem " + name;
     return p;
   }
@@ -153,33 +233,115 @@ Problem make_problem(const std::string& name) {
       return Objectives{(1 + g) * std::cos(a) * std::cos(b), (1 + g) * std::cos(a) * std::sin(b),
                         (1 + g) * std::sin(a)};
     };
+    p.baseline = Point{0.5, 0.5, 0.25, 0.25, 0.25};
     p.description = "SYNTHETIC problem dtlz2";
     return p;
   }
-  std::fprintf(stderr, "unknown problem '%s' (table1, table1-synthetic, zdt1, zdt2, dtlz2)\n",
+  if (name == "nas-cell") {
+    p.space = nas_cell::space();
+    p.objectives = {"accuracy", "latency_ms"};
+    p.maximize = {true, false};
+    p.log_transform = {false, true};
+    p.evaluate = [](const Point& x) {
+      const auto v = nas_cell::evaluate(x);
+      return Objectives{v.accuracy, v.latency_ms};
+    };
+    p.degenerate = [](const Point& x) { return nas_cell::evaluate(x).degenerate; };
+    p.baseline = nas_cell::baseline();
+    p.description =
+        "SYNTHETIC problem nas-cell (6 edges x 5 operations, all CATEGORICAL; nas_cell.hpp)";
+    return p;
+  }
+  std::fprintf(stderr,
+               "unknown problem '%s' (table1, table1-synthetic, zdt1, zdt2, dtlz2, nas-cell, "
+               "NAME-cat)\n",
                name.c_str());
   std::exit(2);
 }
 
-struct Run {
-  int first = -1;  // evaluations until the first target point (-1: not within max_iter)
-  int third = -1;
-  int hv95 = -1;
-  double suggest_ms = 0.0;  // mean time per suggest(1)
+// How one run is scored: a reference point and the grid's hypervolume above it.
+struct Scoring {
+  std::string title;
+  Objectives ref;
+  double best_hv = 0;
+};
+
+// The evaluation counts of one run.
+struct Counts {
+  std::vector<int> hv50, hv95;  // per scoring; -1 = not reached
+  int first = -1, third = -1;   // points strictly dominating the baseline
+  int evaluations = 0;
+  int degenerate = 0;
+  int repeats = 0;
+  double ms = 0;  // per suggestion (ask/tell for tpe)
+};
+
+// Follows a run evaluation by evaluation.
+class Tracker {
+ public:
+  Tracker(const Problem& problem, const std::vector<Scoring>& scorings)
+      : problem_(problem), scorings_(scorings) {
+    counts_.hv50.assign(scorings.size(), -1);
+    counts_.hv95.assign(scorings.size(), -1);
+    if (problem.baseline) baseline_ = as_max(problem, problem.evaluate(*problem.baseline));
+  }
+
+  void add(const Point& p) {
+    const int n = ++counts_.evaluations;
+    const Objectives y = as_max(problem_, problem_.evaluate(p));
+    if (!visited_.insert(p).second) ++counts_.repeats;
+    if (problem_.degenerate && problem_.degenerate(p)) ++counts_.degenerate;
+    seen_.push_back(y);
+    if (baseline_) {
+      bool dominates = true;
+      for (size_t j = 0; j < y.size(); ++j) dominates = dominates && y[j] > (*baseline_)[j];
+      if (dominates && ++dominating_ == 1) counts_.first = n;
+      if (dominates && dominating_ == 3) counts_.third = n;
+    }
+    for (size_t s = 0; s < scorings_.size(); ++s) {
+      if (counts_.hv95[s] > 0) continue;
+      const double hv = hypervolume(seen_, scorings_[s].ref);
+      if (counts_.hv50[s] < 0 && hv >= 0.5 * scorings_[s].best_hv) counts_.hv50[s] = n;
+      if (hv >= 0.95 * scorings_[s].best_hv) counts_.hv95[s] = n;
+    }
+  }
+
+  bool done() const {
+    for (int v : counts_.hv95) {
+      if (v < 0) return false;
+    }
+    return !baseline_ || counts_.third > 0;
+  }
+  const Counts& counts() const { return counts_; }
+  Counts& counts() { return counts_; }
+
+ private:
+  const Problem& problem_;
+  const std::vector<Scoring>& scorings_;
+  std::optional<Objectives> baseline_;
+  std::vector<Objectives> seen_;
+  std::set<Point> visited_;
+  int dominating_ = 0;
+  Counts counts_;
 };
 
 int initial_points = -1;
 BoOptions bo_options;  // --weights, --samples
+bool trace = false;    // --trace: every evaluation on stderr
 
-Run run(const Problem& problem, const std::string& algorithm, uint64_t seed, int max_iter,
-        const Objectives& hv_ref, double best_hv) {
+Counts run_engine(const Problem& problem, const std::vector<Scoring>& scorings,
+                  const std::string& algorithm, uint64_t seed, int max_iter) {
   EngineConfig config;
   config.space = problem.space;
+  const bool told = algorithm == "bo-ref";
   for (size_t j = 0; j < problem.objectives.size(); ++j) {
-    config.objectives.push_back(
-        {problem.objectives[j], problem.maximize[j], problem.log_transform[j], std::nullopt});
+    ObjectiveSpec o{problem.objectives[j], problem.maximize[j], problem.log_transform[j],
+                    std::nullopt};
+    o.reference_at_baseline = told;
+    config.objectives.push_back(o);
   }
-  config.algorithm = algorithm;
+  if (told) config.baseline = problem.baseline;
+  config.algorithm = told ? "bo" : algorithm;
   config.seed = seed;
   config.initial_points = initial_points;
   config.bo = bo_options;
@@ -188,36 +350,39 @@ Run run(const Problem& problem, const std::string& algorithm, uint64_t seed, int
     std::fprintf(stderr, "create: %s\n", engine.status().to_string().c_str());
     std::exit(1);
   }
-  Run r;
-  int found = 0;
-  std::vector<Objectives> seen;
+  Tracker tracker(problem, scorings);
+  auto observe = [&](const Point& p) {
+    const Objectives values = problem.evaluate(p);
+    if (trace) {
+      std::fprintf(stderr, "%s seed %llu eval %d %s", algorithm.c_str(),
+                   static_cast<unsigned long long>(seed), tracker.counts().evaluations + 1,
+                   format_point(p).c_str());
+      for (double v : values) std::fprintf(stderr, " %.4g", v);
+      std::fprintf(stderr, "\n");
+    }
+    std::map<std::string, double> observed;
+    for (size_t j = 0; j < values.size(); ++j) observed[problem.objectives[j]] = values[j];
+    (void)engine->observe(p, observed);
+    tracker.add(p);
+  };
+  // Told the region of interest: the baseline is measured first, as in a study.
+  if (told) observe(*problem.baseline);
   double total_ms = 0.0;
-  int it = 0;
-  for (it = 1; it <= max_iter; ++it) {
+  int suggestions = 0;
+  while (tracker.counts().evaluations < max_iter && !tracker.done()) {
     const auto t0 = std::chrono::steady_clock::now();
     auto s = engine->suggest(1);
     total_ms +=
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++suggestions;
     if (!s || s->empty()) break;
-    const Point& p = s->front();
-    const Objectives values = problem.evaluate(p);
-    std::map<std::string, double> observed;
-    for (size_t j = 0; j < values.size(); ++j) observed[problem.objectives[j]] = values[j];
-    (void)engine->observe(p, observed);
-    seen.push_back(as_max(problem, values));
-    if (problem.target && problem.target(p)) {
-      ++found;
-      if (found == 1) r.first = it;
-      if (found == 3) r.third = it;
-    }
-    if (r.hv95 < 0 && hypervolume(seen, hv_ref) >= 0.95 * best_hv) r.hv95 = it;
-    if ((!problem.target || r.third > 0) && r.hv95 > 0) break;
+    observe(s->front());
   }
-  r.suggest_ms = total_ms / std::max(1, std::min(it, max_iter));
-  return r;
+  tracker.counts().ms = total_ms / std::max(1, suggestions);
+  return tracker.counts();
 }
 
-// Median and mean of the evaluation counts; a run that did not get there
+// Median and mean of evaluation counts; a run that did not get there
 // counts as max_iter + 1 (and is flagged as censored).
 struct Summary {
   double median = 0, mean = 0;
@@ -238,6 +403,93 @@ Summary summarize(std::vector<int> v, int max_iter) {
   const size_t n = v.size();
   s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   return s;
+}
+
+std::string python = "/usr/bin/python3";
+std::string tpe_script = AUTODISTILL_BO_BENCH_DIR "/tpe_peer.py";
+
+// Runs Optuna's TPE on the problem's table for every seed; returns each
+// seed's evaluated points and its mean milliseconds per ask/tell.
+std::vector<std::pair<std::vector<Point>, double>> run_tpe(const Problem& problem,
+                                                           const std::vector<Point>& grid,
+                                                           int seeds, int max_iter) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() /
+                       ("bo_efficiency_" + problem.name + "_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path table = dir / "table.csv";
+  {
+    std::ofstream out(table);
+    const auto& factors = problem.space.factors;
+    std::vector<std::string> names, roles;
+    for (const auto& f : factors) {
+      names.push_back(f.name);
+      roles.push_back(f.kind == FactorKind::kCategorical ? "categorical" : "ordinal");
+    }
+    for (size_t j = 0; j < problem.objectives.size(); ++j) {
+      names.push_back(problem.objectives[j]);
+      roles.push_back(problem.maximize[j] ? "maximize" : "minimize");
+    }
+    for (const auto* line : {&names, &roles}) {
+      for (size_t i = 0; i < line->size(); ++i) out << (i ? "," : "") << (*line)[i];
+      out << "\n";
+    }
+    char buf[64];
+    for (const Point& p : grid) {
+      for (size_t f = 0; f < factors.size(); ++f) {
+        if (factors[f].kind == FactorKind::kCategorical) {
+          out << factors[f].categories[static_cast<size_t>(std::llround(p[f]))] << ",";
+        } else {
+          std::snprintf(buf, sizeof buf, "%.17g,", p[f]);
+          out << buf;
+        }
+      }
+      const Objectives v = problem.evaluate(p);
+      for (size_t j = 0; j < v.size(); ++j) {
+        std::snprintf(buf, sizeof buf, "%.17g%s", v[j], j + 1 < v.size() ? "," : "\n");
+        out << buf;
+      }
+    }
+  }
+  std::string seed_list;
+  for (int s = 1; s <= seeds; ++s) seed_list += (s > 1 ? "," : "") + std::to_string(s);
+  const std::string command = python + " " + tpe_script + " " + table.string() + " --seeds " +
+                              seed_list + " --trials " + std::to_string(max_iter);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    std::fprintf(stderr, "cannot run %s\n", command.c_str());
+    std::exit(1);
+  }
+  std::vector<std::pair<std::vector<Point>, double>> out;
+  std::string text;
+  char chunk[4096];
+  while (std::fgets(chunk, sizeof chunk, pipe) != nullptr) {
+    text += chunk;
+    if (text.empty() || text.back() != '\n') continue;
+    std::istringstream line(text);
+    text.clear();
+    std::string word;
+    int seed = 0;
+    double ms = 0;
+    line >> word >> seed >> word >> ms >> word;
+    std::vector<Point> points;
+    for (long row; line >> row;) {
+      if (row < 0 || static_cast<size_t>(row) >= grid.size()) {
+        std::fprintf(stderr, "tpe_peer: row %ld is not a point of the table\n", row);
+        std::exit(1);
+      }
+      points.push_back(grid[static_cast<size_t>(row)]);
+    }
+    out.emplace_back(std::move(points), ms);
+  }
+  const int status = ::pclose(pipe);
+  fs::remove_all(dir);
+  if (status != 0 || static_cast<int>(out.size()) != seeds) {
+    std::fprintf(stderr, "tpe_peer failed (exit status %d, %zu of %d seeds): %s\n", status,
+                 out.size(), seeds, command.c_str());
+    std::exit(1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -262,87 +514,162 @@ int main(int argc, char** argv) {
       bo_options.scalarization_samples = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--no-bound-repeated-best")) {
       bo_options.bound_repeated_best = false;
+    } else if (!std::strcmp(argv[i], "--no-warp")) {
+      bo_options.warp_outputs = false;
+    } else if (!std::strcmp(argv[i], "--trace")) {
+      trace = true;
     } else if (!std::strcmp(argv[i], "--latency-csv") && i + 1 < argc) {
       latency_csv = argv[++i];
+    } else if (!std::strcmp(argv[i], "--python") && i + 1 < argc) {
+      python = argv[++i];
+    } else if (!std::strcmp(argv[i], "--tpe-script") && i + 1 < argc) {
+      tpe_script = argv[++i];
     } else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc) {
       algorithms.clear();
       std::stringstream ss(argv[++i]);
       for (std::string a; std::getline(ss, a, ',');) algorithms.push_back(a);
     } else {
-      std::fprintf(stderr,
-                   "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2] [--seeds N] "
-                   "[--max-iter N] [--algorithms bo,random,firefly,nsga2] [--initial N] "
-                   "[--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2|nas-cell|NAME-cat] "
+          "[--seeds N] [--max-iter N] [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] "
+          "[--initial N] [--latency-csv FILE] [--weights N] [--samples N] "
+          "[--no-bound-repeated-best] [--no-warp] [--trace] [--python PATH] "
+          "[--tpe-script PATH]\n",
+          argv[0]);
       return 2;
     }
   }
   const Problem problem = make_problem(problem_name);
+  for (const auto& a : algorithms) {
+    if (a == "bo-ref" && !problem.baseline) {
+      std::fprintf(stderr, "bo-ref needs a problem with a baseline\n");
+      return 2;
+    }
+  }
 
   auto space = Space::build(problem.space).value();
+  std::vector<Point> grid;
   std::vector<Objectives> all;
-  int targets = 0;
+  int dominating = 0, degenerate = 0;
+  std::optional<Objectives> base;
+  if (problem.baseline) base = as_max(problem, problem.evaluate(*problem.baseline));
   space.for_each([&](const Point& p) {
+    grid.push_back(p);
     all.push_back(as_max(problem, problem.evaluate(p)));
-    targets += problem.target && problem.target(p) ? 1 : 0;
+    if (base) {
+      bool d = true;
+      for (size_t j = 0; j < base->size(); ++j) d = d && all.back()[j] > (*base)[j];
+      dominating += d ? 1 : 0;
+    }
+    degenerate += problem.degenerate && problem.degenerate(p) ? 1 : 0;
     return true;
   });
-  Objectives hv_ref = all.front();
+  std::vector<Scoring> scorings;
+  Objectives worst = all.front();
   for (const auto& y : all) {
-    for (size_t j = 0; j < y.size(); ++j) hv_ref[j] = std::min(hv_ref[j], y[j]);
+    for (size_t j = 0; j < y.size(); ++j) worst[j] = std::min(worst[j], y[j]);
   }
-  const double best_hv = hypervolume(all, hv_ref);
+  scorings.push_back(
+      {"the whole front (reference: the grid's worst values)", worst, hypervolume(all, worst)});
+  if (base)
+    scorings.push_back(
+        {"beyond the baseline (reference: its values)", *base, hypervolume(all, *base)});
+
   std::printf("%s\n%zu points", problem.description.c_str(), all.size());
-  if (problem.target) std::printf(", %d dominate the reference", targets);
-  std::printf("; %d seeds, at most %d evaluations\n\n", seeds, max_iter);
+  if (problem.baseline) {
+    const Objectives v = problem.evaluate(*problem.baseline);
+    std::printf("; baseline %s:", format_point(*problem.baseline).c_str());
+    for (size_t j = 0; j < v.size(); ++j)
+      std::printf(" %s %.4g", problem.objectives[j].c_str(), v[j]);
+    std::printf(", %d points dominate it", dominating);
+  }
+  if (problem.degenerate)
+    std::printf("; %d degenerate points (%.1f %%)", degenerate,
+                100.0 * degenerate / static_cast<double>(all.size()));
+  std::printf("\n%d seeds, at most %d evaluations\n", seeds, max_iter);
 
-  std::vector<Summary> first, third, hv;
-  std::vector<double> ms;
+  std::vector<std::vector<Counts>> runs;  // per algorithm, per seed
   for (const auto& algorithm : algorithms) {
-    std::vector<int> f, t, h;
-    double total_ms = 0;
-    for (int s = 0; s < seeds; ++s) {
-      const Run r =
-          run(problem, algorithm, static_cast<uint64_t>(s + 1), max_iter, hv_ref, best_hv);
-      f.push_back(r.first);
-      t.push_back(r.third);
-      h.push_back(r.hv95);
-      total_ms += r.suggest_ms;
+    std::vector<Counts> per_seed;
+    if (algorithm == "tpe") {
+      for (auto& [points, ms] : run_tpe(problem, grid, seeds, max_iter)) {
+        Tracker tracker(problem, scorings);
+        for (const Point& p : points) tracker.add(p);
+        tracker.counts().ms = ms;
+        per_seed.push_back(tracker.counts());
+      }
+    } else {
+      for (int s = 0; s < seeds; ++s) {
+        per_seed.push_back(
+            run_engine(problem, scorings, algorithm, static_cast<uint64_t>(s + 1), max_iter));
+      }
     }
-    first.push_back(summarize(f, max_iter));
-    third.push_back(summarize(t, max_iter));
-    hv.push_back(summarize(h, max_iter));
-    ms.push_back(total_ms / seeds);
+    runs.push_back(std::move(per_seed));
   }
 
-  // Evaluations (median, mean), then bo/x of the median and of the mean.
-  auto cell = [&](const std::vector<Summary>& v, size_t a) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%6.1f %6.1f%s %4.2f %4.2f", v[a].median, v[a].mean,
-                  v[a].censored ? "*" : " ", v[0].median / v[a].median, v[0].mean / v[a].mean);
+  auto column = [&](size_t a, auto get) {
+    std::vector<int> v;
+    for (const Counts& c : runs[a]) v.push_back(get(c));
+    return summarize(v, max_iter);
+  };
+  auto cell = [](const Summary& s) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%6.1f %6.1f%s", s.median, s.mean, s.censored ? "*" : " ");
     return std::string(buf);
   };
-  std::vector<std::pair<std::string, const std::vector<Summary>*>> measures;
-  if (problem.target) {
-    measures = {{"1st dominating", &first}, {"3rd dominating", &third}};
-  }
-  measures.push_back({"95% hypervolume", &hv});
-  std::printf("%-8s", "");
-  for (const auto& m : measures) std::printf(" | %-24s", m.first.c_str());
-  std::printf(" |\n%-8s", "algo");
-  for (size_t k = 0; k < measures.size(); ++k) {
-    std::printf(" | %6s %6s  %-9s", "median", "mean", "bo/x");
-  }
-  std::printf(" | ms/suggest\n");
-  for (size_t a = 0; a < algorithms.size(); ++a) {
-    std::printf("%-8s", algorithms[a].c_str());
-    for (const auto& m : measures) std::printf(" | %s", cell(*m.second, a).c_str());
-    std::printf(" | %.2f\n", ms[a]);
+  const bool peers_only_bo = std::all_of(algorithms.begin(), algorithms.end(),
+                                         [](const auto& a) { return a == "bo" || a == "bo-ref"; });
+  for (size_t s = 0; s < scorings.size(); ++s) {
+    std::printf("\nhypervolume %s: %.6g\n", scorings[s].title.c_str(), scorings[s].best_hv);
+    std::printf("%-8s | %-21s | %-21s", "", "50 % hypervolume", "95 % hypervolume");
+    if (problem.baseline) std::printf(" | %-21s | %-21s", "1st dominating", "3rd dominating");
+    std::printf(" | degen. | repeat | ms/suggest\n%-8s", "algo");
+    const int columns = problem.baseline ? 4 : 2;
+    for (int c = 0; c < columns; ++c) std::printf(" | %6s %6s        ", "median", "mean");
+    std::printf(" |\n");
+    std::vector<Summary> hv50, hv95;
+    for (size_t a = 0; a < algorithms.size(); ++a) {
+      hv50.push_back(column(a, [&](const Counts& c) { return c.hv50[s]; }));
+      hv95.push_back(column(a, [&](const Counts& c) { return c.hv95[s]; }));
+      double evaluations = 0, degen = 0, repeats = 0, ms = 0;
+      for (const Counts& c : runs[a]) {
+        evaluations += c.evaluations;
+        degen += c.degenerate;
+        repeats += c.repeats;
+        ms += c.ms / static_cast<double>(runs[a].size());
+      }
+      std::printf("%-8s | %s | %s", algorithms[a].c_str(), cell(hv50[a]).c_str(),
+                  cell(hv95[a]).c_str());
+      if (problem.baseline) {
+        std::printf(" | %s | %s", cell(column(a, [](const Counts& c) { return c.first; })).c_str(),
+                    cell(column(a, [](const Counts& c) { return c.third; })).c_str());
+      }
+      std::printf(" | %5.1f%% | %5.1f%% | %.2f\n", 100.0 * degen / evaluations,
+                  100.0 * repeats / evaluations, ms);
+    }
+    if (peers_only_bo) continue;
+    // BO against the best peer (lowest median) of this scoring.
+    for (size_t a = 0; a < algorithms.size(); ++a) {
+      if (algorithms[a] != "bo" && algorithms[a] != "bo-ref") continue;
+      for (auto [label, v] : {std::pair{"50 %", &hv50}, std::pair{"95 %", &hv95}}) {
+        size_t best = algorithms.size();
+        for (size_t b = 0; b < algorithms.size(); ++b) {
+          if (algorithms[b] == "bo" || algorithms[b] == "bo-ref") continue;
+          if (best == algorithms.size() || (*v)[b].median < (*v)[best].median) best = b;
+        }
+        if (best == algorithms.size()) continue;
+        std::printf("%s to %s: median %.1f = %.2fx the best peer's (%s, %.1f); mean %.2fx\n",
+                    algorithms[a].c_str(), label, (*v)[a].median,
+                    (*v)[a].median / (*v)[best].median, algorithms[best].c_str(), (*v)[best].median,
+                    (*v)[a].mean / (*v)[best].mean);
+      }
+    }
   }
   std::printf(
-      "\nevaluations over seeds; bo/x = %s's median, mean / this algorithm's median, mean (the "
-      "fraction of its evaluations %s needed); * = some runs did not get there within %d "
-      "evaluations (counted as %d)\n",
-      algorithms[0].c_str(), algorithms[0].c_str(), max_iter, max_iter + 1);
+      "\nevaluations over seeds (bo-ref counts the baseline's own evaluation); * = some runs did "
+      "not get there within %d evaluations (counted as %d); degen. = evaluations at degenerate "
+      "points, repeat = at points evaluated before\n",
+      max_iter, max_iter + 1);
   return 0;
 }

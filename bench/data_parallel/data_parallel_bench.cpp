@@ -44,11 +44,12 @@
 
 #include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 extern char** environ;
 
@@ -247,12 +248,12 @@ Measured measure(const Config& cfg, const fs::path& dir, int64_t ranks, int64_t 
 
 int main(int argc, char** argv) {
   Config cfg;
-  worker::FlagParser parser(
+  autodistill::FlagParser parser(
       "data_parallel_bench: step time and scaling efficiency of data-parallel distillation.\n\n"
       "Usage:\n  data_parallel_bench [flags]");
   auto int_flag = [&](const char* name, int64_t* target, uint64_t min, const char* help) {
     parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto n = worker::parse_uint(v, min, 1u << 20);
+      auto n = autodistill::parse_uint(v, min, 1u << 20);
       if (!n) return n.status();
       *target = static_cast<int64_t>(*n);
       return Status::ok();
@@ -290,6 +291,10 @@ int main(int argc, char** argv) {
   Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (parsed && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed && parser.version_requested()) {
+    std::fputs(autodistill::version_line("data_parallel_bench").c_str(), stdout);
     return 0;
   }
   if (!parsed) {

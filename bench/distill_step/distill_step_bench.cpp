@@ -44,12 +44,13 @@
 #include <vector>
 
 #include "autodistill/distill/distiller.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/model/batch.hpp"
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 namespace {
 
@@ -159,7 +160,7 @@ Status parse_threads(const std::string& text, std::vector<int>* out) {
   std::vector<int> list;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
-    auto n = worker::parse_uint(item, 1, 256);
+    auto n = autodistill::parse_uint(item, 1, 256);
     if (!n) return n.status();
     list.push_back(static_cast<int>(*n));
   }
@@ -172,14 +173,14 @@ Status parse_threads(const std::string& text, std::vector<int>* out) {
 
 int main(int argc, char** argv) {
   Config cfg;
-  worker::FlagParser parser(
+  autodistill::FlagParser parser(
       "distill_step_bench: throughput and model-FLOPs utilization of a flash-distillation step.\n\n"
       "Usage:\n  distill_step_bench [flags]");
   parser.add("threads", "LIST", "Intra-op thread counts to measure (default 1,2).",
              [&](const std::string& v) { return parse_threads(v, &cfg.threads); });
   auto int_flag = [&](const char* name, int64_t* target, uint64_t min, const char* help) {
     parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto n = worker::parse_uint(v, min, 1u << 20);
+      auto n = autodistill::parse_uint(v, min, 1u << 20);
       if (!n) return n.status();
       *target = static_cast<int64_t>(*n);
       return Status::ok();
@@ -191,6 +192,10 @@ int main(int argc, char** argv) {
   Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (parsed && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed && parser.version_requested()) {
+    std::fputs(autodistill::version_line("distill_step_bench").c_str(), stdout);
     return 0;
   }
   auto fail = [](const Status& s) {

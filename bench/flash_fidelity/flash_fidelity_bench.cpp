@@ -53,11 +53,12 @@
 
 #include "../common/rank_correlation.hpp"
 #include "autodistill/distill/distiller.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/model/corpus.hpp"
 #include "autodistill/model/student.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 namespace {
 
@@ -148,12 +149,12 @@ Status ensure_teacher(const fs::path& dir, int threads) {
 
 int main(int argc, char** argv) {
   Config cfg;
-  worker::FlagParser parser(
+  autodistill::FlagParser parser(
       "flash_fidelity_bench: Kendall tau between flash and regular distillation rankings.\n\n"
       "Usage:\n  flash_fidelity_bench [flags]");
   auto int_flag = [&](const char* name, int64_t* target, int64_t min, const char* help) {
     parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto parsed = worker::parse_uint(v, static_cast<uint64_t>(min), 1u << 30);
+      auto parsed = autodistill::parse_uint(v, static_cast<uint64_t>(min), 1u << 30);
       if (!parsed) return parsed.status();
       *target = static_cast<int64_t>(*parsed);
       return Status::ok();
@@ -190,6 +191,10 @@ int main(int argc, char** argv) {
   Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (parsed && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed && parser.version_requested()) {
+    std::fputs(autodistill::version_line("flash_fidelity_bench").c_str(), stdout);
     return 0;
   }
   if (!parsed) {

@@ -40,11 +40,12 @@
 #include <vector>
 
 #include "../common/rank_correlation.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/probe/cpu_set.hpp"
 #include "autodistill/probe/latency_stats.hpp"
 #include "autodistill/probe/prober.hpp"
 #include "autodistill/probe/student_model.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 namespace {
 
@@ -135,11 +136,11 @@ std::string load_average() {
 }
 
 Status parse_flags(int argc, char** argv, Config& c) {
-  worker::FlagParser parser("probe_bench: repeatability and speed of the latency probe");
+  autodistill::FlagParser parser("probe_bench: repeatability and speed of the latency probe");
   auto count = [&parser](const char* name, auto& out, uint64_t min, uint64_t max,
                          const char* help) {
     parser.add(name, "N", help, [&out, min, max](const std::string& v) {
-      auto n = worker::parse_uint(v, min, max);
+      auto n = autodistill::parse_uint(v, min, max);
       if (!n) return n.status();
       out = static_cast<std::remove_reference_t<decltype(out)>>(n.value());
       return Status::ok();
@@ -163,6 +164,10 @@ Status parse_flags(int argc, char** argv, Config& c) {
   Status s = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (s && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    std::exit(0);
+  }
+  if (s && parser.version_requested()) {
+    std::fputs(autodistill::version_line("probe_bench").c_str(), stdout);
     std::exit(0);
   }
   return s;

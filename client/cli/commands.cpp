@@ -45,10 +45,14 @@ int fail(const Status& status) {
   return code;
 }
 
-int usage_error(const std::string& message) {
+int usage_error(const std::string& message, const std::string& field) {
   std::cerr << "autodistill: " << message << "\nrun 'autodistill --help' for usage\n";
-  json_error("USAGE", message, "", kExitUsage);
+  json_error("USAGE", message, field, kExitUsage);
   return kExitUsage;
+}
+
+int usage_error(const Status& status) {
+  return usage_error(status.message(), status.field());
 }
 
 int unexpected(const std::exception& e) {
@@ -130,7 +134,7 @@ Result<uint64_t> study_id_arg(const Invocation& inv) {
 int cmd_submit(const Invocation& inv, Client& client) {
   const bool json = inv.global.json;
   auto spec_path = inv.value("--spec");
-  if (!spec_path) return usage_error("submit needs --spec FILE");
+  if (!spec_path) return usage_error("submit needs --spec FILE", "--spec");
   auto text = read_text(*spec_path, "--spec");
   if (!text) return fail(text.status());
   auto spec = parse_study_spec(*text);
@@ -167,7 +171,7 @@ int cmd_submit(const Invocation& inv, Client& client) {
 
 int cmd_get(const Invocation& inv, Client& client) {
   auto id = study_id_arg(inv);
-  if (!id) return usage_error(id.status().message());
+  if (!id) return usage_error(id.status());
   const bool trials = inv.has("--trials");
   auto details = client.get(*id, trials);
   if (!details) return fail(details.status());
@@ -187,8 +191,9 @@ int cmd_list(const Invocation& inv, Client& client) {
   uint64_t limit = 0;
   if (auto text = inv.value("--limit")) {
     auto parsed = parse_number(*text, "--limit");
-    if (!parsed) return usage_error(parsed.status().message());
-    if (*parsed > std::numeric_limits<uint32_t>::max()) return usage_error("--limit is too large");
+    if (!parsed) return usage_error(parsed.status());
+    if (*parsed > std::numeric_limits<uint32_t>::max())
+      return usage_error("--limit is too large", "--limit");
     limit = *parsed;
   }
   auto studies = client.list(static_cast<uint32_t>(limit));
@@ -207,7 +212,7 @@ int cmd_list(const Invocation& inv, Client& client) {
 
 int cmd_watch(const Invocation& inv, Client& client) {
   auto id = study_id_arg(inv);
-  if (!id) return usage_error(id.status().message());
+  if (!id) return usage_error(id.status());
   auto details = client.get(*id, false);
   if (!details) return fail(details.status());
   return watch_until_end(client, details->study, inv.global.json);
@@ -215,7 +220,7 @@ int cmd_watch(const Invocation& inv, Client& client) {
 
 int cmd_cancel(const Invocation& inv, Client& client) {
   auto id = study_id_arg(inv);
-  if (!id) return usage_error(id.status().message());
+  if (!id) return usage_error(id.status());
   auto study = client.cancel(*id, inv.value("--reason").value_or("cancelled with the CLI"));
   if (!study) return fail(study.status());
   if (inv.global.json) {
@@ -242,7 +247,7 @@ int cmd_upload(const Invocation& inv, Client& client) {
 int cmd_fetch(const Invocation& inv, Client& client) {
   const std::string& digest = inv.positionals[0];
   auto out = inv.value("--out");
-  if (!out) return usage_error("fetch needs --out PATH");
+  if (!out) return usage_error("fetch needs --out PATH", "--out");
   if (Status s = client.fetch_artifact(digest, *out); !s) return fail(s);
   if (inv.global.json) {
     std::cout << json_line(nlohmann::json{{"digest", digest}, {"path", *out}}) << "\n";
@@ -270,7 +275,9 @@ int cmd_workers(const Invocation& inv, Client& client) {
 int cmd_keygen(const Invocation& inv) {
   auto out = inv.value("--out");
   auto name = inv.value("--name");
-  if (!out || !name) return usage_error("keygen needs --out DIR and --name NAME");
+  if (!out || !name) {
+    return usage_error("keygen needs --out DIR and --name NAME", out ? "--name" : "--out");
+  }
   auto keys = wire::generate_curve_keypair();
   if (!keys) return fail(keys.status());
   if (Status s = wire::write_curve_key_files(*out, *name, keys.value()); !s) return fail(s);
@@ -287,7 +294,7 @@ int cmd_keygen(const Invocation& inv) {
 
 int cmd_landscape(const Invocation& inv, Client& client) {
   auto id = study_id_arg(inv);
-  if (!id) return usage_error(id.status().message());
+  if (!id) return usage_error(id.status());
   auto details = client.get(*id, true);
   if (!details) return fail(details.status());
   const std::string csv = landscape_csv(details->trials);

@@ -23,8 +23,10 @@ void set_json_errors(bool on);
 // its exit code.
 int fail(const Status& status);
 
-// The command line is wrong: reports it, returns 2.
-int usage_error(const std::string& message);
+// The command line is wrong: reports it (with --json as JSON naming the
+// `field` at fault, e.g. "--budget" or "ID"), returns 2.
+int usage_error(const std::string& message, const std::string& field = {});
+int usage_error(const Status& status);
 
 // Anything thrown out of a command (a bug: every input error is a Status):
 // reported as INTERNAL, exit 1, never an abort.

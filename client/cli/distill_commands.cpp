@@ -35,6 +35,16 @@ Status apply_flags(const Invocation& inv, DistillOptions& options) {
   }
   options.spec = std::move(*spec);
   options.teacher = *inv.value("--teacher");
+  if (auto dirs = inv.value("--glue-task")) {
+    for (size_t start = 0; start <= dirs->size();) {
+      const size_t comma = std::min(dirs->find(',', start), dirs->size());
+      if (comma == start) {
+        return Status(Code::kInvalidArgument, "--glue-task has an empty directory", "--glue-task");
+      }
+      options.glue_tasks.push_back(dirs->substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
   options.corpus = *inv.value("--corpus");
   if (auto text = inv.value("--objectives")) {
     auto objectives = parse_objectives_text(*text, "--objectives");
@@ -61,6 +71,13 @@ Status apply_flags(const Invocation& inv, DistillOptions& options) {
     // A baseline written in the space file is the one to use.
     options.baseline_choice = BaselineChoice::kGiven;
     options.baseline = options.spec.baseline;
+  }
+  if (auto text = inv.value("--region")) {
+    if (*text != "baseline" && *text != "front") {
+      return Status(Code::kInvalidArgument,
+                    "--region wants baseline or front, got \"" + *text + "\"", "--region");
+    }
+    options.beyond_baseline = *text == "baseline";
   }
   if (auto text = inv.value("--select")) {
     auto selection = parse_selection_text(*text, "--select");
@@ -113,6 +130,16 @@ OnnxExports export_students(const DistillOutcome& outcome) {
   return exports;
 }
 
+void report_failed_exports(const OnnxExports& exports) {
+  for (const auto& [candidate, onnx] : exports.by_candidate) {
+    if (!onnx) {
+      std::cerr << "autodistill: no ONNX export of student-" << candidate << ": "
+                << onnx.status().message()
+                << " (install python3-torch, set AUTODISTILL_EXPORT_ONNX, or pass --no-onnx)\n";
+    }
+  }
+}
+
 ojson students_json(const DistillOutcome& outcome, const OnnxExports& exports) {
   ojson out = ojson::array();
   for (const DeliveredStudent& s : outcome.students) {
@@ -153,15 +180,15 @@ int cmd_distill(const Invocation& inv, Client& client) {
   for (const char* flag : {"--teacher", "--corpus", "--space"}) {
     if (!inv.value(flag)) {
       return usage_error(std::string("distill needs ") + flag +
-                         " (autodistill distill --teacher DIR --corpus PATH --space FILE)");
+                             " (autodistill distill --teacher DIR --corpus PATH --space FILE)",
+                         flag);
     }
   }
   const bool json = inv.global.json;
   DistillOptions options;
   if (Status s = apply_flags(inv, options); !s) {
-    return s.code() == Code::kInvalidArgument && s.field().rfind("--", 0) == 0
-               ? usage_error(s.message())
-               : fail(s);
+    return s.code() == Code::kInvalidArgument && s.field().rfind("--", 0) == 0 ? usage_error(s)
+                                                                               : fail(s);
   }
   using Mode = ProgressPrinter::Mode;
   const Mode mode = json ? Mode::kJson : isatty(STDOUT_FILENO) ? Mode::kBar : Mode::kLines;
@@ -218,13 +245,7 @@ int cmd_distill(const Invocation& inv, Client& client) {
       }
     }
   }
-  for (const auto& [candidate, onnx] : exports.by_candidate) {
-    if (!onnx) {
-      std::cerr << "autodistill: no ONNX export of student-" << candidate << ": "
-                << onnx.status().message()
-                << " (install python3-torch, set AUTODISTILL_EXPORT_ONNX, or pass --no-onnx)\n";
-    }
-  }
+  report_failed_exports(exports);
   if (study.state == StudyState::kSucceeded && outcome->students.empty()) {
     std::cerr << "autodistill: study " << study.study_id
               << " succeeded but has no regularly distilled student to deliver\n";
@@ -243,24 +264,35 @@ int cmd_distill(const Invocation& inv, Client& client) {
 
 int cmd_report(const Invocation& inv, Client& client) {
   auto id = parse_number(inv.positionals[0], "ID");
-  if (!id) return usage_error(id.status().message());
-  auto details = client.get(*id, true);
-  if (!details) return fail(details.status());
-  const StudyReport report = build_report(details->study, details->trials);
+  if (!id) return usage_error(id.status());
   const std::filesystem::path dir =
       inv.value("--out").value_or("autodistill-out/" + std::to_string(*id));
-  if (Status s = write_report(report, dir); !s) return fail(s);
+  // The students report.md lists come with it (a later pipeline job
+  // collects a study an earlier one submitted; docs/release-pipeline.md).
+  auto outcome = deliver_study(client, *id, dir, !inv.has("--no-students"));
+  if (!outcome) return fail(outcome.status());
+  const StudyReport& report = *outcome->report;
+  const OnnxExports exports = inv.has("--no-onnx") ? OnnxExports{} : export_students(*outcome);
   if (inv.global.json) {
     ojson out{{"study_id", *id},
               {"report", (dir / "report.md").string()},
               {"pareto_svg", (dir / "pareto.svg").string()},
+              {"students", students_json(*outcome, exports)},
               {"candidates", report_json(report)}};
     std::cout << json_line(out) << "\n";
   } else {
     std::cout << report_table(report) << "\nreport: " << (dir / "report.md").string()
               << "\nplot:   " << (dir / "pareto.svg").string() << "\n";
+    for (const DeliveredStudent& s : outcome->students) {
+      std::cout << "student: " << s.dir.string() << "\n";
+      auto it = exports.by_candidate.find(s.candidate);
+      if (it != exports.by_candidate.end() && it->second) {
+        std::cout << "onnx:    " << it->second->string() << "\n";
+      }
+    }
   }
-  return kExitOk;
+  report_failed_exports(exports);
+  return exports.failed ? kExitOther : kExitOk;
 }
 
 }  // namespace autodistill::cli

@@ -6,6 +6,7 @@
 
 #include "args.hpp"
 #include "autodistill/client.hpp"
+#include "autodistill/version.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 
@@ -18,9 +19,14 @@ int run(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--json") cli::set_json_errors(true);
   }
   auto invocation = cli::parse_args(argc, argv);
-  if (!invocation) return cli::usage_error(invocation.status().message());
+  if (!invocation) return cli::usage_error(invocation.status());
   if (invocation->help) {
-    std::cout << cli::usage_text();
+    std::cout << (invocation->command.empty() ? cli::usage_text()
+                                              : cli::command_usage_text(invocation->command));
+    return cli::kExitOk;
+  }
+  if (invocation->version) {
+    std::cout << version_line("autodistill");
     return cli::kExitOk;
   }
   ClientOptions options;

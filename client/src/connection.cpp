@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "wire_convert.hpp"
+
 namespace autodistill::client_wire {
 
 Connection::Connection(std::string endpoint, wire::CurveClientKeys keys, Status keys_status)
@@ -72,6 +74,18 @@ autodistill::Result<wire::EnvelopeT> Connection::receive(uint64_t request_id,
       if (!socket_->recv(frame, zmq::recv_flags::dontwait)) continue;
       auto envelope = wire::decode(frame.data(), frame.size());
       if (!envelope) return envelope.status();
+      if (const wire::ErrorT* error = envelope->body.AsError();
+          error != nullptr && wire::from_wire(error).code() == Code::kUnknownPeer) {
+        // Only the worker endpoint says UnknownPeer ("send Hello first"):
+        // the client was pointed at the wrong port.
+        return Status(Code::kFailedPrecondition,
+                      endpoint_ + " is autodistilld's worker endpoint (it answered \"" +
+                          wire::from_wire(error).message() +
+                          "\"); clients talk to its client endpoint, tcp://127.0.0.1:5556 by "
+                          "default (client_endpoint in autodistilld.conf): set --endpoint or "
+                          "AUTODISTILL_ENDPOINT",
+                      "endpoint");
+      }
       if (envelope->request_id == request_id) return envelope;
       if (envelope->request_id == 0 && envelope->body.AsError() != nullptr) return envelope;
       // A stale reply: keep waiting for ours.

@@ -11,6 +11,7 @@
 
 #include "autodistill/baseline.hpp"
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "autodistill/study_json.hpp"
 #include "autodistill/wire/bundle.hpp"
 #include "autodistill/wire/digest.hpp"
@@ -187,6 +188,72 @@ Status fill_student_sizes(const std::string& teacher_config, StudySpec& spec) {
   return Status::ok();
 }
 
+// Packs and uploads each GLUE task directory (train.tsv, dev.tsv,
+// task.json) as a bundle and names it in settings.glue.tasks by the
+// directory's name; settings.glue.max_seq_len defaults to the teacher's
+// positions (at most 128, the fine-tuner's default) so a small teacher
+// does not fail every Finetune trial.
+Status add_glue_tasks(Client& client, const std::vector<std::string>& dirs,
+                      const std::string& teacher_config, const Scratch& scratch,
+                      const DistillCallbacks& callbacks, StudySpec& spec) {
+  using json = nlohmann::json;
+  if (dirs.empty()) return Status::ok();
+  auto parsed = parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "settings");
+  if (!parsed) return parsed.status();
+  json settings = std::move(parsed.value());
+  if (!settings.is_object()) return invalid("settings", "the settings are not a JSON object");
+  json& glue = settings["glue"];
+  if (glue.is_null()) glue = json::object();
+  if (!glue.is_object()) return invalid("settings.glue", "not a JSON object");
+  if (!glue.contains("tasks")) glue["tasks"] = json::object();
+  if (!glue["tasks"].is_object()) return invalid("settings.glue.tasks", "not a JSON object");
+  for (const std::string& dir : dirs) {
+    const fs::path path = fs::path(dir).lexically_normal();
+    const std::string name = (path.has_filename() ? path : path.parent_path()).filename().string();
+    if (!is_glue_task_name(name)) {
+      return invalid("glue_task", dir + ": the directory's name \"" + name +
+                                      "\" is not a task name (1-64 of A-Z a-z 0-9 . _ -)");
+    }
+    if (glue["tasks"].contains(name)) {
+      return invalid("glue_task", dir + ": a task named \"" + name + "\" is given twice");
+    }
+    const fs::path staged = scratch.path() / "glue" / name;
+    std::error_code ec;
+    fs::create_directories(staged, ec);
+    if (ec)
+      return Status(Code::kInternal, "cannot create " + staged.string() + ": " + ec.message());
+    for (const char* file : {"train.tsv", "dev.tsv", "task.json"}) {
+      const fs::path from = fs::path(dir) / file;
+      if (!fs::is_regular_file(from, ec)) {
+        return Status(Code::kNotFound,
+                      dir + " is not a GLUE task directory: no " + file +
+                          " (autodistill-make-tasks writes train.tsv, dev.tsv, task.json)",
+                      "glue_task");
+      }
+      fs::create_hard_link(from, staged / file, ec);
+      if (ec) fs::copy_file(from, staged / file, ec);
+      if (ec) return Status(Code::kInternal, "cannot stage " + from.string() + ": " + ec.message());
+    }
+    const fs::path bundle = scratch.path() / "glue" / (name + ".tar");
+    if (Status s = wire::pack_directory(staged, bundle); !s) return s;
+    auto digest = client.upload(bundle.string());
+    if (!digest) return digest.status();
+    say(callbacks, "GLUE task " + dir + "  " + *digest);
+    glue["tasks"][name] = *digest;
+  }
+  if (!glue.contains("max_seq_len")) {
+    auto config = parse_json(teacher_config, "teacher");
+    int64_t positions = 128;
+    if (config && config->is_object() && config->contains("max_position_embeddings") &&
+        (*config)["max_position_embeddings"].is_number_integer()) {
+      positions = std::min<int64_t>(positions, (*config)["max_position_embeddings"].get<int64_t>());
+    }
+    glue["max_seq_len"] = positions;
+  }
+  spec.settings_json = settings.dump();
+  return Status::ok();
+}
+
 }  // namespace
 
 std::string distill_key(const std::string& teacher_digest, const std::string& corpus_digest,
@@ -209,13 +276,18 @@ Status write_report(const StudyReport& report, const fs::path& dir) {
 
 Result<DistillOutcome> deliver_students(Client& client, uint64_t study_id,
                                         const fs::path& out_dir) {
+  return deliver_study(client, study_id, out_dir / std::to_string(study_id));
+}
+
+Result<DistillOutcome> deliver_study(Client& client, uint64_t study_id, const fs::path& study_dir,
+                                     bool fetch_students) {
   auto details = client.get(study_id, true);
   if (!details) return details.status();
   DistillOutcome outcome;
   outcome.submitted.study = details->study;
   outcome.report = build_report(details->study, details->trials);
-  outcome.study_dir = out_dir / std::to_string(study_id);
-  if (details->study.state == StudyState::kSucceeded) {
+  outcome.study_dir = study_dir;
+  if (fetch_students && details->study.state == StudyState::kSucceeded) {
     for (const CandidateReport& c : outcome.report->candidates) {
       if (c.artifacts.empty()) continue;
       DeliveredStudent student{c.candidate,
@@ -279,6 +351,15 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
       spec.baseline = options.baseline;
       break;
   }
+  if (options.beyond_baseline) {
+    if (spec.baseline.empty()) {
+      return invalid("baseline", "the region beyond the baseline needs a baseline (not none)");
+    }
+    for (Objective& o : spec.objectives) {
+      o.reference.reset();
+      o.reference_baseline = true;
+    }
+  }
   auto teacher_digest = client.upload(teacher->bundle.string());
   if (!teacher_digest) return teacher_digest.status();
   say(callbacks, "teacher " + options.teacher + "  " + *teacher_digest);
@@ -287,6 +368,11 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
   say(callbacks, "corpus " + options.corpus + "  " + *corpus_digest);
   spec.teacher_digest = *teacher_digest;
   spec.corpus_digest = *corpus_digest;
+  if (Status s = add_glue_tasks(client, options.glue_tasks, teacher->config_json, scratch,
+                                callbacks, spec);
+      !s) {
+    return s;
+  }
   const std::string key = options.idempotency_key.empty()
                               ? distill_key(*teacher_digest, *corpus_digest, spec)
                               : options.idempotency_key;

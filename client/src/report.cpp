@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/glue_settings.hpp"
+#include "autodistill/pareto.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/student_settings.hpp"
 
@@ -47,16 +50,7 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
     for (const auto& [key, value] : settings["student"].items()) {
       if (value.is_number()) factors[key] = value.get<double>();
     }
-    // Sizes beyond 2^40 are not students; the cast must stay defined.
-    auto size = [&](const char* key, int64_t* out) {
-      if (auto it = factors.find(key); it != factors.end() && std::abs(it->second) < 0x1p40) {
-        *out = static_cast<int64_t>(it->second);
-      }
-    };
-    size("vocab_size", &base.vocab_size);
-    size("max_positions", &base.max_positions);
-    size("type_vocab_size", &base.type_vocab_size);
-    if (!apply_student_options(settings["student"], base)) return std::nullopt;
+    if (!read_student_settings(settings["student"], base)) return std::nullopt;
   }
   for (const ParamValue& p : params) {
     if (p.category.empty()) factors[p.name] = p.number;
@@ -66,12 +60,17 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
   return static_cast<double>(parameter_count(arch));
 }
 
+// The report's objectives (maximize flash accuracy, minimize latency) as a
+// maximized vector; nullopt when either is unmeasured.
+std::optional<ObjectiveVector> objectives_of(const CandidateReport& c) {
+  if (!c.flash_accuracy || !c.latency_ms) return std::nullopt;
+  return ObjectiveVector{*c.flash_accuracy, -*c.latency_ms};
+}
+
 // `a` dominates `b` on (maximize accuracy, minimize latency).
 bool dominates(const CandidateReport& a, const CandidateReport& b) {
-  if (!a.flash_accuracy || !a.latency_ms || !b.flash_accuracy || !b.latency_ms) return false;
-  const bool no_worse = *a.flash_accuracy >= *b.flash_accuracy && *a.latency_ms <= *b.latency_ms;
-  const bool better = *a.flash_accuracy > *b.flash_accuracy || *a.latency_ms < *b.latency_ms;
-  return no_worse && better;
+  const auto ya = objectives_of(a), yb = objectives_of(b);
+  return ya && yb && autodistill::dominates(*ya, *yb);
 }
 
 std::string format(const char* pattern, double value) {
@@ -141,6 +140,81 @@ const char* const kHeader[] = {"cand",      "architecture", "params",     "laten
 
 }  // namespace
 
+namespace {
+
+std::string task_of(const TrialInfo& t) {
+  for (const ParamValue& p : t.params) {
+    if (p.name == kGlueTaskParam) return p.category;
+  }
+  return "";
+}
+
+// The GLUE rows from the Finetune trials (glue_settings.hpp: the teacher's
+// carry kTeacherCandidate, a Finetune trial's one param names its task).
+void add_glue(StudyReport& report, const std::vector<TrialInfo>& trials) {
+  std::set<std::string> tasks;
+  if (auto settings = parse_json(
+          report.study.spec.settings_json.empty() ? "{}" : report.study.spec.settings_json,
+          "settings")) {
+    if (auto glue = glue_settings_of(settings.value(), "settings")) {
+      for (const auto& [name, digest] : glue->tasks) tasks.insert(name);
+    }
+  }
+  std::map<uint32_t, GlueRow> models;  // kTeacherCandidate sorts last
+  GlueRow majority{"majority class", std::nullopt, std::nullopt, {}};
+  for (const TrialInfo& t : trials) {
+    if (t.kind != TrialKind::kFinetune) continue;
+    const std::string task = task_of(t);
+    if (task.empty()) continue;
+    tasks.insert(task);
+    GlueRow& row = models[t.candidate];
+    if (!row.candidate && t.candidate != kTeacherCandidate) row.candidate = t.candidate;
+    if (!row.parameters) row.parameters = find_in_trial(t, "params");
+    GlueScore& score = row.scores[task];
+    if (t.state == TrialState::kCompleted) {
+      score.accuracy = find_in_trial(t, "accuracy");
+      score.f1 = find_in_trial(t, "f1");
+      GlueScore& base = majority.scores[task];
+      if (!base.accuracy) {
+        base.accuracy = find_in_trial(t, "majority_accuracy");
+        base.f1 = find_in_trial(t, "majority_f1");
+      }
+    } else if (t.state == TrialState::kFailed) {
+      score.failed = true;
+      score.error = t.error.message();
+    } else if (t.state != TrialState::kCancelled) {
+      score.pending = true;
+    }
+  }
+  if (models.empty()) return;
+  report.glue_tasks.assign(tasks.begin(), tasks.end());
+  const CandidateReport* base = report.baseline_row();
+  auto add = [&](GlueRow row, std::string label) {
+    row.label = std::move(label);
+    report.glue.push_back(std::move(row));
+  };
+  if (auto teacher = models.find(kTeacherCandidate); teacher != models.end()) {
+    add(teacher->second, "teacher");
+    models.erase(teacher);
+  }
+  if (base) {
+    if (auto it = models.find(base->candidate); it != models.end()) {
+      add(it->second, "baseline (" + architecture_label(base->params) + ")");
+      models.erase(it);
+    }
+  }
+  for (auto& [candidate, row] : models) {
+    std::string label = "student-" + std::to_string(candidate);
+    for (const CandidateReport& c : report.candidates) {
+      if (c.candidate == candidate) label += " (" + architecture_label(c.params) + ")";
+    }
+    add(std::move(row), std::move(label));
+  }
+  report.glue.push_back(std::move(majority));
+}
+
+}  // namespace
+
 StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& trials) {
   StudyReport report;
   report.study = study;
@@ -183,15 +257,22 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
     }
     report.candidates.push_back(std::move(c));
   }
-  for (CandidateReport& c : report.candidates) {
-    c.on_front = c.flash_accuracy && c.latency_ms;
-    for (const CandidateReport& other : report.candidates) {
-      if (c.on_front && dominates(other, c)) c.on_front = false;
+  // The front of the measured candidates (one Pareto implementation: pareto.hpp).
+  std::vector<size_t> measured;
+  std::vector<ObjectiveVector> points;
+  for (size_t i = 0; i < report.candidates.size(); ++i) {
+    if (auto y = objectives_of(report.candidates[i])) {
+      measured.push_back(i);
+      points.push_back(std::move(*y));
     }
+  }
+  for (size_t i : pareto_front(points)) report.candidates[measured[i]].on_front = true;
+  for (CandidateReport& c : report.candidates) {
     if (const CandidateReport* base = report.baseline_row(); base && !c.baseline) {
       c.dominates_baseline = dominates(c, *base);
     }
   }
+  add_glue(report, trials);
   return report;
 }
 
@@ -250,6 +331,51 @@ std::string report_table(const StudyReport& report) {
     out << "the baseline (" << architecture_label(report.study.spec.baseline)
         << ") was not evaluated\n";
   }
+  if (const std::string glue = glue_table(report); !glue.empty()) out << "\n" << glue;
+  return out.str();
+}
+
+std::string glue_table(const StudyReport& report) {
+  if (report.glue.empty()) return "";
+  std::ostringstream out;
+  out << "| model | parameters |";
+  for (const std::string& task : report.glue_tasks) out << " " << task << " acc / F1 |";
+  out << "\n|---|---:|";
+  for (size_t i = 0; i < report.glue_tasks.size(); ++i) out << "---:|";
+  out << "\n";
+  size_t failed = 0;
+  for (const GlueRow& row : report.glue) {
+    out << "| " << row.label << " | "
+        << (row.parameters ? format("%.0f", *row.parameters) : std::string()) << " |";
+    for (const std::string& task : report.glue_tasks) {
+      auto it = row.scores.find(task);
+      std::string cell;
+      if (it != row.scores.end()) {
+        const GlueScore& s = it->second;
+        if (s.failed) {
+          cell = "failed";
+          ++failed;
+        } else if (s.pending) {
+          cell = "pending";
+        } else if (s.accuracy && s.f1) {
+          cell = format("%.3f", *s.accuracy) + " / " + format("%.3f", *s.f1);
+        }
+      }
+      out << " " << cell << " |";
+    }
+    out << "\n";
+  }
+  out << "\nGLUE-format tasks: dev accuracy / F1 after fine-tuning each model (Finetune "
+         "trials; F1 of the positive class for a binary task, macro-F1 otherwise). The "
+         "majority class always predicts the training set's most frequent label.\n";
+  if (failed > 0) {
+    out << "\nFailed fine-tunings:\n";
+    for (const GlueRow& row : report.glue) {
+      for (const auto& [task, s] : row.scores) {
+        if (s.failed) out << "- " << row.label << ", " << task << ": " << s.error << "\n";
+      }
+    }
+  }
   return out.str();
 }
 
@@ -292,6 +418,9 @@ std::string report_markdown(const StudyReport& report) {
         << (c.latency_ms ? format(", %.3f ms", *c.latency_ms) : "") << "\n";
   }
   if (!any) out << "None delivered.\n";
+  if (const std::string glue = glue_table(report); !glue.empty()) {
+    out << "\n## Downstream (GLUE-format tasks)\n\n" << glue;
+  }
   return out.str();
 }
 

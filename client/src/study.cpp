@@ -36,6 +36,18 @@ const char* to_string(Direction direction) {
   return "unknown";
 }
 
+const char* to_string(ObjectiveTransform transform) {
+  switch (transform) {
+    case ObjectiveTransform::kAuto:
+      return "auto";
+    case ObjectiveTransform::kNone:
+      return "none";
+    case ObjectiveTransform::kLog:
+      return "log";
+  }
+  return "unknown";
+}
+
 const char* to_string(StudyState state) {
   switch (state) {
     case StudyState::kQueued:
@@ -128,6 +140,14 @@ std::optional<FactorKind> parse_factor_kind(std::string_view name) {
 std::optional<Direction> parse_direction(std::string_view name) {
   for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
     if (name == to_string(direction)) return direction;
+  }
+  return std::nullopt;
+}
+
+std::optional<ObjectiveTransform> parse_objective_transform(std::string_view name) {
+  for (ObjectiveTransform t :
+       {ObjectiveTransform::kAuto, ObjectiveTransform::kNone, ObjectiveTransform::kLog}) {
+    if (name == to_string(t)) return t;
   }
   return std::nullopt;
 }

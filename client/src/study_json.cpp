@@ -165,7 +165,8 @@ Status parse_factor(const json& value, const std::string& path, Factor& factor) 
 
 Status parse_objective(const json& value, const std::string& path, Objective& objective) {
   if (!value.is_object()) return wrong_type(path, "an object", value);
-  if (Status s = check_keys(value, path, {"name", "direction"}); !s) return s;
+  if (Status s = check_keys(value, path, {"name", "direction", "transform", "reference"}); !s)
+    return s;
   if (Status s = read_string(value, path, "name", true, objective.name); !s) return s;
   std::string direction;
   if (Status s = read_string(value, path, "direction", true, direction); !s) return s;
@@ -175,6 +176,31 @@ Status parse_objective(const json& value, const std::string& path, Objective& ob
                    "unknown direction \"" + direction + "\" (want minimize or maximize)");
   }
   objective.direction = *parsed;
+  if (value.contains("transform")) {
+    std::string transform;
+    if (Status s = read_string(value, path, "transform", false, transform); !s) return s;
+    auto t = parse_objective_transform(transform);
+    if (!t) {
+      return invalid(join(path, "transform"),
+                     "unknown transform \"" + transform + "\" (want none, log or auto)");
+    }
+    objective.transform = *t;
+  }
+  if (auto it = value.find("reference"); it != value.end()) {
+    const std::string field = join(path, "reference");
+    if (it->is_string()) {
+      if (*it != "baseline") {
+        return invalid(field,
+                       "want a number or \"baseline\", got \"" + it->get<std::string>() + "\"");
+      }
+      objective.reference_baseline = true;
+    } else {
+      double reference = 0;
+      if (!it->is_number()) return wrong_type(field, "a number or \"baseline\"", *it);
+      if (Status s = read_number(*it, field, reference); !s) return s;
+      objective.reference = reference;
+    }
+  }
   return Status::ok();
 }
 
@@ -337,7 +363,12 @@ ojson spec_json(const StudySpec& spec) {
   }
   out["objectives"] = ojson::array();
   for (const Objective& o : spec.objectives) {
-    out["objectives"].push_back({{"name", o.name}, {"direction", to_string(o.direction)}});
+    ojson objective{{"name", o.name}, {"direction", to_string(o.direction)}};
+    // Present only when set, so older specs render (and key) as before.
+    if (o.transform != ObjectiveTransform::kAuto) objective["transform"] = to_string(o.transform);
+    if (o.reference) objective["reference"] = *o.reference;
+    if (o.reference_baseline) objective["reference"] = "baseline";
+    out["objectives"].push_back(std::move(objective));
   }
   out["constraints"] = ojson::array();
   for (const Constraint& c : spec.constraints) {

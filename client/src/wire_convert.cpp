@@ -39,6 +39,9 @@ wire::StudySpecT to_wire(const StudySpec& spec) {
     auto objective = std::make_unique<wire::ObjectiveT>();
     objective->name = o.name;
     objective->direction = cast<wire::Direction>(o.direction);
+    objective->transform = cast<wire::ObjectiveTransform>(o.transform);
+    if (o.reference) objective->reference = *o.reference;
+    objective->reference_baseline = o.reference_baseline;
     out.objectives.push_back(std::move(objective));
   }
   for (const Constraint& c : spec.constraints) {
@@ -86,7 +89,12 @@ StudySpec to_model(const wire::StudySpecT& spec) {
         {f->name, cast<FactorKind>(f->kind), f->values, f->categories, f->low, f->high});
   }
   for (const auto& o : spec.objectives) {
-    if (o) out.objectives.push_back({o->name, cast<Direction>(o->direction)});
+    if (!o) continue;
+    Objective objective{o->name, cast<Direction>(o->direction),
+                        cast<ObjectiveTransform>(o->transform), std::nullopt,
+                        o->reference_baseline};
+    if (o->reference) objective.reference = *o->reference;
+    out.objectives.push_back(std::move(objective));
   }
   for (const auto& c : spec.constraints) {
     if (c) out.constraints.push_back({c->metric, cast<Comparison>(c->comparison), c->bound});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/space.hpp"
@@ -17,8 +18,13 @@ namespace autodistill::daemon {
 
 namespace {
 
+// The naming rule of ObjectiveTransform::Auto (specs that declare no transform).
 bool latency_like(const std::string& name) {
   return name.find("latency") != std::string::npos || name == "params" || name == "flops";
+}
+
+Status invalid(std::string message, std::string field) {
+  return Status(Code::kInvalidArgument, std::move(message), std::move(field));
 }
 
 bo::FactorKind kind_of(wire::FactorKind kind) {
@@ -109,6 +115,10 @@ class BoProposer final : public Proposer {
     };
   }
 
+  std::function<void()> background() const override {
+    return [engine = engine_] { engine.prefit(); };
+  }
+
   double score(const Params& params) const override {
     auto scores = engine_.score({to_point(*spec_, params)});
     if (!scores || scores.value().empty()) return 0.0;
@@ -140,7 +150,9 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
     bo::ObjectiveSpec objective;
     objective.name = o->name;
     objective.maximize = o->direction == wire::Direction::Maximize;
-    objective.log_transform = latency_like(o->name);
+    objective.log_transform = log_transformed(spec, o->name);
+    if (o->reference) objective.reference = *o->reference;
+    objective.reference_at_baseline = o->reference_baseline;
     c.objectives.push_back(std::move(objective));
     names.insert(o->name);
   }
@@ -155,7 +167,7 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
     const bool analytic =
         spec.kind == wire::StudyKind::Distill && (k->metric == "params" || k->metric == "flops");
     if (!analytic && names.insert(k->metric).second) {
-      c.metrics.push_back(bo::MetricSpec{k->metric, latency_like(k->metric)});
+      c.metrics.push_back(bo::MetricSpec{k->metric, log_transformed(spec, k->metric)});
     }
   }
   if (spec.kind == wire::StudyKind::Distill) {
@@ -172,26 +184,93 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
         parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "spec.settings_json");
     if (settings && settings->is_object() && settings->contains("student") &&
         (*settings)["student"].is_object()) {
-      const auto& sizes = (*settings)["student"];
-      auto size = [&](const char* key, int64_t fallback) {
-        auto it = sizes.find(key);
-        return it != sizes.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
-      };
-      student.vocab_size = size("vocab_size", student.vocab_size);
-      student.max_seq_length = size("max_positions", student.max_seq_length);
-      student.type_vocab_size = size("type_vocab_size", student.type_vocab_size);
-      // A bad option fails the workers' trials with its field; the count
-      // here keeps the defaults for it.
-      (void)apply_student_options(sizes, student.options);
+      StudentArch read = student.options;
+      read.vocab_size = student.vocab_size;
+      read.max_positions = student.max_seq_length;
+      read.type_vocab_size = student.type_vocab_size;
+      // A stored spec passed validate_student_settings (the same reader); a
+      // bad field keeps the defaults from it on.
+      (void)read_student_settings((*settings)["student"], read);
+      student.vocab_size = read.vocab_size;
+      student.max_seq_length = read.max_positions;
+      student.type_vocab_size = read.type_vocab_size;
+      copy_student_options(read, student.options);
     }
     c.student = student;
+  }
+  if (spec.kind == wire::StudyKind::Distill && !spec.baseline.empty()) {
+    c.baseline = to_point(spec, baseline_params(spec));
   }
   c.algorithm = spec.algorithm.empty() ? "bo" : spec.algorithm;
   c.seed = spec.seed;
   return c;
 }
 
+bool log_transformed(const wire::StudySpecT& spec, const std::string& metric) {
+  for (const auto& o : spec.objectives) {
+    if (!o || o->name != metric) continue;
+    if (o->transform == wire::ObjectiveTransform::Log) return true;
+    if (o->transform == wire::ObjectiveTransform::Identity) return false;
+    break;
+  }
+  return latency_like(metric);
+}
+
+Status check_measurements(const wire::StudySpecT& spec,
+                          const std::map<std::string, double>& values) {
+  for (const auto& [name, v] : values) {
+    if (!std::isfinite(v)) {
+      return invalid("objective \"" + name + "\" is not finite", "objectives." + name);
+    }
+    if (v <= 0 && log_transformed(spec, name)) {
+      std::ostringstream why;
+      why << "objective \"" << name << "\" is " << v
+          << ": its transform is log, which needs positive values (declare \"transform\": \"none\" "
+             "for a metric that can be zero or negative)";
+      return invalid(why.str(), "objectives." + name);
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
+
+// The objectives' transform and reference fields (before the engine's checks).
+Status validate_objective_options(const wire::StudySpecT& spec) {
+  for (size_t i = 0; i < spec.objectives.size(); ++i) {
+    if (!spec.objectives[i]) continue;
+    const wire::ObjectiveT& o = *spec.objectives[i];
+    const std::string field = "spec.objectives[" + std::to_string(i) + "]";
+    if (o.transform < wire::ObjectiveTransform::MIN ||
+        o.transform > wire::ObjectiveTransform::MAX) {
+      return invalid("unknown transform (Auto, Identity or Log)", field + ".transform");
+    }
+    if (o.reference && o.reference_baseline) {
+      return invalid("give either a reference value or the baseline's, not both",
+                     field + ".reference_baseline");
+    }
+    if (o.reference_baseline && (spec.kind != wire::StudyKind::Distill || spec.baseline.empty())) {
+      return invalid(
+          "a reference at the baseline needs a distill study with a baseline architecture",
+          field + ".reference_baseline");
+    }
+    if (o.reference && !std::isfinite(*o.reference)) {
+      return invalid("reference is not finite", field + ".reference");
+    }
+    if (o.reference && *o.reference <= 0 && log_transformed(spec, o.name)) {
+      std::ostringstream why;
+      why << "reference " << *o.reference << " of \"" << o.name
+          << "\" must be > 0: its transform is log (declare \"transform\": \"none\" otherwise)";
+      return invalid(why.str(), field + ".reference");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status validate_search(const wire::StudySpecT& spec) {
+  if (Status s = validate_objective_options(spec); !s) return s;
   Status s = bo::validate(engine_config(spec));
   if (s) return s;
   return Status(s.code(), s.message(), s.field().empty() ? "spec" : "spec." + s.field());
@@ -217,7 +296,7 @@ std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t s
       o.point = to_point(spec, prior.params);
       if (!space.value().check(o.point, "point")) continue;
       for (const auto& [name, v] : prior.values) {
-        if (std::isfinite(v) && (!latency_like(name) || v > 0)) o.values[name] = v;
+        if (std::isfinite(v) && (!log_transformed(spec, name) || v > 0)) o.values[name] = v;
       }
       if (!o.values.empty()) config.warm_start.push_back(std::move(o));
     }

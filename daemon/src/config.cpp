@@ -3,9 +3,11 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "autodistill/daemon/log.hpp"
+#include "autodistill/flag_parser.hpp"
 
 namespace autodistill::daemon {
 
@@ -226,70 +228,88 @@ std::string Config::render() const {
   return out.str();
 }
 
-std::string usage() {
-  std::ostringstream out;
-  out << "usage: autodistilld [--config FILE] [--KEY VALUE | --KEY=VALUE]... [--print-config]\n\n"
-         "Runs the autodistill controller. Settings are applied in order: defaults, then\n"
-         "the config file, then command-line overrides. Keys (dashes or underscores):\n";
-  for (const Field& f : fields()) {
-    out << "  --" << f.key << "  " << f.doc << " (default " << f.get(Config{}) << ")\n";
+namespace {
+
+constexpr const char* kUsageHead =
+    "usage: autodistilld [--config FILE] [--KEY VALUE | --KEY=VALUE]... [--print-config]\n"
+    "\n"
+    "Runs the autodistill controller. Settings are applied in order: defaults, then\n"
+    "the config file, then command-line overrides (every key below; dashes or\n"
+    "underscores).\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop taking work, flush the store and exit 0;\n"
+    "a second SIGINT exits at once. SIGHUP re-reads the config file and applies\n"
+    "every field but data_dir, the endpoints and http_listen (those need a restart).\n"
+    "Exit status: 0 after a clean stop, 1 when the daemon failed, 2 for a bad\n"
+    "command line or config file.";
+
+// The daemon's flags on the shared parser: the config file, the modes, and
+// one flag per Config field, collected in order and applied after the file.
+struct Flags {
+  CommandLine cl;
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+void add_flags(FlagParser& parser, Flags& f) {
+  parser.add("config", "FILE", "Read `key = value` settings from FILE (before the overrides).",
+             [&f](const std::string& v) {
+               if (v.empty()) return Status(Code::kInvalidArgument, "needs a file");
+               f.config_file = v;
+               return Status::ok();
+             });
+  parser.add_switch("print-config",
+                    "Print the effective configuration in file syntax, with each field's\n"
+                    "documentation and default, and exit.",
+                    [&f] { f.cl.print_config = true; });
+  parser.add("reload", "PID",
+             "Send SIGHUP to the daemon PID and wait until it applied the reload\n"
+             "(systemd's ExecReload).",
+             [&f](const std::string& v) {
+               auto pid = parse_uint(v, 1, std::numeric_limits<int>::max());
+               if (!pid) return Status(Code::kInvalidArgument, "needs the daemon's PID");
+               f.cl.reload_pid = static_cast<int>(*pid);
+               return Status::ok();
+             });
+  const Config defaults;
+  for (const Field& field : fields()) {
+    parser.add(field.key, "VALUE",
+               std::string(field.doc) + " (default " + field.get(defaults) + ")",
+               [&f, key = std::string(field.key)](const std::string& v) {
+                 f.overrides.emplace_back(key, v);
+                 return Status::ok();
+               });
   }
-  out << "  --reload PID  send SIGHUP to the daemon PID and wait until it applied the reload\n"
-         "\nSignals: SIGTERM/SIGINT stop taking work, flush the store and exit 0;\n"
-         "a second SIGINT exits at once. SIGHUP re-reads the config file and applies\n"
-         "every field but data_dir, the endpoints and http_listen (those need a restart).\n";
-  return out.str();
+}
+
+}  // namespace
+
+std::string usage() {
+  Flags f;
+  FlagParser parser(kUsageHead);
+  add_flags(parser, f);
+  return parser.usage();
 }
 
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
-  CommandLine cl;
-  // The config file is applied first, overrides after it, whatever their order.
-  std::vector<std::pair<std::string, std::string>> overrides;
-  std::string config_file;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      cl.help = true;
-      continue;
-    }
-    if (a == "--print-config") {
-      cl.print_config = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0) {
-      return Status(Code::kInvalidArgument, "unexpected argument \"" + a + "\"", a);
-    }
-    std::string key = a.substr(2), value;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else {
-      if (i + 1 >= args.size()) {
-        return Status(Code::kInvalidArgument, "missing value for " + a, key);
-      }
-      value = args[++i];
-    }
-    if (key == "config") {
-      config_file = value;
-    } else if (key == "reload") {
-      try {
-        cl.reload_pid = std::stoi(value);
-      } catch (...) {
-        cl.reload_pid = 0;
-      }
-      if (cl.reload_pid <= 0) {
-        return Status(Code::kInvalidArgument, "--reload needs the daemon's PID", "reload");
-      }
-    } else {
-      overrides.emplace_back(key, value);
-    }
+  Flags f;
+  FlagParser parser(kUsageHead);
+  add_flags(parser, f);
+  if (Status s = parser.parse(args); !s) return s;
+  CommandLine& cl = f.cl;
+  cl.help = parser.help_requested();
+  cl.version = parser.version_requested();
+  // The config file is applied first, overrides after it, whatever their
+  // order. --help and --version read no config file (it may not exist yet)
+  // but still check that every --KEY has a value of its type.
+  const bool informational = cl.help || cl.version;
+  if (!f.config_file.empty() && !informational) {
+    if (Status s = cl.config.load_file(f.config_file); !s) return s;
   }
-  if (!config_file.empty()) {
-    if (Status s = cl.config.load_file(config_file); !s) return s;
-  }
-  for (auto& [key, value] : overrides) {
+  for (auto& [key, value] : f.overrides) {
     if (Status s = cl.config.set(key, value); !s) return s;
   }
+  if (informational) return cl;
   if (Status s = cl.config.validate(); !s) return s;
   return cl;
 }

@@ -234,6 +234,22 @@ struct Daemon::Impl {
                        });
           });
         });
+    // Deferred model fits (Proposer::background()): like a suggestion, not
+    // started once the daemon stops, and waited for as one by
+    // stop_suggestions(); the work holds only its own engine copy.
+    controller->set_background_runner([this](std::function<void()> work) {
+      asio::post(*suggest_pool, [bridge = bridge, work = std::move(work)] {
+        {
+          std::lock_guard<std::mutex> lock(bridge->mutex);
+          if (bridge->io == nullptr) return;
+          ++bridge->running;
+        }
+        work();
+        std::lock_guard<std::mutex> lock(bridge->mutex);
+        --bridge->running;
+        bridge->idle.notify_all();
+      });
+    });
   }
 
   // After controller->begin_shutdown() (which cancels the running jobs):

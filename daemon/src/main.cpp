@@ -5,18 +5,24 @@
 #include <vector>
 
 #include "autodistill/daemon/daemon.hpp"
+#include "autodistill/log.hpp"
+#include "autodistill/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace autodistill::daemon;
+  autodistill::set_log_program("autodistilld");
   std::vector<std::string> args(argv + 1, argv + argc);
   auto cl = parse_command_line(args);
   if (!cl) {
-    std::fprintf(stderr, "autodistilld: %s\n\n%s", cl.status().to_string().c_str(),
-                 usage().c_str());
+    std::fprintf(stderr, "autodistilld: %s\n", cl.status().to_string().c_str());
     return 2;
   }
   if (cl->help) {
     std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (cl->version) {
+    std::fputs(autodistill::version_line("autodistilld").c_str(), stdout);
     return 0;
   }
   if (cl->print_config) {

@@ -6,6 +6,7 @@
 
 #include "autodistill/bo/pareto.hpp"
 #include "autodistill/daemon/study_spec.hpp"
+#include "autodistill/pareto.hpp"
 
 namespace autodistill::daemon {
 
@@ -16,25 +17,16 @@ struct Candidate {
   bool complete = true;
 };
 
-bool satisfies(const wire::StudySpecT& spec, const std::map<std::string, double>& v) {
-  for (const auto& c : spec.constraints) {
-    auto it = v.find(c->metric);
-    if (it == v.end()) return false;
-    if (c->comparison == wire::Comparison::LessEqual ? it->second > c->bound
-                                                     : it->second < c->bound) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Objective vectors (oriented so that larger is better) of the complete,
 // feasible candidates, by candidate index.
 std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
     const wire::StudySpecT& spec, const std::vector<TrialRow>& trials) {
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
-    if (t.kind == static_cast<int>(wire::TrialKind::Regular)) continue;
+    if (t.kind == static_cast<int>(wire::TrialKind::Regular) ||
+        t.kind == static_cast<int>(wire::TrialKind::Finetune)) {
+      continue;
+    }
     Candidate& c = candidates[t.candidate];
     if (t.state != static_cast<int>(wire::TrialState::Completed)) {
       c.complete = false;
@@ -45,7 +37,7 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
   }
   std::vector<std::pair<uint32_t, std::vector<double>>> points;
   for (auto& [index, c] : candidates) {
-    if (!c.complete || !satisfies(spec, c.values)) continue;
+    if (!c.complete || violated_constraint(spec.constraints, c.values, true)) continue;
     std::vector<double> p;
     for (const auto& o : spec.objectives) {
       auto it = c.values.find(o->name);
@@ -62,10 +54,10 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
 std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
                                         const std::vector<TrialRow>& trials) {
   const auto points = feasible_points(spec, trials);
-  std::vector<bo::Objectives> values;
+  std::vector<ObjectiveVector> values;
   for (const auto& p : points) values.push_back(p.second);
   std::vector<uint32_t> front;
-  for (size_t i : bo::pareto_front(values)) front.push_back(points[i].first);
+  for (size_t i : pareto_front(values)) front.push_back(points[i].first);
   return front;
 }
 

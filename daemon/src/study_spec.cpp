@@ -8,6 +8,7 @@
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/proposer.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "autodistill/student_settings.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "autodistill/wire/hardware_tag.hpp"
@@ -91,15 +92,8 @@ Status validate_student_settings(const nlohmann::json& settings) {
   if (!settings.contains("student")) return Status::ok();
   const nlohmann::json& student = settings["student"];
   if (!student.is_object()) return invalid("must be a JSON object", base);
-  for (const char* key : {"vocab_size", "max_positions", "type_vocab_size"}) {
-    if (!student.contains(key)) continue;
-    const nlohmann::json& v = student[key];
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (int64_t{1} << 31)) {
-      return invalid("must be a positive integer up to 2^31", base + "." + key);
-    }
-  }
-  StudentArch options;
-  return apply_student_options(student, options, base + ".");
+  StudentArch arch;
+  return read_student_settings(student, arch, base + ".");
 }
 
 Status validate_factor(const wire::FactorT& f, const std::string& field, bool distill) {
@@ -251,6 +245,26 @@ Status validate_selection(const wire::StudySpecT& spec, const std::set<std::stri
   return Status::ok();
 }
 
+// settings.glue (Distill): the GLUE tasks whose Finetune trials follow each
+// delivered student (docs/study-spec.md, "GLUE tasks"); the task blobs must
+// be held at submit.
+Status validate_glue_settings(const nlohmann::json& settings, bool distill, bool stored,
+                              const HasBlob& has_blob) {
+  const std::string base = "spec.settings_json.glue";
+  if (!settings.contains("glue")) return Status::ok();
+  if (!distill) return invalid("GLUE tasks need a distill study", base);
+  auto glue = read_glue_settings(settings["glue"], base);
+  if (!glue) return glue.status();
+  if (stored) return Status::ok();
+  for (const auto& [name, digest] : glue->tasks) {
+    if (!has_blob(digest)) {
+      return Status(Code::kNotFound, "task blob " + digest + " of \"" + name + "\" is not uploaded",
+                    base + ".tasks." + name);
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 namespace {
@@ -368,6 +382,7 @@ Status validate(const wire::StudySpecT& spec, const Config& config, const HasBlo
     if (distill) {
       if (Status s = validate_student_settings(parsed.value()); !s) return s;
     }
+    if (Status s = validate_glue_settings(parsed.value(), distill, stored, has_blob); !s) return s;
   }
   if (distill) {
     if (!wire::is_valid_digest(spec.teacher_digest)) {

@@ -105,7 +105,8 @@ TEST_CASE("chaos (b): a SIGSTOPped worker resumed while the re-dispatched attemp
   REQUIRE(done.trials.size() == 1);
   CHECK(done.trials[0]->attempt == 1);
   CHECK(done.study->trials_completed == 1);
-  CHECK(acked(rig, {trial, 1}));
+  // The Ack passes the tap after the study is Succeeded (durable first, then sent).
+  CHECK(testing::wait_until([&] { return acked(rig, {trial, 1}); }, 15s));
   INFO(ChaosRig::read_file(rig.worker_log("rescuer")));
   CHECK(testing::wait_until(
       [&] {

@@ -221,3 +221,57 @@ TEST_CASE("cli: hostile strings from a daemon are rendered and not fatal") {
   Run plain = run_cli("--endpoint " + daemon.endpoint() + " get 7");
   CHECK(plain.exit_code == 0);
 }
+
+TEST_CASE("cli: --version and each command's own --help") {
+  Run version = run_cli("--version");
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("autodistill ", 0) == 0);
+  CHECK(version.out.find(AUTODISTILL_PROJECT_VERSION) != std::string::npos);
+
+  Run distill = run_cli("distill --help");
+  CHECK(distill.exit_code == 0);
+  CHECK(distill.out.rfind("usage: autodistill distill --teacher DIR", 0) == 0);
+  CHECK(distill.out.find("--no-onnx") != std::string::npos);
+  CHECK(distill.out.find("keygen") == std::string::npos);      // not the global usage
+  CHECK(distill.out.find("--endpoint") != std::string::npos);  // the global flags apply
+  for (const char* command : {"submit", "report", "get", "list", "watch", "cancel", "upload",
+                              "fetch", "workers", "landscape", "keygen"}) {
+    Run help = run_cli(std::string(command) + " --help");
+    INFO(command << ": " << help.out);
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.rfind(std::string("usage: autodistill ") + command, 0) == 0);
+  }
+  // `help COMMAND` is the same.
+  CHECK(run_cli("help report").out.rfind("usage: autodistill report", 0) == 0);
+}
+
+TEST_CASE("cli: --json usage errors name the flag at fault") {
+  Run unknown = run_cli("--json distill --budgett 3");
+  CHECK(unknown.exit_code == 2);
+  INFO(unknown.out << unknown.err);
+  REQUIRE(nlohmann::json::accept(unknown.out));
+  auto json = nlohmann::json::parse(unknown.out);
+  CHECK(json["error"]["code"] == "USAGE");
+  CHECK(json["error"]["field"] == "--budgett");
+  CHECK(json["exit_code"] == 2);
+
+  Run missing = run_cli("--json get");
+  REQUIRE(nlohmann::json::accept(missing.out));
+  CHECK(nlohmann::json::parse(missing.out)["error"]["field"] == "ID");
+  Run bad = run_cli("--json get x");
+  REQUIRE(nlohmann::json::accept(bad.out));
+  CHECK(nlohmann::json::parse(bad.out)["error"]["field"] == "ID");
+}
+
+TEST_CASE("cli: pointed at the worker endpoint, it says which endpoint to use") {
+  // What autodistilld's worker endpoint answers a peer that said no Hello.
+  FakeDaemon worker_port([](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    return {error_reply(request, Code::kUnknownPeer, "no session: send Hello first", "")};
+  });
+  Run run = run_cli("--endpoint " + worker_port.endpoint() + " list");
+  INFO(run.err);
+  CHECK(run.exit_code == 3);
+  CHECK(run.err.find("is autodistilld's worker endpoint") != std::string::npos);
+  CHECK(run.err.find("client endpoint") != std::string::npos);
+  CHECK(run.err.find("(field: endpoint)") != std::string::npos);
+}

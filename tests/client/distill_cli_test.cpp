@@ -350,6 +350,31 @@ TEST_CASE("distill: the baseline flag and the key follow the request") {
   CHECK_FALSE(fs::exists("autodistill-out/5"));
 }
 
+TEST_CASE("distill: --region baseline makes the baseline's values the references") {
+  Inputs in;
+  DistillDaemon daemon;
+  const std::string base = "--endpoint " + daemon.endpoint() + " distill" + in.args();
+  REQUIRE(run_cli(base + " --region baseline", in.dir).exit_code == 0);
+  REQUIRE(run_cli(base + " --region front", in.dir).exit_code == 0);
+  auto submits = daemon.submits();
+  REQUIRE(submits.size() == 2);
+  const auto& beyond = *submits[0].body.AsSubmit()->spec;
+  const auto& front = *submits[1].body.AsSubmit()->spec;
+  REQUIRE(beyond.objectives.size() == 2);
+  for (const auto& o : beyond.objectives) {
+    CHECK(o->reference_baseline);
+    CHECK_FALSE(o->reference.has_value());
+  }
+  for (const auto& o : front.objectives) CHECK_FALSE(o->reference_baseline);
+  CHECK(submits[0].body.AsSubmit()->idempotency_key != submits[1].body.AsSubmit()->idempotency_key);
+  // Without a baseline there is nothing to be beyond; a bad value is a usage error.
+  Run none = run_cli(base + " --region baseline --baseline none", in.dir);
+  CHECK(none.exit_code != 0);
+  CHECK(none.err.find("baseline") != std::string::npos);
+  CHECK(run_cli(base + " --region best", in.dir).exit_code == 2);
+  CHECK(daemon.submits().size() == 2);
+}
+
 TEST_CASE("distill: usage errors exit 2, missing inputs 4, bad files 3") {
   Inputs in;
   DistillDaemon daemon;
@@ -428,7 +453,8 @@ TEST_CASE("report prints the table and writes report.md and pareto.svg") {
   REQUIRE(run_cli("--endpoint " + daemon.endpoint() + " distill" + in.args(), in.dir).exit_code ==
           0);
   const fs::path out = in.dir / "report";
-  Run run = run_cli("--endpoint " + daemon.endpoint() + " report 5 --out " + out.string(), in.dir);
+  Run run = run_cli(
+      "--endpoint " + daemon.endpoint() + " report 5 --no-students --out " + out.string(), in.dir);
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("baseline") != std::string::npos);
@@ -436,4 +462,45 @@ TEST_CASE("report prints the table and writes report.md and pareto.svg") {
   CHECK(slurp(out / "report.md").find("| 1* |") != std::string::npos);
   CHECK(fs::exists(out / "pareto.svg"));
   CHECK(run_cli("--endpoint " + daemon.endpoint() + " report x", in.dir).exit_code == 2);
+}
+
+TEST_CASE("report --out delivers the students report.md lists, like distill --wait") {
+  // A later pipeline job (docs/release-pipeline.md) collects a study that an
+  // earlier job submitted: `autodistill report ID --out DIR` must leave the
+  // students next to the report that names them.
+  Inputs in;
+  DistillDaemon daemon;
+  REQUIRE(run_cli("--endpoint " + daemon.endpoint() + " distill" + in.args(), in.dir).exit_code ==
+          0);
+  ClientOptions options;
+  options.endpoint = daemon.endpoint();
+  Client client(options);
+  auto artifact = client.upload((in.dir / "student.bin").string());
+  REQUIRE(artifact);
+  daemon.set_artifact(*artifact);
+  const fs::path exporter = in.dir / "fake-exporter";
+  std::ofstream(exporter)
+      << "#!/bin/sh\nmkdir -p \"$1/onnx\" && echo onnx > \"$1/onnx/model.onnx\"\n";
+  fs::permissions(exporter, fs::perms::owner_all);
+  const std::string env = "AUTODISTILL_EXPORT_ONNX=" + exporter.string();
+  const fs::path out = in.dir / "students";
+  Run run = run_cli("--endpoint " + daemon.endpoint() + " --json report 5 --out " + out.string(),
+                    in.dir, env);
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(slurp(out / "student-1/model.safetensors") == "weights!!");
+  CHECK(slurp(out / "student-1/onnx/model.onnx") == "onnx\n");
+  CHECK(slurp(out / "report.md").find("student-1/") != std::string::npos);
+  auto json = nlohmann::json::parse(run.out);
+  REQUIRE(json["students"].size() == 1);
+  CHECK(json["students"][0]["candidate"] == 1);
+  CHECK(json["students"][0]["dir"] == (out / "student-1").string());
+
+  // --no-students writes the report alone.
+  const fs::path only = in.dir / "only-report";
+  Run bare = run_cli(
+      "--endpoint " + daemon.endpoint() + " report 5 --no-students --out " + only.string(), in.dir);
+  CHECK(bare.exit_code == 0);
+  CHECK(fs::exists(only / "report.md"));
+  CHECK_FALSE(fs::exists(only / "student-1"));
 }

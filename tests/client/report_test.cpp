@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "autodistill/distill.hpp"
+#include "autodistill/glue_settings.hpp"
 #include "autodistill/report.hpp"
 
 using namespace autodistill;
@@ -179,4 +180,55 @@ TEST_CASE("write_report writes report.md and pareto.svg") {
   CHECK(text.str().find("`student-1/`") != std::string::npos);
   CHECK(fs::file_size(dir / "pareto.svg") > 1000);
   fs::remove_all(dir);
+}
+
+TEST_CASE("the GLUE table: teacher, baseline, students, majority class, failures shown") {
+  auto [info, trials] = study();
+  info.spec.settings_json = R"({"glue": {"tasks": {"pos": ")" + std::string(64, 'a') +
+                            R"(", "testament": ")" + std::string(64, 'b') + R"("}}})";
+  auto finetune = [&](uint32_t candidate, const std::string& task, double acc, double f1,
+                      TrialState state = TrialState::kCompleted) {
+    TrialInfo t = trial(candidate, TrialKind::kFinetune, {{"glue_task", 0, task}},
+                        {{"accuracy", acc}, {"f1", f1}, {"macro_f1", f1}}, state);
+    t.metrics = {{"majority_accuracy", task == "pos" ? 0.25 : 0.5},
+                 {"majority_f1", task == "pos" ? 0.1 : 0.0},
+                 {"params", candidate == kTeacherCandidate ? 376994.0 : 1000.0 + candidate}};
+    if (state == TrialState::kFailed) t.error = Status(Code::kInvalidArgument, "too long");
+    trials.push_back(t);
+  };
+  finetune(4, "testament", 0.70, 0.71);
+  finetune(4, "pos", 0, 0, TrialState::kFailed);
+  finetune(kTeacherCandidate, "testament", 0.77, 0.78);
+  finetune(kTeacherCandidate, "pos", 0.73, 0.70);
+  finetune(0, "testament", 0.60, 0.61);
+  finetune(0, "pos", 0, 0, TrialState::kLeased);
+  finetune(1, "testament", 0.65, 0.66);
+  finetune(1, "pos", 0.55, 0.50);
+
+  const StudyReport report = build_report(info, trials);
+  REQUIRE(report.glue_tasks == std::vector<std::string>{"pos", "testament"});
+  REQUIRE(report.glue.size() == 5);
+  CHECK(report.glue[0].label == "teacher");
+  CHECK(report.glue[1].label.rfind("baseline (", 0) == 0);
+  CHECK(report.glue[2].label.rfind("student-1 (", 0) == 0);
+  CHECK(report.glue[3].label.rfind("student-4 (", 0) == 0);
+  CHECK(report.glue[4].label == "majority class");
+  CHECK(report.glue[0].parameters == 376994);
+  CHECK(report.glue[4].scores.at("pos").accuracy == 0.25);
+
+  const std::string table = glue_table(report);
+  INFO(table);
+  CHECK(table.find("| model | parameters | pos acc / F1 | testament acc / F1 |") == 0);
+  CHECK(table.find("| teacher | 376994 | 0.730 / 0.700 | 0.770 / 0.780 |") != std::string::npos);
+  CHECK(table.find("| pending | 0.600 / 0.610 |") != std::string::npos);
+  CHECK(table.find("| 1004 | failed | 0.700 / 0.710 |") != std::string::npos);
+  CHECK(table.find("| majority class |  | 0.250 / 0.100 | 0.500 / 0.000 |") != std::string::npos);
+  CHECK(table.find("pos: too long") != std::string::npos);
+  // report.md and the terminal table end with it; a study without Finetune
+  // trials has none.
+  CHECK(report_markdown(report).find("## Downstream (GLUE-format tasks)\n\n" + table) !=
+        std::string::npos);
+  CHECK(report_table(report).find(table) != std::string::npos);
+  auto [plain_info, plain] = study();
+  CHECK(glue_table(build_report(plain_info, plain)).empty());
 }

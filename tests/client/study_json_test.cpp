@@ -287,3 +287,54 @@ TEST_CASE("malformed new fields are rejected with their JSON path") {
     CHECK(spec.status().field() == field);
   }
 }
+
+TEST_CASE("objective transforms and references parse, render and round-trip") {
+  auto spec = parse_study_spec(R"({
+    "objectives": [
+      {"name": "accuracy", "direction": "maximize", "reference": "baseline"},
+      {"name": "latency_ms", "direction": "minimize", "transform": "log", "reference": 12.5},
+      {"name": "delta", "direction": "minimize", "transform": "none"}
+    ]
+  })");
+  REQUIRE(spec);
+  REQUIRE(spec->objectives.size() == 3);
+  CHECK(spec->objectives[0].reference_baseline);
+  CHECK_FALSE(spec->objectives[0].reference);
+  CHECK(spec->objectives[0].transform == ObjectiveTransform::kAuto);
+  CHECK(spec->objectives[1].transform == ObjectiveTransform::kLog);
+  CHECK(spec->objectives[1].reference == 12.5);
+  CHECK(spec->objectives[2].transform == ObjectiveTransform::kNone);
+  auto rendered = nlohmann::json::parse(study_spec_to_json(*spec));
+  CHECK(rendered["objectives"][0]["reference"] == "baseline");
+  CHECK_FALSE(rendered["objectives"][0].contains("transform"));
+  CHECK(rendered["objectives"][1]["transform"] == "log");
+  CHECK(rendered["objectives"][2]["transform"] == "none");
+  CHECK_FALSE(rendered["objectives"][2].contains("reference"));
+  auto again = parse_study_spec(study_spec_to_json(*spec));
+  REQUIRE(again);
+  CHECK(*again == *spec);
+
+  // Without the new keys an objective renders as before.
+  auto old = parse_study_spec(R"({"objectives": [{"name": "f", "direction": "minimize"}]})");
+  REQUIRE(old);
+  CHECK(nlohmann::json::parse(study_spec_to_json(*old))["objectives"][0] ==
+        nlohmann::json::parse(R"({"name": "f", "direction": "minimize"})"));
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"objectives": [{"name": "f", "direction": "minimize", "transform": "sqrt"}]})",
+       "objectives[0].transform"},
+      {R"({"objectives": [{"name": "f", "direction": "minimize", "transform": 1}]})",
+       "objectives[0].transform"},
+      {R"({"objectives": [{"name": "f", "direction": "minimize", "reference": "best"}]})",
+       "objectives[0].reference"},
+      {R"({"objectives": [{"name": "f", "direction": "minimize", "reference": [1]}]})",
+       "objectives[0].reference"},
+  };
+  for (auto [text, field] : bad) {
+    INFO(text);
+    auto parsed = parse_study_spec(text);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.status().code() == Code::kInvalidArgument);
+    CHECK(parsed.status().field() == field);
+  }
+}

@@ -23,13 +23,25 @@ TEST_CASE("config: file then command line, in that order", "[config]") {
 TEST_CASE("config: bad keys and values name the field", "[config]") {
   auto unknown = parse_command_line({"--no-such-key", "1"});
   CHECK(unknown.status().code() == Code::kInvalidArgument);
-  CHECK(unknown.status().field() == "no-such-key");
+  CHECK(unknown.status().field() == "--no-such-key");
   auto bad = parse_command_line({"--lease_ms", "soon"});
   CHECK(bad.status().field() == "lease_ms");
   auto cross = parse_command_line({"--lease_ms", "500", "--heartbeat_interval_ms", "1000"});
   CHECK(cross.status().field() == "lease_ms");
   auto level = parse_command_line({"--log_level", "loud"});
   CHECK(level.status().field() == "log_level");
+}
+
+TEST_CASE("config: --help reads no config file but still checks the keys", "[config]") {
+  // The systemd unit's and the docs' command lines are checked with --help
+  // (tests/systemd, tests/docs) on hosts without /etc/autodistill.
+  auto help = parse_command_line({"--config", "/no/such/autodistilld.conf", "--help"});
+  REQUIRE(help);
+  CHECK(help->help);
+  auto without = parse_command_line({"--config", "/no/such/autodistilld.conf"});
+  CHECK(without.status().code() == Code::kNotFound);
+  auto unknown = parse_command_line({"--no-such-key", "1", "--help"});
+  CHECK(unknown.status().field() == "--no-such-key");
 }
 
 TEST_CASE("config: render documents every field and parses back", "[config]") {

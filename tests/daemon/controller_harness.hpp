@@ -41,11 +41,14 @@ class Harness {
     blobs = std::make_unique<BlobStore>(BlobStore::open(dir.path() + "/blobs", 1 << 20).value());
     controller = std::make_unique<Controller>(config, *store, *blobs, [this] { return now; });
     jobs.clear();
+    background.clear();
     if (defer_suggestions) {
       controller->set_suggest_runner(
           [this](SuggestJob job, std::function<void(std::vector<Params>)> deliver) {
             jobs.emplace_back(std::move(job), std::move(deliver));
           });
+      controller->set_background_runner(
+          [this](std::function<void()> work) { background.push_back(std::move(work)); });
     }
     REQUIRE(controller->recover());
     commit();
@@ -160,9 +163,11 @@ class Harness {
 
   testing::TempDir dir;
   Config config;
-  // Suggestion jobs wait in `jobs` until run_suggestions().
+  // Suggestion jobs wait in `jobs` until run_suggestions(), background work
+  // (Proposer::background) in `background` until the test runs it.
   bool defer_suggestions = false;
   std::vector<std::pair<SuggestJob, std::function<void(std::vector<Params>)>>> jobs;
+  std::vector<std::function<void()>> background;
   int64_t now = 1'000'000;
   std::vector<Received> extra;  // messages of the last submit's batch besides its reply
   std::unique_ptr<Store> store;

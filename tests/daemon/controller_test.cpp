@@ -2,6 +2,9 @@
 // SQLite store in a temporary directory, with a controllable clock.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "autodistill/glue_settings.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "controller_harness.hpp"
 
@@ -11,6 +14,7 @@ using autodistill::testing::distill_spec;
 using autodistill::testing::external_spec;
 using autodistill::testing::find_ack;
 using autodistill::testing::Harness;
+using autodistill::testing::set_baseline;
 
 TEST_CASE("controller: an external study runs to completion", "[controller]") {
   Harness h;
@@ -489,4 +493,203 @@ TEST_CASE("controller: limits refuse with clear errors", "[controller][limits]")
     CHECK(out[0].env.body.AsError()->field == "total_size");
     CHECK_FALSE(h.blobs->contains(wire::sha256_hex("abc")));
   }
+}
+
+TEST_CASE("controller: the snapshot shows candidates' stages and workers, the same after a restart",
+          "[controller][snapshot]") {
+  Harness h;
+  uint64_t study = h.submit(external_spec(4, 2));
+  auto assigns = h.join("p1", wire::Role::External, 8, {study});
+  REQUIRE(assigns.size() == 2);
+  auto out = h.result("p1", assigns[0]);
+  REQUIRE(find_ack(out));
+
+  const Snapshot before = h.controller->snapshot();
+  REQUIRE(before.studies.size() == 1);
+  const StudyView& s = before.studies[0];
+  CHECK(s.study_id == study);
+  CHECK(s.state == wire::StudyState::Exploring);
+  // Candidate 0 measured; 1 running; 2 proposed in its place (parallelism 2).
+  REQUIRE(s.candidates.size() == 3);
+  CHECK(s.candidates[0].stage == "explored");
+  CHECK_FALSE(s.candidates[0].open);
+  CHECK(s.candidates[1].stage == "external");
+  CHECK(s.candidates[1].open);
+  CHECK(s.candidates[2].stage == "external");
+  REQUIRE(before.workers.size() == 1);
+  CHECK(before.workers[0].worker_id == "w-p1");
+  CHECK(before.workers[0].role == wire::Role::External);
+  CHECK(before.workers[0].leased == 2);
+  CHECK_FALSE(before.workers[0].quarantined);
+
+  // Recovery folds the stored rows into the same candidate stages.
+  h.reopen();
+  const Snapshot after = h.controller->snapshot();
+  REQUIRE(after.studies.size() == 1);
+  REQUIRE(after.studies[0].candidates.size() == s.candidates.size());
+  for (size_t i = 0; i < s.candidates.size(); ++i) {
+    INFO("candidate " << i);
+    CHECK(after.studies[0].candidates[i].candidate == s.candidates[i].candidate);
+    CHECK(after.studies[0].candidates[i].stage == s.candidates[i].stage);
+    CHECK(after.studies[0].candidates[i].open == s.candidates[i].open);
+  }
+  CHECK(after.workers.empty());  // sessions Hello again after a restart
+}
+
+TEST_CASE("controller: a non-positive value of a log-transformed objective fails the trial",
+          "[controller]") {
+  // latency_ms is log-transformed (by the naming rule when no transform is
+  // declared): -2 cannot be modeled, so the trial must not be stored as
+  // Completed while the engine drops the observation.
+  Harness h;
+  auto spec = external_spec(1, 1);
+  spec.objectives[1]->name = "latency_ms";
+  uint64_t study = h.submit(std::move(spec));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  wire::ResultT r;
+  r.trial_id = a[0].trial_id;
+  r.attempt = 1;
+  for (auto [name, value] : {std::pair{"f1", 1.0}, std::pair{"latency_ms", -2.0}}) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = name;
+    m->value = value;
+    r.objectives.push_back(std::move(m));
+  }
+  REQUIRE(find_ack(h.worker("p1", std::move(r))));
+  auto reply = h.get(study);
+  REQUIRE(reply.trials.size() == 1);
+  CHECK(reply.trials[0]->state == wire::TrialState::Failed);
+  REQUIRE(reply.trials[0]->error);
+  CHECK(reply.trials[0]->error->field == "objectives.latency_ms");
+  CHECK(reply.trials[0]->error->message.find("positive") != std::string::npos);
+  CHECK(reply.study->trials_completed == 0);
+}
+
+TEST_CASE("controller: a declared identity transform accepts negative values", "[controller]") {
+  Harness h;
+  auto spec = external_spec(1, 1);
+  spec.objectives[1]->name = "latency_ms";
+  spec.objectives[1]->transform = wire::ObjectiveTransform::Identity;
+  uint64_t study = h.submit(std::move(spec));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  wire::ResultT r;
+  r.trial_id = a[0].trial_id;
+  r.attempt = 1;
+  for (auto [name, value] : {std::pair{"f1", 1.0}, std::pair{"latency_ms", -2.0}}) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = name;
+    m->value = value;
+    r.objectives.push_back(std::move(m));
+  }
+  REQUIRE(find_ack(h.worker("p1", std::move(r))));
+  auto reply = h.get(study);
+  CHECK(reply.trials[0]->state == wire::TrialState::Completed);
+}
+
+TEST_CASE(
+    "controller: GLUE tasks fine-tune students, the teacher and the baseline, across a "
+    "restart, a failed fine-tuning is shown, not fatal",
+    "[controller][glue]") {
+  Harness h;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  const std::string task = h.blobs->put("a task bundle").value();
+  wire::StudySpecT spec = distill_spec(teacher, corpus);
+  set_baseline(spec);
+  spec.settings_json = R"({"glue": {"tasks": {"kjv": ")" + task + R"("}, "epochs": 2}})";
+  const uint64_t study = h.submit(std::move(spec));
+  std::vector<wire::AssignT> pending = h.join("probe", wire::Role::Probe, 64, {}, "cpu-test");
+  auto distill = h.join("distill", wire::Role::Distill, 64);
+  pending.insert(pending.end(), distill.begin(), distill.end());
+  // The baseline (0) is slow and poor: dominated, never selected by Pareto.
+  auto latency = [](uint32_t c) { return c == 0 ? 10.0 : c; };
+  auto accuracy = [](uint32_t c) { return c == 0 ? 0.1 : 0.8 - 0.1 * c; };
+  std::map<uint32_t, nlohmann::json> finetune_settings;  // by candidate
+  bool restarted = false;
+  while (!pending.empty()) {
+    const wire::AssignT a = pending.front();
+    pending.erase(pending.begin());
+    uint32_t c = 0;
+    for (const auto& t : h.get(study).trials) {
+      if (t->trial_id == a.trial_id) c = t->candidate;
+    }
+    std::vector<autodistill::testing::Received> out;
+    switch (a.kind) {
+      case wire::TrialKind::Probe:
+        out = h.result("probe", a, latency(c));
+        break;
+      case wire::TrialKind::Flash:
+        out = h.result("distill", a, accuracy(c));
+        break;
+      case wire::TrialKind::Regular:
+        out = h.result("distill", a, 0.9);
+        break;
+      case wire::TrialKind::Finetune: {
+        CHECK(a.objectives == std::vector<std::string>{"accuracy", "f1", "macro_f1"});
+        REQUIRE(a.params.size() == 1);
+        CHECK(a.params[0]->name == "glue_task");
+        CHECK(a.params[0]->category == "kjv");
+        finetune_settings[c] = nlohmann::json::parse(a.settings_json);
+        if (!restarted) {
+          // The daemon restarts while this fine-tuning runs: the stages
+          // rebuilt from the stored rows are the live ones.
+          const Snapshot before = h.controller->snapshot();
+          h.reopen();
+          const Snapshot after = h.controller->snapshot();
+          REQUIRE(after.studies.size() == 1);
+          REQUIRE(after.studies[0].candidates.size() == before.studies[0].candidates.size());
+          bool finetuning = false;
+          for (size_t i = 0; i < after.studies[0].candidates.size(); ++i) {
+            CHECK(after.studies[0].candidates[i].stage == before.studies[0].candidates[i].stage);
+            CHECK(after.studies[0].candidates[i].open == before.studies[0].candidates[i].open);
+            finetuning |= after.studies[0].candidates[i].stage == "finetune";
+          }
+          CHECK(finetuning);
+          restarted = true;
+          auto again = h.join("distill", wire::Role::Distill, 64);  // leases held are kept
+          pending.insert(pending.end(), again.begin(), again.end());
+        }
+        if (c == kTeacherCandidate) {
+          wire::FailureT f;
+          f.trial_id = a.trial_id;
+          f.attempt = a.attempt;
+          f.retryable = false;
+          f.error = std::make_unique<wire::ErrorT>();
+          f.error->code = wire::ErrorCode::InvalidArgument;
+          f.error->message = "settings.finetune.max_seq_len 512 exceeds the model's positions";
+          out = h.worker("distill", std::move(f));
+        } else {
+          out = h.result("distill", a, 0.75);
+        }
+        break;
+      }
+      case wire::TrialKind::External:
+        FAIL("no External trial in a distill study");
+    }
+    auto more = Harness::assigns(out);
+    pending.insert(pending.end(), more.begin(), more.end());
+  }
+  auto reply = h.get(study);
+  INFO(reply.study->message);
+  CHECK(reply.study->state == wire::StudyState::Succeeded);
+  CHECK(reply.study->message.find("fine-tuning: 2 of 3 trials completed; 1 of 3 Finetune trials "
+                                  "failed; last error: settings.finetune.max_seq_len") !=
+        std::string::npos);
+  std::map<uint32_t, int> regular, finetuned;
+  for (const auto& t : reply.trials) {
+    if (t->kind == wire::TrialKind::Regular) regular[t->candidate]++;
+    if (t->kind == wire::TrialKind::Finetune) finetuned[t->candidate]++;
+  }
+  // Candidate 1 dominates the rest; the baseline is distilled for the table.
+  CHECK(regular == std::map<uint32_t, int>{{0, 1}, {1, 1}});
+  CHECK(finetuned == std::map<uint32_t, int>{{0, 1}, {1, 1}, {kTeacherCandidate, 1}});
+  REQUIRE(finetune_settings.count(kTeacherCandidate));
+  CHECK(finetune_settings[kTeacherCandidate]["finetune"]["model"] == "teacher");
+  CHECK(finetune_settings[kTeacherCandidate]["finetune"]["task"] == task);
+  CHECK(finetune_settings[kTeacherCandidate]["finetune"]["epochs"] == 2);
+  // Ended: no longer active after a restart.
+  h.reopen();
+  CHECK(h.controller->snapshot().studies.empty());
 }

@@ -396,6 +396,42 @@ TEST_CASE("orchestration: a warm start must be visible to the submitter", "[orch
   CHECK(submit_as("alice", std::move(mine)).body.AsStudyReply());
 }
 
+TEST_CASE("orchestration: background model fits leave the suggestions unchanged",
+          "[orchestration][async]") {
+  // One daemon hands the proposer's background work (deferred fits) to its
+  // runner after each suggestion and runs it; a twin without a background
+  // runner fits inline. Past the engine's dense refits (30 rows) both must
+  // propose the same candidates.
+  Harness h(/*defer=*/true);
+  Harness inline_h;
+  const uint32_t trials = 36;
+  uint64_t study = h.submit(external_spec(trials, 1));
+  uint64_t twin = inline_h.submit(external_spec(trials, 1));
+  h.run_suggestions();
+  auto a = h.join("w", wire::Role::External, 2 * trials, {study});
+  auto b = inline_h.join("w", wire::Role::External, 2 * trials, {twin});
+  size_t background_runs = 0;
+  for (uint32_t i = 0; i < trials; ++i) {
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    REQUIRE(a[0].params.size() == b[0].params.size());
+    for (size_t k = 0; k < a[0].params.size(); ++k) {
+      CHECK(a[0].params[k]->number == b[0].params[k]->number);
+    }
+    const double f1 = a[0].params[0]->number,
+                 f2 = 1.0 - std::sqrt(f1) + a[0].params[1]->number / 256;
+    h.result("w", a[0], f1, f2);
+    for (auto& work : h.background) work();
+    background_runs += h.background.size();
+    h.background.clear();
+    a = Harness::assigns(h.run_suggestions());
+    b = Harness::assigns(inline_h.result("w", b[0], f1, f2));
+    if (i + 1 == trials) break;
+  }
+  CHECK(background_runs >= trials - 1);
+  CHECK(h.get(study).study->state == wire::StudyState::Succeeded);
+}
+
 TEST_CASE("orchestration: suggestions run off the loop, one per study, cancel-safe",
           "[orchestration][async]") {
   Harness h(/*defer=*/true);

@@ -145,3 +145,97 @@ TEST_CASE("proposer: score tells a hopeless probed candidate from a promising on
   CHECK(hopeless <= 1e-2);  // the daemon's skip_dominated_flash threshold
   CHECK(promising > 1e-2);
 }
+
+TEST_CASE("proposer: declared transforms decide the log scale and result checks", "[proposer]") {
+  auto spec = external_spec(4);
+  spec.objectives[0]->name = "latency_ms";
+  // Auto: the naming rule.
+  CHECK(log_transformed(spec, "latency_ms"));
+  CHECK_FALSE(log_transformed(spec, "f2"));
+  CHECK(log_transformed(spec, "params"));
+  spec.objectives[0]->transform = wire::ObjectiveTransform::Identity;
+  spec.objectives[1]->transform = wire::ObjectiveTransform::Log;
+  CHECK_FALSE(log_transformed(spec, "latency_ms"));
+  CHECK(log_transformed(spec, "f2"));
+
+  CHECK(check_measurements(spec, {{"latency_ms", -1.0}, {"f2", 3.0}}));
+  Status bad = check_measurements(spec, {{"latency_ms", -1.0}, {"f2", 0.0}});
+  CHECK(bad.code() == Code::kInvalidArgument);
+  CHECK(bad.field() == "objectives.f2");
+  CHECK(bad.message().find("log") != std::string::npos);
+  CHECK(check_measurements(spec, {{"f2", NAN}}).field() == "objectives.f2");
+
+  // An identity-transformed latency may be negative: the proposer models it.
+  auto proposer = make_proposer(spec, 1);
+  REQUIRE(proposer);
+  for (int i = 0; i < 6; ++i) {
+    const Params p = proposer->propose(1).at(0);
+    proposer->observe(p, {{"latency_ms", p[0].number - 0.5}, {"f2", 1.0 + p[1].number / 64}});
+    proposer->finish(p);
+  }
+  CHECK(proposer->score(proposer->propose(1).at(0)) >= 0.0);
+}
+
+TEST_CASE("proposer: a reference at the baseline is the baseline's measured value", "[proposer]") {
+  // Two distill proposers see the same observations: one takes its
+  // references from the measured baseline, the other is given those values.
+  // Their acquisition agrees; without a reference it differs.
+  auto base = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+  autodistill::testing::set_baseline(base);
+  auto at_baseline = base;
+  for (auto& o : at_baseline.objectives) {
+    o = std::make_unique<wire::ObjectiveT>(*o);
+    o->reference_baseline = true;
+  }
+  auto given = base;
+  for (auto& o : given.objectives) o = std::make_unique<wire::ObjectiveT>(*o);
+  const double base_accuracy = 0.62, base_latency = 3.0;
+  given.objectives[0]->reference = base_accuracy;
+  given.objectives[1]->reference = base_latency;
+  REQUIRE(validate_search(at_baseline));
+  REQUIRE(validate_search(given));
+  auto a = make_proposer(at_baseline, 1);
+  auto g = make_proposer(given, 2);
+  auto none = make_proposer(base, 3);
+  REQUIRE(a);
+  REQUIRE(g);
+  REQUIRE(none);
+  auto measure = [](const Params& p) {
+    double h = 0, ffn = 0, inter = 0;
+    for (const auto& v : p) {
+      if (v.name == "hidden_size") h = v.number;
+      if (v.name == "num_stacked_ffn") ffn = v.number;
+      if (v.name == "intermediate_size") inter = v.number;
+    }
+    return std::map<std::string, double>{{"accuracy", 0.4 + h / 1000 + ffn / 50},
+                                         {"latency_ms", 1 + h / 100 + ffn * inter / 512}};
+  };
+  const Params baseline = baseline_params(base);
+  for (auto* p : {a.get(), g.get(), none.get()}) {
+    p->add_known(baseline);
+    p->observe(baseline, {{"accuracy", base_accuracy}, {"latency_ms", base_latency}});
+    p->finish(baseline);
+  }
+  // Seven more candidates, the same for the three.
+  for (int i = 0; i < 7; ++i) {
+    const Params p = g->propose(1).at(0);
+    for (auto* q : {a.get(), g.get(), none.get()}) {
+      if (q != g.get()) q->add_known(p);
+      q->observe(p, measure(p));
+      q->finish(p);
+    }
+  }
+  const Params next = g->propose(1).at(0);
+  CHECK(params_to_json(a->propose(1).at(0)) == params_to_json(next));
+  auto random_spec = base;
+  random_spec.algorithm = "random";
+  auto random = make_proposer(random_spec, 4);
+  std::vector<double> sa, sg, sn;
+  for (const Params& p : random->propose(8)) {
+    sa.push_back(a->score(p));
+    sg.push_back(g->score(p));
+    sn.push_back(none->score(p));
+  }
+  CHECK(sa == sg);
+  CHECK(sa != sn);
+}

@@ -246,6 +246,81 @@ TEST_CASE("spec: baseline, selection, skip and warm start fields are checked", "
   }
 }
 
+TEST_CASE("spec: objective transforms and references are checked with their field", "[spec]") {
+  struct Case {
+    const char* what;
+    std::function<void(wire::StudySpecT&)> mutate;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"reference <= 0 of latency (log by the naming rule)",
+       [](auto& s) { s.objectives[1]->reference = 0.0; }, "spec.objectives[1].reference"},
+      {"reference <= 0 under a declared log",
+       [](auto& s) {
+         s.objectives[0]->transform = wire::ObjectiveTransform::Log;
+         s.objectives[0]->reference = -0.5;
+       },
+       "spec.objectives[0].reference"},
+      {"reference not finite", [](auto& s) { s.objectives[0]->reference = INFINITY; },
+       "spec.objectives[0].reference"},
+      {"unknown transform",
+       [](auto& s) { s.objectives[0]->transform = static_cast<wire::ObjectiveTransform>(9); },
+       "spec.objectives[0].transform"},
+      {"a value and the baseline's",
+       [](auto& s) {
+         s.objectives[0]->reference = 0.2;
+         s.objectives[0]->reference_baseline = true;
+       },
+       "spec.objectives[0].reference_baseline"},
+      {"the baseline's reference without a baseline",
+       [](auto& s) {
+         s.baseline.clear();
+         s.objectives[1]->reference_baseline = true;
+       },
+       "spec.objectives[1].reference_baseline"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    auto spec = distill_spec(kTeacher, kCorpus);
+    set_baseline(spec);
+    REQUIRE(check(spec));
+    c.mutate(spec);
+    Status s = check(spec);
+    REQUIRE_FALSE(s);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.field() == c.field);
+    CHECK_FALSE(s.message().empty());
+  }
+
+  SECTION("valid references and transforms pass") {
+    auto spec = distill_spec(kTeacher, kCorpus);
+    set_baseline(spec);
+    spec.objectives[0]->reference = 0.25;
+    spec.objectives[1]->reference_baseline = true;
+    CHECK(check(spec));
+    auto external = external_spec(4);
+    external.objectives[0]->transform = wire::ObjectiveTransform::Identity;
+    external.objectives[0]->name = "latency_delta_ms";  // can be negative: declared identity
+    external.objectives[0]->reference = -3.0;
+    external.objectives[1]->transform = wire::ObjectiveTransform::Log;
+    external.objectives[1]->reference = 2.0;
+    CHECK(check(external));
+    external.objectives[1]->reference_baseline = true;
+    external.objectives[1]->reference.reset();
+    CHECK(check(external).field() == "spec.objectives[1].reference_baseline");  // no baseline
+  }
+
+  SECTION("a spec stored before these fields packs and unpacks to the defaults") {
+    auto spec = external_spec(4);
+    auto back = unpack_spec(pack_spec(spec));
+    REQUIRE(back);
+    CHECK(back->objectives[0]->transform == wire::ObjectiveTransform::Auto);
+    CHECK_FALSE(back->objectives[0]->reference.has_value());
+    CHECK_FALSE(back->objectives[0]->reference_baseline);
+    CHECK(check(back.value()));
+  }
+}
+
 TEST_CASE("spec: design-space size limits name their field", "[spec]") {
   Config config;
   config.max_factors = 3;
@@ -340,4 +415,46 @@ TEST_CASE("spec: a stored spec is checked again, without blobs, budgets or warm 
   wire::StudySpecT bad_enum = external_spec(5);
   bad_enum.factors[1]->kind = static_cast<wire::FactorKind>(77);
   CHECK(validate_stored_spec(bad_enum, config).field() == "spec.factors[1].kind");
+}
+
+TEST_CASE("spec: settings.glue names tasks by held blobs, bounded, each field named",
+          "[spec][glue]") {
+  const std::string task(64, 'c');
+  wire::StudySpecT distill = distill_spec(kTeacher, kCorpus);
+  auto glue = [&](const std::string& inner) {
+    distill.settings_json = R"({"glue": )" + inner + "}";
+    return check(distill);
+  };
+  CHECK(glue(R"({"tasks": {"kjv-testament": ")" + task +
+             R"("}, "epochs": 2, "max_seq_len": 48, "learning_rate": 0.001, "threads": 1,
+                "pooling": "mean", "seed": 3})"));
+  CHECK(glue(R"([1])").field() == "spec.settings_json.glue");
+  CHECK(glue(R"({})").field() == "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {}})").field() == "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {"a b": ")" + task + R"("}})").field() ==
+        "spec.settings_json.glue.tasks");
+  CHECK(glue(R"({"tasks": {"kjv": "abc"}})").field() == "spec.settings_json.glue.tasks.kjv");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "epochs": 0})").field() ==
+        "spec.settings_json.glue.epochs");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "dropout": 1})").field() ==
+        "spec.settings_json.glue.dropout");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "pooling": "max"})").field() ==
+        "spec.settings_json.glue.pooling");
+  CHECK(glue(R"({"tasks": {"kjv": ")" + task + R"("}, "model": "teacher"})").field() ==
+        "spec.settings_json.glue.model");
+  std::string many = R"({"tasks": {)";
+  for (int i = 0; i < 17; ++i)
+    many += (i ? "," : "") + ("\"t" + std::to_string(i) + "\": \"" + task + "\"");
+  CHECK(glue(many + "}}").field() == "spec.settings_json.glue.tasks");
+  // The task blobs must be held (not re-checked for a stored spec).
+  distill.settings_json = R"({"glue": {"tasks": {"kjv": ")" + task + R"("}}})";
+  auto held = [&](const std::string& d) { return d != task; };
+  Status missing = check(distill, held);
+  CHECK(missing.code() == Code::kNotFound);
+  CHECK(missing.field() == "spec.settings_json.glue.tasks.kjv");
+  CHECK(validate_stored_spec(distill, Config{}));
+  // Only a Distill study fine-tunes.
+  wire::StudySpecT external = external_spec(5);
+  external.settings_json = distill.settings_json;
+  CHECK(check(external).field() == "spec.settings_json.glue");
 }

@@ -179,3 +179,29 @@ TEST_CASE("student arch: sizes beyond the limits are refused, costs never overfl
   CHECK(huge.num_blocks == 0);
   CHECK(validate(huge).code() == Code::kInvalidArgument);
 }
+
+TEST_CASE("read_student_settings: the one reader of settings.student", "[student_arch]") {
+  StudentArch a;
+  auto student = nlohmann::json::parse(
+      R"({"vocab_size": 238, "max_positions": 64, "embedding_size": 16, "trigram_input": true,
+          "num_blocks": 3})");
+  REQUIRE(read_student_settings(student, a));
+  CHECK(a.vocab_size == 238);
+  CHECK(a.max_positions == 64);
+  CHECK(a.type_vocab_size == 2);  // left out: kept
+  CHECK(a.embedding_size == 16);
+  CHECK(a.trigram_input);
+  CHECK(a.num_blocks == 0);  // a factor, not a setting
+
+  StudentArch b;
+  Status bad = read_student_settings(nlohmann::json::parse(R"({"vocab_size": 30.5})"), b, "s.");
+  CHECK(bad.code() == Code::kInvalidArgument);
+  CHECK(bad.field() == "s.vocab_size");
+  CHECK(b.vocab_size == 30522);
+  Status big =
+      read_student_settings(nlohmann::json::parse(R"({"type_vocab_size": 4294967296})"), b);
+  CHECK(big.field() == "settings.student.type_vocab_size");
+  Status option = read_student_settings(nlohmann::json::parse(R"({"trigram_input": 1})"), b);
+  CHECK(option.field() == "settings.student.trigram_input");
+  CHECK(read_student_settings(nlohmann::json::array(), b));  // not an object: nothing read
+}

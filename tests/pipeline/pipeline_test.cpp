@@ -11,9 +11,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "../support/process.hpp"
 #include "autodistill/client.hpp"
@@ -50,14 +54,18 @@ std::string slurp(const fs::path& p) {
 }
 
 // The micro teacher (1 layer, 32 wide) and its generated corpus, made once
-// per build directory: the tool is deterministic for the same flags.
+// per build directory: the tool is deterministic for the same flags. ctest
+// runs the pipeline cases in parallel, so each process builds into its own
+// staging directory and renames it into place; a loser of that race keeps
+// the winner's (identical) files and drops its own.
 fs::path micro_teacher() {
   const fs::path dir = AUTODISTILL_PIPELINE_CACHE;
   if (fs::exists(dir / "model.safetensors") && fs::exists(dir / "corpus.txt")) return dir;
-  fs::remove_all(dir);
+  const fs::path staging = dir.string() + ".staging-" + std::to_string(::getpid());
+  fs::remove_all(staging);
   Process tool = Process::spawn({AUTODISTILL_MAKE_TEACHER_PATH,
                                  "--out",
-                                 dir.string(),
+                                 staging.string(),
                                  "--documents",
                                  "150",
                                  "--layers",
@@ -80,8 +88,17 @@ fs::path micro_teacher() {
                                  "1",
                                  "--seed",
                                  "0"},
-                                (dir.string() + ".log"));
+                                (staging.string() + ".log"));
   REQUIRE(tool.wait(120s) == 0);
+  std::error_code ec;
+  fs::rename(staging, dir, ec);  // atomic; fails only if another process won
+  if (ec && !fs::exists(dir / "corpus.txt")) {
+    fs::remove_all(dir);  // a partial directory left by an older build of this test
+    fs::rename(staging, dir, ec);
+  }
+  if (ec) fs::remove_all(staging);
+  REQUIRE(fs::exists(dir / "model.safetensors"));
+  REQUIRE(fs::exists(dir / "corpus.txt"));
   return dir;
 }
 
@@ -166,12 +183,12 @@ class Cluster {
 
 // The CLI as the pipeline runs it, in the background; stdout to `out`.
 Process start_distill(const std::string& endpoint, const fs::path& teacher, const fs::path& dir,
-                      const fs::path& out) {
+                      const fs::path& out, const std::string& extra = " --budget 3") {
   const std::string command =
       std::string(AUTODISTILL_CLI_PATH) + " --json --endpoint " + endpoint + " distill --teacher " +
       teacher.string() + " --corpus " + (teacher / "corpus.txt").string() + " --space " +
-      (dir / "space.json").string() + " --budget 3 --select pareto:1 --out " +
-      (dir / "out").string() + " --wait >" + out.string() + " 2>>" + (dir / "cli.err").string();
+      (dir / "space.json").string() + extra + " --select pareto:1 --out " + (dir / "out").string() +
+      " --wait >" + out.string() + " 2>>" + (dir / "cli.err").string();
   return Process::spawn({"/bin/sh", "-c", command}, (dir / "cli.log").string());
 }
 
@@ -324,5 +341,97 @@ TEST_CASE(
   auto studies = client.list(0);
   REQUIRE(studies);
   CHECK(studies->size() == 1);
+  fs::remove_all(dir);
+}
+
+// Issue #12 item 5: a study that names a GLUE task fine-tunes the teacher,
+// the baseline (distilled regularly for the table) and each delivered
+// student on it (Finetune trials run by the same distillation worker), keeps
+// going across a daemon restart in the middle of the fine-tuning, and its
+// report shows the GLUE table.
+TEST_CASE("pipeline: --glue-task fine-tunes teacher, baseline and students, report has the table",
+          "[glue]") {
+  const fs::path teacher = micro_teacher();
+  const fs::path task = fs::path(AUTODISTILL_FINETUNE_FIXTURE_DIR) / "tasks" / "kjv-testament";
+  REQUIRE(fs::exists(task / "train.tsv"));
+  const fs::path dir =
+      fs::temp_directory_path() / ("autodistill-pipeline-glue-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  nlohmann::json space = nlohmann::json::parse(kSpace);
+  space["settings"]["glue"] = {{"epochs", 1},       {"max_train_examples", 64}, {"batch_size", 16},
+                               {"max_seq_len", 32}, {"learning_rate", 1e-3},    {"threads", 1}};
+  std::ofstream(dir / "space.json") << space.dump();
+  Cluster cluster(dir);
+
+  Process cli = start_distill(cluster.client_endpoint(), teacher, dir, dir / "glue.jsonl",
+                              " --budget 2 --glue-task " + task.string());
+  ClientOptions options;
+  options.endpoint = cluster.client_endpoint();
+  options.request_timeout_ms = 500;
+  Client client(options);
+  // Restart the daemon (SIGKILL) once the first Finetune trial exists.
+  bool restarted = false;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (!restarted && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    auto studies = client.list(1);
+    if (!studies || studies->empty()) continue;
+    auto details = client.get(studies->front().study_id, true);
+    if (!details) continue;
+    for (const TrialInfo& t : details->trials) {
+      if (t.kind == TrialKind::kFinetune && !restarted) {
+        cluster.stop_daemon(SIGKILL);
+        cluster.start_daemon();
+        restarted = true;
+      }
+    }
+  }
+  CHECK(restarted);
+  REQUIRE(cli.wait(150s) == 0);
+
+  const nlohmann::json outcome = last_line(dir / "glue.jsonl");
+  INFO(slurp(dir / "glue.jsonl") << slurp(dir / "cli.err") << slurp(dir / "daemon.log"));
+  REQUIRE(outcome.is_object());
+  CHECK(outcome["study"]["state"] == "succeeded");
+  CHECK(outcome["study"]["message"].get<std::string>().find("fine-tuning: ") != std::string::npos);
+  auto details = client.get(outcome["study"]["study_id"].get<uint64_t>(), true);
+  REQUIRE(details);
+  // One Finetune trial per model: the teacher, the baseline (candidate 0)
+  // and every delivered student; all completed, none twice after the restart.
+  std::map<uint32_t, int> finetuned;
+  std::set<uint32_t> delivered;
+  for (const TrialInfo& t : details->trials) {
+    if (t.kind == TrialKind::kRegular && t.state == TrialState::kCompleted) {
+      delivered.insert(t.candidate);
+    }
+    if (t.kind != TrialKind::kFinetune) continue;
+    INFO("trial " << t.trial_id << ": " << t.error.to_string());
+    CHECK(t.state == TrialState::kCompleted);
+    REQUIRE(t.params.size() == 1);
+    CHECK(t.params[0].name == "glue_task");
+    CHECK(t.params[0].category == "kjv-testament");
+    ++finetuned[t.candidate];
+    double accuracy = -1;
+    for (const Metric& m : t.objectives) accuracy = m.name == "accuracy" ? m.value : accuracy;
+    CHECK(accuracy >= 0);
+    CHECK(accuracy <= 1);
+  }
+  CHECK(finetuned[0xFFFFFFFFu] == 1);  // the teacher
+  CHECK(delivered.count(0) == 1);      // the baseline, distilled for the table
+  for (uint32_t c : delivered) CHECK(finetuned[c] == 1);
+  CHECK(finetuned.size() == delivered.size() + 1);
+
+  // The report's GLUE table: teacher, baseline, students, majority class.
+  const std::string report = slurp(outcome["report"].get<std::string>());
+  INFO(report);
+  CHECK(report.find("## Downstream (GLUE-format tasks)") != std::string::npos);
+  CHECK(report.find("| model | parameters | kjv-testament acc / F1 |") != std::string::npos);
+  CHECK(report.find("| teacher | ") != std::string::npos);
+  CHECK(report.find("| baseline (") != std::string::npos);
+  CHECK(report.find("| majority class |  | 0.500 / 0.000 |") != std::string::npos);
+  for (uint32_t c : delivered) {
+    if (c != 0) CHECK(report.find("| student-" + std::to_string(c) + " (") != std::string::npos);
+  }
   fs::remove_all(dir);
 }

@@ -146,7 +146,7 @@ TEST_CASE("autodistill-probe-worker refuses bad flags with exit status 2", "[pro
   for (const auto& extra : bad) runs.push_back(Process::spawn(probe_command(dir, extra), log));
   for (size_t i = 0; i < runs.size(); ++i) {
     INFO(bad[i][0]);
-    CHECK(runs[i].wait(10s) == 2);
+    CHECK(runs[i].wait(60s) == 2);  // six LibTorch start-ups at once: slow on a loaded machine
   }
   CHECK_THAT(read_file(log), Catch::Contains("one trial at a time"));
 }

@@ -2,13 +2,13 @@
 
 #include <catch2/catch.hpp>
 
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/worker/worker_flags.hpp"
 
 namespace {
 
 using namespace autodistill;
-using worker::FlagParser;
+using autodistill::FlagParser;
 using worker::WorkerFlags;
 
 }  // namespace

@@ -16,10 +16,7 @@
 #include <vector>
 
 #include "autodistill/worker/builtin_evaluators.hpp"
-#include "autodistill/worker/flag_parser.hpp"
-#include "autodistill/worker/pull_worker.hpp"
-#include "autodistill/worker/run_until_signal.hpp"
-#include "autodistill/worker/worker_flags.hpp"
+#include "autodistill/worker/worker_main.hpp"
 
 namespace {
 
@@ -78,67 +75,38 @@ class TestEvaluator : public Evaluator {
 }  // namespace
 
 int main(int argc, char** argv) {
-  block_stop_signals();
-
-  WorkerFlags flags;
-  flags.options.role = wire::Role::External;
-  flags.options.software_version = "autodistill-test-worker";
   std::string builtin = "quadratic";
   uint64_t delay_ms = 0;
   std::string log_path;
-  FlagParser parser(kUsage);
-  add_worker_flags(parser, flags);
-  parser.add("role", "ROLE", "distill | probe | external (default external).",
-             [&flags](const std::string& v) {
-               auto role = parse_role(v);
-               if (!role) return role.status();
-               flags.options.role = role.value();
-               return Status::ok();
-             });
-  parser.add("builtin", "NAME", "quadratic | sleep:MS (default quadratic).",
-             [&builtin](const std::string& v) {
-               builtin = v;
-               return Status::ok();
-             });
-  parser.add("result-delay-ms", "MS",
-             "Wait this long (interruptibly) before evaluating each trial (default 0).",
-             [&delay_ms](const std::string& v) {
-               auto n = parse_uint(v, 0, std::numeric_limits<uint32_t>::max());
-               if (!n) return n.status();
-               delay_ms = n.value();
-               return Status::ok();
-             });
-  parser.add("log", "FILE", "Append \"trial_id attempt\" to FILE for every finished trial.",
-             [&log_path](const std::string& v) {
-               log_path = v;
-               return Status::ok();
-             });
-
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  std::unique_ptr<Evaluator> inner;
-  if (parsed) {
-    auto made = make_builtin_evaluator(builtin);
-    if (made) {
-      inner = std::move(made.value());
-    } else {
-      parsed = made.status();
-    }
-  }
-  if (!parsed) {
-    std::fprintf(stderr, "autodistill-test-worker: %s\n", parsed.message().c_str());
-    return 2;
-  }
-  finish_worker_flags(flags);
-  TestEvaluator evaluator(std::move(inner), std::chrono::milliseconds(delay_ms), log_path);
-  PullWorker worker(flags.options, evaluator);
-  Status status = run_until_signal(worker);
-  if (!status) {
-    std::fprintf(stderr, "autodistill-test-worker: %s\n", status.to_string().c_str());
-    return 1;
-  }
-  return 0;
+  WorkerProgram program;
+  program.name = "autodistill-test-worker";
+  program.any_role = true;
+  program.usage = kUsage;
+  program.add_flags = [&](FlagParser& parser) {
+    parser.add("builtin", "NAME", "quadratic | sleep:MS (default quadratic).",
+               [&builtin](const std::string& v) {
+                 builtin = v;
+                 return Status::ok();
+               });
+    parser.add("result-delay-ms", "MS",
+               "Wait this long (interruptibly) before evaluating each trial (default 0).",
+               [&delay_ms](const std::string& v) {
+                 auto n = parse_uint(v, 0, std::numeric_limits<uint32_t>::max());
+                 if (!n) return n.status();
+                 delay_ms = n.value();
+                 return Status::ok();
+               });
+    parser.add("log", "FILE", "Append \"trial_id attempt\" to FILE for every finished trial.",
+               [&log_path](const std::string& v) {
+                 log_path = v;
+                 return Status::ok();
+               });
+  };
+  program.make_evaluator = [&](WorkerFlags&) -> Result<std::unique_ptr<Evaluator>> {
+    auto inner = make_builtin_evaluator(builtin);
+    if (!inner) return Status(Code::kInvalidArgument, inner.status().message(), "--builtin");
+    return std::unique_ptr<Evaluator>(std::make_unique<TestEvaluator>(
+        std::move(inner.value()), std::chrono::milliseconds(delay_ms), log_path));
+  };
+  return run_worker_main(argc, argv, program);
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -144,6 +145,51 @@ TEST_CASE("autodistill-worker evaluates with an exec command and exits 0 on SIGT
   CHECK(child.wait(5s) == 0);
   CHECK(std::chrono::steady_clock::now() - stopped < 1500ms);
   CHECK(daemon.next<wire::ByeT>(2s));
+}
+
+TEST_CASE("autodistill-worker: --version, --log-level, and a level and UTC time on each line",
+          "[workers][binary]") {
+  TempDir dir;
+  Child version(AUTODISTILL_WORKER_BIN, {"--version"}, dir.path() / "v.log");
+  CHECK(version.wait(5s) == 0);
+  Child bad(AUTODISTILL_WORKER_BIN,
+            {"--study", "1", "--builtin", "quadratic", "--log-level", "loud"},
+            dir.path() / "bad.log");
+  CHECK(bad.wait(5s) == 2);
+  CHECK_THAT(read_file(dir.path() / "bad.log"), Catch::Contains("(field: --log-level)"));
+
+  FakeDaemon daemon;
+  Child child(AUTODISTILL_WORKER_BIN,
+              {"--endpoint", daemon.endpoint(), "--study", "7", "--worker-id", "log-worker",
+               "--cache-dir", (dir.path() / "cache").string(), "--builtin", "quadratic"},
+              dir.path() / "worker.log");
+  REQUIRE(daemon.next<wire::HelloT>(5s));
+  daemon.welcome(100, 3, 5000, 1 << 20);
+  REQUIRE(daemon.next<wire::PullT>(2s));
+  child.signal(SIGTERM);
+  CHECK(child.wait(5s) == 0);
+  const std::string log = read_file(dir.path() / "worker.log");
+  INFO(log);
+  // <6>2026-12-03T11:40:32.123Z info autodistill-worker: [log-worker] session established ...
+  const std::regex line(R"(<6>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info autodistill-worker: )"
+                        R"(\[log-worker\] session established with .*)");
+  bool found = false;
+  std::istringstream lines(log);
+  for (std::string l; std::getline(lines, l);) found = found || std::regex_match(l, line);
+  CHECK(found);
+
+  // --log-level warn drops the info lines.
+  FakeDaemon quiet_daemon;
+  Child quiet(AUTODISTILL_WORKER_BIN,
+              {"--endpoint", quiet_daemon.endpoint(), "--study", "7", "--cache-dir",
+               (dir.path() / "cache").string(), "--builtin", "quadratic", "--log-level", "warn"},
+              dir.path() / "quiet.log");
+  REQUIRE(quiet_daemon.next<wire::HelloT>(5s));
+  quiet_daemon.welcome(100, 3, 5000, 1 << 20);
+  REQUIRE(quiet_daemon.next<wire::PullT>(2s));
+  quiet.signal(SIGTERM);
+  CHECK(quiet.wait(5s) == 0);
+  CHECK(read_file(dir.path() / "quiet.log").find("session established") == std::string::npos);
 }
 
 TEST_CASE(

@@ -2,17 +2,13 @@
 // of the studies it names with a command (--exec, any language, JSON on
 // stdin/stdout) or a built-in test function (--builtin). docs/worker.md.
 
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "autodistill/worker/builtin_evaluators.hpp"
 #include "autodistill/worker/exec_evaluator.hpp"
-#include "autodistill/worker/flag_parser.hpp"
-#include "autodistill/worker/pull_worker.hpp"
-#include "autodistill/worker/run_until_signal.hpp"
-#include "autodistill/worker/worker_flags.hpp"
+#include "autodistill/worker/worker_main.hpp"
 
 namespace {
 
@@ -61,75 +57,40 @@ daemon rejected it), 2 for bad flags.)";
 }  // namespace
 
 int main(int argc, char** argv) {
-  block_stop_signals();
-
-  WorkerFlags flags;
-  flags.options.role = wire::Role::External;
-  flags.options.software_version = "autodistill-worker " AUTODISTILL_VERSION;
   std::string exec;
   std::string builtin;
-  FlagParser parser(kUsage);
-  add_worker_flags(parser, flags);
-  parser.add("role", "ROLE",
-             "external, the only role this worker serves (accepted for uniform\n"
-             "service files; the distill and probe workers are their own executables).",
-             [](const std::string& v) {
-               if (v != "external") {
-                 return Status(
-                     Code::kInvalidArgument,
-                     "autodistill-worker serves only the external role, not \"" + v + "\"");
-               }
-               return Status::ok();
-             });
-  parser.add("exec", "CMD", "Evaluate each trial with CMD (see above).",
-             [&exec](const std::string& v) {
-               if (v.empty()) return Status(Code::kInvalidArgument, "needs a command");
-               exec = v;
-               return Status::ok();
-             });
-  parser.add("builtin", "NAME",
-             "Evaluate each trial with a built-in function: quadratic | sleep:MS.",
-             [&builtin](const std::string& v) {
-               builtin = v;
-               return Status::ok();
-             });
-
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && exec.empty() == builtin.empty()) {
-    parsed = Status(Code::kInvalidArgument, "give exactly one of --exec and --builtin", "--exec");
-  }
-  if (parsed && flags.options.studies.empty()) {
-    parsed = Status(Code::kInvalidArgument, "--study is required (at least one)", "--study");
-  }
-  std::unique_ptr<Evaluator> evaluator;
-  if (parsed) {
-    if (!exec.empty()) {
-      evaluator = std::make_unique<ExecEvaluator>(exec);
-    } else {
-      auto made = make_builtin_evaluator(builtin);
-      if (made) {
-        evaluator = std::move(made.value());
-      } else {
-        parsed = Status(Code::kInvalidArgument, made.status().message(), "--builtin");
-      }
+  WorkerProgram program;
+  program.name = "autodistill-worker";
+  program.role = wire::Role::External;
+  program.usage = kUsage;
+  program.add_flags = [&](FlagParser& parser) {
+    parser.add("exec", "CMD", "Evaluate each trial with CMD (see above).",
+               [&exec](const std::string& v) {
+                 if (v.empty()) return Status(Code::kInvalidArgument, "needs a command");
+                 exec = v;
+                 return Status::ok();
+               });
+    parser.add("builtin", "NAME",
+               "Evaluate each trial with a built-in function: quadratic | sleep:MS.",
+               [&builtin](const std::string& v) {
+                 builtin = v;
+                 return Status::ok();
+               });
+  };
+  program.check = [&](WorkerFlags& flags) {
+    if (exec.empty() == builtin.empty()) {
+      return Status(Code::kInvalidArgument, "give exactly one of --exec and --builtin", "--exec");
     }
-  }
-  if (!parsed) {
-    std::fprintf(stderr, "autodistill-worker: %s\n(see autodistill-worker --help)\n",
-                 parsed.message().c_str());
-    return 2;
-  }
-  finish_worker_flags(flags);
-
-  PullWorker worker(flags.options, *evaluator);
-  Status status = run_until_signal(worker);
-  if (!status) {
-    std::fprintf(stderr, "autodistill-worker: %s\n", status.to_string().c_str());
-    return 1;
-  }
-  return 0;
+    if (flags.options.studies.empty()) {
+      return Status(Code::kInvalidArgument, "--study is required (at least one)", "--study");
+    }
+    return Status::ok();
+  };
+  program.make_evaluator = [&](WorkerFlags&) -> Result<std::unique_ptr<Evaluator>> {
+    if (!exec.empty()) return std::unique_ptr<Evaluator>(std::make_unique<ExecEvaluator>(exec));
+    auto made = make_builtin_evaluator(builtin);
+    if (!made) return Status(Code::kInvalidArgument, made.status().message(), "--builtin");
+    return std::move(made.value());
+  };
+  return run_worker_main(argc, argv, program);
 }

@@ -5,19 +5,20 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "autodistill/log.hpp"
 #include "autodistill/probe/cpu_set.hpp"
 #include "autodistill/probe/landscape.hpp"
 #include "autodistill/probe/probe_evaluator.hpp"
 #include "autodistill/probe/probe_hardware.hpp"
 #include "autodistill/probe/student_model.hpp"
-#include "autodistill/worker/flag_parser.hpp"
-#include "autodistill/worker/pull_worker.hpp"
 #include "autodistill/worker/run_until_signal.hpp"
-#include "autodistill/worker/worker_flags.hpp"
+#include "autodistill/worker/worker_main.hpp"
 
 namespace {
 
@@ -157,13 +158,6 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
     f.out = v;
     return Status::ok();
   });
-  parser.add("role", "ROLE", "probe, the only role this worker serves.", [](const std::string& v) {
-    if (v != "probe") {
-      return Status(Code::kInvalidArgument,
-                    "autodistill-probe-worker serves only the probe role, not \"" + v + "\"");
-    }
-    return Status::ok();
-  });
 }
 
 int fail_flags(const Status& status) {
@@ -191,13 +185,13 @@ int export_landscape(const ProbeFlags& f, const std::string& fingerprint) {
   }
   std::ofstream csv(f.out, std::ios::trunc);
   if (!csv) return fail_flags(Status(Code::kInvalidArgument, "cannot write " + f.out));
-  std::fprintf(stderr, "autodistill-probe-worker: probing %zu points of %s into %s\n",
-               space->size(), f.landscape.c_str(), f.out.c_str());
-  Status status = probe::write_landscape(
-      space.value(), f.probe, probe::student_model_factory(), fingerprint, csv,
-      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+  log_line(LogLevel::kInfo, "probing " + std::to_string(space->size()) + " points of " +
+                                f.landscape + " into " + f.out);
+  Status status =
+      probe::write_landscape(space.value(), f.probe, probe::student_model_factory(), fingerprint,
+                             csv, [](const std::string& line) { log_line(LogLevel::kInfo, line); });
   if (!status) {
-    std::fprintf(stderr, "autodistill-probe-worker: %s\n", status.to_string().c_str());
+    log_line(LogLevel::kError, status.to_string());
     return 1;
   }
   return 0;
@@ -206,69 +200,60 @@ int export_landscape(const ProbeFlags& f, const std::string& fingerprint) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  WorkerFlags flags;
-  flags.options.role = wire::Role::Probe;
-  flags.options.software_version = "autodistill-probe-worker " AUTODISTILL_VERSION;
   ProbeFlags f;
-  FlagParser parser(kUsage);
-  add_worker_flags(parser, flags);
-  add_probe_flags(parser, f);
-
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  f.probe.timing.warmup_time = std::chrono::milliseconds(f.warmup_ms);
-  f.probe.timing.max_time = std::chrono::milliseconds(f.max_time_ms);
-  f.probe.timing.max_total_time = std::chrono::milliseconds(f.max_total_ms);
-  f.probe.timing.max_scaled_total_time = std::chrono::milliseconds(f.max_scaled_total_ms);
-  if (parsed) {
+  std::vector<int> cpus;
+  wire::HardwareT hardware;
+  WorkerProgram program;
+  program.name = "autodistill-probe-worker";
+  program.role = wire::Role::Probe;
+  program.usage = kUsage;
+  program.add_flags = [&f](FlagParser& parser) { add_probe_flags(parser, f); };
+  program.check = [&](WorkerFlags& flags) {
+    f.probe.timing.warmup_time = std::chrono::milliseconds(f.warmup_ms);
+    f.probe.timing.max_time = std::chrono::milliseconds(f.max_time_ms);
+    f.probe.timing.max_total_time = std::chrono::milliseconds(f.max_total_ms);
+    f.probe.timing.max_scaled_total_time = std::chrono::milliseconds(f.max_scaled_total_ms);
     if (Status s = probe::validate(f.probe.timing); !s) {
-      parsed = Status(Code::kInvalidArgument, "timing: " + s.message(), s.field());
+      return Status(Code::kInvalidArgument, "timing: " + s.message(), s.field());
     }
-  }
-  if (parsed && flags.options.slots != 1) {
-    parsed = Status(Code::kInvalidArgument,
+    if (flags.options.slots != 1) {
+      return Status(Code::kInvalidArgument,
                     "a probe worker measures one trial at a time (--slots 1); run one probe "
                     "worker per host",
                     "--slots");
-  }
-  if (parsed && !flags.options.studies.empty()) {
-    parsed = Status(Code::kInvalidArgument,
+    }
+    if (!flags.options.studies.empty()) {
+      return Status(Code::kInvalidArgument,
                     "--study is for external workers; probe trials are routed by --tag", "--study");
-  }
-  if (parsed && f.landscape.empty() != f.out.empty()) {
-    parsed = Status(Code::kInvalidArgument, "--landscape and --out go together", "--out");
-  }
-  if (!parsed) return fail_flags(parsed);
-
-  // Pin before LibTorch starts its thread pools, so they inherit the mask.
-  std::vector<int> cpus = probe::allowed_cpus();
-  if (!f.cpus.empty()) {
-    cpus = probe::parse_cpu_list(f.cpus).value();
-    if (Status s = probe::pin_process_to_cpus(cpus); !s) return fail_flags(s);
-  }
-  f.probe.max_threads = static_cast<int>(cpus.size());
-  const wire::HardwareT hardware = probe::describe_probe_host(flags.tag, cpus);
-  std::fprintf(stderr,
-               "autodistill-probe-worker: CPUs %s (%u cores), lock %s, LibTorch %s%s%s, "
-               "fingerprint %s\n",
-               probe::format_cpu_list(cpus).c_str(), hardware.cores, f.probe.lock_path.c_str(),
-               hardware.torch_version.c_str(), hardware.accelerator.empty() ? "" : ", ",
-               hardware.accelerator.c_str(), hardware.fingerprint.c_str());
-
-  if (!f.landscape.empty()) return export_landscape(f, hardware.fingerprint);
-
-  block_stop_signals();
-  finish_worker_flags(flags);
-  flags.options.hardware = hardware;
-  probe::ProbeEvaluator evaluator(f.probe, probe::student_model_factory(), hardware.fingerprint);
-  PullWorker worker(flags.options, evaluator);
-  Status status = run_until_signal(worker);
-  if (!status) {
-    std::fprintf(stderr, "autodistill-probe-worker: %s\n", status.to_string().c_str());
-    return 1;
-  }
-  return 0;
+    }
+    if (f.landscape.empty() != f.out.empty()) {
+      return Status(Code::kInvalidArgument, "--landscape and --out go together", "--out");
+    }
+    // Pin before LibTorch starts its thread pools, so they inherit the mask.
+    cpus = probe::allowed_cpus();
+    if (!f.cpus.empty()) {
+      cpus = probe::parse_cpu_list(f.cpus).value();
+      if (Status s = probe::pin_process_to_cpus(cpus); !s) return s;
+    }
+    f.probe.max_threads = static_cast<int>(cpus.size());
+    return Status::ok();
+  };
+  program.other_mode = [&](WorkerFlags& flags) -> std::optional<int> {
+    hardware = probe::describe_probe_host(flags.tag, cpus);
+    log_line(LogLevel::kInfo,
+             "CPUs " + probe::format_cpu_list(cpus) + " (" + std::to_string(hardware.cores) +
+                 " cores), lock " + f.probe.lock_path.string() + ", LibTorch " +
+                 hardware.torch_version +
+                 (hardware.accelerator.empty() ? "" : ", " + hardware.accelerator) +
+                 ", fingerprint " + hardware.fingerprint);
+    if (f.landscape.empty()) return std::nullopt;
+    unblock_stop_signals();  // SIGINT ends the export; the rows so far are flushed
+    return export_landscape(f, hardware.fingerprint);
+  };
+  program.describe_hardware = [&](WorkerFlags& flags) { flags.options.hardware = hardware; };
+  program.make_evaluator = [&](WorkerFlags&) -> Result<std::unique_ptr<Evaluator>> {
+    return std::unique_ptr<Evaluator>(std::make_unique<probe::ProbeEvaluator>(
+        f.probe, probe::student_model_factory(), hardware.fingerprint));
+  };
+  return run_worker_main(argc, argv, program);
 }

@@ -68,6 +68,12 @@ struct DistillOptions {
   BaselineChoice baseline_choice = BaselineChoice::kDefault;
   // The baseline when baseline_choice is kGiven.
   std::vector<ParamValue> baseline;
+  // The region of interest is what dominates the baseline: every objective's
+  // reference becomes the baseline's measured value (Objective::
+  // reference_baseline), so the search spends its budget on candidates that
+  // beat the baseline on all objectives rather than on the whole front.
+  // Needs a baseline (not kNone).
+  bool beyond_baseline = false;
   // The idempotency key; empty = distill_key() of the uploaded digests and
   // the completed spec.
   std::string idempotency_key;
@@ -75,6 +81,12 @@ struct DistillOptions {
   bool wait = true;
   // Where students and the report go (out_dir/<study id>/), with `wait`.
   std::filesystem::path out_dir = "autodistill-out";
+  // GLUE-format task directories (train.tsv, dev.tsv, task.json, as
+  // autodistill-make-tasks writes them): each is packed, uploaded and named
+  // in settings.glue.tasks by its directory's name, so every delivered
+  // student, the teacher and the baseline are fine-tuned on it (Finetune
+  // trials; docs/glue.md). Other settings.glue options come from the spec.
+  std::vector<std::string> glue_tasks;
   // Where the teacher bundle is packed while it uploads; empty = a fresh
   // directory under the system's temporary directory, removed afterwards.
   std::filesystem::path scratch_dir;
@@ -125,9 +137,16 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
 // Step 5 alone, for a study that already ended: downloads the artifacts of
 // its completed Regular trials into out_dir/<study>/student-<candidate>/
 // (a file already there with the right digest is kept) and writes the
-// report. Used by distill() and `autodistill report`.
+// report. Used by distill().
 Result<DistillOutcome> deliver_students(Client& client, uint64_t study_id,
                                         const std::filesystem::path& out_dir);
+
+// The same into `study_dir` itself (study_dir/student-<candidate>/,
+// study_dir/report.md); with `fetch_students` false only the report is
+// written. Used by `autodistill report ID --out DIR`.
+Result<DistillOutcome> deliver_study(Client& client, uint64_t study_id,
+                                     const std::filesystem::path& study_dir,
+                                     bool fetch_students = true);
 
 // Writes report.md and pareto.svg into `dir` (created if missing).
 Status write_report(const StudyReport& report, const std::filesystem::path& dir);

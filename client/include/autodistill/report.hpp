@@ -19,6 +19,7 @@
 //
 // Thread-safety: pure functions, thread-safe.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,10 +43,33 @@ struct CandidateReport {
   bool dominates_baseline = false;
 };
 
+// One model's result on one GLUE task: its Finetune trial's dev scores.
+struct GlueScore {
+  std::optional<double> accuracy;
+  std::optional<double> f1;  // binary: the positive class's; otherwise the macro-F1
+  bool failed = false;       // the Finetune trial failed (error says why)
+  bool pending = false;      // queued or running
+  std::string error;
+};
+
+// A row of the GLUE table: the teacher, the baseline, a delivered student
+// or the majority class, with a score per task.
+struct GlueRow {
+  std::string label;                        // "teacher", "baseline (candidate 0)", "student-3", ...
+  std::optional<uint32_t> candidate;        // none for the teacher and the majority class
+  std::optional<double> parameters;         // the fine-tuned model's (its trial's `params` metric)
+  std::map<std::string, GlueScore> scores;  // by task name
+};
+
 struct StudyReport {
   StudyInfo study;
   std::vector<CandidateReport> candidates;  // by candidate index
   std::optional<size_t> baseline;           // index into candidates, when evaluated
+  // The GLUE step (settings.glue): the study's task names, sorted, and the
+  // rows teacher, baseline, students by candidate, majority class. Empty
+  // without Finetune trials.
+  std::vector<std::string> glue_tasks;
+  std::vector<GlueRow> glue;
 
   const CandidateReport* baseline_row() const {
     return baseline ? &candidates[*baseline] : nullptr;
@@ -64,8 +88,14 @@ std::string architecture_label(const std::vector<ParamValue>& params);
 // candidate dominates it.
 std::string report_table(const StudyReport& report);
 
-// report.md: the study, the same table in Markdown, the chosen students and
-// a reference to pareto.svg.
+// The GLUE table in Markdown (a row per model, a column "acc / F1" per
+// task, failed trials shown as "failed"), with its footnote; "" when the
+// study has no Finetune trials. report_table() and report_markdown() end
+// with it.
+std::string glue_table(const StudyReport& report);
+
+// report.md: the study, the same table in Markdown, the chosen students,
+// the GLUE table and a reference to pareto.svg.
 std::string report_markdown(const StudyReport& report);
 
 // pareto.svg: a self-contained SVG, flash accuracy (y) against measured

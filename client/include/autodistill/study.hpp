@@ -52,9 +52,25 @@ struct Factor {
   friend bool operator==(const Factor&, const Factor&) = default;
 };
 
+// How the daemon's BO engine models an objective's values. kAuto (the
+// default, and what a spec without "transform" means): log for names
+// containing "latency" and for params / flops, identity otherwise. kLog
+// needs values > 0: a reference <= 0 is refused at submit, and a trial that
+// reports a value <= 0 fails.
+enum class ObjectiveTransform : uint8_t { kAuto = 0, kNone = 1, kLog = 2 };
+
 struct Objective {
   std::string name;
   Direction direction = Direction::kMinimize;
+  ObjectiveTransform transform = ObjectiveTransform::kAuto;
+  // The region of interest: hypervolume (what the search maximizes) counts
+  // only beyond the reference of every objective that has one. nullopt: the
+  // worst observed value minus 10 % of the observed range.
+  std::optional<double> reference = std::nullopt;
+  // Distill studies with a baseline: the reference is the baseline's
+  // measured value ("reference": "baseline" in a spec file). Exclusive with
+  // `reference`.
+  bool reference_baseline = false;
 
   friend bool operator==(const Objective&, const Objective&) = default;
 };
@@ -254,6 +270,7 @@ struct WorkerInfo {
 const char* to_string(StudyKind kind);
 const char* to_string(FactorKind kind);
 const char* to_string(Direction direction);
+const char* to_string(ObjectiveTransform transform);
 const char* to_string(StudyState state);
 const char* to_string(TrialKind kind);
 const char* to_string(TrialState state);
@@ -265,6 +282,7 @@ const char* to_string(SelectionRule rule);
 std::optional<StudyKind> parse_study_kind(std::string_view name);
 std::optional<FactorKind> parse_factor_kind(std::string_view name);
 std::optional<Direction> parse_direction(std::string_view name);
+std::optional<ObjectiveTransform> parse_objective_transform(std::string_view name);
 std::optional<SelectionRule> parse_selection_rule(std::string_view name);
 
 // Succeeded, Failed or Cancelled: the study will not change any more.

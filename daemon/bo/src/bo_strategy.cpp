@@ -36,13 +36,17 @@ Eigen::MatrixXd encode_all(const Space& space, const std::vector<Point>& points)
   return U;
 }
 
-// One metric's model for one call: a GP on the residual g - prior(x), where
-// g is the (log-)transformed value and prior the warm-start GP's mean (0
-// without a warm start). z = (g - a) / s is the metric's common scale.
+// One metric's model for one call: a GP on the residual w(g) - prior(x),
+// where g is the (log-)transformed value, w the output warp (output_warp.hpp;
+// the identity for a metric with a warm start) and prior the warm-start GP's
+// mean (0 without a warm start). z = (w(g) - a) / s is the metric's common
+// scale: the GP's and the acquisition's, so hypervolume is measured on the
+// warped scale, where outliers are compressed (docs/bo.md).
 struct MetricModel {
   bool ready = false;
   Gp gp;
   const Gp* prior = nullptr;
+  OutputWarp warp;
   double a = 0.0;
   double s = 1.0;
 
@@ -58,7 +62,7 @@ struct MetricModel {
     gp.predict(U, &m, nullptr);
     return ((prior_g(U).array() + gp.y_mean() + gp.y_std() * m.array() - a) / s).matrix();
   }
-  double z(double g) const { return (g - a) / s; }
+  double z(double g) const { return (warp(g) - a) / s; }
 };
 
 std::vector<std::optional<Gp>> fit_priors(const Engine::Impl& impl) {
@@ -158,6 +162,54 @@ Aggregated thin(Aggregated a, size_t limit) {
   return t;
 }
 
+// The units and (log-)transformed values of a metric's first `count` rows.
+void metric_data(const Engine::Impl& impl, size_t m, size_t count, Eigen::MatrixXd* X,
+                 Eigen::VectorXd* g) {
+  const auto& rows = impl.rows[m];
+  const auto d = static_cast<Eigen::Index>(impl.space.dims());
+  X->resize(d, static_cast<Eigen::Index>(count));
+  g->resize(static_cast<Eigen::Index>(count));
+  for (size_t i = 0; i < count; ++i) {
+    const auto& unit = impl.points[rows[i].point].unit;
+    X->col(static_cast<Eigen::Index>(i)) = Eigen::Map<const Eigen::VectorXd>(unit.data(), d);
+    (*g)[static_cast<Eigen::Index>(i)] = impl.transform(m, rows[i].value);
+  }
+}
+
+// The output warp and hyper-parameters of metric m fitted on its first `s`
+// rows, from the shared cache or fitted now and cached. A pure function of
+// those rows and the config.
+MetricFit fitted(const Engine::Impl& impl, size_t m, size_t s, const Gp* prior) {
+  const uint64_t key = fingerprint(impl, m, s);
+  if (std::optional<MetricFit> cached = impl.cache->find(m, s, key)) return *cached;
+  Eigen::MatrixXd X;
+  Eigen::VectorXd g;
+  metric_data(impl, m, s, &X, &g);
+  MetricFit fit;
+  // Warped: every metric without a warm start and without a measured
+  // constraint. On a constrained metric the warp re-scales the region around
+  // the bound (the hypervolume there) and steered the search out of it (the
+  // table 1 latency-constraint test: 94 % -> 77 % feasible suggestions).
+  const bool constrained =
+      std::any_of(impl.constraints.begin(), impl.constraints.end(),
+                  [&](const ResolvedConstraint& c) { return !c.analytic && c.metric == m; });
+  if (impl.config.bo.warp_outputs && prior == nullptr && !constrained)
+    fit.warp = OutputWarp::fit(std::vector<double>(g.begin(), g.end()));
+  MetricModel residual;
+  residual.prior = prior;
+  Eigen::VectorXd r = g.unaryExpr([&](double v) { return fit.warp(v); }) - residual.prior_g(X);
+  GpFitOptions options;
+  options.random_starts = impl.config.bo.gp_random_starts;
+  options.max_iterations = impl.config.bo.gp_max_iterations;
+  options.seed = hash_combine(impl.config.seed, hash_combine(m, s));
+  Aggregated data = thin(aggregate(impl, m, s, r), impl.config.bo.max_fit_points);
+  fit.hypers = Gp::fit(std::move(data.X), data.r, impl.categorical_mask(), options,
+                       std::move(data.replicates))
+                   .hypers();
+  impl.cache->insert(m, s, key, fit);
+  return fit;
+}
+
 // The metric's model on all its data. With `search`, also the same model
 // (same hyper-parameters, prior and scale) conditioned on an even subset of
 // at most BoOptions::search_model_points distinct points, left not ready
@@ -165,47 +217,34 @@ Aggregated thin(Aggregated a, size_t limit) {
 MetricModel build_model(const Engine::Impl& impl, size_t m,
                         const std::vector<std::optional<Gp>>& priors, MetricModel* search) {
   MetricModel model;
-  const auto& rows = impl.rows[m];
-  const size_t n = rows.size();
+  const size_t n = impl.rows[m].size();
   if (n < 2) return model;
-  const auto d = static_cast<Eigen::Index>(impl.space.dims());
-  Eigen::MatrixXd X(d, static_cast<Eigen::Index>(n));
-  Eigen::VectorXd g(static_cast<Eigen::Index>(n));
-  for (size_t i = 0; i < n; ++i) {
-    const auto& unit = impl.points[rows[i].point].unit;
-    X.col(static_cast<Eigen::Index>(i)) = Eigen::Map<const Eigen::VectorXd>(unit.data(), d);
-    g[static_cast<Eigen::Index>(i)] = impl.transform(m, rows[i].value);
-  }
+  Eigen::MatrixXd X;
+  Eigen::VectorXd g;
+  metric_data(impl, m, n, &X, &g);
   if (priors[m]) model.prior = &*priors[m];
-  const Eigen::VectorXd r = g - model.prior_g(X);
+  const MetricFit fit = fitted(impl, m, impl.hypers_point(n), model.prior);
+  const GpHypers& hypers = fit.hypers;
+  model.warp = fit.warp;
+  const Eigen::VectorXd w = g.unaryExpr([&](double v) { return fit.warp(v); });
+  const Eigen::VectorXd r = w - model.prior_g(X);
   const auto mask = impl.categorical_mask();
-  const size_t s = impl.refit_point(n);
-  const uint64_t key = fingerprint(impl, m, s);
-  std::optional<GpHypers> hypers = impl.cache->find(m, s, key);
-  if (!hypers) {
-    GpFitOptions options;
-    options.random_starts = impl.config.bo.gp_random_starts;
-    options.max_iterations = impl.config.bo.gp_max_iterations;
-    options.seed = hash_combine(impl.config.seed, hash_combine(m, s));
-    Aggregated fit = thin(aggregate(impl, m, s, r), impl.config.bo.max_fit_points);
-    hypers = Gp::fit(std::move(fit.X), fit.r, mask, options, std::move(fit.replicates)).hypers();
-    impl.cache->insert(m, s, key, *hypers);
-  }
   Aggregated all = aggregate(impl, m, n, r);
   const size_t limit = impl.config.bo.search_model_points;
   if (search != nullptr && static_cast<size_t>(all.r.size()) > limit) {
     Aggregated subset = thin(all, limit);
     search->gp =
-        Gp::with_hypers(std::move(subset.X), subset.r, mask, *hypers, std::move(subset.replicates));
+        Gp::with_hypers(std::move(subset.X), subset.r, mask, hypers, std::move(subset.replicates));
     search->ready = true;
   }
-  model.gp = Gp::with_hypers(std::move(all.X), all.r, mask, *hypers, std::move(all.replicates));
-  model.a = g.mean();
-  const double sd = std::sqrt((g.array() - model.a).square().mean());
+  model.gp = Gp::with_hypers(std::move(all.X), all.r, mask, hypers, std::move(all.replicates));
+  model.a = w.mean();
+  const double sd = std::sqrt((w.array() - model.a).square().mean());
   model.s = sd > 1e-12 * std::max(1.0, std::abs(model.a)) ? sd : 1.0;
   model.ready = true;
   if (search != nullptr) {
     search->prior = model.prior;
+    search->warp = model.warp;
     search->a = model.a;
     search->s = model.s;
   }
@@ -294,7 +333,6 @@ class BoContext {
     upper_.assign(k, std::numeric_limits<double>::infinity());
     const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
-      const auto& spec = impl_.config.objectives[j];
       const double sign = impl_.metrics[j].sign;
       double lo = std::numeric_limits<double>::infinity(), hi = -lo;
       for (const auto& row : impl_.rows[j]) {
@@ -302,8 +340,9 @@ class BoContext {
         lo = std::min(lo, y);
         hi = std::max(hi, y);
       }
-      ref_[j] = spec.reference ? sign * models_[j].z(impl_.transform(j, *spec.reference))
-                               : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      const std::optional<double> reference = declared_reference(j);
+      ref_[j] = reference ? sign * models_[j].z(impl_.transform(j, *reference))
+                          : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
       if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
       std::set<size_t> at_best;  // distinct points
       for (const auto& row : impl_.rows[j]) {
@@ -323,6 +362,17 @@ class BoContext {
       const bool bounds_below = (c.comparison == Comparison::kLessEqual) == (info.sign < 0);
       if (bounds_below) ref_[c.metric] = std::max(ref_[c.metric], y);
     }
+  }
+
+  // The reference of objective j in raw units: configured, or measured at
+  // the baseline point; nullopt when neither.
+  std::optional<double> declared_reference(size_t j) const {
+    const ObjectiveSpec& spec = impl_.config.objectives[j];
+    if (spec.reference) return spec.reference;
+    if (!spec.reference_at_baseline) return std::nullopt;
+    auto it = impl_.index.find(*impl_.config.baseline);
+    if (it == impl_.index.end()) return std::nullopt;
+    return impl_.observed(it->second, j);
   }
 
   const Engine::Impl& impl_;
@@ -575,6 +625,19 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
     out.push_back(std::move(*p));
   }
   return out;
+}
+
+void prefit_bo(const Engine::Impl& impl) {
+  const auto& priors = impl.cache->priors([&] { return fit_priors(impl); });
+  for (size_t m = 0; m < impl.metrics.size(); ++m) {
+    const size_t n = impl.rows[m].size();
+    if (n < 2) continue;
+    const Gp* prior = priors[m] ? &*priors[m] : nullptr;
+    // The fit in use now (after a restart it may be missing), then the one
+    // that becomes due with the data of now and is used refit_lag later.
+    fitted(impl, m, impl.hypers_point(n), prior);
+    fitted(impl, m, impl.refit_point(n), prior);
+  }
 }
 
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,

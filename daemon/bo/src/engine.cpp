@@ -60,9 +60,19 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
     if (config.student && analytic_index(o.name) >= 0) {
       return invalid("'" + o.name + "' is an analytic metric, not an objective", base + ".name");
     }
-    if (o.reference && (!std::isfinite(*o.reference) || (o.log_transform && *o.reference <= 0))) {
-      return invalid("reference must be finite (and > 0 for a log-transformed objective)",
+    if (o.reference && !std::isfinite(*o.reference))
+      return invalid("reference must be finite", base + ".reference");
+    if (o.reference && o.log_transform && *o.reference <= 0) {
+      return invalid("'" + o.name + "' is log-transformed: its reference must be > 0",
                      base + ".reference");
+    }
+    if (o.reference_at_baseline && o.reference) {
+      return invalid("a reference value and the baseline's are exclusive",
+                     base + ".reference_baseline");
+    }
+    if (o.reference_at_baseline && !config.baseline) {
+      return invalid("a reference at the baseline needs a baseline point",
+                     base + ".reference_baseline");
     }
     impl->metrics.push_back({o.name, o.log_transform, o.maximize ? 1.0 : -1.0});
   }
@@ -151,11 +161,19 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   if (bo.gp_max_iterations < 1) return invalid("must be >= 1", "bo.gp_max_iterations");
   if (!(bo.refit_growth > 1.0)) return invalid("must be > 1", "bo.refit_growth");
   if (bo.max_fit_points < 2) return invalid("must be >= 2", "bo.max_fit_points");
+  if (!(bo.refit_lag >= 0.0 && bo.refit_lag < 1.0))
+    return invalid("must be in [0, 1)", "bo.refit_lag");
   if (bo.evolution_population < 2) return invalid("must be >= 2", "bo.evolution_population");
   if (bo.evolution_generations < 1) return invalid("must be >= 1", "bo.evolution_generations");
   if (bo.search_model_points < 2) return invalid("must be >= 2", "bo.search_model_points");
   if (bo.scalarization_weights < 1) return invalid("must be >= 1", "bo.scalarization_weights");
   if (bo.scalarization_samples < 1) return invalid("must be >= 1", "bo.scalarization_samples");
+
+  if (config.baseline) {
+    Status s = impl->space.check(*config.baseline, "baseline");
+    if (!s) return s;
+    config.baseline = impl->space.canonical(*config.baseline);
+  }
 
   // Warm start.
   for (size_t i = 0; i < config.warm_start.size(); ++i) {
@@ -293,6 +311,13 @@ size_t Engine::Impl::refit_point(size_t count) const {
   }
 }
 
+size_t Engine::Impl::hypers_point(size_t count) const {
+  const size_t dense = std::max<size_t>(2, config.bo.refit_every_until);
+  if (count <= dense) return refit_point(count);
+  const auto lag = static_cast<size_t>(config.bo.refit_lag * static_cast<double>(count));
+  return refit_point(std::max(dense, count - std::min(lag, count)));
+}
+
 Result<Point> Engine::Impl::canonical(const Point& p, const std::string& field) const {
   Status s = space.check(p, field);
   if (!s) return s;
@@ -411,6 +436,13 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n, const std::vector<Poi
   for (const auto& p : pending) {
     if (index.count(p) == 0) ++started;
   }
+  // The baseline is evaluated besides the initial design, not instead of its
+  // first point.
+  if (config.baseline && started > 0 &&
+      (index.count(*config.baseline) > 0 ||
+       std::binary_search(pending.begin(), pending.end(), *config.baseline))) {
+    --started;
+  }
   for (const auto& s : points) {
     if (s.failed || complete(s)) excluded.insert(s.point);
   }
@@ -500,6 +532,10 @@ Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& p
 Result<std::vector<double>> Engine::score(const std::vector<Point>& candidates,
                                           const std::vector<Point>& pending) const {
   return impl_->score(candidates, pending);
+}
+
+void Engine::prefit() const {
+  if (impl_->config.algorithm == "bo") prefit_bo(*impl_);
 }
 
 Status Engine::observe(const Point& point_in, const std::map<std::string, double>& values) {

@@ -84,6 +84,10 @@ class Engine::Impl {
   // Rows of the data count at which the hyper-parameters of a metric with
   // `count` rows were last refitted.
   size_t refit_point(size_t count) const;
+  // Rows of the refit whose hyper-parameters a metric with `count` rows
+  // uses: refit_point(count) up to BoOptions::refit_every_until rows, then
+  // the refit point of count - floor(refit_lag * count) (BoOptions::refit_lag).
+  size_t hypers_point(size_t count) const;
   // Canonical form of a valid point, or the error for it.
   Result<Point> canonical(const Point& p, const std::string& field) const;
 
@@ -131,6 +135,7 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
                               CandidateSource& source, Rng& rng);
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,
                              const std::vector<Point>& pending, uint64_t seed);
+void prefit_bo(const Engine::Impl& impl);
 std::optional<Point> firefly_step(const Engine::Impl& impl, size_t step,
                                   const CandidateSource& source, Rng& rng);
 std::optional<Point> nsga2_child(const Engine::Impl& impl, const CandidateSource& source, Rng& rng);

@@ -44,8 +44,12 @@ double log_normal_term(double x, double mu, double sd, double* dx) {
   return -0.5 * z * z;
 }
 
+double log_posterior(const Matern52::Distances& D, const Eigen::VectorXd& y,
+                     const std::vector<char>& categorical, const Eigen::VectorXd& theta,
+                     Eigen::VectorXd* grad, const Eigen::VectorXd& replicates);
+
 struct Objective {
-  const Eigen::MatrixXd& X;
+  const Matern52::Distances& D;
   const Eigen::VectorXd& y;
   const std::vector<char>& categorical;
   const Eigen::VectorXd& replicates;
@@ -54,7 +58,7 @@ struct Objective {
 
   double operator()(const Eigen::VectorXd& theta, Eigen::VectorXd& grad) {
     Eigen::VectorXd g;
-    const double v = gp_log_posterior(X, y, categorical, theta, &g, replicates);
+    const double v = log_posterior(D, y, categorical, theta, &g, replicates);
     if (!std::isfinite(v)) {
       grad.setZero(theta.size());
       return std::numeric_limits<double>::max();
@@ -99,15 +103,24 @@ GpHypers GpHypers::unpack(const Eigen::VectorXd& theta) {
 double gp_log_posterior(const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
                         const std::vector<char>& categorical, const Eigen::VectorXd& theta,
                         Eigen::VectorXd* grad, const Eigen::VectorXd& replicates) {
-  const Eigen::Index d = X.rows();
-  const Eigen::Index n = X.cols();
+  return log_posterior(Matern52::Distances(X, categorical), y, categorical, theta, grad,
+                       replicates);
+}
+
+namespace {
+
+double log_posterior(const Matern52::Distances& D, const Eigen::VectorXd& y,
+                     const std::vector<char>& categorical, const Eigen::VectorXd& theta,
+                     Eigen::VectorXd* grad, const Eigen::VectorXd& replicates) {
+  const auto d = static_cast<Eigen::Index>(categorical.size());
+  const Eigen::Index n = D.size();
   const GpHypers h = GpHypers::unpack(theta);
   const double signal = std::exp(h.log_signal_var);
   const double noise = std::exp(h.log_noise_var);
   const Matern52 kernel(h.log_lengthscales.array().exp(), signal, categorical);
   const Eigen::VectorXd inv_counts =
       replicates.size() == n ? replicates.cwiseInverse().eval() : Eigen::VectorXd::Ones(n).eval();
-  Eigen::MatrixXd K = kernel.gram(X);
+  Eigen::MatrixXd K = kernel.gram(D);
   K.diagonal() += noise * inv_counts;
   Eigen::LLT<Eigen::MatrixXd> llt;
   double jitter = 0.0;
@@ -130,7 +143,7 @@ double gp_log_posterior(const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
   W -= llt.solve(Eigen::MatrixXd::Identity(n, n));
   Eigen::VectorXd d_ell;
   double d_signal = 0.0;
-  kernel.contract_gradient(X, W, &d_ell, &d_signal);
+  kernel.contract_gradient(D, W, &d_ell, &d_signal);
   grad->resize(d + 3);
   grad->head(d) = 0.5 * d_ell;
   (*grad)[d] = 0.5 * d_signal;
@@ -139,6 +152,8 @@ double gp_log_posterior(const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
   *grad += prior_grad;
   return value;
 }
+
+}  // namespace
 
 Gp Gp::with_hypers(Eigen::MatrixXd X, const Eigen::VectorXd& y, std::vector<char> categorical,
                    const GpHypers& hypers, Eigen::VectorXd replicates) {
@@ -182,12 +197,10 @@ Gp Gp::fit(Eigen::MatrixXd X, const Eigen::VectorXd& y, std::vector<char> catego
   param.delta = 1e-7;
   LBFGSpp::LBFGSBSolver<double> solver(param);
 
-  Objective objective{gp.X_,
-                      gp.y_,
-                      categorical,
-                      counts,
-                      std::numeric_limits<double>::infinity(),
-                      Eigen::VectorXd()};
+  const Matern52::Distances distances(gp.X_, categorical);
+  Objective objective{
+      distances,        gp.y_, categorical, counts, std::numeric_limits<double>::infinity(),
+      Eigen::VectorXd()};
   Rng rng(options.seed);
   for (int start = 0; start <= options.random_starts; ++start) {
     Eigen::VectorXd theta = GpHypers::defaults(d).pack();

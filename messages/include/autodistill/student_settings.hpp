@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "autodistill/status.hpp"
 #include "autodistill/student_arch.hpp"
@@ -88,6 +89,34 @@ inline Status apply_student_options(const nlohmann::json& student, StudentArch& 
     if (Status s = set_student_option(arch, key, *it, field_prefix); !s) return s;
   }
   return Status::ok();
+}
+
+// The largest teacher-derived size settings.student may give.
+inline constexpr int64_t kMaxStudentSetting = int64_t{1} << 31;
+
+// The one reader of a settings.student object: the teacher-derived sizes
+// (vocab_size, max_positions, type_vocab_size: positive integers up to
+// 2^31), then the options (apply_student_options), onto `arch`; keys it
+// leaves out keep `arch`'s values. The first bad field: kInvalidArgument
+// naming `field_prefix + key`, `arch` keeping what was read before it. Not
+// an object: nothing is read.
+inline Status read_student_settings(const nlohmann::json& student, StudentArch& arch,
+                                    const std::string& field_prefix = "settings.student.") {
+  if (!student.is_object()) return Status::ok();
+  const std::pair<const char*, int64_t*> sizes[] = {{"vocab_size", &arch.vocab_size},
+                                                    {"max_positions", &arch.max_positions},
+                                                    {"type_vocab_size", &arch.type_vocab_size}};
+  for (const auto& [key, field] : sizes) {
+    auto it = student.find(key);
+    if (it == student.end()) continue;
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
+        it->get<int64_t>() > kMaxStudentSetting) {
+      return Status(Code::kInvalidArgument, "must be a positive integer up to 2^31",
+                    field_prefix + key);
+    }
+    *field = it->get<int64_t>();
+  }
+  return apply_student_options(student, arch, field_prefix);
 }
 
 // Copies the options (not the sizes) of `from` onto `to`.

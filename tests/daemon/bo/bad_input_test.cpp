@@ -115,3 +115,56 @@ TEST_CASE("all-equal and duplicate observations still give distinct new suggesti
     REQUIRE(engine->pareto_indices().size() == seen.size());  // all equal: none dominated
   }
 }
+
+TEST_CASE("references at the baseline: checks, and the measured value as the reference",
+          "[bo][engine]") {
+  EngineConfig c = config_with(2);
+  const Point baseline = {24, 512, 128, 4, 512, 4};
+  SECTION("bad configurations name their field") {
+    c.objectives[0].reference_at_baseline = true;
+    CHECK(validate(c).field() == "objectives[0].reference_baseline");  // no baseline point
+    c.baseline = Point{24, 512, 100, 4, 512, 4};
+    CHECK(validate(c).field() == "baseline[2]");  // not a value of the factor
+    c.baseline = baseline;
+    CHECK(validate(c));
+    c.objectives[0].reference = 70.0;
+    CHECK(validate(c).field() == "objectives[0].reference_baseline");
+    c.objectives[0].reference.reset();
+    c.objectives[1].reference = -1.0;  // latency is log-transformed
+    CHECK(validate(c).field() == "objectives[1].reference");
+  }
+  SECTION("the baseline comes besides the initial design, which still starts at the centre") {
+    c.baseline = baseline;
+    c.objectives[0].reference_at_baseline = true;
+    auto engine = Engine::create(c).value();
+    const Point centre = Space::build(c.space).value().centre();
+    REQUIRE(centre != baseline);
+    REQUIRE(*engine.suggest(1, {baseline}) == std::vector<Point>{centre});  // baseline pending
+    REQUIRE(engine.observe(baseline, {{"accuracy", 70.0}, {"latency_ms", 0.8}}));
+    REQUIRE(*engine.suggest(1) == std::vector<Point>{centre});
+  }
+  SECTION("the baseline's measurements act as given references") {
+    EngineConfig at = c, given = c, none = c;
+    at.baseline = baseline;
+    for (auto& o : at.objectives) o.reference_at_baseline = true;
+    given.objectives[0].reference = 70.0;
+    given.objectives[1].reference = 0.8;
+    auto ea = Engine::create(at).value();
+    auto eg = Engine::create(given).value();
+    auto en = Engine::create(none).value();
+    for (Engine* e : {&ea, &eg, &en}) {
+      REQUIRE(e->observe(baseline, {{"accuracy", 70.0}, {"latency_ms", 0.8}}));
+    }
+    for (const Point& p : spread_points(c, 12)) {
+      const double acc = 60 + p[1] / 64 + p[5], lat = 0.2 + p[1] * p[4] * p[5] / 1e6;
+      for (Engine* e : {&ea, &eg, &en}) {
+        REQUIRE(e->observe(p, {{"accuracy", acc}, {"latency_ms", lat}}));
+      }
+    }
+    const auto sa = ea.suggest(4).value(), sg = eg.suggest(4).value();
+    CHECK(sa == sg);
+    const std::vector<Point> candidates = spread_points(c, 40);
+    CHECK(ea.score(candidates).value() == eg.score(candidates).value());
+    CHECK(ea.score(candidates).value() != en.score(candidates).value());
+  }
+}

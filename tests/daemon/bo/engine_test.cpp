@@ -311,6 +311,38 @@ TEST_CASE("copies share fitted models without mixing up their data", "[bo][engin
   REQUIRE(results[0] == *fresh.suggest(4));
 }
 
+TEST_CASE("prefit computes deferred fits without changing any suggestion", "[bo][engine]") {
+  // Past refit_every_until the engine uses fits made refit_lag of the data
+  // ago; prefit() computes them early (the daemon does so in the
+  // background). A study with prefit() between its calls, one without, a
+  // copy whose prefit() runs concurrently with suggest(), and an engine that
+  // replays the observations at once all suggest the same points.
+  EngineConfig c = table1_config("bo", 4);
+  c.bo.refit_every_until = 10;  // reach the lagged schedule within a few rounds
+  c.bo.refit_growth = 1.15;
+  Engine with = make(c), without = make(c);
+  std::vector<Point> history;
+  for (int i = 0; i < 32; ++i) {
+    const auto a = with.suggest(1);
+    const auto b = without.suggest(1);
+    REQUIRE(a.is_ok());
+    REQUIRE(*a == *b);
+    history.push_back(a->front());
+    REQUIRE(with.observe(a->front(), evaluate(a->front())).is_ok());
+    REQUIRE(without.observe(a->front(), evaluate(a->front())).is_ok());
+    Engine copy = with;
+    std::thread background([&copy] { copy.prefit(); });
+    const auto during = with.suggest(2);
+    background.join();
+    REQUIRE(*during == *without.suggest(2));
+  }
+  Engine replayed = make(c);
+  for (const auto& p : history) REQUIRE(replayed.observe(p, evaluate(p)).is_ok());
+  REQUIRE(*replayed.suggest(3) == *with.suggest(3));
+  c.bo.refit_lag = 1.0;
+  CHECK(validate(c).field() == "bo.refit_lag");
+}
+
 TEST_CASE("the evolutionary search ranks its generations on a subset model", "[bo][engine]") {
   EngineConfig bad = table1_config();
   bad.bo.search_model_points = 1;

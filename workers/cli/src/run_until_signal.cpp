@@ -7,7 +7,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
+
+#include "autodistill/log.hpp"
 
 namespace autodistill::worker {
 
@@ -28,6 +31,11 @@ void block_stop_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+void unblock_stop_signals() {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 Status run_until_signal(PullWorker& worker) {
   const sigset_t set = stop_signals();
   std::atomic<bool> done{false};
@@ -38,8 +46,8 @@ Status run_until_signal(PullWorker& worker) {
       if (sigwait(&set, &sig) != 0) continue;
       if (done.load()) return;  // run() returned; woken by the pthread_kill below
       if (++received == 1) {
-        std::fprintf(stderr, "autodistill-worker: %s received; stopping (again to exit at once)\n",
-                     strsignal(sig));
+        log_line(LogLevel::kInfo,
+                 std::string(strsignal(sig)) + " received; stopping (again to exit at once)");
         worker.stop();
       } else {
         std::_Exit(128 + sig);

@@ -5,17 +5,12 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
-#include <charconv>
-#include <cstdio>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "autodistill/distill/distill_evaluator.hpp"
-#include "autodistill/worker/flag_parser.hpp"
 #include "autodistill/worker/hardware.hpp"
-#include "autodistill/worker/pull_worker.hpp"
-#include "autodistill/worker/run_until_signal.hpp"
-#include "autodistill/worker/worker_flags.hpp"
+#include "autodistill/worker/worker_main.hpp"
 
 namespace {
 
@@ -52,81 +47,59 @@ Exit status: 0 after a clean stop, 1 when the worker failed, 2 for bad flags.)";
 }  // namespace
 
 int main(int argc, char** argv) {
-  block_stop_signals();
-
-  WorkerFlags flags;
-  flags.options.role = wire::Role::Distill;
-  flags.options.software_version = "autodistill-distill-worker " AUTODISTILL_VERSION;
   distill::DistillWorkerOptions options;
-  FlagParser parser(kUsage);
-  add_worker_flags(parser, flags);
-  parser.add("role", "ROLE", "distill, the only role this worker serves.",
-             [](const std::string& v) {
-               return v == "distill" ? Status::ok()
-                                     : Status(Code::kInvalidArgument,
-                                              "autodistill-distill-worker serves only the distill "
-                                              "role, not \"" +
-                                                  v + "\"");
-             });
-  parser.add("threads", "N",
-             "Intra-op threads per trial when the study's settings do not say\n"
-             "(default: hardware threads / slots).",
-             [&options](const std::string& v) {
-               auto n = parse_uint(v, 1, 4096);
-               if (!n) return n.status();
-               options.threads = static_cast<int64_t>(*n);
-               return Status::ok();
-             });
-  parser.add("gang-host", "HOST",
-             "This worker's address for the other ranks of a data-parallel gang:\n"
-             "rank 0's rendezvous store listens on it and gradient connections\n"
-             "bind to it (default 127.0.0.1: every rank on this host).",
-             [&options](const std::string& v) {
-               if (v.empty()) return Status(Code::kInvalidArgument, "--gang-host is empty");
-               options.gang_host = v;
-               return Status::ok();
-             });
-  parser.add("device", "DEVICE",
-             "auto (CUDA when LibTorch sees a GPU), cpu or cuda (default auto).",
-             [&options](const std::string& v) {
-               auto resolved = distill::resolve_device(v);
-               if (!resolved) return resolved.status();
-               options.device = v;
-               return Status::ok();
-             });
-
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && !flags.options.studies.empty()) {
-    parsed = Status(Code::kInvalidArgument, "--study is for External workers", "--study");
-  }
-  if (!parsed) {
-    std::fprintf(stderr,
-                 "autodistill-distill-worker: %s\n(see autodistill-distill-worker --help)\n",
-                 parsed.message().c_str());
-    return 2;
-  }
-  finish_worker_flags(flags);
-  options.slots = flags.options.slots;
-  auto device = distill::resolve_device(options.device);
-  wire::HardwareT& hw = flags.options.hardware;
-  hw.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." +
-                     std::to_string(TORCH_VERSION_MINOR) + "." +
-                     std::to_string(TORCH_VERSION_PATCH);
-  if (device && *device == "cuda") {
-    hw.accelerator = "cuda x" + std::to_string(torch::cuda::device_count());
-  }
-  hw.fingerprint = hardware_fingerprint(hw);
-
-  distill::DistillEvaluator evaluator(options);
-  PullWorker worker(flags.options, evaluator);
-  Status status = run_until_signal(worker);
-  if (!status) {
-    std::fprintf(stderr, "autodistill-distill-worker: %s\n", status.to_string().c_str());
-    return 1;
-  }
-  return 0;
+  WorkerProgram program;
+  program.name = "autodistill-distill-worker";
+  program.role = wire::Role::Distill;
+  program.usage = kUsage;
+  program.add_flags = [&options](FlagParser& parser) {
+    parser.add("threads", "N",
+               "Intra-op threads per trial when the study's settings do not say\n"
+               "(default: hardware threads / slots).",
+               [&options](const std::string& v) {
+                 auto n = parse_uint(v, 1, 4096);
+                 if (!n) return n.status();
+                 options.threads = static_cast<int64_t>(*n);
+                 return Status::ok();
+               });
+    parser.add("gang-host", "HOST",
+               "This worker's address for the other ranks of a data-parallel gang:\n"
+               "rank 0's rendezvous store listens on it and gradient connections\n"
+               "bind to it (default 127.0.0.1: every rank on this host).",
+               [&options](const std::string& v) {
+                 if (v.empty()) return Status(Code::kInvalidArgument, "the host is empty");
+                 options.gang_host = v;
+                 return Status::ok();
+               });
+    parser.add("device", "DEVICE",
+               "auto (CUDA when LibTorch sees a GPU), cpu or cuda (default auto).",
+               [&options](const std::string& v) {
+                 auto resolved = distill::resolve_device(v);
+                 if (!resolved) return resolved.status();
+                 options.device = v;
+                 return Status::ok();
+               });
+  };
+  program.check = [](WorkerFlags& flags) {
+    if (!flags.options.studies.empty()) {
+      return Status(Code::kInvalidArgument, "--study is for External workers", "--study");
+    }
+    return Status::ok();
+  };
+  program.describe_hardware = [&options](WorkerFlags& flags) {
+    wire::HardwareT& hw = flags.options.hardware;
+    hw.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                       std::to_string(TORCH_VERSION_MINOR) + "." +
+                       std::to_string(TORCH_VERSION_PATCH);
+    auto device = distill::resolve_device(options.device);
+    if (device && *device == "cuda") {
+      hw.accelerator = "cuda x" + std::to_string(torch::cuda::device_count());
+    }
+    hw.fingerprint = hardware_fingerprint(hw);
+  };
+  program.make_evaluator = [&options](WorkerFlags& flags) -> Result<std::unique_ptr<Evaluator>> {
+    options.slots = flags.options.slots;
+    return std::unique_ptr<Evaluator>(std::make_unique<distill::DistillEvaluator>(options));
+  };
+  return run_worker_main(argc, argv, program);
 }

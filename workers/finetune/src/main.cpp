@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "autodistill/finetune/finetuner.hpp"
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/flag_parser.hpp"
+#include "autodistill/version.hpp"
 
 namespace {
 
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
   std::string device = "cpu";
   fs::path json_path;
 
-  worker::FlagParser parser(kUsage);
+  autodistill::FlagParser parser(kUsage);
   parser.add("model", "[NAME=]DIR", "A model directory (repeatable); NAME labels its row.",
              [&models](const std::string& v) {
                const size_t eq = v.find('=');
@@ -156,6 +157,10 @@ int main(int argc, char** argv) {
   Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
   if (parsed && parser.help_requested()) {
     std::fputs(parser.usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed && parser.version_requested()) {
+    std::fputs(autodistill::version_line("autodistill-finetune").c_str(), stdout);
     return 0;
   }
   if (parsed && models.empty()) {

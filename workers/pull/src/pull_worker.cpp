@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "autodistill/log.hpp"
 #include "autodistill/wire/blob_transfer.hpp"
 #include "autodistill/wire/codec.hpp"
 #include "autodistill/worker/hardware.hpp"
@@ -110,11 +111,12 @@ struct PullWorker::Impl {
   // never races with its setup.
   Status wake_status;
 
-  void log(const std::string& line) const {
+  // To options.log when set, else the shared logger: "[worker id] line".
+  void log(LogLevel level, const std::string& line) const {
     if (options.log) {
       options.log(line);
-    } else {
-      std::fprintf(stderr, "autodistill-worker[%s]: %s\n", options.worker_id.c_str(), line.c_str());
+    } else if (log_enabled(level)) {
+      log_line(level, "[" + options.worker_id + "] " + line);
     }
   }
 
@@ -231,7 +233,8 @@ Status PullWorker::Impl::loop() {
       stopping = true;
       drain_deadline = now + options.drain_timeout;
       for (auto& [key, trial] : running) trial.ctx->cancel();
-      log("stopping: " + std::to_string(running.size()) + " running trial(s) cancelled");
+      log(LogLevel::kInfo,
+          "stopping: " + std::to_string(running.size()) + " running trial(s) cancelled");
     }
     collect_finished(now);
     if (stopping && running.empty() &&
@@ -245,8 +248,9 @@ Status PullWorker::Impl::loop() {
       disconnect();
       milliseconds delay = backoff.next();
       next_connect = now + delay;
-      log("no message from the daemon for " + std::to_string(silence_limit.count()) +
-          " ms; reconnecting in " + std::to_string(delay.count()) + " ms");
+      log(LogLevel::kWarn, "no message from the daemon for " +
+                               std::to_string(silence_limit.count()) + " ms; reconnecting in " +
+                               std::to_string(delay.count()) + " ms");
     }
     if (state == State::kReady) {
       if (now >= next_heartbeat) {
@@ -324,7 +328,7 @@ void PullWorker::Impl::send(const std::string& frame) {
   // A full queue drops the frame: heartbeats are periodic and the outbox
   // re-sends reports until they are acknowledged.
   if (!socket->send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
-    log("send queue full; a message was dropped");
+    log(LogLevel::kWarn, "send queue full; a message was dropped");
   }
 }
 
@@ -393,7 +397,7 @@ void PullWorker::Impl::receive_all(Clock::time_point now) {
   while (socket && socket->recv(message, zmq::recv_flags::dontwait)) {
     auto envelope = wire::decode(message.data(), message.size());
     if (!envelope) {
-      log("dropped a frame from the daemon: " + envelope.status().to_string());
+      log(LogLevel::kWarn, "dropped a frame from the daemon: " + envelope.status().to_string());
       continue;
     }
     last_heard = now;
@@ -412,7 +416,7 @@ void PullWorker::Impl::handle(wire::EnvelopeT& envelope, Clock::time_point now) 
       Status reason = wire::from_wire(body.AsReject()->error.get());
       fatal = Status(reason.code(), "the daemon rejected this worker: " + reason.message(),
                      reason.field());
-      log(fatal.to_string());
+      log(LogLevel::kError, fatal.to_string());
       break;
     }
     case wire::Message::Assign:
@@ -438,8 +442,8 @@ void PullWorker::Impl::handle(wire::EnvelopeT& envelope, Clock::time_point now) 
       on_error(envelope, now);
       break;
     default:
-      log(std::string("ignored an unexpected ") + wire::message_name(body.type) +
-          " from the daemon");
+      log(LogLevel::kWarn, std::string("ignored an unexpected ") + wire::message_name(body.type) +
+                               " from the daemon");
       break;
   }
 }
@@ -463,9 +467,9 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
   state = State::kReady;
   backoff.reset();
   next_heartbeat = now + heartbeat_period;
-  log("session established with " + options.endpoint + " (heartbeat " + std::to_string(interval) +
-      " ms, liveness " + std::to_string(liveness) + ", lease " + std::to_string(welcome.lease_ms) +
-      " ms)");
+  log(LogLevel::kInfo, "session established with " + options.endpoint + " (heartbeat " +
+                           std::to_string(interval) + " ms, liveness " + std::to_string(liveness) +
+                           ", lease " + std::to_string(welcome.lease_ms) + " ms)");
   if (!stopping && free_slots() > 0) send_pull(free_slots());
   for (const std::string& frame : outbox.take_due(now, Clock::duration::zero())) send(frame);
   send_trial_messages(now);
@@ -474,11 +478,12 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
 void PullWorker::Impl::on_assign(const wire::AssignT& assign, Clock::time_point now) {
   const TrialKey key{assign.trial_id, assign.attempt};
   if (stopping) {
-    log("ignored " + describe(key) + ": the worker is stopping (Bye re-queues it)");
+    log(LogLevel::kInfo,
+        "ignored " + describe(key) + ": the worker is stopping (Bye re-queues it)");
     return;
   }
   if (running.count(key) > 0 || outbox.contains(key)) {
-    log("ignored a repeated Assign for " + describe(key));
+    log(LogLevel::kInfo, "ignored a repeated Assign for " + describe(key));
     return;
   }
   if (free_slots() == 0) {
@@ -497,10 +502,10 @@ void PullWorker::Impl::on_cancel(const wire::CancelT& cancel) {
   if (auto it = running.find(key); it != running.end()) {
     if (!it->second.ctx->cancelled()) {
       it->second.ctx->cancel();
-      log(describe(key) + ": cancelled by the daemon (" + cancel.reason + ")");
+      log(LogLevel::kInfo, describe(key) + ": cancelled by the daemon (" + cancel.reason + ")");
     }
   } else if (outbox.erase(key)) {
-    log(describe(key) + ": cancelled by the daemon; its report is dropped");
+    log(LogLevel::kInfo, describe(key) + ": cancelled by the daemon; its report is dropped");
   }
 }
 
@@ -515,7 +520,8 @@ void PullWorker::Impl::on_gang_address(const wire::GangAddressT& address) {
   const TrialKey key{address.trial_id, address.attempt};
   auto it = running.find(key);
   if (it == running.end()) {
-    log("ignored a GangAddress for " + describe(key) + ", which this worker does not run");
+    log(LogLevel::kWarn,
+        "ignored a GangAddress for " + describe(key) + ", which this worker does not run");
     return;
   }
   it->second.ctx->set_gang_address(address.address);
@@ -531,7 +537,8 @@ void PullWorker::Impl::send_trial_messages(Clock::time_point now) {
       pending.request_id = next_request_id++;
       pending.frame = wire::encode_message(pending.request_id, checkpoint_ref_to_wire(*report));
       pending.sent = Clock::time_point{};
-      log(describe(key) + ": checkpoint at step " + std::to_string(report->step) + " uploaded");
+      log(LogLevel::kInfo,
+          describe(key) + ": checkpoint at step " + std::to_string(report->step) + " uploaded");
     }
     if (!announced.count(key)) {
       if (std::optional<std::string> address = trial.ctx->gang_announcement()) {
@@ -565,8 +572,8 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
   for (auto it = pending_checkpoints.begin(); it != pending_checkpoints.end(); ++it) {
     if (error.code() != Code::kUnknownPeer && envelope.request_id != 0 &&
         it->second.request_id == envelope.request_id) {
-      log(describe(it->first) + ": the daemon refused checkpoint step " +
-          std::to_string(it->second.step) + ": " + error.to_string());
+      log(LogLevel::kWarn, describe(it->first) + ": the daemon refused checkpoint step " +
+                               std::to_string(it->second.step) + ": " + error.to_string());
       pending_checkpoints.erase(it);
       return;
     }
@@ -574,7 +581,8 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
   if (error.code() == Code::kUnknownPeer) {
     // Errors for messages sent before our latest Hello are stale.
     if (state == State::kReady) {
-      log("the daemon does not know this worker (it restarted?); saying Hello again");
+      log(LogLevel::kWarn,
+          "the daemon does not know this worker (it restarted?); saying Hello again");
       send_hello(now);
     }
     return;
@@ -587,11 +595,13 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
                          error.code() == Code::kInternal;
   if (!transient) {
     if (auto key = outbox.erase_request(envelope.request_id)) {
-      log(describe(*key) + ": the daemon refused the report; it is dropped: " + error.to_string());
+      log(LogLevel::kWarn,
+          describe(*key) + ": the daemon refused the report; it is dropped: " + error.to_string());
       return;
     }
   }
-  log("daemon error for request " + std::to_string(envelope.request_id) + ": " + error.to_string());
+  log(LogLevel::kWarn,
+      "daemon error for request " + std::to_string(envelope.request_id) + ": " + error.to_string());
 }
 
 // ---------------------------------------------------------------------------
@@ -631,12 +641,13 @@ void PullWorker::Impl::start_trial(const wire::AssignT& assign, Clock::time_poin
       std::make_unique<TrialContext>(trial_spec_from_assign(assign), dir, std::move(services));
   TrialContext* ctx = trial.ctx.get();
   trial.thread = std::thread([this, key, ctx] { trial_main(key, *ctx); });
-  log(describe(key) + ": started" +
-      (ctx->spec().gang ? " as rank " + std::to_string(ctx->spec().gang->rank) + " of " +
-                              std::to_string(ctx->spec().gang->world_size)
-                        : std::string()) +
-      (ctx->spec().resume ? " from checkpoint step " + std::to_string(ctx->spec().resume->step)
-                          : std::string()));
+  log(LogLevel::kInfo,
+      describe(key) + ": started" +
+          (ctx->spec().gang ? " as rank " + std::to_string(ctx->spec().gang->rank) + " of " +
+                                  std::to_string(ctx->spec().gang->world_size)
+                            : std::string()) +
+          (ctx->spec().resume ? " from checkpoint step " + std::to_string(ctx->spec().resume->step)
+                              : std::string()));
 }
 
 void PullWorker::Impl::trial_main(TrialKey key, TrialContext& ctx) {
@@ -671,13 +682,14 @@ void PullWorker::Impl::collect_finished(Clock::time_point now) {
     pending_checkpoints.erase(key);
     announced.erase(key);
     if (cancelled || !body) {
-      log(describe(key) + ": stopped after cancel; nothing reported");
+      log(LogLevel::kInfo, describe(key) + ": stopped after cancel; nothing reported");
     } else {
       if (const wire::FailureT* failure = body->AsFailure()) {
-        log(describe(key) + ": failed (" + (failure->retryable ? "retryable" : "permanent") +
-            "): " + wire::from_wire(failure->error.get()).to_string());
+        log(LogLevel::kWarn, describe(key) + ": failed (" +
+                                 (failure->retryable ? "retryable" : "permanent") +
+                                 "): " + wire::from_wire(failure->error.get()).to_string());
       } else {
-        log(describe(key) + ": finished");
+        log(LogLevel::kInfo, describe(key) + ": finished");
       }
       report(key, std::move(*body), now);
     }

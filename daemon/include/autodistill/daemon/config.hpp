@@ -103,13 +103,15 @@ struct Config {
   std::string render() const;
 };
 
-// Parses autodistilld's command line: `--config FILE`, `--KEY VALUE`,
-// `--KEY=VALUE` (dashes or underscores), `--print-config`, `--reload PID`,
-// `--help`.
+// Parses autodistilld's command line with the shared FlagParser:
+// `--config FILE`, `--KEY VALUE`, `--KEY=VALUE` (dashes or underscores),
+// `--print-config`, `--reload PID`, `--help`, `--version`. Errors name the
+// flag (`--no-such-key`) or, for a bad value, the config key (`lease_ms`).
 struct CommandLine {
   Config config;
   bool print_config = false;
   bool help = false;
+  bool version = false;
   // `--reload PID`: send SIGHUP to the daemon PID and wait until it reports
   // the reload applied (systemd's ExecReload).
   int reload_pid = 0;

@@ -43,6 +43,7 @@
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/metrics.hpp"
 #include "autodistill/daemon/proposer.hpp"
+#include "autodistill/daemon/snapshot.hpp"
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/wire/codec.hpp"
 
@@ -64,6 +65,10 @@ int64_t system_now_ms();
 // thread, followed by Controller::commit(). Unset: both run inline at once.
 using SuggestRunner =
     std::function<void(SuggestJob job, std::function<void(std::vector<Params>)> deliver)>;
+// Runs work that makes later suggestions cheaper without changing them
+// (Proposer::background()) on any thread, nothing delivered. Unset: not run
+// (suggestions then do that work themselves, to the same results).
+using BackgroundRunner = std::function<void(std::function<void()> work)>;
 
 class Controller {
  public:
@@ -83,6 +88,9 @@ class Controller {
   // Where suggestion jobs run (the daemon: a worker thread). Set before
   // recover().
   void set_suggest_runner(SuggestRunner runner) { runner_ = std::move(runner); }
+  // Where background work of the proposers runs (the daemon: the suggestion
+  // threads), handed over after each suggestion job. Set before recover().
+  void set_background_runner(BackgroundRunner runner) { background_ = std::move(runner); }
   // Suggestion jobs handed to the runner whose result has not come back.
   size_t suggestions_in_flight() const { return suggestions_in_flight_; }
 
@@ -107,6 +115,9 @@ class Controller {
   std::string health_json(bool* ok);
   // One line for systemd's STATUS=.
   std::string status_line() const;
+
+  // The active studies (candidates and their stages) and connected workers.
+  Snapshot snapshot() const;
 
   // Introspection for tests and metrics.
   size_t active_trials() const { return trials_.size(); }
@@ -178,8 +189,15 @@ class Controller {
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
   void select_for_regular(Study& s);
+  // Queues the Finetune trials the study owes (settings.glue): each
+  // delivered student's, and the teacher's with the first (controller/finetune.cpp).
+  void queue_finetunes(Study& s);
+  // The settings_json a Finetune trial is assigned with.
+  Result<std::string> finetune_settings(const Study& s, const Trial& t);
   void set_study_state(Study& s, int state, const std::string& message);
   void cancel_study(Study& s, const std::string& reason);
+  // Cancels these live trials (telling a holding worker), in this order.
+  void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);
   void dispatch();
   // The next queued trial (and its study) for `w`; {nullptr, nullptr} when none.
   std::pair<Study*, Trial*> take_trial_for(const Worker& w, int64_t now);
@@ -215,6 +233,7 @@ class Controller {
 
   Metrics metrics_;
   SuggestRunner runner_;
+  BackgroundRunner background_;
   uint64_t epoch_ = 0;  // bumped when the in-memory state is rebuilt
   size_t suggestions_in_flight_ = 0;
   std::set<std::string> admin_keys_;

@@ -1,18 +1,20 @@
 #pragma once
-// Minimal leveled logging to stderr, one line per call, journald-friendly
-// ("<level>autodistilld: message"). Thread-safe.
+// The daemon's logging: the shared leveled logger (autodistill/log.hpp,
+// "<6>2026-12-03T11:40:32.123Z info autodistilld: message") and its macros.
+// Thread-safe.
 
 #include <sstream>
 #include <string>
 
+#include "autodistill/log.hpp"
+
 namespace autodistill::daemon {
 
-enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
-
-void set_log_level(LogLevel level);
-bool parse_log_level(const std::string& name, LogLevel* out);
-bool log_enabled(LogLevel level);
-void log_line(LogLevel level, const std::string& message);
+using autodistill::log_enabled;
+using autodistill::log_line;
+using autodistill::LogLevel;
+using autodistill::parse_log_level;
+using autodistill::set_log_level;
 
 }  // namespace autodistill::daemon
 

@@ -51,6 +51,11 @@ class Proposer {
   virtual SuggestJob prepare(size_t n, CancelFlag cancel) const = 0;
   // prepare(n), run here, every result accepted (add_known).
   std::vector<Params> propose(size_t n);
+  // Work that makes later suggestions cheaper without changing them (the BO
+  // engine's deferred hyper-parameter fits, Engine::prefit()), as a
+  // self-contained snapshot job like prepare()'s, to run on any thread off
+  // the critical path; empty when there is none.
+  virtual std::function<void()> background() const { return {}; }
   // The engine's acquisition value (expected hypervolume improvement in
   // standardized objective units times the probability of meeting the
   // measured constraints) of a known candidate given only the observations,
@@ -66,8 +71,21 @@ std::unique_ptr<Proposer> make_proposer(const wire::StudySpecT& spec, uint64_t s
                                         const std::vector<PriorObservation>& warm_start = {});
 
 // The BO engine's own checks of a spec (hard constraints that leave no
-// feasible point, ...), fields prefixed with "spec.".
+// feasible point, objective transforms and references, ...), fields
+// prefixed with "spec.".
 Status validate_search(const wire::StudySpecT& spec);
+
+// Whether the engine models `metric` (an objective or a constrained metric)
+// on the log scale: the objective's declared transform, or for Auto (and
+// for metrics that are not objectives) the naming rule: names containing
+// "latency", "params" and "flops" are logged.
+bool log_transformed(const wire::StudySpecT& spec, const std::string& metric);
+
+// Checks a Result's objective values before the trial may complete: each
+// finite, and > 0 when log_transformed(). Errors are kInvalidArgument with
+// field "objectives.<name>".
+Status check_measurements(const wire::StudySpecT& spec,
+                          const std::map<std::string, double>& values);
 
 // spec.baseline: every factor named once, each value in its factor's domain,
 // the space's rules (heads divide the bottleneck) satisfied. Fields

@@ -48,11 +48,17 @@
 namespace autodistill::bo {
 
 struct ObjectiveSpec {
-  std::string name;                 // required, unique among objectives and metrics
-  bool maximize = true;             // false: minimize (latency)
-  bool log_transform = false;       // model log(value); values must be > 0 (latency-like)
-  std::optional<double> reference;  // hypervolume reference (raw units); default: worst
-                                    // observed posterior mean minus 10% of the range
+  std::string name;            // required, unique among objectives and metrics
+  bool maximize = true;        // false: minimize (latency)
+  bool log_transform = false;  // model log(value); values must be > 0 (latency-like)
+  // Hypervolume reference (raw units): the expected hypervolume improvement
+  // counts only the region beyond the references of the objectives that
+  // declare one. Default: the worst observed value minus 10% of the range.
+  std::optional<double> reference;
+  // The reference is the mean measured value of EngineConfig::baseline for
+  // this objective, once measured (until then, as without a reference).
+  // Exclusive with `reference`; needs EngineConfig::baseline.
+  bool reference_at_baseline = false;
 };
 
 // A measured metric that is modeled only for the constraints on it.
@@ -97,12 +103,24 @@ struct BoOptions {
   // ... and up to this many coordinates (grid size x factors): the
   // enumerated points are held, and copied with the engine, as doubles.
   uint64_t max_enumeration_values = 8000000;
-  int gp_random_starts = 2;        // L-BFGS-B starts besides the default one
-  int gp_max_iterations = 60;      // per start
-  size_t refit_every_until = 30;   // refit hyper-parameters at every data count up to this
-  double refit_growth = 1.2;       // then each time the data count grows by this factor
-  size_t max_fit_points = 300;     // fit hyper-parameters on at most this many distinct
-                                   // points (an even subset); the posterior uses all
+  int gp_random_starts = 2;       // L-BFGS-B starts besides the default one
+  int gp_max_iterations = 60;     // per start
+  size_t refit_every_until = 30;  // refit hyper-parameters at every data count up to this
+  double refit_growth = 1.2;      // then each time the data count grows by this factor
+  size_t max_fit_points = 300;    // fit hyper-parameters on at most this many distinct
+                                  // points (an even subset); the posterior uses all
+  // Past refit_every_until rows, a metric with n rows uses the fit made at
+  // the refit point of n - floor(refit_lag * n) rows: a fit is used only
+  // once ~10% more data have arrived, so prefit() can compute it off the
+  // critical path (in the background) before any suggestion needs it.
+  // 0: the fit of refit point n itself, as soon as it is due.
+  double refit_lag = 0.1;
+  // Model each metric's values through a fitted monotone warp (standardize,
+  // then Yeo-Johnson; output_warp.hpp) so that skewed values and outliers
+  // (degenerate candidates) do not distort the GP; refitted with the
+  // hyper-parameters. Metrics with a warm start or a measured constraint are
+  // not warped.
+  bool warp_outputs = true;
   int evolution_population = 256;  // evolutionary acquisition search (large spaces)
   int evolution_generations = 8;
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
@@ -138,6 +156,10 @@ struct EngineConfig {
   // study's data as that GP's mean plus a residual GP (stacked residual GP,
   // Golovin et al. 2017, sec. 3.3).
   std::vector<Observation> warm_start;
+  // A point of the space (e.g. the hand-designed architecture a study must
+  // beat) whose measurements give the references of the objectives with
+  // ObjectiveSpec::reference_at_baseline. Default: none.
+  std::optional<Point> baseline;
   BoOptions bo;
 };
 
@@ -196,6 +218,16 @@ class Engine {
   // the algorithm; 0 for all while the models have too little data.
   Result<std::vector<double>> score(const std::vector<Point>& candidates,
                                     const std::vector<Point>& pending = {}) const;
+
+  // Computes now the hyper-parameter fits that suggest() and score() will
+  // need (the one in use, and the one that becomes due with the data of now,
+  // BoOptions::refit_lag) and keeps them in the cache it shares with its
+  // copies. Changes no result: suggest() computes a missing fit itself, to
+  // the same values. Meant to run on a copy off the caller's critical path
+  // (e.g. a background thread after each suggestion), so that suggest()
+  // rarely pays for a fit. Thread-safe like suggest(); a no-op unless the
+  // algorithm is "bo".
+  void prefit() const;
 
   // Indices into points() of the complete points that satisfy every
   // constraint (measured values) and that no other such point dominates.

@@ -39,8 +39,28 @@ class Matern52 {
   void contract_gradient(const Eigen::MatrixXd& X, const Eigen::MatrixXd& W, Eigen::VectorXd* d_ell,
                          double* d_signal) const;
 
+  // The same for data whose per-factor distances were computed once
+  // (hyper-parameter fitting evaluates many kernels on one X).
+  class Distances {
+   public:
+    Distances(const Eigen::MatrixXd& X, const std::vector<char>& categorical);
+    Eigen::Index size() const { return n_; }
+
+   private:
+    friend class Matern52;
+    Eigen::Index n_ = 0;
+    std::vector<Eigen::MatrixXd> d_;  // per factor: d_f(x_a, x_b), n x n
+  };
+  Eigen::MatrixXd gram(const Distances& D) const;
+  void contract_gradient(const Distances& D, const Eigen::MatrixXd& W, Eigen::VectorXd* d_ell,
+                         double* d_signal) const;
+
  private:
   double r2(const double* a, const double* b) const;
+  // sum_f d_f(A_a, B_b) / l_f^2 for every pair (A.cols() x B.cols()).
+  Eigen::MatrixXd squared_distances(const Eigen::MatrixXd& A, const Eigen::MatrixXd& B) const;
+  // k from r^2, element-wise.
+  Eigen::MatrixXd from_r2(const Eigen::MatrixXd& R2) const;
 
   Eigen::VectorXd lengthscales_;
   Eigen::VectorXd inv_l2_;  // 1 / l_f^2

@@ -13,6 +13,9 @@ namespace autodistill::worker {
 // Blocks SIGINT and SIGTERM in the calling thread; threads created later
 // inherit the mask. Call first thing in main(), before anything starts a thread.
 void block_stop_signals();
+// Unblocks them in the calling thread again: the first one then ends the
+// process (a mode without a clean stop, like the probe's --landscape).
+void unblock_stop_signals();
 
 // Runs worker.run() on this thread until it returns; the first SIGINT or
 // SIGTERM calls worker.stop(), a second exits with status 128 + signal.

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "autodistill/flag_parser.hpp"
 #include "autodistill/status.hpp"
-#include "autodistill/worker/flag_parser.hpp"
 #include "autodistill/worker/pull_worker.hpp"
 
 namespace autodistill::worker {

@@ -69,7 +69,8 @@ struct PullWorkerOptions {
   // outbox before saying Bye (running trials are cancelled at once).
   std::chrono::milliseconds drain_timeout{2000};
   // Receives one line per notable event (session, trial start/end, errors).
-  // Default (empty): lines go to stderr as "autodistill-worker[<id>]: ...".
+  // Default (empty): the shared logger (autodistill/log.hpp), with the
+  // level of the event, as "... info PROGRAM: [<worker id>] ...".
   std::function<void(const std::string& line)> log;
 };
 

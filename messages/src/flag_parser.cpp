@@ -1,9 +1,21 @@
-#include "autodistill/worker/flag_parser.hpp"
+#include "autodistill/flag_parser.hpp"
 
 #include <charconv>
 #include <utility>
 
-namespace autodistill::worker {
+namespace autodistill {
+
+namespace {
+
+// `-` and `_` are the same in flag names.
+std::string normalized(std::string name) {
+  for (char& c : name) {
+    if (c == '_') c = '-';
+  }
+  return name;
+}
+
+}  // namespace
 
 FlagParser::FlagParser(std::string usage_head) : usage_head_(std::move(usage_head)) {}
 
@@ -20,9 +32,16 @@ void FlagParser::add_switch(std::string name, std::string help, std::function<vo
        }});
 }
 
+void FlagParser::set_positionals(std::string what,
+                                 std::function<Status(const std::string&)> apply) {
+  positional_what_ = std::move(what);
+  positional_ = std::move(apply);
+}
+
 const FlagParser::Flag* FlagParser::find(const std::string& name) const {
+  const std::string wanted = normalized(name);
   for (const Flag& flag : flags_) {
-    if (flag.name == name) return &flag;
+    if (normalized(flag.name) == wanted) return &flag;
   }
   return nullptr;
 }
@@ -34,8 +53,19 @@ Status FlagParser::parse(const std::vector<std::string>& args) {
       help_ = true;
       continue;
     }
+    if (arg == "--version") {
+      version_ = true;
+      continue;
+    }
     if (arg.rfind("--", 0) != 0) {
-      return Status(Code::kInvalidArgument, "unexpected argument \"" + arg + "\"", arg);
+      if (!positional_) {
+        return Status(Code::kInvalidArgument, "unexpected argument \"" + arg + "\"", arg);
+      }
+      if (Status s = positional_(arg); !s) {
+        return Status(Code::kInvalidArgument, s.message(),
+                      s.field().empty() ? positional_what_ : s.field());
+      }
+      continue;
     }
     std::string name = arg.substr(2);
     std::string value;
@@ -86,6 +116,7 @@ std::string FlagParser::usage() const {
     }
   }
   text += "  --help\n      Print this help and exit.\n";
+  text += "  --version\n      Print the version and exit.\n";
   return text;
 }
 
@@ -103,4 +134,4 @@ Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max)
   return value;
 }
 
-}  // namespace autodistill::worker
+}  // namespace autodistill

@@ -1,7 +1,9 @@
 #pragma once
-// A small command-line parser for the worker executables: `--name VALUE`,
-// `--name=VALUE`, boolean switches and `--help`, with generated usage text.
-// Not thread-safe; one per main().
+// The one command-line parser of every autodistill binary (the daemon, the
+// CLI, each worker, the tools): `--name VALUE`, `--name=VALUE`, switches,
+// positional arguments, `--help` and `--version`, with generated usage text.
+// In flag names `-` and `_` are the same (`--data_dir` is `--data-dir`).
+// Not thread-safe; one per command line.
 
 #include <cstdint>
 #include <functional>
@@ -10,7 +12,7 @@
 
 #include "autodistill/status.hpp"
 
-namespace autodistill::worker {
+namespace autodistill {
 
 class FlagParser {
  public:
@@ -24,11 +26,17 @@ class FlagParser {
            std::function<Status(const std::string& value)> apply);
   // A flag without a value.
   void add_switch(std::string name, std::string help, std::function<void()> apply);
+  // Arguments that are not flags go to `apply`, in order (`what` names them
+  // in errors and in the usage, e.g. "ID"); without this they are refused.
+  void set_positionals(std::string what, std::function<Status(const std::string& arg)> apply);
 
   // Parses arguments (without the program name). kInvalidArgument with the
-  // flag as `field` for an unknown flag, a missing value or a bad value.
+  // flag (or the positional's `what`) as `field` for an unknown flag, a
+  // missing value or a bad value. `--help`/`-h` and `--version` are
+  // recorded, and every other argument is still checked.
   Status parse(const std::vector<std::string>& args);
   bool help_requested() const { return help_; }
+  bool version_requested() const { return version_; }
   // The usage head followed by every flag and its help, in order added.
   std::string usage() const;
 
@@ -43,10 +51,13 @@ class FlagParser {
 
   std::string usage_head_;
   std::vector<Flag> flags_;
+  std::string positional_what_;
+  std::function<Status(const std::string&)> positional_;
   bool help_ = false;
+  bool version_ = false;
 };
 
 // Parses a whole decimal number in [min, max]; kInvalidArgument otherwise.
 Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max);
 
-}  // namespace autodistill::worker
+}  // namespace autodistill

@@ -1,0 +1,434 @@
+// The study and trial lifecycles: suggestions, candidates and their trials
+// (probe -> flash | skipped -> regular, study/candidate_book.hpp), selection
+// for regular distillation, study states, cancellation.
+
+#include "autodistill/daemon/controller.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "autodistill/daemon/log.hpp"
+#include "autodistill/daemon/pareto.hpp"
+#include "autodistill/pareto.hpp"
+#include "controller_state.hpp"
+#include "study/finetune_plan.hpp"
+
+namespace autodistill::daemon {
+
+void Controller::refill(Study& s) {
+  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_ || s.suggesting) {
+    return;
+  }
+  if (!s.wall_spent && s.spec.max_wall_seconds > 0 &&
+      now_() - s.row.created_ms >= int64_t{1000} * s.spec.max_wall_seconds) {
+    s.wall_spent = true;
+    event(s, "wall_budget_spent", 0, 0,
+          "max_wall_seconds " + std::to_string(s.spec.max_wall_seconds) + " passed after " +
+              std::to_string(explored(s)) + " candidates; no new candidates");
+    LOG_INFO("study " << s.row.id << ": max_wall_seconds passed; exploration stops proposing");
+  }
+  if (s.exhausted || s.wall_spent || s.book.open_candidates() >= s.parallelism ||
+      explored(s) >= s.spec.max_trials) {
+    return;
+  }
+  const size_t want =
+      std::min<size_t>(s.parallelism - s.book.open_candidates(), s.spec.max_trials - explored(s));
+  s.suggesting = true;
+  ++suggestions_in_flight_;
+  auto seconds = std::make_shared<double>(0.0);
+  SuggestJob job = [inner = s.proposer->prepare(want, cancel_suggestions_), seconds] {
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<Params> out = inner();
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  };
+  auto deliver = [this, id = s.row.id, epoch = epoch_, seconds](std::vector<Params> proposals) {
+    --suggestions_in_flight_;
+    metrics_.suggestion.observe(*seconds);
+    on_suggestions(id, epoch, std::move(proposals));
+  };
+  if (runner_) {
+    runner_(std::move(job), std::move(deliver));
+    // Deferred model fits (docs/bo.md), queued behind the suggestion.
+    if (auto work = background_ ? s.proposer->background() : nullptr) background_(std::move(work));
+  } else {
+    deliver(job());
+  }
+}
+
+void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals) {
+  if (epoch != epoch_) return;
+  auto it = studies_.find(study_id);
+  if (it == studies_.end()) return;
+  Study& s = *it->second;
+  // Cancelled, ended or shutting down meanwhile: nothing was stored, so
+  // nothing is lost (after a restart the study suggests again).
+  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) {
+    s.suggesting = false;
+    return;
+  }
+  if (proposals.empty()) {
+    s.exhausted = true;
+    LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << explored(s)
+                      << " candidates");
+  }
+  // Pending for the proposer before any is added: a cached probe can finish
+  // a candidate at once, and the next suggestion must see all of them.
+  for (const Params& p : proposals) s.proposer->add_known(p);
+  for (Params& p : proposals) add_candidate(s, std::move(p));
+  s.suggesting = false;
+  maybe_advance(s);
+}
+
+void Controller::add_candidate(Study& s, Params params) {
+  const uint32_t candidate = s.book.propose();
+  const std::string params_json = params_to_json(params);
+  const std::string note = s.has_baseline && candidate == 0 ? " baseline" : "";
+  if (s.spec.kind == StudyKind::External) {
+    queue_trial(s, candidate, TrialKind::External, params_json, note);
+  } else if (!study_uses(s.spec, TrialKind::Probe)) {
+    if (study_uses(s.spec, TrialKind::Flash)) {
+      queue_trial(s, candidate, TrialKind::Flash, params_json, note);
+    }
+  } else if (std::map<std::string, double> cached;
+             complete_from_cache(s, candidate, params, params_json, &cached)) {
+    after_probe(s, candidate, params, cached);  // probe first: here from the cache
+  } else {
+    queue_trial(s, candidate, TrialKind::Probe, params_json, note);
+  }
+  if (!s.book.open(candidate)) {
+    // Nothing left to run (a cached probe and no flash).
+    if (s.book.skipped(candidate))
+      s.proposer->observe_failure(params);
+    else
+      s.proposer->finish(params);
+  }
+}
+
+bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
+                             const std::string& params_json, const std::string& note) {
+  auto t = std::make_unique<Trial>();
+  t->row.study_id = s.row.id;
+  t->row.candidate = candidate;
+  t->row.kind = static_cast<int>(kind);
+  t->row.state = static_cast<int>(TrialState::Queued);
+  t->row.attempt = 1;
+  t->row.params_json = params_json;
+  t->row.updated_ms = now_();
+  t->row.id = store_.insert_trial(t->row);
+  if (t->row.id == 0) return false;  // the batch fails at commit
+  t->role = role_of(kind);
+  t->objectives = objectives_for(s.spec, kind);
+  t->ready_ms = t->row.updated_ms;
+  s.ready[static_cast<int>(t->role)].push_back(t->row.id);
+  s.book.queued(candidate, kind);
+  event(s, "trial_queued", t->row.id, 1, wire::EnumNameTrialKind(kind) + note);
+  trials_.emplace(t->row.id, std::move(t));
+  return true;
+}
+
+bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
+                             const std::map<std::string, double>& probe_values) {
+  if (s.spec.kind != StudyKind::Distill || !study_uses(s.spec, TrialKind::Flash)) return false;
+  const std::string params_json = params_to_json(params);
+  const bool baseline = s.has_baseline && candidate == 0;
+  const std::string why =
+      s.spec.skip_dominated_flash && !baseline ? hopeless(s, params, probe_values) : "";
+  if (why.empty()) {
+    return queue_trial(s, candidate, TrialKind::Flash, params_json, baseline ? " baseline" : "");
+  }
+  TrialRow row;
+  row.study_id = s.row.id;
+  row.candidate = candidate;
+  row.kind = static_cast<int>(TrialKind::Flash);
+  row.state = static_cast<int>(TrialState::Cancelled);
+  row.attempt = 1;
+  row.params_json = params_json;
+  row.error_code = static_cast<int>(Code::kCancelled);
+  row.error_message = "skipped: " + why;
+  row.updated_ms = now_();
+  row.id = store_.insert_trial(row);
+  if (row.id == 0) return false;
+  store_.update_trial(row);  // insert_trial() stores no outcome fields
+  s.book.fold(row);          // a flash that ended at once: skipped
+  metrics_.flash_skipped++;
+  event(s, "flash_skipped", row.id, 1, why);
+  LOG_INFO("study " << s.row.id << " candidate " << candidate << ": flash skipped (" << why << ")");
+  return false;
+}
+
+std::string Controller::hopeless(Study& s, const Params& params,
+                                 const std::map<std::string, double>& probe_values) {
+  // A measured probe metric outside a constraint: it can never be selected.
+  double value = 0;
+  if (const auto* c = violated_constraint(s.spec.constraints, probe_values, false, &value)) {
+    return violation_text(*c, value);
+  }
+  // The engine's expected hypervolume improvement given the measured probe
+  // metrics, against the complete candidates (the baseline included).
+  if (s.book.complete() < kSkipFlashAfter) return "";
+  const double score = s.proposer->score(params);
+  if (score > kSkipFlashScore) return "";
+  std::ostringstream why;
+  why << "expected hypervolume improvement " << score << " <= " << kSkipFlashScore
+      << " given its measured probe metrics";
+  return why.str();
+}
+
+bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
+                                     const std::string& params_json,
+                                     std::map<std::string, double>* measured) {
+  auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
+  if (tag == fingerprints_by_tag_.end()) return false;
+  const std::string arch = arch_key(params);
+  const std::string serving = serving_key(s.spec.settings_json);
+  const std::vector<std::string> wanted = objectives_for(s.spec, TrialKind::Probe);
+  for (const std::string& fingerprint : tag->second) {
+    auto hit = store_.find_probe(arch, serving, fingerprint);
+    if (!hit || !hit.value()) continue;
+    std::map<std::string, double> cached = metrics_from_json(hit.value()->objectives_json);
+    std::map<std::string, double> objectives;
+    for (const std::string& name : wanted) {
+      if (!cached.count(name)) break;
+      objectives[name] = cached[name];
+    }
+    if (objectives.size() != wanted.size()) continue;
+    std::map<std::string, double> metrics = metrics_from_json(hit.value()->metrics_json);
+    metrics["cached_from_trial"] = static_cast<double>(hit.value()->trial_id);
+    TrialRow row;
+    row.study_id = s.row.id;
+    row.candidate = candidate;
+    row.kind = static_cast<int>(TrialKind::Probe);
+    row.state = static_cast<int>(TrialState::Completed);
+    row.params_json = params_json;
+    row.updated_ms = now_();
+    row.id = store_.insert_trial(row);
+    if (row.id == 0) return false;
+    row.objectives_json = metrics_to_json(objectives);
+    row.metrics_json = metrics_to_json(metrics);
+    row.fingerprint = fingerprint;
+    row.progress = 1;
+    store_.update_trial(row);
+    s.book.fold(row);  // a probe that completed at once
+    event(s, "trial_completed", row.id, 1,
+          "cached measurement of trial " + std::to_string(hit.value()->trial_id));
+    s.proposer->observe(params, objectives);
+    *measured = std::move(objectives);
+    return true;
+  }
+  return false;
+}
+
+void Controller::finish_trial(Trial& t, int state) {
+  const uint64_t id = t.row.id;
+  auto found = studies_.find(t.row.study_id);
+  if (found == studies_.end()) return drop_orphan(t);
+  Study& s = *found->second;
+  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(id);
+  t.row.state = state;
+  t.row.lease_expires_ms = 0;
+  t.row.updated_ms = now_();
+  store_.update_trial(t.row);
+  const char* kind = state == static_cast<int>(TrialState::Completed) ? "trial_completed"
+                     : state == static_cast<int>(TrialState::Failed)  ? "trial_failed"
+                                                                      : "trial_cancelled";
+  event(s, kind, id, t.row.attempt, t.row.error_message);
+  const uint32_t candidate = t.row.candidate;
+  const bool completed = state == static_cast<int>(TrialState::Completed);
+  const TrialKind trial_kind = static_cast<TrialKind>(t.row.kind);
+  const Params params = params_from_json(t.row.params_json);
+  const std::map<std::string, double> values = metrics_from_json(t.row.objectives_json);
+  trials_.erase(id);  // t is gone from here on
+
+  // Probe first: the candidate's flash trial follows its completed probe
+  // (queued before the probe closes, so the candidate stays open).
+  if (completed && trial_kind == TrialKind::Probe &&
+      s.state() == static_cast<int>(StudyState::Exploring)) {
+    after_probe(s, candidate, params, values);
+  }
+
+  const study::Ended ended = s.book.ended(candidate, trial_kind, static_cast<TrialState>(state));
+  if (trial_kind == TrialKind::Finetune) {
+    // Measures a delivered model: never the candidate's failure, nothing
+    // for the proposer.
+    if (ended.closed) candidate_finished(s, candidate);
+    return;
+  }
+  if (ended.newly_failed) {
+    s.proposer->observe_failure(params);
+    // The candidate can no longer be complete: stop its sibling trials.
+    std::vector<uint64_t> siblings;
+    for (auto& [tid, other] : trials_) {
+      if (other->row.study_id == s.row.id && other->row.candidate == candidate) {
+        siblings.push_back(tid);
+      }
+    }
+    cancel_trials(siblings, "a sibling trial of the candidate failed");
+  }
+  if (!s.book.open(candidate)) {
+    if (s.book.skipped(candidate) && !s.book.failed(candidate))
+      s.proposer->observe_failure(params);
+    else if (!s.book.failed(candidate))
+      s.proposer->finish(params);
+    candidate_finished(s, candidate);
+  }
+}
+
+void Controller::candidate_finished(Study& s, uint32_t) {
+  maybe_advance(s);
+}
+
+void Controller::maybe_advance(Study& s) {
+  if (s.state() == static_cast<int>(StudyState::Exploring)) {
+    refill(s);
+    const bool budget_spent = explored(s) >= s.spec.max_trials || s.exhausted || s.wall_spent;
+    if (!budget_spent || s.book.open_candidates() > 0 || s.suggesting || shutting_down_) return;
+    if (s.spec.kind == StudyKind::Distill && study_uses(s.spec, TrialKind::Flash)) {
+      select_for_regular(s);
+      return;
+    }
+    auto trials = store_.trials_of_study(s.row.id);
+    size_t completed = 0;
+    if (trials) {
+      for (const TrialRow& t : trials.value()) {
+        completed += t.state == static_cast<int>(TrialState::Completed);
+      }
+    }
+    if (completed > 0) {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      std::to_string(s.book.next_candidate() - s.book.failed_candidates()) +
+                          " of " + std::to_string(s.book.next_candidate()) +
+                          " candidates evaluated");
+    } else {
+      set_study_state(s, static_cast<int>(StudyState::Failed),
+                      trials ? none_completed(trials.value(), "trials") : "every candidate failed");
+    }
+  } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
+    if (!shutting_down_) queue_finetunes(s);  // delivered students: their GLUE step
+    if (s.book.open_candidates() > 0) return;
+    // The students are the Regular trials' output: say which failed. A
+    // failed Finetune trial is shown, but the students were delivered.
+    std::vector<TrialRow> regular;
+    std::string finetuned;
+    if (auto trials = store_.trials_of_study(s.row.id)) {
+      finetuned = study::finetune_summary(trials.value());
+      for (TrialRow& t : trials.value()) {
+        if (t.kind == static_cast<int>(TrialKind::Regular)) regular.push_back(std::move(t));
+      }
+    }
+    if (!finetuned.empty()) finetuned = "; " + finetuned;
+    size_t done = 0;
+    for (const TrialRow& t : regular) done += t.state == static_cast<int>(TrialState::Completed);
+    if (done == regular.size()) {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      "regular distillation of the selected candidates done" + finetuned);
+    } else if (done == 0) {
+      set_study_state(s, static_cast<int>(StudyState::Failed),
+                      none_completed(regular, "regular trials"));
+    } else {
+      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+                      std::to_string(done) + " of " + std::to_string(regular.size()) +
+                          " regular distillations done; " +
+                          failure_summary(regular, "regular trials") + finetuned);
+    }
+  }
+}
+
+void Controller::select_for_regular(Study& s) {
+  set_study_state(s, static_cast<int>(StudyState::Selecting), "");
+  auto trials = store_.trials_of_study(s.row.id);
+  if (!trials) return;
+  std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
+  if (chosen.empty()) {
+    set_study_state(s, static_cast<int>(StudyState::Failed),
+                    s.book.complete() > 0 && !s.spec.constraints.empty()
+                        ? "no candidate completed within the constraints"
+                        : none_completed(trials.value(), "trials"));
+    return;
+  }
+  // With GLUE tasks the baseline is distilled regularly too, whether chosen
+  // or not, so the GLUE table compares it with the students at the same
+  // budget (docs/study-spec.md, "GLUE tasks").
+  std::string glue_baseline;
+  if (!s.glue.tasks.empty() && s.has_baseline && s.book.stage(0) == study::Stage::kExplored &&
+      std::find(chosen.begin(), chosen.end(), 0u) == chosen.end()) {
+    chosen.insert(chosen.begin(), 0u);
+    glue_baseline = "; baseline 0 for the GLUE table";
+  }
+  for (uint32_t c : chosen) {
+    const TrialRow* source = nullptr;
+    for (const TrialRow& t : trials.value()) {
+      if (t.candidate == c) source = &t;
+    }
+    auto t = std::make_unique<Trial>();
+    t->row.study_id = s.row.id;
+    t->row.candidate = c;
+    t->row.kind = static_cast<int>(TrialKind::Regular);
+    t->row.state = static_cast<int>(TrialState::Queued);
+    t->row.attempt = 1;
+    t->row.params_json = source->params_json;
+    t->row.updated_ms = now_();
+    t->row.id = store_.insert_trial(t->row);
+    if (t->row.id == 0) return;
+    t->role = Role::Distill;
+    t->objectives = objectives_for(s.spec, TrialKind::Regular);
+    t->ready_ms = t->row.updated_ms;
+    s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
+    s.book.queued(c, TrialKind::Regular);
+    event(s, "trial_queued", t->row.id, 1, "Regular");
+    trials_.emplace(t->row.id, std::move(t));
+  }
+  const bool topk = s.spec.selection && s.spec.selection->rule == wire::SelectionRule::TopK;
+  std::string list;
+  for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
+  event(s, "selected", 0, 0, "candidates " + list + glue_baseline);
+  set_study_state(
+      s, static_cast<int>(StudyState::Finalizing),
+      std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen");
+}
+
+void Controller::set_study_state(Study& s, int state, const std::string& message) {
+  if (s.row.state == state) return;
+  s.row.state = state;
+  s.row.message = message;
+  s.row.updated_ms = now_();
+  store_.update_study(s.row.id, state, message, s.row.updated_ms);
+  event(s, "study_state", 0, 0,
+        std::string(study_state_name(state)) + (message.empty() ? "" : ": " + message));
+  if (is_terminal(state)) {
+    ended_studies_.insert(s.row.id);
+    LOG_INFO("study " << s.row.id << " " << study_state_name(state)
+                      << (message.empty() ? "" : ": " + message));
+  }
+}
+
+void Controller::cancel_study(Study& s, const std::string& reason) {
+  set_study_state(s, static_cast<int>(StudyState::Cancelled), reason);
+  std::vector<uint64_t> ids;
+  for (auto& [id, t] : trials_) {
+    if (t->row.study_id == s.row.id) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  cancel_trials(ids, reason);
+}
+
+void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason) {
+  for (uint64_t id : ids) {
+    auto it = trials_.find(id);
+    if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
+    Trial& t = *it->second;
+    if (t.row.state == static_cast<int>(TrialState::Leased)) {
+      if (const Worker* h = session_of(t.row.worker_id)) {
+        wire::CancelT c;
+        c.trial_id = id;
+        c.attempt = t.row.attempt;
+        c.reason = reason;
+        send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
+      }
+    }
+    finish_trial(t, static_cast<int>(TrialState::Cancelled));
+  }
+}
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,200 @@
+// Views: Prometheus metrics, /healthz, systemd STATUS=, and the wire views
+// of studies and trials (StudyInfo, TrialInfo).
+
+#include "autodistill/daemon/controller.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "autodistill/bounded_json.hpp"
+#include "autodistill/daemon/pareto.hpp"
+#include "controller_state.hpp"
+
+namespace autodistill::daemon {
+
+std::string Controller::render_metrics() {
+  std::string out = metrics_.render();
+  auto gauge_header = [&](const char* name, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
+  };
+  if (auto studies = store_.studies_by_state()) {
+    gauge_header("autodistill_studies", "Studies by state.");
+    for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
+      auto it = studies.value().find(st);
+      out += metric_line("autodistill_studies", {{"state", study_state_name(st)}},
+                         it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+  if (auto trials = store_.trials_by_state()) {
+    gauge_header("autodistill_trials", "Trials by state.");
+    for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
+      auto it = trials.value().find(st);
+      out += metric_line("autodistill_trials",
+                         {{"state", wire::EnumNameTrialState(static_cast<TrialState>(st))}},
+                         it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+  std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
+  for (auto& [id, t] : trials_) {
+    if (t->row.state != static_cast<int>(TrialState::Queued)) continue;
+    auto s = studies_.find(t->row.study_id);
+    std::string tag =
+        s == studies_.end() || t->role != Role::Probe ? "" : s->second->spec.hardware_tag;
+    depth[{wire::EnumNameRole(t->role), tag}]++;
+  }
+  gauge_header("autodistill_queue_depth", "Queued trials by the role and hardware tag they need.");
+  for (const char* role : {"Distill", "Probe", "External"}) {
+    if (!depth.count({role, ""})) depth[{role, ""}] = 0;
+  }
+  for (auto& [key, n] : depth) {
+    out += metric_line("autodistill_queue_depth", {{"role", key.first}, {"tag", key.second}},
+                       static_cast<double>(n));
+  }
+  std::map<std::pair<std::string, std::string>, int64_t> connected;
+  for (auto& [peer, w] : workers_) connected[{wire::EnumNameRole(w->role), w->hardware.tag}]++;
+  gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
+  for (auto& [key, n] : connected) {
+    out += metric_line("autodistill_workers_connected", {{"role", key.first}, {"tag", key.second}},
+                       static_cast<double>(n));
+  }
+  if (connected.empty()) out += metric_line("autodistill_workers_connected", {}, 0);
+  if (auto bytes = store_.blob_bytes()) {
+    gauge_header("autodistill_blob_store_bytes", "Bytes held in the blob store.");
+    out += metric_line("autodistill_blob_store_bytes", {}, static_cast<double>(bytes.value()));
+  }
+  return out;
+}
+
+std::string Controller::health_json(bool* ok) {
+  *ok = !shutting_down_;
+  nlohmann::json h = {{"status", shutting_down_ ? "stopping" : "ok"},
+                      {"active_studies", studies_.size()},
+                      {"active_trials", trials_.size()},
+                      {"connected_workers", workers_.size()},
+                      {"schema_version", store_.schema_version()}};
+  return h.dump();
+}
+
+std::string Controller::status_line() const {
+  size_t leased = 0;
+  for (auto& [id, t] : trials_) leased += t->row.state == static_cast<int>(TrialState::Leased);
+  return std::to_string(studies_.size()) + " active studies, " + std::to_string(trials_.size()) +
+         " active trials (" + std::to_string(leased) + " running), " +
+         std::to_string(workers_.size()) + " workers";
+}
+
+wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
+  wire::TrialInfoT t;
+  t.trial_id = row.id;
+  t.study_id = row.study_id;
+  t.candidate = row.candidate;
+  t.kind = static_cast<TrialKind>(row.kind);
+  t.state = static_cast<TrialState>(row.state);
+  t.attempt = row.attempt;
+  for (auto& p : params_from_json(row.params_json)) {
+    t.params.push_back(std::make_unique<wire::ParamValueT>(std::move(p)));
+  }
+  t.objectives = to_metrics(row.objectives_json);
+  t.metrics = to_metrics(row.metrics_json);
+  if (auto artifacts = parse_json(row.artifacts_json, "artifacts");
+      artifacts && artifacts->is_array()) {
+    for (const auto& a : artifacts.value()) {
+      if (!a.is_object()) continue;
+      auto art = std::make_unique<wire::ArtifactT>();
+      if (auto v = a.find("name"); v != a.end() && v->is_string()) {
+        art->name = v->get<std::string>();
+      }
+      if (auto v = a.find("digest"); v != a.end() && v->is_string()) {
+        art->digest = v->get<std::string>();
+      }
+      if (auto v = a.find("size"); v != a.end() && v->is_number_unsigned()) {
+        art->size = v->get<uint64_t>();
+      }
+      t.artifacts.push_back(std::move(art));
+    }
+  }
+  t.worker_id = row.worker_id;
+  if (row.error_code != 0) {
+    t.error = std::make_unique<wire::ErrorT>();
+    t.error->code = static_cast<wire::ErrorCode>(row.error_code);
+    t.error->message = row.error_message;
+    t.error->field = row.error_field;
+  }
+  t.progress = static_cast<float>(row.progress);
+  if (auto live = trials_.find(row.id); live != trials_.end()) {
+    t.progress = live->second->progress;
+  } else if (row.state == static_cast<int>(TrialState::Completed)) {
+    t.progress = 1;
+  }
+  t.hardware_fingerprint = row.fingerprint;
+  return t;
+}
+
+Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
+                                                const std::vector<TrialRow>* trials) {
+  std::vector<TrialRow> loaded;
+  if (trials == nullptr) {
+    auto r = store_.trials_of_study(row.id);
+    if (!r) return r.status();
+    loaded = std::move(r.value());
+    trials = &loaded;
+  }
+  // A stored spec that does not verify belongs to a study recovery failed
+  // (fail_unloadable): it is still listed, with an empty spec.
+  auto spec = unpack_spec(row.spec);
+  if (!spec) spec = wire::StudySpecT();
+  wire::StudyInfoT info;
+  info.study_id = row.id;
+  info.idempotency_key = row.idempotency_key;
+  info.owner = row.owner;
+  info.state = static_cast<StudyState>(row.state);
+  info.message = row.message;
+  info.created_ms = row.created_ms;
+  info.updated_ms = row.updated_ms;
+  if (auto live = studies_.find(row.id); live != studies_.end()) {
+    info.state = static_cast<StudyState>(live->second->row.state);
+    info.message = live->second->row.message;
+    info.updated_ms = live->second->row.updated_ms;
+  }
+  for (const TrialRow& t : *trials) {
+    info.trials_total++;
+    if (t.state == static_cast<int>(TrialState::Completed)) info.trials_completed++;
+    if (t.state == static_cast<int>(TrialState::Failed)) info.trials_failed++;
+    if (t.state == static_cast<int>(TrialState::Leased)) info.trials_running++;
+  }
+  std::vector<uint32_t> front = pareto_candidates(spec.value(), *trials);
+  for (const TrialRow& t : *trials) {
+    if (t.kind != static_cast<int>(TrialKind::Regular) &&
+        t.kind != static_cast<int>(TrialKind::Finetune) &&
+        std::binary_search(front.begin(), front.end(), t.candidate)) {
+      info.pareto.push_back(t.id);
+    }
+  }
+  info.spec = std::make_unique<wire::StudySpecT>(std::move(spec.value()));
+  return info;
+}
+
+Snapshot Controller::snapshot() const {
+  Snapshot out;
+  for (const auto& [id, s] : studies_) {
+    StudyView v;
+    v.study_id = id;
+    v.name = s->spec.name;
+    v.state = static_cast<StudyState>(s->row.state);
+    v.message = s->row.message;
+    for (const auto& [candidate, stage] : s->book.stages()) {
+      v.candidates.push_back({candidate, study::stage_name(stage), s->book.open(candidate)});
+    }
+    out.studies.push_back(std::move(v));
+  }
+  const int64_t now = now_();
+  for (const auto& [peer, w] : workers_) {
+    out.workers.push_back({w->worker_id, w->role, w->hardware.tag, w->credits, w->leased.size(),
+                           quarantined(w->worker_id, now)});
+  }
+  std::sort(out.workers.begin(), out.workers.end(),
+            [](const WorkerView& a, const WorkerView& b) { return a.worker_id < b.worker_id; });
+  return out;
+}
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,142 @@
+#pragma once
+// The controller's internal state and helpers, shared by its translation
+// units (controller.cpp, controller/, protocol/). Not a public header.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "autodistill/bounded_json.hpp"
+#include "autodistill/daemon/controller.hpp"
+#include "autodistill/daemon/study_spec.hpp"
+#include "autodistill/glue_settings.hpp"
+#include "study/candidate_book.hpp"
+#include "study/trials.hpp"
+
+namespace autodistill::daemon {
+
+using study::failure_summary;
+using study::is_terminal;
+using study::none_completed;
+using study::objectives_for;
+using study::role_of;
+using study::study_state_name;
+using study::study_uses;
+using wire::Message;
+using wire::Role;
+using wire::StudyKind;
+using wire::StudyState;
+using wire::TrialKind;
+using wire::TrialState;
+
+inline constexpr uint32_t kMaxSlots = 1024;
+inline constexpr uint32_t kReplayBatch = 1000;
+inline constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
+// skip_dominated_flash: a probed candidate whose expected hypervolume
+// improvement (standardized objective units) is at most this is hopeless
+// (calibration in docs/study-spec.md and tests/daemon/proposer_test.cpp).
+inline constexpr double kSkipFlashScore = 1e-2;
+// ... judged only once this many candidates of the study are complete (the
+// engine's models need two measurements of every objective).
+inline constexpr size_t kSkipFlashAfter = 2;
+// Worker-registry pruning and partial-upload expiry run at most this often.
+inline constexpr int64_t kHousekeepingMs = 1000;
+// Worker rows deleted per housekeeping pass at most (bounds one batch).
+inline constexpr uint32_t kPruneBatch = 10000;
+
+inline std::vector<std::unique_ptr<wire::MetricT>> to_metrics(const std::string& json) {
+  std::vector<std::unique_ptr<wire::MetricT>> out;
+  for (auto& [k, v] : metrics_from_json(json)) {
+    auto m = std::make_unique<wire::MetricT>();
+    m->name = k;
+    m->value = v;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+inline std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
+  std::map<std::string, double> m;
+  for (const auto& x : metrics) {
+    if (x) m[x->name] = x->value;
+  }
+  return metrics_to_json(m);
+}
+
+// Canonical keys of the probe cache: the architecture as a JSON object
+// sorted by factor name, and the study's serving setting (settings.serving).
+inline std::string arch_key(const Params& params) {
+  nlohmann::json arch = nlohmann::json::object();
+  for (const auto& p : params) {
+    if (p.category.empty())
+      arch[p.name] = p.number;
+    else
+      arch[p.name] = p.category;
+  }
+  return arch.dump();
+}
+
+inline std::string serving_key(const std::string& settings_json) {
+  auto settings = parse_json(settings_json.empty() ? "{}" : settings_json, "spec.settings_json");
+  if (settings && settings->is_object() && settings->contains("serving")) {
+    return (*settings)["serving"].dump();
+  }
+  return "{}";
+}
+
+// The objects of a result's payload: {"name": value} of the metrics.
+inline nlohmann::json metrics_object(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& m : metrics) {
+    if (m) out[m->name] = m->value;
+  }
+  return out;
+}
+
+struct Controller::Study {
+  StudyRow row;
+  wire::StudySpecT spec;
+  uint32_t parallelism = 1;
+  uint32_t max_attempts = 1;
+  std::unique_ptr<Proposer> proposer;
+  bool has_baseline = false;  // candidate 0 is spec.baseline
+  bool exhausted = false;
+  bool wall_spent = false;        // max_wall_seconds passed: nothing new is proposed
+  bool suggesting = false;        // a suggestion job is in flight
+  study::CandidateBook book;      // candidates: stages, open trials, failures
+  GlueSettings glue;              // settings.glue: the GLUE tasks (none: no Finetune trials)
+  std::deque<uint64_t> ready[3];  // queued trial ids, by Role (stale ids are skipped)
+  uint64_t seq = 0;               // last durable event seq
+  int state() const { return row.state; }
+};
+
+struct Controller::Trial {
+  TrialRow row;
+  int64_t ready_ms = 0;  // when it was last queued (dispatch latency)
+  Role role = Role::External;
+  std::vector<std::string> objectives;
+  float progress = 0;
+  // Workers whose lease of this trial expired: other workers are preferred.
+  std::set<std::string> expired_with;
+};
+
+struct Controller::Worker {
+  std::string peer;
+  std::string worker_id;
+  std::string curve_key;  // the session's CURVE key; empty without CURVE
+  Role role = Role::External;
+  wire::HardwareT hardware;
+  uint32_t slots = 1;
+  std::vector<uint64_t> studies;
+  uint32_t credits = 0;
+  int64_t last_seen_ms = 0;
+  int64_t last_sent_ms = 0;
+  std::set<uint64_t> leased;
+};
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,214 @@
+// A worker's Result or Failure: counted only from the lease holder (or the
+// holder of that earlier attempt), checked (objectives, artifacts), recorded
+// idempotently by (trial, attempt).
+
+#include "autodistill/daemon/controller.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "autodistill/daemon/artifact_check.hpp"
+#include "autodistill/daemon/log.hpp"
+#include "controller_state.hpp"
+
+namespace autodistill::daemon {
+
+Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attempt) {
+  const std::string what =
+      "trial " + std::to_string(trial_id) + " attempt " + std::to_string(attempt);
+  int kind = 0;
+  auto live = trials_.find(trial_id);
+  if (live != trials_.end()) {
+    kind = live->second->row.kind;
+  } else {
+    auto row = store_.get_trial(trial_id);
+    if (!row) return row.status();
+    if (!row.value()) {
+      return Status(Code::kNotFound, "no trial " + std::to_string(trial_id), "trial_id");
+    }
+    kind = row.value()->kind;
+  }
+  const TrialKind trial_kind = static_cast<TrialKind>(kind);
+  if (role_of(trial_kind) != w.role) {
+    return Status(Code::kPermissionDenied,
+                  std::string("a ") + wire::EnumNameRole(w.role) + " worker cannot report " + what +
+                      ", a " + wire::EnumNameTrialKind(trial_kind) + " trial",
+                  "trial_id");
+  }
+  // The session holding the current attempt's lease.
+  if (live != trials_.end() && attempt == live->second->row.attempt &&
+      live->second->row.state == static_cast<int>(TrialState::Leased) &&
+      live->second->row.worker_id == w.worker_id) {
+    return Status::ok();
+  }
+  // The worker that held that (earlier) attempt: a late report.
+  if (live == trials_.end() || attempt < live->second->row.attempt) {
+    auto holder = store_.lease_holder(trial_id, attempt);
+    if (!holder) return holder.status();
+    if (holder.value() && *holder.value() == w.worker_id) return Status::ok();
+    return Status(Code::kPermissionDenied,
+                  what + " was " +
+                      (holder.value() ? "leased to another worker" : std::string("never leased")) +
+                      ", not to \"" + w.worker_id + "\"",
+                  "attempt");
+  }
+  return Status(Code::kPermissionDenied,
+                what + " is not leased to \"" + w.worker_id + "\"" +
+                    (attempt > live->second->row.attempt ? " (that attempt was never leased)" : ""),
+                "attempt");
+}
+
+void Controller::refuse_report(const Worker& w, uint64_t rid, const char* what, const Status& why) {
+  metrics_.reports_refused++;
+  LOG_WARN("refused a " << what << " from worker \"" << w.worker_id << "\": " << why.to_string());
+  reply_error(Endpoint::kWorker, w.peer, rid, why);
+}
+
+void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result) {
+  const std::string peer = w.peer;
+  note_request(Endpoint::kWorker, peer, rid);
+  if (Status allowed = may_report(w, result.trial_id, result.attempt); !allowed) {
+    return refuse_report(w, rid, "result", allowed);
+  }
+  auto ack = [&] {
+    wire::AckT a;
+    a.trial_id = result.trial_id;
+    a.attempt = result.attempt;
+    send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
+  };
+  // The worker delivers again: its run of lease expiries is over.
+  if (auto p = penalties_.find(w.worker_id); p != penalties_.end()) p->second.expiries = 0;
+  nlohmann::json payload = {{"objectives", metrics_object(result.objectives)},
+                            {"metrics", metrics_object(result.metrics)},
+                            {"fingerprint", result.hardware_fingerprint},
+                            {"elapsed_ms", result.elapsed_ms}};
+  auto it = trials_.find(result.trial_id);
+  if (it == trials_.end()) {
+    // Finished or cancelled: kept for the record (once), not counted; the
+    // worker held that attempt (may_report), so its outbox may drain.
+    store_.insert_result(result.trial_id, result.attempt, "late_result", payload.dump(), now_());
+    return ack();
+  }
+  Trial& t = *it->second;
+  if (!store_.insert_result(t.row.id, result.attempt, "result", payload.dump(), now_())) {
+    return ack();  // already recorded: a redelivery
+  }
+  metrics_.results++;
+  // A late result from an earlier attempt still counts (once): stop the
+  // attempt that is running now.
+  if (result.attempt != t.row.attempt && t.row.state == static_cast<int>(TrialState::Leased)) {
+    if (const Worker* holder = session_of(t.row.worker_id)) {
+      wire::CancelT c;
+      c.trial_id = t.row.id;
+      c.attempt = t.row.attempt;
+      c.reason = "a result for attempt " + std::to_string(result.attempt) + " arrived first";
+      send(Endpoint::kWorker, holder->peer, wire::encode_message(0, std::move(c)));
+    }
+  }
+  std::map<std::string, double> objectives;
+  for (const auto& m : result.objectives) {
+    if (m) objectives[m->name] = m->value;
+  }
+  Status problem;
+  for (const std::string& name : t.objectives) {
+    auto o = objectives.find(name);
+    if (o == objectives.end())
+      problem = Status(Code::kTrialError, "result lacks objective \"" + name + "\"", "objectives");
+    else if (!std::isfinite(o->second))
+      problem = Status(Code::kTrialError, "objective \"" + name + "\" is not finite", "objectives");
+    if (!problem) break;
+  }
+  // Values the engine cannot model (<= 0 under a log transform) fail the
+  // trial rather than complete it without an observation.
+  if (auto s = studies_.find(t.row.study_id); problem && s != studies_.end()) {
+    if (Status bad = check_measurements(s->second->spec, objectives); !bad) {
+      problem = Status(Code::kTrialError, bad.message(), bad.field());
+    }
+  }
+  nlohmann::json artifacts = nlohmann::json::array();
+  std::vector<DeliveredFile> delivered;
+  for (const auto& a : result.artifacts) {
+    if (!a || !problem) continue;
+    auto size = blobs_.size_of(a->digest);
+    if (!size) {
+      problem =
+          Status(Code::kTrialError,
+                 "artifact \"" + a->name + "\" names blob " + a->digest + " that was not uploaded",
+                 "artifacts." + a->name);
+    } else if (size.value() != a->size) {
+      problem = Status(Code::kTrialError,
+                       "artifact \"" + a->name + "\" is announced as " + std::to_string(a->size) +
+                           " bytes; its blob has " + std::to_string(size.value()),
+                       "artifacts." + a->name);
+    }
+    artifacts.push_back({{"name", a->name}, {"digest", a->digest}, {"size", a->size}});
+    delivered.push_back(DeliveredFile{a->name, a->digest, a->size, blobs_.path_of(a->digest)});
+  }
+  // What a Regular trial delivers is the study's student: checked first.
+  if (problem && t.row.kind == static_cast<int>(TrialKind::Regular)) {
+    problem = check_student_artifacts(delivered);
+  }
+  if (!problem) {
+    LOG_WARN("trial " << t.row.id << " attempt " << result.attempt << " from worker \""
+                      << w.worker_id << "\": " << problem.to_string());
+    t.row.error_code = static_cast<int>(problem.code());
+    t.row.error_message = problem.message();
+    t.row.error_field = problem.field();
+    finish_trial(t, static_cast<int>(TrialState::Failed));
+    return ack();
+  }
+  t.row.attempt = result.attempt;
+  t.row.objectives_json = metrics_to_json(objectives);
+  t.row.metrics_json = metrics_json(result.metrics);
+  t.row.artifacts_json = artifacts.dump();
+  t.row.fingerprint = result.hardware_fingerprint;
+  t.progress = 1;
+  if (auto s = studies_.find(t.row.study_id);
+      s != studies_.end() && t.row.kind != static_cast<int>(TrialKind::Finetune)) {
+    Params params = params_from_json(t.row.params_json);
+    s->second->proposer->observe(params, objectives);
+    if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty()) {
+      ProbeRow probe;
+      probe.arch = arch_key(params);
+      probe.serving = serving_key(s->second->spec.settings_json);
+      probe.fingerprint = t.row.fingerprint;
+      probe.objectives_json = t.row.objectives_json;
+      probe.metrics_json = t.row.metrics_json;
+      probe.trial_id = t.row.id;
+      probe.created_ms = now_();
+      store_.put_probe(probe);
+    }
+  }
+  finish_trial(t, static_cast<int>(TrialState::Completed));
+  ack();
+}
+
+void Controller::on_failure(Worker& w, uint64_t rid, const wire::FailureT& failure) {
+  const std::string peer = w.peer;
+  note_request(Endpoint::kWorker, peer, rid);
+  if (Status allowed = may_report(w, failure.trial_id, failure.attempt); !allowed) {
+    return refuse_report(w, rid, "failure", allowed);
+  }
+  Status error = wire::from_wire(failure.error.get());
+  nlohmann::json payload = {{"code", static_cast<int>(error.code())},
+                            {"message", error.message()},
+                            {"field", error.field()},
+                            {"retryable", failure.retryable}};
+  bool fresh =
+      store_.insert_result(failure.trial_id, failure.attempt, "failure", payload.dump(), now_());
+  auto it = trials_.find(failure.trial_id);
+  if (fresh && it != trials_.end() && it->second->row.attempt == failure.attempt) {
+    Trial& t = *it->second;
+    t.row.error_code = static_cast<int>(error.code());
+    t.row.error_message = error.message();
+    t.row.error_field = error.field();
+    requeue_or_fail(t, "worker reported: " + error.to_string(), failure.retryable);
+  }
+  wire::AckT a;
+  a.trial_id = failure.trial_id;
+  a.attempt = failure.attempt;
+  send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
+}
+
+}  // namespace autodistill::daemon

@@ -1,0 +1,292 @@
+// Worker sessions: Hello (Reject / Welcome, CURVE binding), credits,
+// heartbeats, Bye, the session registry (workers_ / peer_of_worker_), lease
+// expiry penalties and quarantine, and the registry's housekeeping.
+
+#include "autodistill/daemon/controller.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "autodistill/daemon/log.hpp"
+#include "autodistill/wire/hardware_tag.hpp"
+#include "controller_state.hpp"
+
+namespace autodistill::daemon {
+
+void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& hello) {
+  note_request(Endpoint::kWorker, peer, rid);
+  auto reject = [&](Status status) {
+    LOG_WARN("rejecting worker \"" << hello.worker_id << "\": " << status.to_string());
+    wire::RejectT r;
+    r.error = std::make_unique<wire::ErrorT>(wire::to_wire(status));
+    send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(r)));
+  };
+  if (shutting_down_) return reject(Status(Code::kUnavailable, "daemon is shutting down"));
+  if (hello.worker_id.empty() || hello.worker_id.size() > 256) {
+    return reject(
+        Status(Code::kInvalidArgument, "worker_id must be 1..256 characters", "worker_id"));
+  }
+  if (hello.role > Role::MAX || hello.role < Role::MIN) {
+    return reject(Status(Code::kInvalidArgument, "unknown role", "role"));
+  }
+  if (hello.slots == 0 || hello.slots > kMaxSlots) {
+    return reject(Status(Code::kInvalidArgument, "slots must be 1..1024", "slots"));
+  }
+  if (hello.hardware) {
+    if (Status s = wire::check_hardware_tag(hello.hardware->tag, "hardware.tag"); !s) {
+      return reject(s);
+    }
+  }
+  if (hello.role == Role::External && hello.studies.empty()) {
+    return reject(
+        Status(Code::kInvalidArgument, "an external worker must name its studies", "studies"));
+  }
+  // An External worker's studies: each must exist, and one must still run
+  // unless the worker has reports to deliver (`running`).
+  Status ended;
+  bool any_active = false;
+  for (size_t i = 0; i < hello.studies.size(); ++i) {
+    const std::string field = "studies[" + std::to_string(i) + "]";
+    const uint64_t id = hello.studies[i];
+    int state = -1;
+    if (auto live = studies_.find(id); live != studies_.end()) {
+      state = live->second->state();
+    } else if (auto row = store_.get_study(id); !row) {
+      return reject(row.status());
+    } else if (row.value()) {
+      state = row.value()->state;
+    }
+    if (state < 0) return reject(Status(Code::kNotFound, "no study " + std::to_string(id), field));
+    if (!is_terminal(state)) {
+      any_active = true;
+    } else if (ended) {
+      ended = Status(Code::kFailedPrecondition,
+                     "study " + std::to_string(id) + " already " + study_state_name(state) +
+                         (hello.studies.size() > 1 ? ", as every study this worker names" : ""),
+                     field);
+    }
+  }
+  if (!any_active && !ended && hello.running.empty()) return reject(ended);
+  // Under CURVE a worker_id belongs to the key of its first Hello: another
+  // key cannot take over its session or its leases.
+  if (!caller_.empty()) {
+    auto known = store_.get_worker(hello.worker_id);
+    if (!known) return reject(known.status());
+    if (known.value() && !known.value()->curve_key.empty() && known.value()->curve_key != caller_) {
+      return reject(Status(Code::kPermissionDenied,
+                           "worker_id \"" + hello.worker_id +
+                               "\" belongs to another CURVE key; choose another worker_id",
+                           "worker_id"));
+    }
+  }
+  // A reconnecting worker replaces its old session; its leases stay. A
+  // connection that had a session (maybe under another worker_id) ends it.
+  end_session(peer);
+  if (auto old = peer_of_worker_.find(hello.worker_id); old != peer_of_worker_.end()) {
+    end_session(old->second);
+  }
+  auto w = std::make_unique<Worker>();
+  w->peer = peer;
+  w->worker_id = hello.worker_id;
+  w->curve_key = caller_;
+  w->role = hello.role;
+  if (hello.hardware) w->hardware = *hello.hardware;
+  w->slots = hello.slots;
+  w->studies = hello.studies;
+  w->last_seen_ms = now_();
+  const int64_t lease_until = w->last_seen_ms + config_.lease_ms;
+  for (const auto& ref : hello.running) {
+    if (!ref) continue;
+    // Only the worker's own leases: a Hello cannot claim another's trial.
+    auto t = trials_.find(ref->trial_id);
+    if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Leased) ||
+        t->second->row.attempt != ref->attempt || t->second->row.worker_id != hello.worker_id) {
+      continue;
+    }
+    t->second->row.lease_expires_ms = std::max(t->second->row.lease_expires_ms, lease_until);
+    w->leased.insert(ref->trial_id);
+  }
+  WorkerRow row;
+  row.worker_id = w->worker_id;
+  row.role = static_cast<int>(w->role);
+  {
+    flatbuffers::FlatBufferBuilder b;
+    b.Finish(wire::Hardware::Pack(b, &w->hardware));
+    row.hardware.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  }
+  row.slots = w->slots;
+  row.studies_json = nlohmann::json(w->studies).dump();
+  row.first_seen_ms = row.last_seen_ms = w->last_seen_ms;
+  row.curve_key = caller_;
+  store_.upsert_worker(row);
+  LOG_INFO("worker \"" << w->worker_id << "\" joined (role " << wire::EnumNameRole(w->role)
+                       << ", tag \"" << w->hardware.tag << "\", " << w->slots << " slots, "
+                       << w->leased.size() << " running trials kept)");
+  if (!w->hardware.fingerprint.empty()) {
+    fingerprints_by_tag_[w->hardware.tag].insert(w->hardware.fingerprint);
+  }
+  peer_of_worker_[w->worker_id] = peer;
+  workers_[peer] = std::move(w);
+
+  wire::WelcomeT welcome;
+  welcome.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  welcome.liveness = config_.liveness;
+  welcome.lease_ms = config_.lease_ms;
+  welcome.max_chunk_bytes = config_.max_chunk_bytes;
+  welcome.daemon_version = kDaemonVersion;
+  send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(welcome)));
+}
+
+void Controller::on_pull(Worker& w, const wire::PullT& pull) {
+  // Credit never exceeds the worker's slots, so one connection cannot hoard
+  // the queue. (Not slots minus running trials: after a reconnect a Pull may
+  // overtake the re-sent Results that free those slots, and the credit it
+  // carried would be lost.)
+  w.credits = std::min<uint32_t>(w.slots, w.credits + pull.credits);
+}
+
+void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
+  const int64_t now = now_();
+  for (const auto& p : hb.progress) {
+    if (!p) continue;
+    auto it = trials_.find(p->trial_id);
+    if (it == trials_.end()) continue;
+    Trial& t = *it->second;
+    if (t.row.state != static_cast<int>(TrialState::Leased) || t.row.attempt != p->attempt ||
+        t.row.worker_id != w.worker_id) {
+      continue;
+    }
+    t.row.lease_expires_ms = now + config_.lease_ms;
+    t.progress = std::clamp(p->fraction, 0.0f, 1.0f);
+    auto s = studies_.find(t.row.study_id);
+    if (s == studies_.end() || !watchers_.count(t.row.study_id)) continue;
+    wire::EventT e;  // progress is streamed to watchers, not stored
+    e.study_id = t.row.study_id;
+    e.seq = s->second->seq;
+    e.time_ms = now;
+    e.kind = "trial_progress";
+    e.trial_id = t.row.id;
+    e.attempt = t.row.attempt;
+    e.message = p->message;
+    e.fraction = t.progress;
+    batch_events_[t.row.study_id].push_back(std::move(e));
+  }
+}
+
+void Controller::on_bye(const std::string& peer, const wire::ByeT& bye) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  std::vector<uint64_t> leased(it->second->leased.begin(), it->second->leased.end());
+  for (uint64_t id : leased) {
+    auto t = trials_.find(id);
+    if (t != trials_.end()) requeue_or_fail(*t->second, "worker left", true);
+  }
+  drop_worker(peer, "said Bye (" + bye.reason + ")");
+}
+
+Controller::Worker* Controller::session_of(const std::string& worker_id) {
+  auto p = peer_of_worker_.find(worker_id);
+  if (p == peer_of_worker_.end()) return nullptr;
+  auto w = workers_.find(p->second);
+  return w == workers_.end() ? nullptr : w->second.get();
+}
+
+void Controller::end_session(const std::string& peer) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  if (auto p = peer_of_worker_.find(it->second->worker_id);
+      p != peer_of_worker_.end() && p->second == peer) {
+    peer_of_worker_.erase(p);
+  }
+  workers_.erase(it);
+}
+
+void Controller::drop_worker(const std::string& peer, const std::string& why) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  LOG_INFO("worker \"" << it->second->worker_id << "\" " << why);
+  store_.touch_worker(it->second->worker_id, it->second->last_seen_ms);
+  end_session(peer);
+}
+
+void Controller::drop_orphan(Trial& t) {
+  // Unreachable while every live trial's study is live (recover() and
+  // the state machine keep it so); kept safe rather than trusted.
+  LOG_ERROR("trial " << t.row.id << " of study " << t.row.study_id
+                     << " has no live study; forgotten until the next restart");
+  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  trials_.erase(t.row.id);
+}
+
+bool Controller::quarantined(const std::string& worker_id, int64_t now) const {
+  auto p = penalties_.find(worker_id);
+  return p != penalties_.end() && p->second.until_ms > now;
+}
+
+void Controller::penalize(Trial& t, int64_t now) {
+  const std::string& id = t.row.worker_id;
+  if (id.empty()) return;
+  t.expired_with.insert(id);
+  Penalty& p = penalties_[id];
+  p.expiries++;
+  p.last_ms = now;
+  // One expiry may be bad luck (a stalled host, a network blip): it only
+  // steers this trial elsewhere. From the second in a row, no new work.
+  if (p.expiries < 2) return;
+  const uint64_t ms =
+      std::min<uint64_t>(config_.quarantine_max_ms, static_cast<uint64_t>(config_.quarantine_ms)
+                                                        << std::min<uint32_t>(p.expiries - 2, 20));
+  p.until_ms = std::max(p.until_ms, now + static_cast<int64_t>(ms));
+  if (ms == 0) return;
+  metrics_.quarantines++;
+  LOG_WARN("worker \"" << id << "\" let the lease of trial " << t.row.id << " attempt "
+                       << t.row.attempt << " expire (" << p.expiries
+                       << " in a row): no new work for it for " << ms / 1000.0 << " s");
+}
+
+void Controller::housekeeping(int64_t now) {
+  if (now - last_housekeeping_ms_ < kHousekeepingMs) return;
+  last_housekeeping_ms_ = now;
+  for (auto it = penalties_.begin(); it != penalties_.end();) {
+    // Forgotten (the run of expiries is over) a quarantine_max_ms after the
+    // last expiry and the end of its quarantine.
+    const bool stale = std::max(it->second.until_ms, it->second.last_ms) +
+                           static_cast<int64_t>(config_.quarantine_max_ms) <
+                       now;
+    it = stale ? penalties_.erase(it) : std::next(it);
+  }
+  if (config_.worker_retention_seconds > 0) {
+    const int64_t cutoff = now - static_cast<int64_t>(std::min<uint64_t>(
+                                     config_.worker_retention_seconds, uint64_t{1} << 40)) *
+                                     1000;
+    auto ids = store_.workers_unseen_since(cutoff, kPruneBatch);
+    if (!ids) {
+      LOG_WARN("pruning workers: " << ids.status().to_string());
+    } else if (!ids.value().empty()) {
+      std::set<std::string> holding;  // a worker holding a lease keeps its row
+      for (const auto& [id, t] : trials_) {
+        if (t->row.state == static_cast<int>(TrialState::Leased)) holding.insert(t->row.worker_id);
+      }
+      size_t pruned = 0;
+      for (const std::string& id : ids.value()) {
+        if (peer_of_worker_.count(id) || holding.count(id)) continue;
+        store_.delete_worker(id);
+        ++pruned;
+      }
+      if (pruned > 0) {
+        LOG_INFO("pruned " << pruned << " workers not seen for " << config_.worker_retention_seconds
+                           << " s");
+      }
+    }
+  }
+  if (config_.partial_upload_max_age_seconds > 0) {
+    const size_t expired = blobs_.expire_partials(static_cast<int64_t>(
+        std::min<uint64_t>(config_.partial_upload_max_age_seconds, uint64_t{1} << 40)));
+    if (expired > 0) {
+      LOG_INFO("deleted " << expired << " unfinished uploads untouched for "
+                          << config_.partial_upload_max_age_seconds << " s");
+    }
+  }
+}
+
+}  // namespace autodistill::daemon
