@@ -297,6 +297,20 @@ TEST_CASE("a saved stream or loader position continues exactly, across epochs") 
     CHECK(at::equal((*resumed)->next()->inputs.input_ids, batches[b]));
   }
 
+  // The saved bytes name the position only, not how far ahead the producer
+  // happened to be: a state saved at once equals one saved after a pause.
+  for (int consumed : {0, 5}) {
+    INFO("after " << consumed << " batches");
+    BatchLoader hurried(make(), 4, 32, pad, 3);
+    BatchLoader patient(make(), 4, 32, pad, 3);
+    for (int b = 0; b < consumed; ++b) REQUIRE((hurried.next() && patient.next()));
+    auto at_once = hurried.save_state();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto later = patient.save_state();
+    REQUIRE((at_once && later));
+    CHECK(*at_once == *later);
+  }
+
   // Corrupt or foreign states are refused and leave the stream as it was.
   ExampleStream target = make();
   for (std::string bad : {std::string(), std::string("garbage"), state->substr(0, 40),

@@ -127,8 +127,12 @@ Result<Batch> BatchLoader::next() {
 
 Result<std::string> BatchLoader::save_state() {
   std::unique_lock<std::mutex> lock(mu_);
+  // The producer's lookahead is part of the state (the drawn examples and
+  // the stream behind them), so it is made the same every time: wait until
+  // the queue is full (or the stream has ended). A checkpoint's bytes then
+  // depend only on the batches consumed, not on how far the producer got.
+  cv_.wait(lock, [this] { return !producing_ && (ready_.size() >= capacity_ || !error_); });
   paused_ = true;
-  cv_.wait(lock, [this] { return !producing_; });
   Result<std::string> state = error_;
   if (error_) {
     std::vector<const Example*> drawn;
