@@ -15,7 +15,7 @@ packages=(
   libsystemd-dev
   nlohmann-json3-dev
   catch2
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev
   python3-torch libicu-dev
   procps python3 python3-yaml  # python3-yaml: the docs' CI examples are linted (tests/docs)
   python3-zmq python3-flatbuffers  # the protocol conformance tests (tests/conformance)

@@ -146,6 +146,30 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
   CHECK_THAT(nested.status().message(), Catch::Contains("deeper than 64"));
   CHECK(field(R"({"distill": {"batch_size": 1e999}})") == "settings");
   CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
+
+  // Long trials: checkpoint cadence and gangs.
+  CHECK(defaults->checkpoint_steps == 1000);
+  CHECK(defaults->checkpoint_minutes == 10.0);
+  CHECK_FALSE(defaults->checkpoint_flash);
+  CHECK(defaults->gang_timeout_seconds == 300.0);
+  CHECK(defaults->allreduce_bucket_mb == 4.0);
+  auto long_trial = parse_distill_settings(
+      R"({"distill": {"checkpoint_steps": 0, "checkpoint_minutes": 2.5, "checkpoint_flash": true,
+                      "gang_timeout_seconds": 30, "allreduce_bucket_mb": 0.5}})");
+  REQUIRE(long_trial);
+  CHECK(long_trial->checkpoint_steps == 0);
+  CHECK(long_trial->checkpoint_minutes == 2.5);
+  CHECK(long_trial->checkpoint_flash);
+  CHECK(long_trial->gang_timeout_seconds == 30.0);
+  CHECK(long_trial->allreduce_bucket_mb == 0.5);
+  CHECK(field(R"({"distill": {"checkpoint_steps": -1}})") == "settings.distill.checkpoint_steps");
+  CHECK(field(R"({"distill": {"checkpoint_minutes": -1}})") ==
+        "settings.distill.checkpoint_minutes");
+  CHECK(field(R"({"distill": {"checkpoint_flash": 1}})") == "settings.distill.checkpoint_flash");
+  CHECK(field(R"({"distill": {"gang_timeout_seconds": 0}})") ==
+        "settings.distill.gang_timeout_seconds");
+  CHECK(field(R"({"distill": {"allreduce_bucket_mb": 0}})") ==
+        "settings.distill.allreduce_bucket_mb");
 }
 
 TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "autodistill/model/batch.hpp"
 #include "autodistill/model/corpus.hpp"
@@ -15,6 +16,7 @@
 #include "autodistill/model/synthetic_corpus.hpp"
 
 using autodistill::Code;
+using autodistill::Status;
 using namespace autodistill::model;
 namespace fs = std::filesystem;
 
@@ -241,6 +243,113 @@ TEST_CASE("batches: collation and the background loader") {
     CHECK(batch->mlm_positions.size(0) == batch->mlm_labels.size(0));
     CHECK((flat_ids.index_select(0, batch->mlm_positions) != pad).all().item<bool>());
   }
+  fs::remove(path);
+}
+
+TEST_CASE("a saved stream or loader position continues exactly, across epochs") {
+  // 12 training documents: 300 examples span several epochs.
+  const fs::path path = write_file("state", synthetic_corpus_text({.documents = 14, .seed = 4}));
+  auto corpus = Corpus::open(path, {.eval_fraction = 0.1});
+  REQUIRE(corpus);
+  const WordPieceTokenizer tokenizer = synthetic_tokenizer();
+  const ExampleOptions options{.seq_len = 32, .shuffle_buffer = 16};
+  const int32_t pad = static_cast<int32_t>(tokenizer.vocab().id("[PAD]"));
+  auto make = [&] {
+    auto stream = ExampleStream::create(*corpus, Split::kTrain, tokenizer, options, 11);
+    REQUIRE(stream);
+    return std::move(stream.value());
+  };
+  auto ids = [](ExampleStream& stream, int n) {
+    std::vector<std::vector<int32_t>> out;
+    for (int i = 0; i < n; ++i) out.push_back(stream.next()->input_ids);
+    return out;
+  };
+
+  ExampleStream whole = make();
+  const auto reference = ids(whole, 300);
+  for (int cut : {0, 1, 37, 150}) {
+    INFO("cut after " << cut);
+    ExampleStream first = make();
+    ids(first, cut);
+    const std::string state = first.save_state();
+    ExampleStream second = make();
+    REQUIRE(second.restore_state(state));
+    const auto rest = ids(second, 300 - cut);
+    CHECK(std::equal(rest.begin(), rest.end(), reference.begin() + cut));
+  }
+
+  // A loader's position includes the batches it made ahead.
+  std::vector<at::Tensor> batches;
+  {
+    BatchLoader loader(make(), 4, 32, pad, 3);
+    for (int b = 0; b < 12; ++b) batches.push_back(loader.next()->inputs.input_ids);
+  }
+  BatchLoader first(make(), 4, 32, pad, 3);
+  for (int b = 0; b < 5; ++b) REQUIRE(first.next());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it fill its queue
+  auto state = first.save_state();
+  REQUIRE(state);
+  for (int b = 5; b < 7; ++b) CHECK(at::equal(first.next()->inputs.input_ids, batches[b]));
+  auto resumed = BatchLoader::resume(make(), 4, 32, pad, *state, 3);
+  REQUIRE(resumed);
+  for (int b = 5; b < 12; ++b) {
+    INFO("batch " << b);
+    CHECK(at::equal((*resumed)->next()->inputs.input_ids, batches[b]));
+  }
+
+  // The saved bytes name the position only, not how far ahead the producer
+  // happened to be: a state saved at once equals one saved after a pause.
+  for (int consumed : {0, 5}) {
+    INFO("after " << consumed << " batches");
+    BatchLoader hurried(make(), 4, 32, pad, 3);
+    BatchLoader patient(make(), 4, 32, pad, 3);
+    for (int b = 0; b < consumed; ++b) REQUIRE((hurried.next() && patient.next()));
+    auto at_once = hurried.save_state();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto later = patient.save_state();
+    REQUIRE((at_once && later));
+    CHECK(*at_once == *later);
+  }
+
+  // Corrupt or foreign states are refused and leave the stream as it was.
+  ExampleStream target = make();
+  for (std::string bad : {std::string(), std::string("garbage"), state->substr(0, 40),
+                          state->substr(0, state->size() - 1), *state + "x"}) {
+    Status s = target.restore_state(bad);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.field() == "data_state");
+  }
+  std::string flipped = *state;
+  flipped[8 + 8 + 8 + 2] = '\x7f';  // a token id (or a count) out of range
+  CHECK_FALSE(target.restore_state(flipped));
+  CHECK(ids(target, 20) ==
+        std::vector<std::vector<int32_t>>(reference.begin(), reference.begin() + 20));
+  fs::remove(path);
+}
+
+TEST_CASE("a shard of a batch keeps its rows and renumbers their masked positions") {
+  const fs::path path = write_file("rows", synthetic_corpus_text({.documents = 20, .seed = 5}));
+  auto corpus = Corpus::open(path);
+  REQUIRE(corpus);
+  const WordPieceTokenizer tokenizer = synthetic_tokenizer();
+  const int32_t pad = static_cast<int32_t>(tokenizer.vocab().id("[PAD]"));
+  auto stream = ExampleStream::create(*corpus, Split::kTrain, tokenizer, {.seq_len = 24}, 3);
+  REQUIRE(stream);
+  std::vector<Example> examples;
+  for (int i = 0; i < 5; ++i) examples.push_back(*stream->next());
+  const Batch all = collate(examples, 24, pad);
+  const Batch head = all.rows(0, 2), tail = all.rows(2, 5);
+  const Batch want_head = collate({examples[0], examples[1]}, 24, pad);
+  const Batch want_tail = collate({examples[2], examples[3], examples[4]}, 24, pad);
+  for (const auto& [got, want] : {std::pair{&head, &want_head}, std::pair{&tail, &want_tail}}) {
+    CHECK(at::equal(got->inputs.input_ids, want->inputs.input_ids));
+    CHECK(at::equal(got->inputs.attention_mask, want->inputs.attention_mask));
+    CHECK(at::equal(got->mlm_positions, want->mlm_positions));
+    CHECK(at::equal(got->mlm_labels, want->mlm_labels));
+    CHECK(at::equal(got->nsp_labels, want->nsp_labels));
+    CHECK(got->tokens == want->tokens);
+  }
+  CHECK(head.tokens + tail.tokens == all.tokens);
   fs::remove(path);
 }
 

@@ -62,17 +62,26 @@ TEST_CASE("a probe reports every objective and metric, well-formed", "[probe][ev
   CHECK(median > 0);
 
   const auto& m = outcome->metrics;
-  for (const char* name :
-       {"p90_ms",         "p99_ms",           "mean_ms",           "std_ms",         "min_ms",
-        "max_ms",         "median_ci_low_ms", "median_ci_high_ms", "relative_iqr",   "runs",
-        "outliers",       "warmup_runs",      "preempted_runs",    "probe_attempts", "converged",
-        "throughput_bs1", "throughput_bs4",   "peak_memory_bytes", "lock_wait_ms",   "build_ms",
-        "probe_wall_ms",  "batch_size",       "seq_len",           "threads"}) {
+  for (const char* name : {"p90_ms",           "p99_ms",
+                           "mean_ms",          "std_ms",
+                           "min_ms",           "max_ms",
+                           "median_ci_low_ms", "median_ci_high_ms",
+                           "relative_iqr",     "runs",
+                           "outliers",         "warmup_runs",
+                           "preempted_runs",   "probe_attempts",
+                           "converged",        "throughput_bs1",
+                           "throughput_bs4",   "peak_memory_bytes",
+                           "lock_wait_ms",     "build_ms",
+                           "probe_wall_ms",    "batch_size",
+                           "seq_len",          "threads",
+                           "run_estimate_ms",  "probe_budget_ms"}) {
     INFO(name);
     REQUIRE(m.count(name) == 1);
     CHECK(std::isfinite(m.at(name)));
     CHECK(m.at(name) >= 0);
   }
+  CHECK(m.at("run_estimate_ms") > 0);
+  CHECK(m.at("probe_budget_ms") > 0);
   CHECK(m.at("min_ms") <= median);
   CHECK(median <= m.at("p90_ms"));
   CHECK(m.at("p90_ms") <= m.at("p99_ms"));

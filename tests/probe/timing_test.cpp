@@ -223,6 +223,7 @@ TEST_CASE("max_total_time caps the timed runs of all attempts", "[probe][timing]
   TimingOptions o = scripted_options();
   o.max_runs = 1000000;
   o.max_total_time = 30ms;
+  o.target_runs = 0;  // the configured budget, not one grown to the forward pass
   TimedRun slow = []() -> Result<RunTime> {
     std::this_thread::sleep_for(1ms);
     return RunTime{1.0, true};
@@ -232,6 +233,54 @@ TEST_CASE("max_total_time caps the timed runs of all attempts", "[probe][timing]
   CHECK(m->attempts == 1);
   CHECK(m->timed_runs <= 31);
   CHECK_FALSE(m->converged);
+}
+
+TEST_CASE("the timed budget scales with the forward pass measured in the warm-up",
+          "[probe][timing]") {
+  // A 10 ms forward pass (slept, reported as exactly 10 ms: steady, so it
+  // converges once it has min_runs runs) against a 50 ms budget: five runs,
+  // fewer than min_runs, could never converge (issue #14: a 24-block student
+  // at 77 ms got 16 runs in 1.2 s). The warm-up's estimate grows the budget
+  // to the runs the stop rule needs, up to the cap.
+  TimingOptions o = scripted_options();
+  o.max_runs = 1000000;
+  o.max_time = 50ms;
+  o.max_total_time = 50ms;
+  o.max_reprobes = 0;
+  TimedRun ten_ms = []() -> Result<RunTime> {
+    std::this_thread::sleep_for(10ms);
+    return RunTime{10.0, false};
+  };
+  auto m = measure_latency(ten_ms, o);
+  REQUIRE(m.is_ok());
+  CHECK(m->converged);
+  CHECK(m->timed_runs == 20);  // min_runs, then the stop rule
+  CHECK(m->summary.median == 10.0);
+  CHECK(m->budget_ms >= 20 * 10.0);
+
+  // The cap bounds the scaled budget: 120 ms allow about 12 runs.
+  o.max_scaled_total_time = 120ms;
+  auto capped = measure_latency(ten_ms, o);
+  REQUIRE(capped.is_ok());
+  CHECK(capped->budget_ms == 120.0);
+  CHECK(capped->timed_runs >= 3);
+  CHECK(capped->timed_runs <= 13);
+
+  // target_runs = 0: no scaling, the configured budget as before.
+  o.max_scaled_total_time = 20s;
+  o.target_runs = 0;
+  auto fixed = measure_latency(ten_ms, o);
+  REQUIRE(fixed.is_ok());
+  CHECK(fixed->budget_ms == 50.0);
+  CHECK(fixed->timed_runs <= 6);
+
+  // A forward pass fast enough for the configured budget keeps it.
+  o.target_runs = 60;
+  o.max_total_time = 1200ms;
+  o.max_time = 1500ms;
+  auto fast = measure_latency(scripted([](int) { return 2.0; }), o);
+  REQUIRE(fast.is_ok());
+  CHECK(fast->budget_ms == 1200.0);
 }
 
 TEST_CASE("timing stops at max_time", "[probe][timing]") {
@@ -285,6 +334,9 @@ TEST_CASE("bad timing options are refused naming the field", "[probe][timing]") 
   CHECK(field_of([](TimingOptions& o) { o.max_runs = o.min_runs - 1; }) == "max_runs");
   CHECK(field_of([](TimingOptions& o) { o.max_time = 0ms; }) == "max_time");
   CHECK(field_of([](TimingOptions& o) { o.max_total_time = 0ms; }) == "max_total_time");
+  CHECK(field_of([](TimingOptions& o) { o.target_runs = -1; }) == "target_runs");
+  CHECK(field_of([](TimingOptions& o) { o.max_scaled_total_time = 0ms; }) ==
+        "max_scaled_total_time");
   CHECK(field_of([](TimingOptions& o) { o.precision = 0; }) == "precision");
   CHECK(field_of([](TimingOptions& o) { o.confidence = 1; }) == "confidence");
   CHECK(field_of([](TimingOptions& o) { o.fence_k = 0; }) == "fence_k");

@@ -54,13 +54,14 @@ void FakeDaemon::clear() {
 }
 
 void FakeDaemon::welcome(uint32_t heartbeat_interval_ms, uint32_t liveness, uint32_t lease_ms,
-                         uint32_t max_chunk_bytes) {
+                         uint32_t max_chunk_bytes, std::vector<std::string> features) {
   wire::WelcomeT welcome;
   welcome.heartbeat_interval_ms = heartbeat_interval_ms;
   welcome.liveness = liveness;
   welcome.lease_ms = lease_ms;
   welcome.max_chunk_bytes = max_chunk_bytes;
   welcome.daemon_version = "fake";
+  welcome.features = std::move(features);
   send(std::move(welcome));
 }
 
@@ -69,6 +70,11 @@ std::string FakeDaemon::put_blob(const std::string& bytes) {
   std::lock_guard lock(mu_);
   blobs_[digest] = bytes;
   return digest;
+}
+
+void FakeDaemon::put_blob_as(const std::string& digest, const std::string& bytes) {
+  std::lock_guard lock(mu_);
+  blobs_[digest] = bytes;
 }
 
 std::optional<std::string> FakeDaemon::blob(const std::string& digest) const {

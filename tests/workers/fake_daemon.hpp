@@ -45,6 +45,14 @@ class FakeDaemon {
     if (!envelope) return std::nullopt;
     return std::move(*static_cast<T*>(envelope->body.value));
   }
+  // Like next(), with the envelope's request_id (to answer that request).
+  template <class T>
+  std::optional<std::pair<uint64_t, T>> next_request(std::chrono::milliseconds timeout) {
+    auto envelope = take(wire::MessageUnionTraits<T>::enum_value, timeout);
+    if (!envelope) return std::nullopt;
+    return std::pair<uint64_t, T>(envelope->request_id,
+                                  std::move(*static_cast<T*>(envelope->body.value)));
+  }
   // As next(), the whole envelope (its request_id included).
   template <class T>
   std::optional<wire::EnvelopeT> next_envelope(std::chrono::milliseconds timeout) {
@@ -58,11 +66,15 @@ class FakeDaemon {
   void send(T body, uint64_t request_id = 0) {
     queue_frame(wire::encode_message(request_id, std::move(body)));
   }
+  // `features`: Welcome.features, e.g. {"checkpoint"}.
   void welcome(uint32_t heartbeat_interval_ms, uint32_t liveness, uint32_t lease_ms,
-               uint32_t max_chunk_bytes);
+               uint32_t max_chunk_bytes, std::vector<std::string> features = {});
 
   // Stores a blob; returns its digest.
   std::string put_blob(const std::string& bytes);
+  // Stores `bytes` under `digest` even when they do not hash to it: a blob
+  // corrupted in the daemon's store.
+  void put_blob_as(const std::string& digest, const std::string& bytes);
   std::optional<std::string> blob(const std::string& digest) const;
   int blob_gets() const;
   int blob_puts() const;

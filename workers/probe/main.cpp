@@ -83,6 +83,7 @@ struct ProbeFlags {
   int64_t warmup_ms = 0;
   int64_t max_time_ms = 0;
   int64_t max_total_ms = 0;
+  int64_t max_scaled_total_ms = 0;
 };
 
 void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
@@ -90,6 +91,7 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
   f.warmup_ms = t.warmup_time.count();
   f.max_time_ms = t.max_time.count();
   f.max_total_ms = t.max_total_time.count();
+  f.max_scaled_total_ms = t.max_scaled_total_time.count();
   parser.add("cpus", "LIST",
              "Pin the worker (every thread) to these CPUs, e.g. 0-3 or 2,3 (default:\n"
              "the CPUs it may run on). Give it cores no distillation uses.",
@@ -129,6 +131,12 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
   add_count(parser, "max-total-ms",
             "Timed-run time per probe, all attempts together, at most (default 1200).",
             f.max_total_ms, 1, 3600000);
+  add_count(parser, "target-runs",
+            "Grow the per-probe budget to this many runs of the forward pass the\n"
+            "warm-up measured, when --max-total-ms allows fewer; 0: never (default 60).",
+            t.target_runs, 0, 10000000);
+  add_count(parser, "max-scaled-total-ms", "The grown per-probe budget, at most (default 20000).",
+            f.max_scaled_total_ms, 1, 3600000);
   parser.add("max-spread", "FRACTION",
              "Re-probe an attempt whose (p75 - p25) / median exceeds this (default 0.10).",
              [&t](const std::string& v) {
@@ -204,6 +212,7 @@ int main(int argc, char** argv) {
     f.probe.timing.warmup_time = std::chrono::milliseconds(f.warmup_ms);
     f.probe.timing.max_time = std::chrono::milliseconds(f.max_time_ms);
     f.probe.timing.max_total_time = std::chrono::milliseconds(f.max_total_ms);
+    f.probe.timing.max_scaled_total_time = std::chrono::milliseconds(f.max_scaled_total_ms);
     if (Status s = probe::validate(f.probe.timing); !s) {
       return Status(Code::kInvalidArgument, "timing: " + s.message(), s.field());
     }

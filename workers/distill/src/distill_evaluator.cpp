@@ -5,6 +5,8 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <list>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,8 @@
 #include <thread>
 
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/distill/checkpoint.hpp"
+#include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/distill/settings.hpp"
 #include "autodistill/model/corpus.hpp"
@@ -82,31 +86,85 @@ nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
   return latency;
 }
 
+nlohmann::ordered_json architecture_json(const StudentArch& arch) {
+  return {{"num_blocks", arch.num_blocks},
+          {"hidden_size", arch.hidden_size},
+          {"bottleneck_size", arch.bottleneck_size},
+          {"num_heads", arch.num_heads},
+          {"intermediate_size", arch.intermediate_size},
+          {"num_stacked_ffn", arch.num_stacked_ffn},
+          {"vocab_size", arch.vocab_size},
+          {"max_positions", arch.max_positions},
+          {"type_vocab_size", arch.type_vocab_size},
+          {"embedding_size", embedding_width(arch)},
+          {"trigram_input", arch.trigram_input},
+          {"normalization_type", normalization_name(arch.normalization)},
+          {"use_bottleneck_attention", arch.use_bottleneck_attention},
+          {"key_query_shared_bottleneck", arch.key_query_shared_bottleneck}};
+}
+
+// What a checkpoint must have been taken of to continue this trial: every
+// input of the training's arithmetic (not the thread count, the cadence of
+// checkpoints or the evaluation set).
+std::string training_identity(const worker::TrialSpec& spec, const StudentArch& arch,
+                              const DistillOptions& o, const DistillSettings& settings) {
+  nlohmann::ordered_json id;
+  id["architecture"] = architecture_json(arch);
+  id["teacher"] = spec.teacher_digest;
+  id["corpus"] = spec.corpus_digest;
+  id["eval_fraction"] = settings.eval_fraction;
+  id["split_seed"] = settings.split_seed;
+  id["steps"] = o.steps;
+  id["progressive_ratio"] = o.progressive_ratio;
+  id["batch_size"] = o.batch_size;
+  id["seq_len"] = o.seq_len;
+  id["learning_rate"] = o.learning_rate;
+  id["warmup_fraction"] = o.warmup_fraction;
+  id["lamb"] = {o.lamb.beta1, o.lamb.beta2, o.lamb.eps, o.lamb.weight_decay};
+  id["clip_norm"] = o.clip_norm;
+  id["alpha"] = o.alpha;
+  id["temperature"] = o.temperature;
+  id["attention_weight"] = o.attention_weight;
+  id["feature_weight"] = o.feature_weight;
+  id["seed"] = o.seed;
+  id["init_from_teacher"] = o.init_from_teacher;
+  return id.dump();
+}
+
+// The training loss for the manifest: at most 200 points, each the mean of
+// an equal run of steps (every step for runs up to 200 steps).
+nlohmann::ordered_json loss_curve(const std::vector<double>& losses) {
+  const size_t every = std::max<size_t>(1, (losses.size() + 199) / 200);
+  nlohmann::ordered_json points = nlohmann::ordered_json::array();
+  for (size_t begin = 0; begin < losses.size(); begin += every) {
+    const size_t end = std::min(losses.size(), begin + every);
+    double sum = 0;
+    for (size_t i = begin; i < end; ++i) sum += losses[i];
+    points.push_back(sum / static_cast<double>(end - begin));
+  }
+  return {{"every_steps", every}, {"mean_loss", points}};
+}
+
+// How the trial's training went beyond the report (manifest, metrics).
+struct RunNotes {
+  int64_t resumed_from_step = 0;
+  std::string checkpoint_refused;  // why Assign.resume was not used; "" = it was, or none
+  uint32_t ranks = 1;
+  uint64_t checkpoints = 0;  // published by this attempt
+};
+
 nlohmann::ordered_json student_manifest(const worker::TrialSpec& spec, const StudentArch& arch,
                                         const model::Student& student,
                                         const DistillOptions& options, const DistillReport& report,
                                         const std::string& device, int64_t threads,
                                         const model::Teacher& teacher,
-                                        nlohmann::ordered_json latency) {
+                                        nlohmann::ordered_json latency, const RunNotes& notes) {
   const model::BertConfig& tc = teacher.config();
   nlohmann::ordered_json manifest;
   manifest["format"] = "autodistill-student";
   manifest["version"] = 2;
   manifest["model_format"] = "huggingface-mobilebert";
-  manifest["architecture"] = {{"num_blocks", arch.num_blocks},
-                              {"hidden_size", arch.hidden_size},
-                              {"bottleneck_size", arch.bottleneck_size},
-                              {"num_heads", arch.num_heads},
-                              {"intermediate_size", arch.intermediate_size},
-                              {"num_stacked_ffn", arch.num_stacked_ffn},
-                              {"vocab_size", arch.vocab_size},
-                              {"max_positions", arch.max_positions},
-                              {"type_vocab_size", arch.type_vocab_size},
-                              {"embedding_size", embedding_width(arch)},
-                              {"trigram_input", arch.trigram_input},
-                              {"normalization_type", normalization_name(arch.normalization)},
-                              {"use_bottleneck_attention", arch.use_bottleneck_attention},
-                              {"key_query_shared_bottleneck", arch.key_query_shared_bottleneck}};
+  manifest["architecture"] = architecture_json(arch);
   manifest["parameters"] = student.parameter_count();
   manifest["flops_per_sequence"] = forward_flops(arch, options.seq_len);
   manifest["accuracy"] = {{"mlm_accuracy", report.eval.mlm_accuracy},
@@ -129,25 +187,80 @@ nlohmann::ordered_json student_manifest(const worker::TrialSpec& spec, const Stu
                       {"first_loss", p.first_loss},
                       {"last_loss", p.last_loss}});
   }
-  manifest["distillation"] = {{"kind", kind_name(spec.kind)},
-                              {"steps", report.steps},
-                              {"batch_size", options.batch_size},
-                              {"seq_len", options.seq_len},
-                              {"learning_rate", options.learning_rate},
-                              {"progressive_ratio", options.progressive_ratio},
-                              {"alpha", options.alpha},
-                              {"temperature", options.temperature},
-                              {"seed", options.seed},
-                              {"eval_seed", options.eval_seed},
-                              {"phases", phases},
-                              {"train_seconds", report.train_seconds},
-                              {"tokens_per_second", report.tokens_per_second},
-                              {"device", device},
-                              {"threads", threads}};
+  manifest["distillation"] = {
+      {"kind", kind_name(spec.kind)},
+      {"steps", report.steps},
+      {"batch_size", options.batch_size},
+      {"seq_len", options.seq_len},
+      {"learning_rate", options.learning_rate},
+      {"progressive_ratio", options.progressive_ratio},
+      {"alpha", options.alpha},
+      {"temperature", options.temperature},
+      {"seed", options.seed},
+      {"eval_seed", options.eval_seed},
+      {"phases", phases},
+      {"train_seconds", report.train_seconds},
+      {"tokens_per_second", report.tokens_per_second},
+      {"device", device},
+      {"threads", threads},
+      {"ranks", notes.ranks},
+      {"resumed_from_step", notes.resumed_from_step},
+      {"checkpoint_refused", notes.checkpoint_refused.empty()
+                                 ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(notes.checkpoint_refused)},
+      {"loss_curve", loss_curve(report.losses)}};
   manifest["study_id"] = spec.study_id;
   manifest["trial_id"] = spec.trial_id;
   manifest["attempt"] = spec.attempt;
   return manifest;
+}
+
+// The checkpoint Assign.resume names, fetched (digest-verified, cached by
+// digest) and read. kUnavailable / kCancelled: try again later; any other
+// error: this checkpoint cannot be used (foreign format, missing or
+// corrupt blob, another training).
+Result<TrainingState> load_resume(TrialContext& ctx, const worker::CheckpointRef& ref,
+                                  const std::string& identity) {
+  if (ref.format != kCheckpointFormat) {
+    return Status(Code::kInvalidArgument,
+                  "checkpoint format \"" + ref.format + "\" is not " + kCheckpointFormat,
+                  "resume.format");
+  }
+  const worker::BlobRef* blob = nullptr;
+  for (const worker::BlobRef& b : ref.blobs) {
+    if (b.name == kCheckpointBlobName) blob = &b;
+  }
+  if (blob == nullptr) {
+    return Status(Code::kInvalidArgument,
+                  std::string("the checkpoint has no blob named ") + kCheckpointBlobName,
+                  "resume.blobs");
+  }
+  auto path = ctx.fetch_blob(blob->digest);
+  if (!path) return path.status();
+  auto state = read_checkpoint(*path);
+  if (!state) return state.status();
+  if (state->identity != identity) {
+    return Status(Code::kInvalidArgument,
+                  "the checkpoint is of another training (architecture, settings, teacher or "
+                  "corpus differ)",
+                  "resume");
+  }
+  if (static_cast<uint64_t>(state->done) != ref.step) {
+    return Status(Code::kInvalidArgument,
+                  "the checkpoint holds step " + std::to_string(state->done) + ", not " +
+                      std::to_string(ref.step),
+                  "resume.step");
+  }
+  return state;
+}
+
+uint64_t fnv(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
 }
 
 }  // namespace
@@ -344,28 +457,167 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     options.steps =
         spec.kind == wire::TrialKind::Flash ? settings->flash_steps : settings->regular_steps;
     options.device = device;
+    const uint32_t ranks = spec.gang ? spec.gang->world_size : 1;
+    const uint32_t rank = spec.gang ? spec.gang->rank : 0;
+    if (spec.gang && (ranks < 2 || rank >= ranks)) {
+      return worker::permanent_failure("gang rank " + std::to_string(rank) + " of " +
+                                           std::to_string(ranks) + " is not a valid place",
+                                       "gang.rank");
+    }
+    if (options.batch_size < static_cast<int64_t>(ranks)) {
+      return worker::permanent_failure("batch_size " + std::to_string(options.batch_size) +
+                                           " is smaller than the gang's " + std::to_string(ranks) +
+                                           " ranks",
+                                       "settings.distill.batch_size");
+    }
     auto distiller =
         Distiller::create(*student, teacher->teacher, *corpus, teacher->tokenizer, options);
     if (!distiller) {
       return distiller.status().code() == Code::kInvalidArgument ? permanent(distiller.status())
                                                                  : distiller.status();
     }
-    auto report = distiller->run([&ctx](const Progress& p) {
+    const std::string identity = training_identity(spec, arch, options, *settings);
+    RunNotes notes;
+    notes.ranks = ranks;
+
+    // Resume from the checkpoint the daemon names. One that cannot be used
+    // is refused and the trial starts from step 0 (docs/distillation.md).
+    if (spec.resume) {
+      ctx.report_progress(0.0, "fetching checkpoint step " + std::to_string(spec.resume->step));
+      auto state = load_resume(ctx, *spec.resume, identity);
+      Status restored = state ? distiller->restore(*state) : state.status();
+      if (restored) {
+        notes.resumed_from_step = state->done;
+      } else if (restored.code() == Code::kUnavailable || restored.code() == Code::kCancelled) {
+        return restored;
+      } else {
+        notes.checkpoint_refused = "checkpoint step " + std::to_string(spec.resume->step) +
+                                   " of attempt " + std::to_string(spec.resume->attempt) +
+                                   " refused: " + restored.to_string();
+        ctx.report_progress(0.0, notes.checkpoint_refused + "; starting from step 0");
+      }
+    }
+
+    // A gang: rendezvous, agree on the starting point, rank 0's weights.
+    const auto gang_timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(std::ceil(settings->gang_timeout_seconds * 1000.0)));
+    std::unique_ptr<Gang> gang;
+    std::unique_ptr<GradientSync> sync;
+    if (spec.gang) {
+      GangOptions g;
+      g.rank = rank;
+      g.world_size = ranks;
+      g.host = options_.gang_host;
+      g.timeout = gang_timeout;
+      g.key_prefix = std::to_string(spec.trial_id) + "/" + std::to_string(spec.attempt);
+      Result<std::unique_ptr<Gang>> made = Status(Code::kInternal, "no gang");
+      if (rank == 0) {
+        made = Gang::host(g);
+        if (made) ctx.announce_gang_address((*made)->address());
+      } else {
+        ctx.report_progress(0.0, "waiting for rank 0's rendezvous address");
+        auto address = ctx.wait_gang_address(gang_timeout);
+        if (ctx.cancelled()) return Status(Code::kCancelled, "cancelled");
+        if (!address) {
+          return Status(Code::kUnavailable, "no rendezvous address from rank 0 within " +
+                                                std::to_string(gang_timeout.count()) + " ms");
+        }
+        made = Gang::join(g, *address);
+      }
+      if (!made) {
+        return made.status().code() == Code::kInvalidArgument ? permanent(made.status())
+                                                              : made.status();
+      }
+      gang = std::move(made.value());
+      ctx.report_progress(0.0, "forming the gang (" + std::to_string(ranks) + " ranks)");
+      if (Status s = gang->form(); !s) return s;
+      if (Status s = gang->check_same(fnv(identity + "@" + std::to_string(notes.resumed_from_step)),
+                                      "the training and the step it starts from");
+          !s) {
+        return s;
+      }
+      if (Status s = gang->broadcast(distiller->trained_tensors()); !s) return s;
+      sync =
+          gang->gradient_sync(static_cast<size_t>(settings->allreduce_bucket_mb * 1024.0 * 1024.0));
+      distiller->set_gradient_sync(sync.get());
+    }
+
+    // Checkpoints, by rank 0, in the background.
+    const bool checkpointing =
+        rank == 0 && (spec.kind == wire::TrialKind::Regular || settings->checkpoint_flash) &&
+        (settings->checkpoint_steps > 0 || settings->checkpoint_minutes > 0.0);
+    const fs::path checkpoint_dir = ctx.scratch_dir() / "checkpoints";
+    if (checkpointing) fs::create_directories(checkpoint_dir);
+    int64_t last_checkpoint = notes.resumed_from_step;
+    auto last_checkpoint_time = std::chrono::steady_clock::now();
+    Distiller& d = *distiller;
+    auto on_step = [&](const Progress& p) {
       ctx.report_progress(
           static_cast<double>(p.step) / static_cast<double>(std::max<int64_t>(1, p.total)), p.phase,
           {{"loss", p.loss},
            {"learning_rate", p.learning_rate},
            {"step", static_cast<double>(p.step)}});
+      if (checkpointing && p.step < p.total) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool due = (settings->checkpoint_steps > 0 &&
+                          p.step - last_checkpoint >= settings->checkpoint_steps) ||
+                         (settings->checkpoint_minutes > 0.0 &&
+                          std::chrono::duration<double>(now - last_checkpoint_time).count() >=
+                              60.0 * settings->checkpoint_minutes);
+        if (due && ctx.checkpoints_enabled() && !ctx.checkpoint_busy()) {
+          auto state = d.snapshot();
+          if (state) {
+            state->identity = identity;
+            auto held = std::make_shared<const TrainingState>(std::move(state.value()));
+            const fs::path file =
+                checkpoint_dir / ("checkpoint-" + std::to_string(p.step) + ".safetensors");
+            const bool started = ctx.publish_checkpoint(
+                static_cast<uint64_t>(p.step), static_cast<uint64_t>(p.total), kCheckpointFormat,
+                [held, file]() -> Result<std::vector<worker::CheckpointFile>> {
+                  if (Status s = write_checkpoint(file, *held); !s) return s;
+                  return std::vector<worker::CheckpointFile>{{kCheckpointBlobName, file}};
+                });
+            if (started) {
+              last_checkpoint = p.step;
+              last_checkpoint_time = now;
+            }
+          }
+        }
+      }
       return !ctx.cancelled();
-    });
+    };
+    auto report = d.train(on_step);
+    notes.checkpoints = ctx.checkpoints_published();
+    ctx.stop_checkpoints();  // the Result supersedes a checkpoint still uploading
     if (!report) return report.status();
+    const uint64_t weights = fingerprint(d.trained_tensors());
+    if (gang) {
+      d.set_gradient_sync(nullptr);
+      if (Status s = gang->check_same(weights, "the final weights"); !s) return s;
+      sync.reset();
+      gang.reset();
+    }
+    // 53 bits: exactly representable as a metric.
+    const double weights_metric = static_cast<double>(weights >> 11);
+    if (rank > 0) {
+      TrialOutcome outcome;
+      outcome.metrics["steps"] = static_cast<double>(report->steps);
+      outcome.metrics["train_seconds"] = report->train_seconds;
+      outcome.metrics["weights_fingerprint"] = weights_metric;
+      outcome.metrics["resumed_from_step"] = static_cast<double>(notes.resumed_from_step);
+      if (!report->phases.empty()) outcome.metrics["final_loss"] = report->phases.back().last_loss;
+      return outcome;
+    }
+    ctx.report_progress(1.0, "evaluating");
+    report->eval = d.evaluate();
     ctx.report_progress(
         1.0, "exporting",
         {{"mlm_accuracy", report->eval.mlm_accuracy}, {"nsp_accuracy", report->eval.nsp_accuracy}});
 
     const fs::path out = ctx.scratch_dir() / "student";
-    auto manifest = student_manifest(spec, arch, *student, options, *report, *device_name, threads,
-                                     teacher->teacher, latency_from_settings(spec.settings_json));
+    auto manifest =
+        student_manifest(spec, arch, *student, options, *report, *device_name, threads,
+                         teacher->teacher, latency_from_settings(spec.settings_json), notes);
     if (Status s = model::save_student(*student, out, teacher->tokenizer, manifest.dump()); !s) {
       return s;
     }
@@ -381,6 +633,11 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     outcome.metrics["train_seconds"] = report->train_seconds;
     outcome.metrics["tokens_per_second"] = report->tokens_per_second;
     if (!report->phases.empty()) outcome.metrics["final_loss"] = report->phases.back().last_loss;
+    outcome.metrics["weights_fingerprint"] = weights_metric;
+    outcome.metrics["resumed_from_step"] = static_cast<double>(notes.resumed_from_step);
+    outcome.metrics["checkpoint_refused"] = notes.checkpoint_refused.empty() ? 0.0 : 1.0;
+    outcome.metrics["checkpoints"] = static_cast<double>(notes.checkpoints);
+    outcome.metrics["ranks"] = static_cast<double>(ranks);
     for (const std::string& file : model::student_files()) {
       outcome.artifacts.push_back({file, out / file});
     }

@@ -145,6 +145,9 @@ Status init_student_from_teacher(model::Student& student, const model::Teacher& 
 struct Distiller::Impl {
   model::Student* student;
   const model::Teacher* teacher;
+  const model::Corpus* corpus;
+  const model::WordPieceTokenizer* tokenizer;
+  int32_t pad_id = 0;
   DistillOptions options;
   // Per block: the dense layer to the teacher's width (weight, bias; empty
   // when the widths are equal).
@@ -152,9 +155,48 @@ struct Distiller::Impl {
   std::vector<model::Batch> eval;
   std::unique_ptr<model::BatchLoader> loader;
   detail::TrainLoop loop;
+  // train(): the phase running (or next to run) and the reports of those before it.
+  int64_t phase = 0;
+  std::vector<PhaseReport> finished;
 
   static void set_trainable(const std::vector<model::NamedTensor>& params, bool on) {
     for (const auto& [name, t] : params) t.requires_grad_(on);
+  }
+
+  // What progressive stage k trains: block k (and the embeddings in stage 1)
+  // and its projection.
+  std::vector<model::NamedTensor> stage_params(int64_t k) const {
+    const std::string block = "mobilebert.encoder.layer." + std::to_string(k) + ".";
+    std::vector<model::NamedTensor> params;
+    for (const auto& [name, t] : student->named_parameters()) {
+      if (name.rfind(block, 0) == 0 || (k == 0 && name.rfind("mobilebert.embeddings.", 0) == 0)) {
+        params.emplace_back(name, t);
+      }
+    }
+    if (!projections.empty()) {
+      params.push_back(projections[2 * k]);
+      params.push_back(projections[2 * k + 1]);
+    }
+    return params;
+  }
+
+  // The schedule: per phase, its steps and the parameters it trains.
+  struct Phase {
+    int64_t stage = -1;  // progressive stage k, or -1 for pre-training
+    int64_t steps = 0;
+  };
+  std::vector<Phase> schedule() const {
+    const int64_t blocks = student->arch().num_blocks;
+    const StepPlan plan = plan_steps(options.steps, options.progressive_ratio, blocks);
+    std::vector<Phase> phases;
+    if (plan.per_stage > 0) {
+      for (int64_t k = 0; k < blocks; ++k) phases.push_back({k, plan.per_stage});
+    }
+    phases.push_back({-1, plan.pretraining});
+    return phases;
+  }
+  std::vector<model::NamedTensor> phase_params(const Phase& phase) const {
+    return phase.stage >= 0 ? stage_params(phase.stage) : student->named_parameters();
   }
 };
 
@@ -202,6 +244,9 @@ Result<Distiller> Distiller::create(model::Student& student, const model::Teache
   auto impl = std::make_unique<Impl>();
   impl->student = &student;
   impl->teacher = &teacher;
+  impl->corpus = &corpus;
+  impl->tokenizer = &tokenizer;
+  impl->pad_id = special->pad;
   impl->options = options;
   student.to(options.device);
   if (options.init_from_teacher) {
@@ -248,18 +293,10 @@ Result<PhaseReport> Distiller::progressive_stage(int64_t k, int64_t steps,
   }
   const int64_t layer =
       teacher_layer_for(k + 1, a.num_blocks, m.teacher->config().num_hidden_layers);
-  const std::string block = "mobilebert.encoder.layer." + std::to_string(k) + ".";
   const auto all = m.student->named_parameters();
-  std::vector<model::NamedTensor> params;
-  for (const auto& [name, t] : all) {
-    if (name.rfind(block, 0) == 0 || (k == 0 && name.rfind("mobilebert.embeddings.", 0) == 0)) {
-      params.emplace_back(name, t);
-    }
-  }
+  const std::vector<model::NamedTensor> params = m.stage_params(k);
   at::Tensor projection_weight, projection_bias;
   if (!m.projections.empty()) {
-    params.push_back(m.projections[2 * k]);
-    params.push_back(m.projections[2 * k + 1]);
     projection_weight = m.projections[2 * k].second;
     projection_bias = m.projections[2 * k + 1].second;
   }
@@ -276,7 +313,7 @@ Result<PhaseReport> Distiller::progressive_stage(int64_t k, int64_t steps,
       "progressive " + std::to_string(k + 1) + "/" + std::to_string(a.num_blocks);
   auto report = m.loop.run(
       phase, steps, params,
-      [&](const model::Batch& b) {
+      [&](const model::Batch& b, const detail::LossShares& shares) {
         model::ModelOutputs t;
         {
           at::NoGradGuard no_grad;
@@ -287,9 +324,13 @@ Result<PhaseReport> Distiller::progressive_stage(int64_t k, int64_t steps,
         if (projection_weight.defined())
           feature = at::linear(feature, projection_weight, projection_bias);
         const at::Tensor& mask = b.inputs.attention_mask;
+        // Both are means over real tokens: scaled by the shard's share of them.
         return m.options.attention_weight *
-                   attention_kl(t.attentions[layer - 1], s.attentions[k], mask) +
-               m.options.feature_weight * feature_mse(t.hidden_states[layer], feature, mask);
+                   detail::scaled(attention_kl(t.attentions[layer - 1], s.attentions[k], mask),
+                                  shares.tokens) +
+               m.options.feature_weight *
+                   detail::scaled(feature_mse(t.hidden_states[layer], feature, mask),
+                                  shares.tokens);
       },
       progress);
   m.set_trainable(all, true);
@@ -303,7 +344,7 @@ Result<PhaseReport> Distiller::pretraining(int64_t steps, const ProgressFn& prog
   const double alpha = m.options.alpha, temperature = m.options.temperature;
   return m.loop.run(
       "pretraining", steps, params,
-      [&](const model::Batch& b) {
+      [&](const model::Batch& b, const detail::LossShares& shares) {
         model::ForwardOptions options;
         options.attentions = false;
         options.mlm_positions = b.mlm_positions;
@@ -313,10 +354,15 @@ Result<PhaseReport> Distiller::pretraining(int64_t steps, const ProgressFn& prog
           t = m.teacher->forward(b.inputs, options);
         }
         const model::ModelOutputs s = m.student->forward(b.inputs, options);
-        at::Tensor loss = nsp_loss(s.nsp_logits, b.nsp_labels);
-        if (alpha > 0.0) loss = loss + alpha * mlm_loss(s.mlm_logits, b.mlm_labels);
+        // NSP is a mean over rows, the MLM losses over masked positions.
+        at::Tensor loss = detail::scaled(nsp_loss(s.nsp_logits, b.nsp_labels), shares.rows);
+        if (alpha > 0.0) {
+          loss = loss + alpha * detail::scaled(mlm_loss(s.mlm_logits, b.mlm_labels), shares.masked);
+        }
         if (alpha < 1.0) {
-          loss = loss + (1.0 - alpha) * mlm_distill_loss(s.mlm_logits, t.mlm_logits, temperature);
+          loss = loss + (1.0 - alpha) * detail::scaled(mlm_distill_loss(s.mlm_logits, t.mlm_logits,
+                                                                        temperature),
+                                                       shares.masked);
         }
         return loss;
       },
@@ -333,27 +379,176 @@ EvalResult Distiller::evaluate() const {
 }
 
 Result<DistillReport> Distiller::run(const ProgressFn& progress) {
+  auto report = train(progress);
+  if (!report) return report;
+  report->eval = evaluate();
+  return report;
+}
+
+Result<DistillReport> Distiller::train(const ProgressFn& progress) {
   Impl& m = *impl_;
-  const StudentArch& a = m.student->arch();
-  const StepPlan plan = plan_steps(m.options.steps, m.options.progressive_ratio, a.num_blocks);
-  m.loop.planned = m.loop.done + plan.per_stage * a.num_blocks + plan.pretraining;
-  DistillReport report;
-  if (plan.per_stage > 0) {
-    for (int64_t k = 0; k < a.num_blocks; ++k) {
-      auto stage = progressive_stage(k, plan.per_stage, progress);
-      if (!stage) return stage.status();
-      report.phases.push_back(*stage);
-    }
+  const std::vector<Impl::Phase> phases = m.schedule();
+  int64_t total = 0;
+  for (const Impl::Phase& p : phases) total += p.steps;
+  m.loop.planned = std::max(m.loop.planned, total);
+  for (; m.phase < static_cast<int64_t>(phases.size()); ++m.phase) {
+    const Impl::Phase& p = phases[static_cast<size_t>(m.phase)];
+    auto phase = p.stage >= 0 ? progressive_stage(p.stage, p.steps, progress)
+                              : pretraining(p.steps, progress);
+    if (!phase) return phase.status();
+    m.finished.push_back(*phase);
   }
-  auto pre = pretraining(plan.pretraining, progress);
-  if (!pre) return pre.status();
-  report.phases.push_back(*pre);
+  DistillReport report;
+  report.phases = m.finished;
   report.steps = m.loop.done;
   report.train_seconds = m.loop.seconds;
   report.tokens_per_second =
       m.loop.seconds > 0 ? static_cast<double>(m.loop.tokens) / m.loop.seconds : 0.0;
-  report.eval = evaluate();
+  report.losses = m.loop.losses;
   return report;
+}
+
+namespace {
+
+std::vector<model::NamedTensor> cpu_copies(const std::vector<model::NamedTensor>& tensors) {
+  std::vector<model::NamedTensor> out;
+  out.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) {
+    out.emplace_back(name, t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  }
+  return out;
+}
+
+// kInvalidArgument naming the first tensor of `saved` that is not `live`'s
+// (same names, order and shapes).
+Status fits(const std::vector<model::NamedTensor>& saved,
+            const std::vector<model::NamedTensor>& live, const char* what) {
+  if (saved.size() != live.size()) {
+    return Status(Code::kInvalidArgument,
+                  std::string("the checkpoint holds ") + std::to_string(saved.size()) + " " + what +
+                      " tensors, this distillation " + std::to_string(live.size()),
+                  what);
+  }
+  for (size_t i = 0; i < saved.size(); ++i) {
+    if (saved[i].first != live[i].first || !saved[i].second.defined() ||
+        saved[i].second.sizes() != live[i].second.sizes() ||
+        saved[i].second.scalar_type() != live[i].second.scalar_type()) {
+      return Status(
+          Code::kInvalidArgument,
+          "checkpoint tensor \"" + saved[i].first + "\" does not fit \"" + live[i].first + "\"",
+          saved[i].first);
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<TrainingState> Distiller::snapshot() const {
+  const Impl& m = *impl_;
+  TrainingState state;
+  state.phase = m.phase;
+  state.done = m.loop.done;
+  state.total = 0;
+  for (const Impl::Phase& p : m.schedule()) state.total += p.steps;
+  state.finished = m.finished;
+  state.losses = m.loop.losses;
+  // Inside a phase (the progress callback) its optimizer is live; before
+  // run() nothing of the phase has happened yet.
+  if (m.loop.optimizer) {
+    state.phase_step = m.loop.phase_step;
+    state.optimizer = m.loop.optimizer->save_state();
+  }
+  state.student = cpu_copies(m.student->named_parameters());
+  state.projections = cpu_copies(m.projections);
+  auto data = m.loader->save_state();
+  if (!data) return data.status();
+  state.data_state = std::move(data.value());
+  return state;
+}
+
+Status Distiller::restore(const TrainingState& state) {
+  Impl& m = *impl_;
+  auto bad = [](const std::string& why, const std::string& field) {
+    return Status(Code::kInvalidArgument, "checkpoint: " + why, field);
+  };
+  if (Status s = fits(state.student, m.student->named_parameters(), "student"); !s) return s;
+  if (Status s = fits(state.projections, m.projections, "projection"); !s) return s;
+  const std::vector<Impl::Phase> phases = m.schedule();
+  int64_t total = 0, before = 0;
+  for (const Impl::Phase& p : phases) total += p.steps;
+  if (state.total != total) {
+    return bad("it plans " + std::to_string(state.total) + " steps, this distillation " +
+                   std::to_string(total),
+               "total_steps");
+  }
+  if (state.phase < 0 || state.phase >= static_cast<int64_t>(phases.size())) {
+    return bad("phase " + std::to_string(state.phase) + " is not in the schedule", "phase");
+  }
+  const Impl::Phase& phase = phases[static_cast<size_t>(state.phase)];
+  for (int64_t p = 0; p < state.phase; ++p) before += phases[static_cast<size_t>(p)].steps;
+  if (state.phase_step < 0 || state.phase_step > phase.steps ||
+      state.done != before + state.phase_step ||
+      static_cast<int64_t>(state.losses.size()) != state.done ||
+      static_cast<int64_t>(state.finished.size()) != state.phase) {
+    return bad("its step counts do not fit the schedule", "phase_step");
+  }
+  // The optimizer state must be the phase's (names, order and shapes).
+  if (state.phase_step > 0) {
+    std::vector<std::pair<std::string, at::Tensor>> expected;
+    for (const ParamGroup& g : lamb_groups(m.phase_params(phase))) {
+      for (size_t i = 0; i < g.params.size(); ++i) expected.emplace_back(g.names[i], g.params[i]);
+    }
+    bool ok = expected.size() == state.optimizer.size();
+    for (size_t i = 0; ok && i < expected.size(); ++i) {
+      const Lamb::Moments& mo = state.optimizer[i];
+      ok = mo.name == expected[i].first && mo.m.defined() && mo.v.defined() &&
+           mo.m.sizes() == expected[i].second.sizes() &&
+           mo.v.sizes() == expected[i].second.sizes() && mo.step >= 0;
+    }
+    if (!ok) return bad("its optimizer state is not the phase's", "optimizer");
+  }
+  // The data position: a fresh stream resumed at it (validated here).
+  model::ExampleOptions examples;
+  examples.seq_len = m.options.seq_len;
+  auto stream = model::ExampleStream::create(*m.corpus, model::Split::kTrain, *m.tokenizer,
+                                             examples, m.options.seed);
+  if (!stream) return stream.status();
+  auto loader = model::BatchLoader::resume(std::move(stream.value()), m.options.batch_size,
+                                           m.options.seq_len, m.pad_id, state.data_state);
+  if (!loader) return loader.status();
+
+  // Everything fits: commit.
+  {
+    at::NoGradGuard no_grad;
+    const auto live = m.student->named_parameters();
+    for (size_t i = 0; i < live.size(); ++i) live[i].second.copy_(state.student[i].second);
+    for (size_t i = 0; i < m.projections.size(); ++i) {
+      m.projections[i].second.copy_(state.projections[i].second);
+    }
+  }
+  m.loader = std::move(loader.value());
+  m.loop.loader = m.loader.get();
+  m.loop.done = state.done;
+  m.loop.losses = state.losses;
+  m.loop.optimizer.reset();
+  m.loop.resume.reset();
+  if (state.phase_step > 0)
+    m.loop.resume = detail::TrainLoop::Resume{state.phase_step, state.optimizer};
+  m.phase = state.phase;
+  m.finished = state.finished;
+  return Status::ok();
+}
+
+void Distiller::set_gradient_sync(GradientSync* sync) {
+  impl_->loop.sync = sync;
+}
+
+std::vector<at::Tensor> Distiller::trained_tensors() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : impl_->student->named_parameters()) out.push_back(t);
+  for (const auto& [name, t] : impl_->projections) out.push_back(t);
+  return out;
 }
 
 }  // namespace autodistill::distill

@@ -9,8 +9,12 @@ namespace autodistill::distill {
 
 Lamb::Lamb(std::vector<ParamGroup> groups, LambOptions options) : options_(options) {
   for (auto& group : groups) {
-    for (auto& p : group.params) {
-      states_.push_back({p, at::zeros_like(p), at::zeros_like(p), at::empty_like(p), group.adapt});
+    for (size_t i = 0; i < group.params.size(); ++i) {
+      const at::Tensor& p = group.params[i];
+      std::string name =
+          i < group.names.size() ? group.names[i] : "#" + std::to_string(states_.size());
+      states_.push_back({std::move(name), p, at::zeros_like(p), at::zeros_like(p),
+                         at::empty_like(p), group.adapt});
     }
   }
 }
@@ -50,12 +54,51 @@ void Lamb::zero_grad() {
   }
 }
 
+std::vector<Lamb::Moments> Lamb::save_state() const {
+  std::vector<Moments> out;
+  out.reserve(states_.size());
+  for (const State& s : states_) {
+    out.push_back({s.name, s.m.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true),
+                   s.v.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true), s.step});
+  }
+  return out;
+}
+
+Status Lamb::load_state(const std::vector<Moments>& state) {
+  if (state.size() != states_.size()) {
+    return Status(Code::kInvalidArgument,
+                  "optimizer state for " + std::to_string(state.size()) +
+                      " parameters, this phase trains " + std::to_string(states_.size()),
+                  "optimizer");
+  }
+  for (size_t i = 0; i < state.size(); ++i) {
+    const State& s = states_[i];
+    const Moments& m = state[i];
+    if (m.name != s.name || !m.m.defined() || !m.v.defined() || m.m.sizes() != s.m.sizes() ||
+        m.v.sizes() != s.v.sizes() || m.step < 0) {
+      return Status(
+          Code::kInvalidArgument,
+          "optimizer state of \"" + m.name + "\" does not fit parameter \"" + s.name + "\"",
+          "optimizer");
+    }
+  }
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < state.size(); ++i) {
+    states_[i].m.copy_(state[i].m);
+    states_[i].v.copy_(state[i].v);
+    states_[i].step = state[i].step;
+  }
+  return Status::ok();
+}
+
 std::vector<ParamGroup> lamb_groups(const std::vector<std::pair<std::string, at::Tensor>>& named) {
   ParamGroup adapted{{}, true}, plain{{}, false};
   for (const auto& [name, p] : named) {
     const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
     const bool norm = name.find("LayerNorm") != std::string::npos;
-    (bias || norm || p.dim() <= 1 ? plain : adapted).params.push_back(p);
+    ParamGroup& group = bias || norm || p.dim() <= 1 ? plain : adapted;
+    group.params.push_back(p);
+    group.names.push_back(name);
   }
   return {adapted, plain};
 }

@@ -62,6 +62,15 @@ int main(int argc, char** argv) {
                  options.threads = static_cast<int64_t>(*n);
                  return Status::ok();
                });
+    parser.add("gang-host", "HOST",
+               "This worker's address for the other ranks of a data-parallel gang:\n"
+               "rank 0's rendezvous store listens on it and gradient connections\n"
+               "bind to it (default 127.0.0.1: every rank on this host).",
+               [&options](const std::string& v) {
+                 if (v.empty()) return Status(Code::kInvalidArgument, "the host is empty");
+                 options.gang_host = v;
+                 return Status::ok();
+               });
     parser.add("device", "DEVICE",
                "auto (CUDA when LibTorch sees a GPU), cpu or cuda (default auto).",
                [&options](const std::string& v) {

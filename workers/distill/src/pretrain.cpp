@@ -47,7 +47,7 @@ Result<PretrainReport> pretrain_teacher(model::Teacher& teacher, const model::Co
   for (const auto& [name, t] : params) t.requires_grad_(true);
   auto phase = loop.run(
       "teacher pretraining", options.steps, params,
-      [&](const model::Batch& b) {
+      [&](const model::Batch& b, const detail::LossShares&) {
         model::ForwardOptions forward;
         forward.attentions = false;
         forward.mlm_positions = b.mlm_positions;

@@ -17,11 +17,30 @@ Status bad(const std::string& key, const std::string& why) {
 }
 
 const std::set<std::string>& distill_keys() {
-  static const std::set<std::string> keys = {
-      "flash_steps",     "regular_steps",     "batch_size",   "seq_len",     "learning_rate",
-      "warmup_fraction", "progressive_ratio", "alpha",        "temperature", "attention_weight",
-      "feature_weight",  "clip_norm",         "weight_decay", "seed",        "eval_batches",
-      "eval_seed",       "eval_fraction",     "split_seed",   "threads"};
+  static const std::set<std::string> keys = {"flash_steps",
+                                             "regular_steps",
+                                             "batch_size",
+                                             "seq_len",
+                                             "learning_rate",
+                                             "warmup_fraction",
+                                             "progressive_ratio",
+                                             "alpha",
+                                             "temperature",
+                                             "attention_weight",
+                                             "feature_weight",
+                                             "clip_norm",
+                                             "weight_decay",
+                                             "seed",
+                                             "eval_batches",
+                                             "eval_seed",
+                                             "eval_fraction",
+                                             "split_seed",
+                                             "threads",
+                                             "checkpoint_steps",
+                                             "checkpoint_minutes",
+                                             "checkpoint_flash",
+                                             "gang_timeout_seconds",
+                                             "allreduce_bucket_mb"};
   return keys;
 }
 
@@ -63,20 +82,47 @@ Status parse_distill(const nlohmann::json& json, DistillSettings& s) {
     *out = it->get<double>();
     return Status::ok();
   };
+  auto boolean = [&](const char* key, bool* out) -> Status {
+    auto it = json.find(key);
+    if (it == json.end()) return Status::ok();
+    if (!it->is_boolean()) return bad(std::string("distill.") + key, "must be true or false");
+    *out = it->get<bool>();
+    return Status::ok();
+  };
   DistillOptions& o = s.options;
-  for (Status st :
-       {integer("flash_steps", &s.flash_steps, 1), integer("regular_steps", &s.regular_steps, 1),
-        integer("batch_size", &o.batch_size, 1), integer("seq_len", &o.seq_len, 8),
-        integer("eval_batches", &o.eval_batches, 1), integer("threads", &s.threads, 0),
-        number("learning_rate", &o.learning_rate), number("warmup_fraction", &o.warmup_fraction),
-        number("progressive_ratio", &o.progressive_ratio), number("alpha", &o.alpha),
-        number("temperature", &o.temperature), number("attention_weight", &o.attention_weight),
-        number("feature_weight", &o.feature_weight), number("clip_norm", &o.clip_norm),
-        number("weight_decay", &o.lamb.weight_decay), number("eval_fraction", &s.eval_fraction),
-        unsigned_integer("seed", &o.seed), unsigned_integer("eval_seed", &o.eval_seed),
-        unsigned_integer("split_seed", &s.split_seed)}) {
+  for (Status st : {integer("flash_steps", &s.flash_steps, 1),
+                    integer("regular_steps", &s.regular_steps, 1),
+                    integer("batch_size", &o.batch_size, 1),
+                    integer("seq_len", &o.seq_len, 8),
+                    integer("eval_batches", &o.eval_batches, 1),
+                    integer("threads", &s.threads, 0),
+                    number("learning_rate", &o.learning_rate),
+                    number("warmup_fraction", &o.warmup_fraction),
+                    number("progressive_ratio", &o.progressive_ratio),
+                    number("alpha", &o.alpha),
+                    number("temperature", &o.temperature),
+                    number("attention_weight", &o.attention_weight),
+                    number("feature_weight", &o.feature_weight),
+                    number("clip_norm", &o.clip_norm),
+                    number("weight_decay", &o.lamb.weight_decay),
+                    number("eval_fraction", &s.eval_fraction),
+                    unsigned_integer("seed", &o.seed),
+                    unsigned_integer("eval_seed", &o.eval_seed),
+                    unsigned_integer("split_seed", &s.split_seed),
+                    integer("checkpoint_steps", &s.checkpoint_steps, 0),
+                    number("checkpoint_minutes", &s.checkpoint_minutes),
+                    boolean("checkpoint_flash", &s.checkpoint_flash),
+                    number("gang_timeout_seconds", &s.gang_timeout_seconds),
+                    number("allreduce_bucket_mb", &s.allreduce_bucket_mb)}) {
     if (!st) return st;
   }
+  if (!(s.checkpoint_minutes >= 0.0)) {
+    return bad("distill.checkpoint_minutes", "must not be negative");
+  }
+  if (!(s.gang_timeout_seconds > 0.0)) {
+    return bad("distill.gang_timeout_seconds", "must be positive");
+  }
+  if (!(s.allreduce_bucket_mb > 0.0)) return bad("distill.allreduce_bucket_mb", "must be positive");
   // Ranges, reported with the settings' names.
   DistillOptions checked = o;
   checked.steps = s.flash_steps;

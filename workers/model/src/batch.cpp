@@ -16,6 +16,20 @@ Batch Batch::to(const at::Device& device) const {
   return b;
 }
 
+Batch Batch::rows(int64_t begin, int64_t end) const {
+  const int64_t seq_len = inputs.input_ids.size(1);
+  Batch b;
+  b.inputs.input_ids = inputs.input_ids.narrow(0, begin, end - begin);
+  b.inputs.token_type_ids = inputs.token_type_ids.narrow(0, begin, end - begin);
+  b.inputs.attention_mask = inputs.attention_mask.narrow(0, begin, end - begin);
+  const at::Tensor keep = (mlm_positions >= begin * seq_len) & (mlm_positions < end * seq_len);
+  b.mlm_positions = mlm_positions.masked_select(keep) - begin * seq_len;
+  b.mlm_labels = mlm_labels.masked_select(keep);
+  b.nsp_labels = nsp_labels.narrow(0, begin, end - begin);
+  b.tokens = b.inputs.attention_mask.sum().item<int64_t>();
+  return b;
+}
+
 Batch collate(const std::vector<Example>& examples, int64_t seq_len, int32_t pad_id) {
   const int64_t n = static_cast<int64_t>(examples.size());
   at::Tensor ids = at::full({n, seq_len}, pad_id, at::kLong);
@@ -73,8 +87,9 @@ void BatchLoader::produce() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || ready_.size() < capacity_; });
+      cv_.wait(lock, [this] { return stop_ || (!paused_ && ready_.size() < capacity_); });
       if (stop_) return;
+      producing_ = true;
     }
     std::vector<Example> examples;
     Status failed;
@@ -86,13 +101,16 @@ void BatchLoader::produce() {
         failed = e.status();
       }
     }
+    Batch batch;
+    if (failed) batch = collate(examples, seq_len_, pad_id_);
     std::lock_guard<std::mutex> lock(mu_);
+    producing_ = false;
     if (!failed) {
       error_ = failed;
       cv_.notify_all();
       return;
     }
-    ready_.push_back(collate(examples, seq_len_, pad_id_));
+    ready_.push_back({std::move(batch), std::move(examples)});
     cv_.notify_all();
   }
 }
@@ -101,10 +119,38 @@ Result<Batch> BatchLoader::next() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return !ready_.empty() || !error_; });
   if (ready_.empty()) return error_;
-  Batch b = std::move(ready_.front());
+  Batch b = std::move(ready_.front().batch);
   ready_.pop_front();
   cv_.notify_all();
   return b;
+}
+
+Result<std::string> BatchLoader::save_state() {
+  std::unique_lock<std::mutex> lock(mu_);
+  // The producer's lookahead is part of the state (the drawn examples and
+  // the stream behind them), so it is made the same every time: wait until
+  // the queue is full (or the stream has ended). A checkpoint's bytes then
+  // depend only on the batches consumed, not on how far the producer got.
+  cv_.wait(lock, [this] { return !producing_ && (ready_.size() >= capacity_ || !error_); });
+  paused_ = true;
+  Result<std::string> state = error_;
+  if (error_) {
+    std::vector<const Example*> drawn;
+    for (const Ready& r : ready_) {
+      for (const Example& e : r.examples) drawn.push_back(&e);
+    }
+    state = stream_.save_state(drawn);
+  }
+  paused_ = false;
+  cv_.notify_all();
+  return state;
+}
+
+Result<std::unique_ptr<BatchLoader>> BatchLoader::resume(ExampleStream stream, int64_t batch_size,
+                                                         int64_t seq_len, int32_t pad_id,
+                                                         std::string_view state, size_t capacity) {
+  if (Status s = stream.restore_state(state); !s) return s;
+  return std::make_unique<BatchLoader>(std::move(stream), batch_size, seq_len, pad_id, capacity);
 }
 
 Result<std::vector<Batch>> make_eval_batches(const Corpus& corpus,

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "byte_codec.hpp"
+#include "example_codec.hpp"
 #include "rng.hpp"
 
 namespace autodistill::model {
@@ -81,6 +83,7 @@ struct ExampleStream::Impl {
   size_t next_document = 0;
   std::deque<Example> pending;   // examples of the last document
   std::vector<Example> buffer;   // shuffle buffer
+  std::deque<Example> replay;    // restored examples returned before anything else
   int64_t barren_documents = 0;  // documents in a row that yielded nothing
   std::unordered_map<int64_t, Sentences> cache;
   std::deque<int64_t> cache_order;  // oldest first
@@ -243,6 +246,11 @@ struct ExampleStream::Impl {
   }
 
   Result<Example> next() {
+    if (!replay.empty()) {
+      Example e = std::move(replay.front());
+      replay.pop_front();
+      return e;
+    }
     const size_t capacity = static_cast<size_t>(std::max<int64_t>(1, options.shuffle_buffer));
     while (buffer.size() < capacity) {
       auto e = next_unbuffered();
@@ -255,6 +263,87 @@ struct ExampleStream::Impl {
     return out;
   }
 };
+
+namespace {
+// "ADXS" + format version 1.
+constexpr uint64_t kStateMagic = 0x0000'0001'5358'4441ull;
+}  // namespace
+
+std::string ExampleStream::save_state(const std::vector<const Example*>& drawn) const {
+  const Impl& m = *impl_;
+  detail::ByteWriter w;
+  w.u64(kStateMagic);
+  w.u64(drawn.size() + m.replay.size());
+  for (const Example* e : drawn) detail::write_example(w, *e);
+  for (const Example& e : m.replay) detail::write_example(w, e);
+  w.u64(m.rng.state());
+  w.i64s(m.order);
+  w.u64(m.next_document);
+  w.i64(m.barren_documents);
+  w.u64(m.pending.size());
+  for (const Example& e : m.pending) detail::write_example(w, e);
+  w.u64(m.buffer.size());
+  for (const Example& e : m.buffer) detail::write_example(w, e);
+  return w.take();
+}
+
+Status ExampleStream::restore_state(std::string_view state) {
+  Impl& m = *impl_;
+  auto bad = [](const std::string& why) {
+    return Status(Code::kInvalidArgument, "data-pipeline state: " + why, "data_state");
+  };
+  detail::ByteReader r(state);
+  if (r.u64() != kStateMagic || !r.ok()) return bad("not a version-1 example-stream state");
+  const int64_t vocab = m.tokenizer->vocab().size();
+  std::deque<Example> replay;
+  const uint64_t replay_count = r.u64();
+  for (uint64_t i = 0; r.ok() && i < replay_count; ++i) {
+    Example e;
+    if (!detail::read_example(r, e, vocab, m.options.seq_len)) return bad("bad drawn example");
+    replay.push_back(std::move(e));
+  }
+  const uint64_t rng = r.u64();
+  std::vector<int64_t> order = r.i64s();
+  const uint64_t next_document = r.u64();
+  const int64_t barren = r.i64();
+  if (!r.ok()) return bad("truncated");
+  const size_t documents = m.corpus->documents(m.split).size();
+  if (!order.empty() && order.size() != documents) {
+    return bad("its epoch orders " + std::to_string(order.size()) + " documents, the split has " +
+               std::to_string(documents));
+  }
+  for (int64_t d : order) {
+    if (d < 0 || d >= m.corpus->num_documents()) return bad("document index out of range");
+  }
+  if (next_document > order.size() || barren < 0) return bad("position out of range");
+  std::deque<Example> pending;
+  std::vector<Example> buffer;
+  const uint64_t pending_count = r.u64();
+  for (uint64_t i = 0; r.ok() && i < pending_count; ++i) {
+    Example e;
+    if (!detail::read_example(r, e, vocab, m.options.seq_len)) return bad("bad example in flight");
+    pending.push_back(std::move(e));
+  }
+  const uint64_t buffer_count = r.u64();
+  if (!r.ok() ||
+      buffer_count > static_cast<uint64_t>(std::max<int64_t>(1, m.options.shuffle_buffer))) {
+    return bad("bad shuffle buffer");
+  }
+  for (uint64_t i = 0; i < buffer_count; ++i) {
+    Example e;
+    if (!detail::read_example(r, e, vocab, m.options.seq_len)) return bad("bad example in flight");
+    buffer.push_back(std::move(e));
+  }
+  if (!r.ok() || !r.at_end()) return bad("truncated or trailing bytes");
+  m.rng.set_state(rng);
+  m.order = std::move(order);
+  m.next_document = next_document;
+  m.barren_documents = barren;
+  m.pending = std::move(pending);
+  m.buffer = std::move(buffer);
+  m.replay = std::move(replay);
+  return Status::ok();
+}
 
 ExampleStream::ExampleStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ExampleStream::ExampleStream(ExampleStream&&) noexcept = default;

@@ -20,6 +20,10 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(mix64(seed)) {}
 
+  // The whole state: a generator with set_state(state()) continues the same stream.
+  uint64_t state() const { return state_; }
+  void set_state(uint64_t state) { state_ = state; }
+
   uint64_t next() {
     state_ += 0x9E3779B97F4A7C15ull;
     uint64_t z = state_;

@@ -54,6 +54,8 @@ worker::TrialOutcome outcome_from_report(const ProbeReport& report, const ProbeR
   m["preempted_runs"] = report.latency.preempted_runs;
   m["probe_attempts"] = report.latency.attempts;
   m["converged"] = report.latency.converged ? 1.0 : 0.0;
+  m["run_estimate_ms"] = report.latency.run_estimate_ms;
+  m["probe_budget_ms"] = report.latency.budget_ms;
   for (const auto& [batch, per_second] : report.throughput) {
     m["throughput_bs" + std::to_string(batch)] = per_second;
   }

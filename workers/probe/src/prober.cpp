@@ -1,5 +1,6 @@
 #include "autodistill/probe/prober.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -70,6 +71,10 @@ Result<ProbeReport> run_probe(const ProbeRequest& request, const ProbeOptions& o
 
   TimingOptions throughput_timing = options.timing;
   throughput_timing.max_reprobes = 0;
+  // Throughput needs a median, not a tight one: a budget scaled to the stop
+  // rule's first check, not to the latency's target.
+  throughput_timing.target_runs =
+      std::min(throughput_timing.target_runs, throughput_timing.min_runs);
   const size_t extra = serving.throughput_batch_sizes.size();
   for (size_t i = 0; i < extra; ++i) {
     const int64_t batch = serving.throughput_batch_sizes[i];

@@ -31,17 +31,47 @@ struct Attempt {
   double preempted_share = 0;  // of its timed runs
 };
 
-// One warm-up and one series of timed runs, at most `budget` of them.
-Result<Attempt> run_attempt(const TimedRun& run, const TimingOptions& o, Clock::duration budget,
-                            const std::function<bool()>& cancelled, LatencyMeasurement& total) {
-  auto is_cancelled = [&] { return cancelled && cancelled(); };
-  const auto warmup_start = Clock::now();
-  for (int i = 0; i < o.warmup_runs || Clock::now() - warmup_start < o.warmup_time; ++i) {
-    if (is_cancelled()) return Status(Code::kCancelled, "the probe was cancelled");
-    if (auto r = run(); !r) return r.status();
+// Untimed runs: at least warmup_runs and warmup_time. Returns each run's
+// duration.
+Result<std::vector<double>> warm_up(const TimedRun& run, const TimingOptions& o,
+                                    const std::function<bool()>& cancelled,
+                                    LatencyMeasurement& total) {
+  std::vector<double> durations;
+  const auto start = Clock::now();
+  for (int i = 0; i < o.warmup_runs || Clock::now() - start < o.warmup_time; ++i) {
+    if (cancelled && cancelled()) return Status(Code::kCancelled, "the probe was cancelled");
+    auto r = run();
+    if (!r) return r.status();
+    durations.push_back(r->ms);
     ++total.warmup_runs;
   }
+  return durations;
+}
 
+// One run's time from the warm-up: the median of its runs after the first
+// (the first pays for cold caches and lazy initialization); 0 without runs.
+double estimate_run_ms(std::vector<double> warmup) {
+  if (warmup.size() > 1) warmup.erase(warmup.begin());
+  if (warmup.empty()) return 0;
+  auto mid = warmup.begin() + static_cast<std::ptrdiff_t>(warmup.size() / 2);
+  std::nth_element(warmup.begin(), mid, warmup.end());
+  return *mid;
+}
+
+// The timed budget for runs of about `run_ms`: target_runs of them, at most
+// max_scaled_total_time; zero when scaling is off or nothing was measured.
+Clock::duration scaled_budget(const TimingOptions& o, double run_ms) {
+  if (o.target_runs <= 0 || !(run_ms > 0)) return Clock::duration::zero();
+  const std::chrono::duration<double, std::milli> wanted(run_ms * o.target_runs);
+  const std::chrono::duration<double, std::milli> cap(o.max_scaled_total_time);
+  return std::chrono::duration_cast<Clock::duration>(std::min(wanted, cap));
+}
+
+// One series of timed runs: at most `attempt_limit` and `budget` of them.
+Result<Attempt> timed_series(const TimedRun& run, const TimingOptions& o,
+                             Clock::duration attempt_limit, Clock::duration budget,
+                             const std::function<bool()>& cancelled, LatencyMeasurement& total) {
+  auto is_cancelled = [&] { return cancelled && cancelled(); };
   std::vector<double> samples;    // runs left alone
   std::vector<double> preempted;  // runs the OS interrupted
   samples.reserve(static_cast<size_t>(std::min(o.max_runs, 4096)));
@@ -58,7 +88,7 @@ Result<Attempt> run_attempt(const TimedRun& run, const TimingOptions& o, Clock::
     ++total.timed_runs;
     total.preempted_runs += timed->preempted ? 1 : 0;
     const auto elapsed = Clock::now() - timed_start;
-    const bool capped = runs >= o.max_runs || elapsed >= o.max_time || elapsed >= budget;
+    const bool capped = runs >= o.max_runs || elapsed >= attempt_limit || elapsed >= budget;
     if (samples.size() < next_check && !capped) continue;
     attempt.clean_runs = samples.size();
     attempt.preempted_share = static_cast<double>(preempted.size()) / runs;
@@ -85,6 +115,10 @@ Status validate(const TimingOptions& o) {
   if (o.max_time.count() <= 0) return invalid("max_time must be positive", "max_time");
   if (o.max_total_time.count() <= 0) {
     return invalid("max_total_time must be positive", "max_total_time");
+  }
+  if (o.target_runs < 0) return invalid("target_runs must not be negative", "target_runs");
+  if (o.max_scaled_total_time.count() <= 0) {
+    return invalid("max_scaled_total_time must be positive", "max_scaled_total_time");
   }
   if (!(o.precision > 0)) return invalid("precision must be positive", "precision");
   if (!(o.confidence > 0 && o.confidence < 1)) {
@@ -142,10 +176,22 @@ Result<LatencyMeasurement> measure_latency(const TimedRun& run, const TimingOpti
   const auto start = Clock::now();
   LatencyMeasurement m;
   std::optional<Attempt> best;
-  const Clock::duration total_budget = options.max_total_time;
+  Clock::duration total_budget = options.max_total_time;
+  Clock::duration attempt_limit = options.max_time;
   Clock::duration spent{0};  // timed runs so far, all attempts
   for (int i = 0; i <= options.max_reprobes; ++i) {
-    auto attempt = run_attempt(run, options, total_budget - spent, cancelled, m);
+    auto warmup = warm_up(run, options, cancelled, m);
+    if (!warmup) return warmup.status();
+    if (i == 0) {
+      m.run_estimate_ms = estimate_run_ms(std::move(warmup.value()));
+      const Clock::duration scaled = scaled_budget(options, m.run_estimate_ms);
+      if (scaled > total_budget) {
+        total_budget = scaled;
+        attempt_limit = std::max(attempt_limit, scaled);
+      }
+      m.budget_ms = std::chrono::duration<double, std::milli>(total_budget).count();
+    }
+    auto attempt = timed_series(run, options, attempt_limit, total_budget - spent, cancelled, m);
     if (!attempt) return attempt.status();
     spent += attempt->timed;
     ++m.attempts;

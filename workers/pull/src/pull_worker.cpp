@@ -82,6 +82,8 @@ struct PullWorker::Impl {
   std::vector<std::pair<TrialKey, std::optional<wire::MessageUnion>>> finished;
   std::unique_ptr<BlobCache> cache;
   zmq::context_t context;
+  // The daemon of the current session records checkpoints (Welcome.features).
+  std::atomic<bool> daemon_checkpoints{false};
 
   // ---- loop thread only ----
   std::unique_ptr<zmq::socket_t> socket;
@@ -93,6 +95,16 @@ struct PullWorker::Impl {
   milliseconds silence_limit{kDefaultHeartbeatMs * kDefaultLiveness};
   Clock::time_point last_heard, next_heartbeat, next_connect, drain_deadline;
   uint64_t next_request_id = 1;
+  // Checkpoint reports awaiting CheckpointAck, newest per trial.
+  struct PendingCheckpoint {
+    std::string frame;
+    uint64_t step = 0;
+    uint64_t request_id = 0;
+    Clock::time_point sent;
+  };
+  std::map<TrialKey, PendingCheckpoint> pending_checkpoints;
+  // Trials whose gang address was sent in this session.
+  std::set<TrialKey> announced;
   bool stopping = false;
   Status fatal;
   // Whether `wake` opened; it is opened in the constructor so that stop()
@@ -137,6 +149,12 @@ struct PullWorker::Impl {
   void on_assign(const wire::AssignT& assign, Clock::time_point now);
   void on_cancel(const wire::CancelT& cancel);
   void on_error(const wire::EnvelopeT& envelope, Clock::time_point now);
+  void on_checkpoint_ack(const wire::CheckpointAckT& ack);
+  void on_gang_address(const wire::GangAddressT& address);
+
+  // Checkpoint reports and gang announcements of running trials.
+  void send_trial_messages(Clock::time_point now);
+  Clock::time_point next_checkpoint_due() const;
 
   // Trials.
   void start_trial(const wire::AssignT& assign, Clock::time_point now);
@@ -240,6 +258,7 @@ Status PullWorker::Impl::loop() {
         next_heartbeat = now + heartbeat_period;
       }
       for (const std::string& frame : outbox.take_due(now, silence_limit)) send(frame);
+      send_trial_messages(now);
     }
 
     // Sleep until the next timer, a daemon message or a wake-up (a trial
@@ -251,7 +270,8 @@ Status PullWorker::Impl::loop() {
       deadline = std::min(deadline, last_heard + silence_limit);
     }
     if (state == State::kReady) {
-      deadline = std::min({deadline, next_heartbeat, outbox.next_due(silence_limit)});
+      deadline = std::min(
+          {deadline, next_heartbeat, outbox.next_due(silence_limit), next_checkpoint_due()});
     }
     if (stopping && now < drain_deadline) deadline = std::min(deadline, drain_deadline);
     long timeout = std::max<long>(0, std::chrono::ceil<milliseconds>(deadline - now).count());
@@ -412,6 +432,12 @@ void PullWorker::Impl::handle(wire::EnvelopeT& envelope, Clock::time_point now) 
     }
     case wire::Message::Heartbeat:
       break;
+    case wire::Message::CheckpointAck:
+      on_checkpoint_ack(*body.AsCheckpointAck());
+      break;
+    case wire::Message::GangAddress:
+      on_gang_address(*body.AsGangAddress());
+      break;
     case wire::Message::Error:
       on_error(envelope, now);
       break;
@@ -434,6 +460,10 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
   }
   chunk_bytes.store(welcome.max_chunk_bytes > 0 ? std::min(welcome.max_chunk_bytes, kMaxChunkBytes)
                                                 : wire::kDefaultChunkBytes);
+  daemon_checkpoints.store(std::find(welcome.features.begin(), welcome.features.end(),
+                                     "checkpoint") != welcome.features.end());
+  announced.clear();
+  for (auto& [key, pending] : pending_checkpoints) pending.sent = Clock::time_point{};
   state = State::kReady;
   backoff.reset();
   next_heartbeat = now + heartbeat_period;
@@ -442,6 +472,7 @@ void PullWorker::Impl::on_welcome(const wire::WelcomeT& welcome, Clock::time_poi
                            ", lease " + std::to_string(welcome.lease_ms) + " ms)");
   if (!stopping && free_slots() > 0) send_pull(free_slots());
   for (const std::string& frame : outbox.take_due(now, Clock::duration::zero())) send(frame);
+  send_trial_messages(now);
 }
 
 void PullWorker::Impl::on_assign(const wire::AssignT& assign, Clock::time_point now) {
@@ -478,8 +509,75 @@ void PullWorker::Impl::on_cancel(const wire::CancelT& cancel) {
   }
 }
 
+void PullWorker::Impl::on_checkpoint_ack(const wire::CheckpointAckT& ack) {
+  auto it = pending_checkpoints.find(TrialKey{ack.trial_id, ack.attempt});
+  if (it != pending_checkpoints.end() && ack.step >= it->second.step) {
+    pending_checkpoints.erase(it);
+  }
+}
+
+void PullWorker::Impl::on_gang_address(const wire::GangAddressT& address) {
+  const TrialKey key{address.trial_id, address.attempt};
+  auto it = running.find(key);
+  if (it == running.end()) {
+    log(LogLevel::kWarn,
+        "ignored a GangAddress for " + describe(key) + ", which this worker does not run");
+    return;
+  }
+  it->second.ctx->set_gang_address(address.address);
+}
+
+void PullWorker::Impl::send_trial_messages(Clock::time_point now) {
+  if (state != State::kReady) return;
+  for (auto& [key, trial] : running) {
+    if (trial.ctx->cancelled()) continue;
+    if (std::optional<CheckpointRef> report = trial.ctx->take_checkpoint_report()) {
+      PendingCheckpoint& pending = pending_checkpoints[key];
+      pending.step = report->step;
+      pending.request_id = next_request_id++;
+      pending.frame = wire::encode_message(pending.request_id, checkpoint_ref_to_wire(*report));
+      pending.sent = Clock::time_point{};
+      log(LogLevel::kInfo,
+          describe(key) + ": checkpoint at step " + std::to_string(report->step) + " uploaded");
+    }
+    if (!announced.count(key)) {
+      if (std::optional<std::string> address = trial.ctx->gang_announcement()) {
+        wire::GangAddressT message;
+        message.trial_id = key.trial_id;
+        message.attempt = key.attempt;
+        message.address = *address;
+        send_message(std::move(message));
+        announced.insert(key);
+      }
+    }
+  }
+  for (auto& [key, pending] : pending_checkpoints) {
+    if (pending.sent == Clock::time_point{} || pending.sent + silence_limit <= now) {
+      send(pending.frame);
+      pending.sent = now;
+    }
+  }
+}
+
+Clock::time_point PullWorker::Impl::next_checkpoint_due() const {
+  Clock::time_point next = Clock::time_point::max();
+  for (const auto& [key, pending] : pending_checkpoints) {
+    next = std::min(next, pending.sent + silence_limit);
+  }
+  return next;
+}
+
 void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_point now) {
   Status error = wire::from_wire(envelope.body.AsError());
+  for (auto it = pending_checkpoints.begin(); it != pending_checkpoints.end(); ++it) {
+    if (error.code() != Code::kUnknownPeer && envelope.request_id != 0 &&
+        it->second.request_id == envelope.request_id) {
+      log(LogLevel::kWarn, describe(it->first) + ": the daemon refused checkpoint step " +
+                               std::to_string(it->second.step) + ": " + error.to_string());
+      pending_checkpoints.erase(it);
+      return;
+    }
+  }
   if (error.code() == Code::kUnknownPeer) {
     // Errors for messages sent before our latest Hello are stale.
     if (state == State::kReady) {
@@ -512,8 +610,10 @@ void PullWorker::Impl::on_error(const wire::EnvelopeT& envelope, Clock::time_poi
 
 void PullWorker::Impl::start_trial(const wire::AssignT& assign, Clock::time_point now) {
   const TrialKey key{assign.trial_id, assign.attempt};
+  // A gang's ranks may share a host and a scratch parent: one directory each.
   const std::filesystem::path dir =
-      options.scratch_dir / (std::to_string(key.trial_id) + "-" + std::to_string(key.attempt));
+      options.scratch_dir / (std::to_string(key.trial_id) + "-" + std::to_string(key.attempt) +
+                             (assign.gang ? "-rank" + std::to_string(assign.gang->rank) : ""));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
@@ -527,14 +627,27 @@ void PullWorker::Impl::start_trial(const wire::AssignT& assign, Clock::time_poin
     return;
   }
   Running& trial = running[key];
-  trial.ctx = std::make_unique<TrialContext>(
-      trial_spec_from_assign(assign), dir,
-      [this](const std::string& digest, const std::function<bool()>& cancelled) {
-        return fetch_blob(digest, cancelled);
-      });
+  TrialServices services;
+  services.fetch = [this](const std::string& digest, const std::function<bool()>& cancelled) {
+    return fetch_blob(digest, cancelled);
+  };
+  services.upload = [this](const std::filesystem::path& file,
+                           const std::function<bool()>& cancelled) {
+    return upload(file, cancelled);
+  };
+  services.checkpoints_enabled = [this] { return daemon_checkpoints.load(); };
+  services.wake = [this] { wake.notify(); };
+  trial.ctx =
+      std::make_unique<TrialContext>(trial_spec_from_assign(assign), dir, std::move(services));
   TrialContext* ctx = trial.ctx.get();
   trial.thread = std::thread([this, key, ctx] { trial_main(key, *ctx); });
-  log(LogLevel::kInfo, describe(key) + ": started");
+  log(LogLevel::kInfo,
+      describe(key) + ": started" +
+          (ctx->spec().gang ? " as rank " + std::to_string(ctx->spec().gang->rank) + " of " +
+                                  std::to_string(ctx->spec().gang->world_size)
+                            : std::string()) +
+          (ctx->spec().resume ? " from checkpoint step " + std::to_string(ctx->spec().resume->step)
+                              : std::string()));
 }
 
 void PullWorker::Impl::trial_main(TrialKey key, TrialContext& ctx) {
@@ -544,6 +657,7 @@ void PullWorker::Impl::trial_main(TrialKey key, TrialContext& ctx) {
         return upload(file, cancelled);
       }};
   std::optional<wire::MessageUnion> report = run_trial(ctx, env);
+  ctx.stop_checkpoints();
   std::error_code ec;
   std::filesystem::remove_all(ctx.scratch_dir(), ec);
   {
@@ -565,6 +679,8 @@ void PullWorker::Impl::collect_finished(Clock::time_point now) {
     it->second.thread.join();
     const bool cancelled = it->second.ctx->cancelled();
     running.erase(it);
+    pending_checkpoints.erase(key);
+    announced.erase(key);
     if (cancelled || !body) {
       log(LogLevel::kInfo, describe(key) + ": stopped after cancel; nothing reported");
     } else {

@@ -56,6 +56,17 @@ std::optional<wire::MessageUnion> run_trial(TrialContext& ctx, const TrialEnviro
   result.trial_id = spec.trial_id;
   result.attempt = spec.attempt;
   result.elapsed_ms = elapsed_ms;
+  result.hardware_fingerprint = outcome->hardware_fingerprint.value_or(env.hardware_fingerprint);
+  if (spec.gang && spec.gang->rank > 0) {
+    // A rank > 0 only says it finished: rank 0 reports the objectives and
+    // artifacts (docs/protocol.md "Gangs").
+    result.rank = spec.gang->rank;
+    for (const auto& [name, value] : outcome->metrics)
+      result.metrics.push_back(metric(name, value));
+    wire::MessageUnion body;
+    body.Set(std::move(result));
+    return body;
+  }
   std::map<std::string, double> extra = outcome->metrics;
   std::map<std::string, double> reported = outcome->objectives;
   for (const std::string& name : spec.objectives) {
@@ -103,7 +114,6 @@ std::optional<wire::MessageUnion> run_trial(TrialContext& ctx, const TrialEnviro
     artifact->size = size;
     result.artifacts.push_back(std::move(artifact));
   }
-  result.hardware_fingerprint = outcome->hardware_fingerprint.value_or(env.hardware_fingerprint);
   wire::MessageUnion body;
   body.Set(std::move(result));
   return body;

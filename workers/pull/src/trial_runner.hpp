@@ -33,7 +33,8 @@ struct TrialEnvironment {
 // A Result carries the requested objectives in TrialSpec order; objectives
 // the evaluator reported beyond those are sent as metrics. A missing or
 // non-finite requested objective is a permanent Failure; an artifact that
-// cannot be uploaded is a retryable one.
+// cannot be uploaded is a retryable one. A gang rank > 0 reports a Result
+// with its `rank` and metrics only (no objectives, no artifacts).
 std::optional<wire::MessageUnion> run_trial(TrialContext& ctx, const TrialEnvironment& env);
 
 // A Failure report for the trial (trial_id, attempt) with `status`.

@@ -3,7 +3,10 @@
 // Flash and Regular): it fetches the teacher (a bundle of a Hugging Face
 // checkpoint directory) and the corpus by digest, builds the student from
 // the trial's factors, distills it (steps from the kind), evaluates it on
-// the held-out split and uploads it as artifacts. Objectives: "accuracy"
+// the held-out split and uploads it as artifacts. Long trials checkpoint in
+// the background and resume from Assign.resume; a gang trial trains
+// data-parallel with its peers (docs/distillation.md "Checkpoints", "Data
+// parallelism"). Objectives: "accuracy"
 // (= MLM accuracy), "mlm_accuracy", "nsp_accuracy"; metrics include the
 // parameter count, the evaluation losses, steps and throughput. Progress
 // (phase, loss, learning rate) goes out with every heartbeat.
@@ -34,6 +37,10 @@ struct DistillWorkerOptions {
   uint32_t slots = 1;
   // Loaded teachers kept in memory (least recently used dropped). Default 2.
   size_t teacher_cache = 2;
+  // This worker's address for the other ranks of a gang (docs/distillation.md
+  // "Data parallelism"): rank 0's rendezvous store listens on it, every
+  // rank's gloo connections bind to it. Default "127.0.0.1" (one host).
+  std::string gang_host = "127.0.0.1";
 };
 
 // Resolves DistillWorkerOptions::device: kInvalidArgument for an unknown

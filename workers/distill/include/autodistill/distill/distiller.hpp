@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "autodistill/distill/evaluation.hpp"
+#include "autodistill/distill/gradient_sync.hpp"
 #include "autodistill/distill/lamb.hpp"
 #include "autodistill/model/batch.hpp"
 #include "autodistill/model/corpus.hpp"
@@ -127,6 +128,28 @@ struct DistillReport {
   int64_t steps = 0;
   double train_seconds = 0.0;
   double tokens_per_second = 0.0;  // real tokens per training second
+  std::vector<double> losses;      // every step's training loss (the global batch's)
+};
+
+// Everything a distillation's future depends on at a step boundary, as
+// CPU copies (a checkpoint; checkpoint.hpp writes and reads it): a
+// distiller that restores it continues bit for bit like the one that took
+// it (same device kind and thread count on the CPU).
+struct TrainingState {
+  // What training this is (set by the caller: architecture, settings,
+  // teacher and corpus digests); a resuming trial compares it with its own.
+  std::string identity;
+  int64_t phase = 0;       // index in the schedule: stages 0..K-1 (if any), then pre-training
+  int64_t phase_step = 0;  // steps of that phase done
+  int64_t done = 0;        // steps done in all
+  int64_t total = 0;       // steps planned in all
+  std::vector<PhaseReport> finished;        // the phases before `phase`
+  std::vector<double> losses;               // every step's training loss so far
+  std::vector<model::NamedTensor> student;  // every parameter, named_parameters() order
+  std::vector<model::NamedTensor>
+      projections;                       // the feature-map projections ("projection.K.weight")
+  std::vector<Lamb::Moments> optimizer;  // the phase's LAMB state (empty at phase_step 0)
+  std::string data_state;                // the training batches' position (BatchLoader::save_state)
 };
 
 class Distiller {
@@ -151,8 +174,31 @@ class Distiller {
   Result<PhaseReport> pretraining(int64_t steps, const ProgressFn& progress = {});
   // The student on the held-out evaluation set.
   EvalResult evaluate() const;
-  // The whole schedule (plan_steps), then evaluate().
+  // The whole schedule (plan_steps), then evaluate(). After restore() it
+  // continues where the state left off.
   Result<DistillReport> run(const ProgressFn& progress = {});
+  // The schedule without the final evaluation (report.eval stays empty):
+  // what a gang's ranks > 0 run.
+  Result<DistillReport> train(const ProgressFn& progress = {});
+
+  // The training state now: call it from the progress callback of run() or
+  // train() (a step boundary), or before them. The data position costs a
+  // brief pause of the batch loader. The batch loader's error when it failed.
+  Result<TrainingState> snapshot() const;
+  // Makes the next run() / train() continue from `state`, a snapshot of a
+  // distiller of the same architecture, teacher, corpus, tokenizer and
+  // options (identity is not checked here). kInvalidArgument, naming what
+  // does not fit (a tensor, "phase", "optimizer", "data_state"), leaves
+  // this distiller unchanged.
+  Status restore(const TrainingState& state);
+
+  // Data parallelism: every batch is the global batch; this rank trains on
+  // its shard and `sync` sums the gradients over the ranks. nullptr (the
+  // default) trains alone. `sync` must outlive the runs.
+  void set_gradient_sync(GradientSync* sync);
+  // The student's parameters, then the projections: what the ranks of a
+  // gang must hold alike.
+  std::vector<at::Tensor> trained_tensors() const;
 
  private:
   struct Impl;

@@ -16,7 +16,10 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "autodistill/status.hpp"
 
 namespace autodistill::distill {
 
@@ -32,6 +35,8 @@ struct ParamGroup {
   // Weight decay and the trust ratio apply (weights); false for LayerNorm
   // parameters and biases.
   bool adapt = true;
+  // The parameters' names (for save_state); empty = "#<index>".
+  std::vector<std::string> names = {};
 };
 
 class Lamb {
@@ -43,8 +48,22 @@ class Lamb {
   // Clears every parameter's gradient.
   void zero_grad();
 
+  // The optimizer's whole state, per parameter: moments and step count.
+  struct Moments {
+    std::string name;
+    at::Tensor m, v;  // on the CPU
+    int64_t step = 0;
+  };
+  // Copies of the state on the CPU, in parameter order.
+  std::vector<Moments> save_state() const;
+  // Continues from a state saved by an optimizer over the same parameters
+  // (names, order and shapes). kInvalidArgument (field "optimizer")
+  // otherwise, leaving this optimizer unchanged.
+  Status load_state(const std::vector<Moments>& state);
+
  private:
   struct State {
+    std::string name;
     at::Tensor param, m, v;
     at::Tensor update;  // the step's update, reused every step
     bool adapt;

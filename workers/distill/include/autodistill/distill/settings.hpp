@@ -35,6 +35,19 @@ struct DistillSettings {
   DistillOptions options;
   // Intra-op threads for this trial; 0 keeps the worker's setting. Default 0.
   int64_t threads = 0;
+  // Checkpoints (docs/distillation.md "Checkpoints"): one every
+  // checkpoint_steps optimizer steps or checkpoint_minutes minutes,
+  // whichever comes first (0 turns that trigger off; both 0: none), for
+  // Regular trials, and Flash trials too when checkpoint_flash. Defaults
+  // 1000, 10 and false.
+  int64_t checkpoint_steps = 1000;
+  double checkpoint_minutes = 10.0;
+  bool checkpoint_flash = false;
+  // Gangs (docs/distillation.md "Data parallelism"): the longest wait for
+  // the rendezvous and for any collective (a silent peer fails the attempt
+  // after this long), and the gradient bucket size. Defaults 300 s, 4 MiB.
+  double gang_timeout_seconds = 300.0;
+  double allreduce_bucket_mb = 4.0;
   // Fraction of the corpus's documents held out for evaluation, and the
   // seed choosing them. Defaults 0.05 and 0.
   double eval_fraction = 0.05;
@@ -55,7 +68,9 @@ struct DistillSettings {
 // optional): flash_steps, regular_steps, batch_size, seq_len,
 // learning_rate, warmup_fraction, progressive_ratio, alpha, temperature,
 // attention_weight, feature_weight, clip_norm, weight_decay, seed,
-// eval_batches, eval_seed, eval_fraction, split_seed, threads. Keys of
+// eval_batches, eval_seed, eval_fraction, split_seed, threads,
+// checkpoint_steps, checkpoint_minutes, checkpoint_flash,
+// gang_timeout_seconds, allreduce_bucket_mb. Keys of
 // "student": the six factors and vocab_size, max_positions,
 // type_vocab_size, each a positive integer. kInvalidArgument with field
 // "settings.distill.<key>" / "settings.student.<key>" for an unknown key, a

@@ -10,7 +10,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,6 +37,9 @@ struct Batch {
 
   // The same batch on `device`.
   Batch to(const at::Device& device) const;
+  // Rows [begin, end) as a batch of their own (a data-parallel rank's
+  // shard): mlm_positions renumbered, tokens recounted.
+  Batch rows(int64_t begin, int64_t end) const;
 };
 
 // Pads and stacks `examples` (each at most seq_len long) into a CPU batch.
@@ -54,8 +60,25 @@ class BatchLoader {
   // every later call returns it too).
   Result<Batch> next();
 
+  // The position after the batches next() has returned (the stream's
+  // ExampleStream::save_state with the batches made ahead as drawn
+  // examples). Pauses the producer while it copies. The stream's error when
+  // the producer failed.
+  Result<std::string> save_state();
+  // A loader over `stream` that continues at `state` (from save_state() of a
+  // loader with the same stream arguments, batch size and seq_len): its
+  // batches are the ones the saved loader would have returned next.
+  // kInvalidArgument (field "data_state") for a state that does not fit.
+  static Result<std::unique_ptr<BatchLoader>> resume(ExampleStream stream, int64_t batch_size,
+                                                     int64_t seq_len, int32_t pad_id,
+                                                     std::string_view state, size_t capacity = 4);
+
  private:
   void produce();
+  struct Ready {
+    Batch batch;
+    std::vector<Example> examples;  // what it was made of, for save_state()
+  };
 
   ExampleStream stream_;
   const int64_t batch_size_;
@@ -64,9 +87,11 @@ class BatchLoader {
   const size_t capacity_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Batch> ready_;
+  std::deque<Ready> ready_;
   Status error_;
   bool stop_ = false;
+  bool paused_ = false;     // save_state() is reading the stream
+  bool producing_ = false;  // the producer is drawing from the stream
   std::thread thread_;
 };
 

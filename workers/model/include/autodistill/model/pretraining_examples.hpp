@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "autodistill/model/corpus.hpp"
@@ -89,6 +91,20 @@ class ExampleStream {
   // the corpus cannot be read (kUnavailable), or no document of the split
   // yields any token (kInvalidArgument).
   Result<Example> next();
+
+  // The stream's position, in a few bytes plus the examples in flight: the
+  // RNG, this epoch's document order and place in it, the examples of the
+  // current document and the shuffle buffer. A stream over the same corpus,
+  // split, tokenizer, options and seed that restores it continues exactly
+  // where this one is (the tokenization cache is not state: it only saves
+  // work). `drawn` are examples next() already returned that the consumer
+  // has not used yet (a loader's batches made ahead): the restored stream
+  // returns them first, in order.
+  std::string save_state(const std::vector<const Example*>& drawn = {}) const;
+  // kInvalidArgument (field "data_state") when `state` is not a state of a
+  // stream like this one (truncated, another version, a document or token
+  // id out of range); the stream is then unchanged.
+  Status restore_state(std::string_view state);
 
  private:
   struct Impl;

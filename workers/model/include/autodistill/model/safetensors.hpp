@@ -63,6 +63,9 @@ class SafetensorsFile {
   // Converts an F32, F16 or BF16 entry to float32 into out[0, numel).
   // kInvalidArgument for other dtypes.
   Status read_float(const TensorEntry& entry, float* out) const;
+  // The entry's raw bytes (entry.end - entry.begin of them, little-endian,
+  // any dtype), valid while this file lives.
+  const std::byte* bytes(const TensorEntry& entry) const { return data_ + entry.begin; }
 
  private:
   SafetensorsFile() = default;

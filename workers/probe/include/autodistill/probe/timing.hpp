@@ -33,6 +33,17 @@ struct TimingOptions {
   // under 2 s even on a loaded host. A measurement that spends it without
   // reaching `precision` reports converged = false.
   std::chrono::milliseconds max_total_time{1200};
+  // The budget scales with the forward pass (issue #14: a 77 ms student got
+  // 16 runs in 1.2 s, fewer than min_runs, so it could never converge). The
+  // first warm-up estimates one run's time t (the median of its runs after
+  // the first); when max_total_time allows fewer than target_runs runs, the
+  // measurement's budget becomes target_runs x t instead, and each
+  // attempt's max_time at least as much, but never more than
+  // max_scaled_total_time. target_runs = 0 (or no warm-up run) turns
+  // scaling off. 60 runs are three times min_runs: room for the stop rule
+  // to narrow the median's interval to `precision` on a steady host.
+  int target_runs = 60;
+  std::chrono::milliseconds max_scaled_total_time{20000};
   double precision = 0.01;   // 1 %: relative half-width of the median's CI
   double confidence = 0.95;  // of that interval
   // Tukey fence factor for outlier trimming (trim_outliers).
@@ -53,7 +64,7 @@ struct TimingOptions {
 
 // kInvalidArgument naming the bad field ("warmup_runs", "precision", ...) for
 // negative counts, min_runs < 1 or > max_runs, precision or max_spread <= 0,
-// a non-positive max_total_time,
+// a non-positive max_total_time or max_scaled_total_time,
 // max_preempted_share outside (0, 1],
 // confidence outside (0, 1), fence_k <= 0, a non-positive max_time.
 Status validate(const TimingOptions& options);
@@ -118,6 +129,11 @@ struct LatencyMeasurement {
   int timed_runs = 0;      // timed runs, all attempts (preempted ones included)
   int preempted_runs = 0;  // timed runs set aside as preempted, all attempts
   double wall_ms = 0;      // the whole measurement, warm-ups and re-probes included
+  // One run's time as the first warm-up estimated it (0: no warm-up run),
+  // and the timed-run budget that followed from it: max_total_time, or the
+  // scaled budget when that is larger.
+  double run_estimate_ms = 0;
+  double budget_ms = 0;
 };
 
 // Measures `run` under `options` (validated first). Preempted runs are set
