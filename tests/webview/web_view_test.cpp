@@ -188,6 +188,48 @@ TEST_CASE("web view: a running trial shows its live progress", "[webview]") {
   CHECK(d["front"].empty());
 }
 
+TEST_CASE("web view: polls follow an active study, and a finished one is served as built",
+          "[webview]") {
+  Harness h;
+  const uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  web::WebView view(*h.store, *h.controller, [&] { return h.now; });
+  view.set_access(web::Access::kOpen, "", "test");
+  const std::string path = "/api/studies/" + std::to_string(study);
+  auto heartbeat = [&](float fraction) {
+    wire::HeartbeatT hb;
+    auto p = std::make_unique<wire::TrialProgressT>();
+    p->trial_id = a[0].trial_id;
+    p->attempt = a[0].attempt;
+    p->fraction = fraction;
+    hb.progress.push_back(std::move(p));
+    h.worker("p1", std::move(hb));
+  };
+  heartbeat(0.25f);
+  CHECK(body_of(*view.serve(get(path)))["candidates"][0]["trials"][0]["progress"] == Approx(0.25));
+  CHECK(body_of(*view.serve(get("/api/studies")))["studies"][0]["running_trials"] == 1);
+  heartbeat(0.5f);
+  CHECK(body_of(*view.serve(get(path)))["candidates"][0]["trials"][0]["progress"] == Approx(0.5));
+  h.now += 1000;
+  h.result("p1", a[0], 1, 2);
+  auto done = body_of(*view.serve(get(path)));
+  CHECK(done["state"] == "succeeded");
+  CHECK(done["candidates"][0]["trials"][0]["state"] == "completed");
+  auto listed = body_of(*view.serve(get("/api/studies")))["studies"][0];
+  CHECK(listed["state"] == "succeeded");
+  CHECK(listed["running_trials"] == 0);
+  // Served again (kept), it equals what a fresh view builds.
+  h.now += 5000;
+  auto again = body_of(*view.serve(get(path)));
+  web::WebView fresh(*h.store, *h.controller, [&] { return h.now; });
+  fresh.set_access(web::Access::kOpen, "", "test");
+  CHECK(again == body_of(*fresh.serve(get(path))));
+  CHECK(again["now_ms"] == h.now);
+  CHECK(body_of(*view.serve(get("/api/studies")))["studies"] ==
+        body_of(*fresh.serve(get("/api/studies")))["studies"]);
+}
+
 TEST_CASE("web view: hostile paths get JSON errors naming the field", "[webview]") {
   Harness h;
   const uint64_t study = run_external_study(h, 2);

@@ -21,6 +21,9 @@ namespace {
 constexpr uint32_t kListLimit = 200;
 // Events read for a study's trial times (queued, started).
 constexpr uint32_t kEventLimit = 1000000;
+// Finished studies whose JSON is kept (beyond: the cache starts over).
+constexpr size_t kMaxCachedSummaries = 4 * kListLimit;
+constexpr size_t kMaxCachedDetails = 16;
 
 // Invalid UTF-8 in a stored name or message is replaced, never thrown on.
 std::string dump(const nlohmann::json& j) {
@@ -192,12 +195,9 @@ HttpServer::Response WebView::route(const std::string& path) {
     if (!rows) return error(500, rows.status().code(), rows.status().message(), "store");
     nlohmann::json studies = nlohmann::json::array();
     for (const StudyRow& row : rows.value()) {
-      auto trials = store_.trials_of_study(row.id);
-      if (!trials) return error(500, trials.status().code(), trials.status().message(), "store");
-      // A stored spec that does not verify belongs to a study recovery failed.
-      auto spec = unpack_spec(row.spec);
-      studies.push_back(
-          study_summary(row, spec ? spec.value() : wire::StudySpecT(), trials.value()));
+      auto one = summary(row);
+      if (!one) return error(500, one.status().code(), one.status().message(), "store");
+      studies.push_back(std::move(one.value()));
     }
     return json(200, {{"studies", std::move(studies)}, {"now_ms", now_()}});
   }
@@ -214,18 +214,61 @@ HttpServer::Response WebView::route(const std::string& path) {
     if (!row.value()) {
       return error(404, Code::kNotFound, "no study " + std::to_string(id), "study_id");
     }
-    auto trials = store_.trials_of_study(id);
-    if (!trials) return error(500, trials.status().code(), trials.status().message(), "store");
-    auto events = store_.events_after(id, 0, kEventLimit);
-    if (!events) return error(500, events.status().code(), events.status().message(), "store");
-    auto spec = unpack_spec(row.value()->spec);
-    nlohmann::json detail =
-        study_detail(*row.value(), spec ? spec.value() : wire::StudySpecT(), trials.value(),
-                     events.value(), controller_.snapshot().progress);
-    detail["now_ms"] = now_();
-    return json(200, detail);
+    auto built = detail(*row.value());
+    if (!built) return error(500, built.status().code(), built.status().message(), "store");
+    nlohmann::json body = std::move(built.value());
+    body["now_ms"] = now_();
+    return json(200, body);
   }
   return error(404, Code::kNotFound, "no such page: try / or /api/studies", "path");
+}
+
+namespace {
+
+bool finished(const StudyRow& row) {
+  return row.state >= static_cast<int>(wire::StudyState::Succeeded);
+}
+
+// A stored spec that does not verify belongs to a study recovery failed:
+// it is shown with an empty spec.
+wire::StudySpecT spec_of(const StudyRow& row) {
+  auto spec = unpack_spec(row.spec);
+  return spec ? std::move(spec.value()) : wire::StudySpecT();
+}
+
+}  // namespace
+
+Result<nlohmann::json> WebView::summary(const StudyRow& row) {
+  if (auto it = summaries_.find(row.id);
+      it != summaries_.end() && it->second.updated_ms == row.updated_ms) {
+    return it->second.json;
+  }
+  auto trials = store_.trials_of_study(row.id);
+  if (!trials) return trials.status();
+  nlohmann::json out = study_summary(row, spec_of(row), trials.value());
+  if (finished(row)) {
+    if (summaries_.size() >= kMaxCachedSummaries) summaries_.clear();
+    summaries_[row.id] = {row.updated_ms, out};
+  }
+  return out;
+}
+
+Result<nlohmann::json> WebView::detail(const StudyRow& row) {
+  if (auto it = details_.find(row.id);
+      it != details_.end() && it->second.updated_ms == row.updated_ms) {
+    return it->second.json;
+  }
+  auto trials = store_.trials_of_study(row.id);
+  if (!trials) return trials.status();
+  auto events = store_.events_after(row.id, 0, kEventLimit);
+  if (!events) return events.status();
+  nlohmann::json out = study_detail(row, spec_of(row), trials.value(), events.value(),
+                                    controller_.snapshot().progress);
+  if (finished(row)) {
+    if (details_.size() >= kMaxCachedDetails) details_.clear();
+    details_[row.id] = {row.updated_ms, out};
+  }
+  return out;
 }
 
 }  // namespace autodistill::daemon::web

@@ -24,10 +24,16 @@
 //           without either): 403, field web_token_file. /metrics and
 //           /healthz are served in every case.
 //
+// It runs on the daemon's loop thread, so a poll must stay cheap: the JSON
+// of a finished study (it no longer changes) is built once and kept, keyed
+// by its updated_ms; a poll reads the trial rows of active studies only.
+//
 // Not thread-safe: called on the daemon's loop thread, like the controller.
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -65,8 +71,18 @@ class WebView {
   bool authorized(const HttpServer::Request& request) const;
   HttpServer::Response route(const std::string& path);
 
+  // A finished study's JSON, and the updated_ms it was built at.
+  struct Cached {
+    int64_t updated_ms = 0;
+    nlohmann::json json;
+  };
+  // The summary (list) or detail JSON of `row`: kept for finished studies.
+  Result<nlohmann::json> summary(const StudyRow& row);
+  Result<nlohmann::json> detail(const StudyRow& row);
+
   Store& store_;
   Controller& controller_;
+  std::map<uint64_t, Cached> summaries_, details_;  // finished studies, by id
   Clock now_;
   Access access_ = Access::kOff;
   std::string token_digest_;  // sha256 hex of the token (kToken)
