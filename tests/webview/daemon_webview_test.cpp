@@ -12,6 +12,7 @@
 
 #include "../integration/cluster.hpp"
 #include "autodistill/wire/blob_transfer.hpp"
+#include "autodistill/wire/curve.hpp"
 
 using namespace autodistill;
 using namespace autodistill::testing;
@@ -279,6 +280,50 @@ TEST_CASE("webview: with web_token_file every request carries the token",
   CHECK(refused.wait(10s) == 1);
   CHECK(read_file(c.path("reload-refused.log")).find("web_token_file") != std::string::npos);
   CHECK(http(port, "/api/studies", "Authorization: Bearer " + next + "\r\n").status == 200);
+}
+
+TEST_CASE("webview: under CURVE the view is off until a token is configured",
+          "[integration][webview]") {
+  TempDir dir;
+  for (const char* name : {"server", "worker", "admin"}) {
+    auto keys = wire::generate_curve_keypair();
+    REQUIRE(keys);
+    REQUIRE(wire::write_curve_key_files(dir.path(), name, keys.value()));
+  }
+  auto pub = [&](const std::string& name) {
+    return wire::read_curve_key_file(dir.path() + "/" + name + ".key", false)->public_key;
+  };
+  std::ofstream(dir.path() + "/workers.allow") << pub("worker") << "\n";
+  std::ofstream(dir.path() + "/clients.allow") << pub("admin") << " admin\n";
+  const std::string conf = dir.path() + "/autodistilld.conf";
+  std::ofstream(conf) << "curve_secret_key_file = " << dir.path() << "/server.secret\n"
+                      << "worker_keys_file = " << dir.path() << "/workers.allow\n"
+                      << "client_keys_file = " << dir.path() << "/clients.allow\n";
+  Cluster c(
+      {"--config", conf},
+      wire::load_client_keys(dir.path() + "/server.key", dir.path() + "/admin.secret").value());
+  const int port = c.http_port();
+
+  // The client endpoint needs a key, so the view (no token) is off, even on loopback.
+  const Reply off = http(port, "/api/studies");
+  CHECK(off.status == 403);
+  CHECK(json_of(off)["error"]["field"] == "web_token_file");
+  CHECK(http(port, "/").status == 403);
+  CHECK(http(port, "/metrics").status == 200);
+  CHECK(read_file(c.path("daemon.log")).find("web view off") != std::string::npos);
+
+  // A token added by SIGHUP turns it on, behind the token.
+  const std::string token_file = dir.path() + "/web.token";
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  std::ofstream(token_file) << token << "\n";
+  REQUIRE(::chmod(token_file.c_str(), 0600) == 0);
+  std::ofstream(conf, std::ios::app) << "web_token_file = " << token_file << "\n";
+  Process reload = Process::spawn(
+      {AUTODISTILLD_PATH, "--data_dir", c.data_dir(), "--reload", std::to_string(c.daemon().pid())},
+      c.path("reload.log"));
+  CHECK(reload.wait(10s) == 0);
+  CHECK(http(port, "/api/studies").status == 401);
+  CHECK(http(port, "/api/studies", "Authorization: Bearer " + token + "\r\n").status == 200);
 }
 
 TEST_CASE("webview: headless Chromium renders the studies, candidates, front and fleet",
