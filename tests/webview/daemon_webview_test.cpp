@@ -380,3 +380,43 @@ TEST_CASE("webview: headless Chromium renders the studies, candidates, front and
   CHECK(bytes.size() > 20000);  // a rendered page, not a blank one
   CHECK(bytes.rfind("\x89PNG\r\n\x1a\n", 0) == 0);
 }
+
+TEST_CASE("webview: in Chromium the page carries a token given in its address",
+          "[webview][browser]") {
+  const std::string chromium = find_chromium();
+  if (chromium.empty()) {
+    std::cout << "WEBVIEW-SKIP: chromium is not installed (apt-get install chromium, or set "
+                 "AUTODISTILL_CHROMIUM)"
+              << std::endl;
+    return;
+  }
+  TempDir dir;
+  const std::string token_file = dir.path() + "/web.token";
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  std::ofstream(token_file) << token << "\n";
+  REQUIRE(::chmod(token_file.c_str(), 0600) == 0);
+  Cluster c({"--web_token_file", token_file});
+  const uint64_t study = c.submit(external_spec(3, 1));
+  c.start_worker("ext", "external", {"--study", std::to_string(study), "--builtin", "quadratic"});
+  c.wait_state(study, wire::StudyState::Succeeded);
+  const std::string base = "http://127.0.0.1:" + std::to_string(c.http_port()) + "/";
+
+  // The page drops ?token= from its address before its first fetch, so the
+  // data can only have come with the Authorization header.
+  const std::string with_token = c.path("with-token.html");
+  REQUIRE(run_chromium(chromium, c.path(""), base + "?token=" + token, "--dump-dom", with_token) ==
+          0);
+  const std::string dom = read_file(with_token);
+  INFO("the DOM with the token:\n" << dom);
+  CHECK(dom.find("data-study-id=\"" + std::to_string(study) + "\"") != std::string::npos);
+  CHECK(count(dom, "<tr class=\"candidate") == 3);
+  CHECK(dom.find("<span id=\"error\" role=\"alert\"></span>") != std::string::npos);
+
+  // Without it the page itself is refused: Chromium shows the 401's JSON, no data.
+  const std::string without = c.path("without-token.html");
+  REQUIRE(run_chromium(chromium, c.path(""), base, "--dump-dom", without) == 0);
+  const std::string refused = read_file(without);
+  INFO("the DOM without the token:\n" << refused);
+  CHECK(refused.find("data-study-id") == std::string::npos);
+  CHECK(refused.find("needs its token") != std::string::npos);
+}
