@@ -24,6 +24,7 @@ packages=(
   bible-kjv dict-gcide  # real English for the demo teacher and the GLUE tasks (docs/glue.md)
   clang-14 libclang-rt-14-dev
   nodejs
+  chromium  # headless: the web view's browser test (tests/webview)
 )
 
 missing=()

@@ -97,7 +97,12 @@ const std::vector<Field>& fields() {
                       "An unfinished blob upload not written to for this long is deleted; 0 "
                       "keeps them forever."),
       AD_STRING_FIELD(http_listen,
-                      "HTTP listener (host:port) for /metrics and /healthz; empty disables it."),
+                      "HTTP listener (host:port) for /metrics, /healthz and the web view; empty "
+                      "disables it."),
+      AD_STRING_FIELD(web_token_file,
+                      "File holding the web view's token (chmod 600); set: every web view "
+                      "request carries it; empty: the view is open only where the client "
+                      "endpoint is (no CURVE, loopback http_listen)."),
       AD_STRING_FIELD(curve_secret_key_file,
                       "CURVE key pair file of the daemon; set: encrypt and authenticate both "
                       "endpoints against the allow-lists; empty: no CURVE."),

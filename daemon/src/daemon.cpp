@@ -22,6 +22,7 @@
 #include "autodistill/wire/curve.hpp"
 #include "http_server.hpp"
 #include "private_fs.hpp"
+#include "web/web_view.hpp"
 
 #ifdef AUTODISTILL_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -91,6 +92,7 @@ struct Daemon::Impl {
   asio::posix::stream_descriptor signals{io};
   signalfd_siginfo signal_buffer[16];
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<web::WebView> web_view;
   int lock_fd = -1;
   uint64_t reload_generation = 0;
   std::chrono::steady_clock::time_point last_status{};
@@ -187,13 +189,18 @@ struct Daemon::Impl {
     if (Status s = bind(*workers, config.worker_endpoint, &bound_workers); !s) return s;
     if (Status s = bind(*clients, config.client_endpoint, &bound_clients); !s) return s;
     if (!config.http_listen.empty()) {
+      auto token = web_token(config);
+      if (!token) return token.status();
+      web_view = std::make_unique<web::WebView>(*store, *controller);
+      apply_web_view(config, std::move(token.value()));
       auto http_server = HttpServer::start(
-          io, config.http_listen, [this](const std::string& path) { return serve_http(path); });
+          io, config.http_listen, [this](const HttpServer::Request& r) { return serve_http(r); });
       if (!http_server) return http_server.status();
       http = std::move(http_server.value());
-      LOG_INFO("metrics and health on http://"
-               << config.http_listen.substr(0, config.http_listen.rfind(':')) << ":" << http->port()
-               << "/metrics");
+      const std::string base = "http://" +
+                               config.http_listen.substr(0, config.http_listen.rfind(':')) + ":" +
+                               std::to_string(http->port());
+      LOG_INFO("metrics and health on " << base << "/metrics, the web view on " << base << "/");
     }
     LOG_INFO("serving workers on " << bound_workers << ", clients on " << bound_clients
                                    << ", data in " << config.data_dir << " (schema v"
@@ -409,7 +416,25 @@ struct Daemon::Impl {
                             });
   }
 
-  HttpServer::Response serve_http(const std::string& path) {
+  // The web view's token from `c` ("" when none); reading it is checked
+  // before anything of a reload is applied.
+  static Result<std::string> web_token(const Config& c) {
+    if (c.web_token_file.empty()) return std::string();
+    return web::read_web_token(c.web_token_file);
+  }
+
+  // The web view's access from `c` (start and SIGHUP).
+  void apply_web_view(const Config& c, std::string token) {
+    if (!web_view) return;
+    std::string why;
+    const web::Access access = web::access_for(c, !token.empty(), &why);
+    if (access == web::Access::kOff) LOG_WARN("web view off: " << why);
+    web_view->set_access(access, std::move(token), why);
+  }
+
+  HttpServer::Response serve_http(const HttpServer::Request& request) {
+    const std::string& path = request.path;
+    if (auto page = web_view->serve(request)) return std::move(*page);
     if (path == "/metrics") {
       return {200, "text/plain; version=0.0.4; charset=utf-8", controller->render_metrics()};
     }
@@ -418,7 +443,7 @@ struct Daemon::Impl {
       std::string body = controller->health_json(&ok);
       return {ok ? 200 : 503, "application/json", body + "\n"};
     }
-    return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n"};
+    return {404, "text/plain; charset=utf-8", "not found: try /, /metrics or /healthz\n"};
   }
 
   void schedule_tick() {
@@ -482,10 +507,12 @@ struct Daemon::Impl {
       c.client_endpoint = config.client_endpoint;
       c.http_listen = config.http_listen;
       c.curve_secret_key_file = config.curve_secret_key_file;
-      Status lists = zap ? load_allow_lists(c) : Status::ok();
+      auto token = web_token(c);
+      Status lists = !token ? token.status() : zap ? load_allow_lists(c) : Status::ok();
       if (!lists) {
         report = "error: " + lists.to_string();
       } else {
+        apply_web_view(c, std::move(token.value()));
         config = c;  // the controller holds a reference to this object
         LogLevel level;
         if (parse_log_level(config.log_level, &level)) set_log_level(level);

@@ -1,6 +1,9 @@
 #include "http_server.hpp"
 
+#include <cctype>
 #include <chrono>
+#include <exception>
+#include <sstream>
 
 namespace autodistill::daemon {
 
@@ -17,14 +20,37 @@ const char* reason(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 500:
+      return "Internal Server Error";
     case 503:
       return "Service Unavailable";
   }
   return "Error";
+}
+
+bool iequals(const std::string& a, const char* b) {
+  size_t i = 0;
+  for (; i < a.size() && b[i] != '\0'; ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return i == a.size() && b[i] == '\0';
+}
+
+std::string trim(const std::string& s) {
+  const size_t begin = s.find_first_not_of(" \t");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
 }
 
 // One connection: read the request head, answer, close.
@@ -54,20 +80,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec == asio::error::operation_aborted || !socket_.is_open()) return;
       response = {400, "text/plain; charset=utf-8", "bad request\n"};
     } else {
-      std::istream in(&buffer_);
-      std::string method, target, version;
-      in >> method >> target >> version;
-      if (method != "GET" || version.rfind("HTTP/1.", 0) != 0) {
-        response = {method == "GET" ? 400 : 405, "text/plain; charset=utf-8",
-                    "only GET is served\n"};
-      } else {
-        response = handler_(target.substr(0, target.find('?')));
-      }
+      response = answer();
     }
     out_ = "HTTP/1.1 " + std::to_string(response.status) + " " + reason(response.status) +
            "\r\nContent-Type: " + response.content_type +
            "\r\nContent-Length: " + std::to_string(response.body.size()) +
-           "\r\nConnection: close\r\n\r\n" + response.body;
+           "\r\nConnection: close\r\n";
+    for (const auto& [name, value] : response.headers) out_ += name + ": " + value + "\r\n";
+    out_ += "\r\n" + response.body;
     auto self = shared_from_this();
     asio::async_write(socket_, asio::buffer(out_),
                       [self](const boost::system::error_code&, size_t) {
@@ -76,6 +96,37 @@ class Session : public std::enable_shared_from_this<Session> {
                         self->socket_.close(ignored);
                         self->timer_.cancel();
                       });
+  }
+
+  // Parses the request head in buffer_ and asks the handler.
+  HttpServer::Response answer() {
+    const std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_end(buffer_.data()));
+    std::istringstream lines(head.substr(0, head.find("\r\n\r\n")));
+    std::string line;
+    std::getline(lines, line);
+    std::istringstream request_line(line);
+    std::string method, target, version;
+    request_line >> method >> target >> version;
+    if (method != "GET") return {405, "text/plain; charset=utf-8", "only GET is served\n"};
+    if (version.rfind("HTTP/1.", 0) != 0 || target.empty() || target[0] != '/') {
+      return {400, "text/plain; charset=utf-8", "bad request\n"};
+    }
+    HttpServer::Request request;
+    const size_t q = target.find('?');
+    request.path = target.substr(0, q);
+    if (q != std::string::npos) request.query = target.substr(q + 1);
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos && iequals(line.substr(0, colon), "authorization")) {
+        request.authorization = trim(line.substr(colon + 1));
+      }
+    }
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      return {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
+    }
   }
 
   tcp::socket socket_;
@@ -90,6 +141,28 @@ class Session : public std::enable_shared_from_this<Session> {
 HttpServer::HttpServer(asio::io_context& io, Handler handler)
     : acceptor_(io), handler_(std::move(handler)) {}
 
+namespace {
+
+// The host of "host:port", brackets removed.
+std::string host_of(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+}  // namespace
+
+bool is_loopback_listen(const std::string& listen) {
+  if (listen.rfind(':') == std::string::npos) return false;
+  const std::string host = host_of(listen);
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context& io,
                                                       const std::string& listen, Handler handler) {
   auto colon = listen.rfind(':');
@@ -97,10 +170,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context& io,
     return Status(Code::kInvalidArgument, "expected host:port, got \"" + listen + "\"",
                   "http_listen");
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const std::string host = host_of(listen);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) return Status(Code::kInvalidArgument, "bad address \"" + host + "\"", "http_listen");

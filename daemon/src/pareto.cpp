@@ -18,9 +18,9 @@ struct Candidate {
   bool complete = true;
 };
 
-// Objective vectors (oriented so that larger is better) of the complete,
-// feasible candidates, by candidate index.
-std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
+}  // namespace
+
+std::vector<std::pair<uint32_t, ObjectiveVector>> feasible_points(
     const wire::StudySpecT& spec, const std::vector<TrialRow>& trials) {
   // Of a candidate's completed probes (re-probes), only the one that counts.
   std::map<uint32_t, uint64_t> counted_probe;
@@ -49,7 +49,7 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
     for (auto& [k, v] : metrics_from_json(t.metrics_json)) c.values[k] = v;
     for (auto& [k, v] : metrics_from_json(t.objectives_json)) c.values[k] = v;
   }
-  std::vector<std::pair<uint32_t, std::vector<double>>> points;
+  std::vector<std::pair<uint32_t, ObjectiveVector>> points;
   for (auto& [index, c] : candidates) {
     if (!c.complete || violated_constraint(spec.constraints, c.values, true)) continue;
     std::vector<double> p;
@@ -62,8 +62,6 @@ std::vector<std::pair<uint32_t, std::vector<double>>> feasible_points(
   }
   return points;
 }
-
-}  // namespace
 
 std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,
                                         const std::vector<TrialRow>& trials) {

@@ -190,8 +190,10 @@ Snapshot Controller::snapshot() const {
   const int64_t now = now_();
   for (const auto& [peer, w] : workers_) {
     out.workers.push_back({w->worker_id, w->role, w->hardware.tag, w->credits, w->leased.size(),
-                           quarantined(w->worker_id, now)});
+                           quarantined(w->worker_id, now), w->slots, w->last_seen_ms,
+                           std::vector<uint64_t>(w->leased.begin(), w->leased.end())});
   }
+  for (const auto& [id, t] : trials_) out.progress[id] = t->progress;
   std::sort(out.workers.begin(), out.workers.end(),
             [](const WorkerView& a, const WorkerView& b) { return a.worker_id < b.worker_id; });
   return out;

@@ -84,9 +84,15 @@ struct Config {
   // An unfinished blob upload not written to for this long is deleted (a
   // later BlobStat says to start at offset 0). 0 keeps them forever.
   uint64_t partial_upload_max_age_seconds = 24 * 3600;
-  // HTTP listener for /metrics (Prometheus) and /healthz, host:port; empty
-  // disables it. Keep it on loopback or behind a proxy.
+  // HTTP listener for /metrics (Prometheus), /healthz and the read-only web
+  // view (docs/operations.md, "Web view"), host:port; empty disables it.
+  // Keep it on loopback or behind a proxy.
   std::string http_listen = "127.0.0.1:9464";
+  // File holding the web view's token (one line, at least 16 characters,
+  // chmod 600; re-read on SIGHUP). Set: every web view request carries it.
+  // Empty: the view is open only where the client endpoint is open too (no
+  // CURVE, http_listen on loopback or allow_insecure_bind = 1), off otherwise.
+  std::string web_token_file;
   // CURVE: the daemon's key pair file (`autodistill keygen`). When set, both
   // endpoints encrypt and authenticate every peer against the allow-lists
   // below; empty = no CURVE.

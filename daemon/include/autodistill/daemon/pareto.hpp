@@ -11,12 +11,20 @@
 // no worse in every objective and strictly better in one.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "autodistill/daemon/store.hpp"
+#include "autodistill/pareto.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon {
+
+// The objective vectors of the complete, feasible candidates, oriented so
+// that larger is better (a minimized objective negated), in the spec's
+// objective order, by candidate index ascending.
+std::vector<std::pair<uint32_t, ObjectiveVector>> feasible_points(
+    const wire::StudySpecT& spec, const std::vector<TrialRow>& trials);
 
 // Candidate indices of the non-dominated feasible candidates, ascending.
 std::vector<uint32_t> pareto_candidates(const wire::StudySpecT& spec,

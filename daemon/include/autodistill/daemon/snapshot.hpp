@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,15 @@ struct WorkerView {
   uint32_t credits = 0;
   size_t leased = 0;  // trials it holds now
   bool quarantined = false;
+  uint32_t slots = 0;
+  int64_t last_seen_ms = 0;
+  std::vector<uint64_t> running;  // the trial ids it holds leases of
 };
 
 struct Snapshot {
-  std::vector<StudyView> studies;   // the active ones, by id
-  std::vector<WorkerView> workers;  // the connected ones, by worker_id
+  std::vector<StudyView> studies;       // the active ones, by id
+  std::vector<WorkerView> workers;      // the connected ones, by worker_id
+  std::map<uint64_t, double> progress;  // 0..1 of each active trial, by trial id
 };
 
 }  // namespace autodistill::daemon
