@@ -129,6 +129,9 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
     t.progress = 1;
   }
   t.hardware_fingerprint = row.fingerprint;
+  t.created_ms = row.created_ms;
+  t.started_ms = row.started_ms;
+  t.finished_ms = row.finished_ms;
   return t;
 }
 
