@@ -71,6 +71,23 @@ std::string format_time(int64_t epoch_ms) {
   return text;
 }
 
+std::string format_duration(int64_t ms) {
+  if (ms < 0) return "-";
+  char text[32];
+  if (ms < 1000) {
+    std::snprintf(text, sizeof text, "%lld ms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(text, sizeof text, "%lldm %02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms / 1000 % 60));
+  } else {
+    std::snprintf(text, sizeof text, "%lldh %02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms / 60'000 % 60));
+  }
+  return text;
+}
+
 std::string format_number(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", value);
@@ -114,15 +131,20 @@ void print_study(std::ostream& out, const StudyInfo& study) {
 }
 
 void print_trials(std::ostream& out, const std::vector<TrialInfo>& trials) {
-  Table t({"TRIAL", "CAND", "KIND", "STATE", "ATT", "PROGRESS", "PARAMS", "OBJECTIVES", "WORKER"});
+  Table t({"TRIAL", "CAND", "KIND", "STATE", "ATT", "PROGRESS", "STARTED", "TOOK", "PARAMS",
+           "OBJECTIVES", "WORKER"});
   for (const TrialInfo& trial : trials) {
     std::string state = to_string(trial.state);
     if (!trial.error.is_ok()) state += " (" + std::string(code_name(trial.error.code())) + ")";
     char progress[16];
     std::snprintf(progress, sizeof progress, "%3.0f%%", 100.0 * trial.progress);
+    const std::string took = trial.started_ms == 0 ? "-"
+                             : trial.finished_ms == 0
+                                 ? "running"
+                                 : format_duration(trial.finished_ms - trial.started_ms);
     t.add({std::to_string(trial.trial_id), std::to_string(trial.candidate), to_string(trial.kind),
-           state, std::to_string(trial.attempt), progress, params_text(trial.params),
-           metrics_text(trial.objectives), or_dash(trial.worker_id)});
+           state, std::to_string(trial.attempt), progress, format_time(trial.started_ms), took,
+           params_text(trial.params), metrics_text(trial.objectives), or_dash(trial.worker_id)});
   }
   t.print(out);
   for (const TrialInfo& trial : trials) {

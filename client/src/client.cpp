@@ -156,8 +156,12 @@ Status Client::watch(uint64_t study_id, uint64_t after_seq, const EventCallback&
       if (!batch) return batch.status();
       last_heard = Clock::now();
       for (const auto& event : batch->events) {
-        if (!event || event->seq <= last_seq) continue;
-        last_seq = event->seq;
+        if (!event) continue;
+        // Progress is not durable: it carries the seq of the last durable
+        // event, so it is delivered as it comes and never moves last_seq.
+        const bool progress = event->kind == "trial_progress";
+        if (!progress && event->seq <= last_seq) continue;
+        if (!progress) last_seq = event->seq;
         if (!on_event(client_wire::to_model(*event))) {
           connection.reset();  // Drop the rest of the stream.
           return Status::ok();

@@ -335,6 +335,18 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
   return report;
 }
 
+size_t explored_candidates(const StudyReport& report) {
+  return report.candidates.size() - (report.baseline ? 1 : 0);
+}
+
+namespace {
+// "4 candidates and the baseline evaluated" / "4 candidates evaluated".
+std::string evaluated_text(const StudyReport& report) {
+  return std::to_string(explored_candidates(report)) + " candidates" +
+         (report.baseline ? " and the baseline" : "") + " evaluated";
+}
+}  // namespace
+
 std::string architecture_label(const std::vector<ParamValue>& params) {
   static const std::pair<const char*, const char*> kOrder[] = {
       {"num_blocks", "K"}, {"hidden_size", "H"},       {"bottleneck_size", "B"},
@@ -407,13 +419,14 @@ std::string report_table(const StudyReport& report) {
   size_t dominating = 0;
   for (const CandidateReport& c : report.candidates) dominating += c.dominates_baseline;
   out << "* chosen for regular distillation; deltas relative to the baseline\n";
+  out << evaluated_text(report) << "\n";
   const std::vector<std::string> notes = latency_notes(report);
   if (!notes.empty()) {
     out << "latency: ! did not converge, ~ provisional (a re-probe is pending)\n";
     for (const std::string& note : notes) out << "  " << note << "\n";
   }
   if (base) {
-    out << dominating << " of " << report.candidates.size() - 1
+    out << dominating << " of " << explored_candidates(report)
         << " candidates dominate the baseline (flash accuracy and measured latency)\n";
   } else if (!report.study.spec.baseline.empty()) {
     out << "the baseline (" << architecture_label(report.study.spec.baseline)
@@ -473,7 +486,7 @@ std::string report_markdown(const StudyReport& report) {
   std::ostringstream out;
   out << "# Study " << s.study_id << (s.spec.name.empty() ? "" : ": " + s.spec.name) << "\n\n";
   out << "State: " << to_string(s.state) << (s.message.empty() ? "" : " (" + s.message + ")")
-      << ". " << report.candidates.size() << " candidates evaluated";
+      << ". " << evaluated_text(report);
   if (!s.spec.teacher_digest.empty()) out << "; teacher `" << s.spec.teacher_digest << "`";
   out << ".\n\n";
   out << "Baseline: "

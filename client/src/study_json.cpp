@@ -457,6 +457,9 @@ ojson trial_json(const TrialInfo& trial) {
   }
   out["progress"] = tidy(trial.progress);
   out["hardware_fingerprint"] = trial.hardware_fingerprint;
+  out["created_ms"] = trial.created_ms;
+  out["started_ms"] = trial.started_ms;
+  out["finished_ms"] = trial.finished_ms;
   return out;
 }
 
@@ -470,6 +473,12 @@ ojson event_json(const Event& event) {
   out["attempt"] = event.attempt;
   out["message"] = event.message;
   out["fraction"] = tidy(event.fraction);
+  if (event.trial_id != 0) {
+    out["candidate"] = event.candidate;
+    out["trial_kind"] = to_string(event.trial_kind);
+  }
+  out["values"] = metrics_json(event.values);
+  out["duration_ms"] = event.duration_ms;
   return out;
 }
 

@@ -160,12 +160,27 @@ TrialInfo to_model(const wire::TrialInfoT& trial) {
   }
   out.progress = trial.progress;
   out.hardware_fingerprint = trial.hardware_fingerprint;
+  out.created_ms = trial.created_ms;
+  out.started_ms = trial.started_ms;
+  out.finished_ms = trial.finished_ms;
   return out;
 }
 
 Event to_model(const wire::EventT& event) {
-  return {event.study_id, event.seq,     event.time_ms, event.kind,
-          event.trial_id, event.attempt, event.message, event.fraction};
+  Event out;
+  out.study_id = event.study_id;
+  out.seq = event.seq;
+  out.time_ms = event.time_ms;
+  out.kind = event.kind;
+  out.trial_id = event.trial_id;
+  out.attempt = event.attempt;
+  out.message = event.message;
+  out.fraction = event.fraction;
+  out.candidate = event.candidate;
+  out.trial_kind = cast<TrialKind>(event.trial_kind);
+  out.values = metrics(event.values);
+  out.duration_ms = event.duration_ms;
+  return out;
 }
 
 WorkerInfo to_model(const wire::WorkerInfoT& worker) {

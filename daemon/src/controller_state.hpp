@@ -68,6 +68,9 @@ inline std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>
   return metrics_to_json(m);
 }
 
+// The wire form of a stored event (watch replay and live streaming).
+wire::EventT event_message(const EventRow& row);
+
 // Canonical keys of the probe cache: the architecture as a JSON object
 // sorted by factor name, and the study's serving setting (settings.serving).
 inline std::string arch_key(const Params& params) {

@@ -106,6 +106,20 @@ std::string escape_label_value(std::string_view value) {
   return out;
 }
 
+std::string label_name(std::string_view enum_name) {
+  std::string out;
+  for (size_t i = 0; i < enum_name.size(); ++i) {
+    const char c = enum_name[i];
+    if (c >= 'A' && c <= 'Z') {
+      if (i > 0 && enum_name[i - 1] != '_') out += '_';
+      out += static_cast<char>(c - 'A' + 'a');
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string metric_line(const std::string& name, const Labels& labels, double value) {
   std::string out = name;
   if (!labels.empty()) {

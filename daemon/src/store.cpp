@@ -115,6 +115,33 @@ INSERT OR IGNORE INTO leases (trial_id, attempt, worker_id)
 ALTER TABLE workers ADD COLUMN curve_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX workers_by_last_seen ON workers(last_seen_ms);
 )sql",
+    // v5: when each trial was created, last leased (started) and finished,
+    // filled for earlier trials from their events (a trial without such an
+    // event keeps 0: unknown); what each trial event is about (candidate,
+    // trial kind) and its values (objectives of a completed trial, the
+    // duration of the attempt that ended).
+    R"sql(
+ALTER TABLE trials ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE trials SET
+  created_ms = COALESCE((SELECT MIN(time_ms) FROM events e WHERE e.study_id = trials.study_id
+      AND e.trial_id = trials.id AND e.kind IN ('trial_queued', 'trial_completed',
+      'flash_skipped')), 0),
+  started_ms = COALESCE((SELECT MAX(time_ms) FROM events e WHERE e.study_id = trials.study_id
+      AND e.trial_id = trials.id AND e.kind = 'trial_leased'), 0),
+  finished_ms = COALESCE((SELECT MAX(time_ms) FROM events e WHERE e.study_id = trials.study_id
+      AND e.trial_id = trials.id AND e.kind IN ('trial_completed', 'trial_failed',
+      'trial_cancelled', 'flash_skipped')), 0);
+ALTER TABLE events ADD COLUMN candidate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN trial_kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN event_values TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE events ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE events SET
+  candidate = COALESCE((SELECT candidate FROM trials t WHERE t.id = events.trial_id), 0),
+  trial_kind = COALESCE((SELECT kind FROM trials t WHERE t.id = events.trial_id), 0)
+  WHERE trial_id != 0;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -197,13 +224,16 @@ TrialRow read_trial(const Stmt& s) {
   r.fingerprint = s.text(15);
   r.progress = s.f64(16);
   r.updated_ms = s.i64(17);
+  r.created_ms = s.i64(18);
+  r.started_ms = s.i64(19);
+  r.finished_ms = s.i64(20);
   return r;
 }
 
 #define AD_TRIAL_COLUMNS                                                                  \
   "id, study_id, candidate, kind, state, attempt, params, worker_id, lease_expires_ms, "  \
   "objectives, metrics, artifacts, error_code, error_message, error_field, fingerprint, " \
-  "progress, updated_ms"
+  "progress, updated_ms, created_ms, started_ms, finished_ms"
 
 }  // namespace
 
@@ -423,10 +453,11 @@ uint64_t Store::insert_trial(const TrialRow& r) {
   if (!begin_write()) return 0;
   Stmt s(
       prepare("INSERT INTO trials (study_id, candidate, kind, state, attempt, params, "
-              "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+              "updated_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   if (!s.valid()) return 0;
   s.bind(1, r.study_id).bind(2, r.candidate).bind(3, r.kind).bind(4, r.state).bind(5, r.attempt);
   s.bind(6, r.params_json).bind(7, r.updated_ms);
+  s.bind(8, r.created_ms != 0 ? r.created_ms : r.updated_ms);
   if (s.step() != SQLITE_DONE) {
     fail(std::string("insert trial: ") + sqlite3_errmsg(db_));
     return 0;
@@ -439,12 +470,15 @@ void Store::update_trial(const TrialRow& r) {
   Stmt s(prepare(
       "UPDATE trials SET state = ?2, attempt = ?3, worker_id = ?4, lease_expires_ms = ?5, "
       "objectives = ?6, metrics = ?7, artifacts = ?8, error_code = ?9, error_message = ?10, "
-      "error_field = ?11, fingerprint = ?12, progress = ?13, updated_ms = ?14 WHERE id = ?1"));
+      "error_field = ?11, fingerprint = ?12, progress = ?13, updated_ms = ?14, started_ms = ?15, "
+      "finished_ms = CASE WHEN ?16 != 0 THEN ?16 WHEN ?2 >= 2 AND finished_ms = 0 THEN ?14 "
+      "ELSE finished_ms END WHERE id = ?1"));
   if (!s.valid()) return;
   s.bind(1, r.id).bind(2, r.state).bind(3, r.attempt).bind(4, r.worker_id);
   s.bind(5, r.lease_expires_ms).bind(6, r.objectives_json).bind(7, r.metrics_json);
   s.bind(8, r.artifacts_json).bind(9, r.error_code).bind(10, r.error_message);
   s.bind(11, r.error_field).bind(12, r.fingerprint).bind(13, r.progress).bind(14, r.updated_ms);
+  s.bind(15, r.started_ms).bind(16, r.finished_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("update trial: ") + sqlite3_errmsg(db_));
 }
 
@@ -520,19 +554,22 @@ Result<std::optional<std::string>> Store::lease_holder(uint64_t trial_id, uint32
 void Store::insert_event(const EventRow& e) {
   if (!begin_write()) return;
   Stmt s(
-      prepare("INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+      prepare("INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message, "
+              "candidate, trial_kind, event_values, duration_ms) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   if (!s.valid()) return;
   s.bind(1, e.study_id).bind(2, e.seq).bind(3, e.time_ms).bind(4, e.kind).bind(5, e.trial_id);
-  s.bind(6, e.attempt).bind(7, e.message);
+  s.bind(6, e.attempt).bind(7, e.message).bind(8, e.candidate).bind(9, e.trial_kind);
+  s.bind(10, e.values_json).bind(11, e.duration_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("insert event: ") + sqlite3_errmsg(db_));
 }
 
 Result<std::vector<EventRow>> Store::events_after(uint64_t study_id, uint64_t after_seq,
                                                   uint32_t limit) {
   Stmt s(
-      prepare("SELECT study_id, seq, time_ms, kind, trial_id, attempt, message FROM events "
-              "WHERE study_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+      prepare("SELECT study_id, seq, time_ms, kind, trial_id, attempt, message, candidate, "
+              "trial_kind, event_values, duration_ms FROM events WHERE study_id = ?1 AND seq > ?2 "
+              "ORDER BY seq LIMIT ?3"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, study_id).bind(2, after_seq).bind(3, limit);
   std::vector<EventRow> rows;
@@ -546,6 +583,10 @@ Result<std::vector<EventRow>> Store::events_after(uint64_t study_id, uint64_t af
     e.trial_id = static_cast<uint64_t>(s.i64(4));
     e.attempt = static_cast<uint32_t>(s.i64(5));
     e.message = s.text(6);
+    e.candidate = static_cast<uint32_t>(s.i64(7));
+    e.trial_kind = static_cast<int>(s.i64(8));
+    e.values_json = s.text(9);
+    e.duration_ms = s.i64(10);
     rows.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));

@@ -148,6 +148,95 @@ TEST_CASE("cli: watch follows a study to its end and exits 6 when it failed") {
   CHECK(human.out.find("trial_failed") != std::string::npos);
 }
 
+// A Distill study with a baseline and a budget of 2 candidates, as its
+// events would stream: the baseline and candidate 1 explored, candidate 2's
+// flash skipped, then candidate 1's regular distillation at 60 %.
+TEST_CASE("cli: watch counts candidates, shows the best so far and the regular trial's progress") {
+  std::atomic<int> gets{0};
+  auto reply_for = [](wire::StudyState state) {
+    wire::StudyReplyT reply = study_reply(5, state);
+    wire::StudySpecT& spec = *reply.study->spec;
+    spec.kind = wire::StudyKind::Distill;
+    for (auto [name, maximize] : {std::pair{"accuracy", true}, std::pair{"latency_ms", false}}) {
+      auto o = std::make_unique<wire::ObjectiveT>();
+      o->name = name;
+      o->direction = maximize ? wire::Direction::Maximize : wire::Direction::Minimize;
+      spec.objectives.push_back(std::move(o));
+    }
+    auto b = std::make_unique<wire::ParamValueT>();
+    b->name = "num_blocks";
+    b->number = 4;
+    spec.baseline.push_back(std::move(b));
+    return reply;
+  };
+  FakeDaemon daemon([&](const wire::EnvelopeT& request) -> std::vector<std::string> {
+    if (request.body.AsGetStudy()) {
+      const bool first = gets++ == 0;
+      return {reply_to(
+          request, reply_for(first ? wire::StudyState::Exploring : wire::StudyState::Succeeded))};
+    }
+    if (!request.body.AsWatch()) return {};
+    wire::EventBatchT batch;
+    uint64_t seq = 0;
+    auto add = [&](const char* kind, uint64_t trial, uint32_t candidate, wire::TrialKind tk,
+                   std::vector<std::pair<const char*, double>> values = {}, float fraction = 0) {
+      auto e = std::make_unique<wire::EventT>();
+      e->study_id = 5;
+      const bool progress = std::string(kind) == "trial_progress";
+      e->seq = progress ? seq : ++seq;  // progress carries the last durable seq
+      e->kind = kind;
+      e->trial_id = trial;
+      e->attempt = 1;
+      e->candidate = candidate;
+      e->trial_kind = tk;
+      e->fraction = fraction;
+      if (std::string(kind) == "study_state") e->message = trial == 0 ? "Finalizing" : "x";
+      for (auto [name, value] : values) {
+        auto m = std::make_unique<wire::MetricT>();
+        m->name = name;
+        m->value = value;
+        e->values.push_back(std::move(m));
+      }
+      batch.events.push_back(std::move(e));
+    };
+    using K = wire::TrialKind;
+    add("trial_queued", 1, 0, K::Probe);
+    add("trial_completed", 1, 0, K::Probe, {{"latency_ms", 2.0}});
+    add("trial_queued", 2, 0, K::Flash);
+    add("trial_completed", 2, 0, K::Flash, {{"accuracy", 0.30}});
+    add("trial_queued", 3, 1, K::Probe);
+    add("trial_leased", 3, 1, K::Probe);
+    add("trial_completed", 3, 1, K::Probe, {{"latency_ms", 1.0}});
+    add("trial_queued", 4, 1, K::Flash);
+    add("trial_completed", 4, 1, K::Flash, {{"accuracy", 0.35}});
+    add("trial_queued", 5, 2, K::Probe);
+    add("trial_completed", 5, 2, K::Probe, {{"latency_ms", 0.5}});
+    add("flash_skipped", 6, 2, K::Flash);
+    add("study_state", 0, 0, K::Probe);
+    add("trial_queued", 7, 1, K::Regular);
+    add("trial_leased", 7, 1, K::Regular);
+    add("trial_progress", 7, 1, K::Regular, {{"loss", 2.5}}, 0.6f);
+    add("trial_completed", 7, 1, K::Regular, {{"accuracy", 0.40}});
+    batch.end = true;
+    return {reply_to(request, std::move(batch))};
+  });
+  Run run = run_cli("--endpoint " + daemon.endpoint() + " watch 5");  // not a TTY: lines
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  // The denominator is the budget throughout; the baseline is apart.
+  CHECK(run.out.find("progress: 0/2 candidates explored, baseline done; front 1, best accuracy "
+                     "0.3 (latency_ms 2)") != std::string::npos);
+  CHECK(run.out.find("progress: 1/2 candidates explored, baseline done; front 1, best accuracy "
+                     "0.35 (latency_ms 1)") != std::string::npos);
+  CHECK(run.out.find("progress: 2/2 candidates explored") != std::string::npos);
+  // The regular trial's reported progress, and its values.
+  CHECK(run.out.find("trial_progress  trial 7/1  candidate 1 regular  60%  loss=2.5") !=
+        std::string::npos);
+  CHECK(run.out.find("regular 0/1 done, candidate 1 at 60%") != std::string::npos);
+  CHECK(run.out.find("regular 1/1 done") != std::string::npos);
+  CHECK(run.out.find("candidates explored, 3") == std::string::npos);  // never counts trials
+}
+
 TEST_CASE("cli: hostile input files exit 3 with a message and never crash (plain and --json)") {
   FakeDaemon daemon([](const wire::EnvelopeT& request) -> std::vector<std::string> {
     return {error_reply(request, Code::kInternal, "no request should arrive", "")};

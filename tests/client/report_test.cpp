@@ -144,6 +144,24 @@ TEST_CASE("the table lists the baseline first, deltas against it, and ticks domi
   CHECK(missing.find("was not evaluated") != std::string::npos);
 }
 
+TEST_CASE("report.md and the terminal table count candidates the same way, baseline apart") {
+  auto [info, trials] = study();
+  const StudyReport report = build_report(info, trials);
+  CHECK(explored_candidates(report) == 4);
+  const std::string table = report_table(report);
+  const std::string markdown = report_markdown(report);
+  INFO(table << "\n---\n" << markdown);
+  CHECK(table.find("4 candidates and the baseline evaluated") != std::string::npos);
+  CHECK(markdown.find("4 candidates and the baseline evaluated") != std::string::npos);
+  CHECK(markdown.find("5 candidates") == std::string::npos);
+
+  info.spec.baseline.clear();  // no baseline: every candidate counts
+  const StudyReport plain = build_report(info, trials);
+  CHECK(explored_candidates(plain) == 5);
+  CHECK(report_table(plain).find("5 candidates evaluated") != std::string::npos);
+  CHECK(report_markdown(plain).find("5 candidates evaluated") != std::string::npos);
+}
+
 TEST_CASE("pareto.svg is self-contained and marks front, baseline and chosen students") {
   auto [info, trials] = study();
   const std::string svg = pareto_svg(build_report(info, trials));

@@ -189,6 +189,9 @@ TEST_CASE("reports render as JSON with the schema's field names") {
   trial.artifacts = {{"model.safetensors", std::string(64, 'a'), 1234}};
   trial.error = Status(Code::kTrialError, "out of memory");
   trial.progress = 0.3f;
+  trial.created_ms = 1000;
+  trial.started_ms = 2000;
+  trial.finished_ms = 5000;
   auto t = nlohmann::json::parse(to_json(trial));
   CHECK(t["kind"] == "flash");
   CHECK(t["state"] == "failed");
@@ -198,17 +201,35 @@ TEST_CASE("reports render as JSON with the schema's field names") {
   CHECK(t["artifacts"][0]["size"] == 1234);
   CHECK(t["error"]["code"] == "TRIAL_ERROR");
   CHECK(t["progress"] == 0.3);
+  CHECK(t["created_ms"] == 1000);
+  CHECK(t["started_ms"] == 2000);
+  CHECK(t["finished_ms"] == 5000);
 
   auto both = nlohmann::json::parse(to_json(study, {trial}));
   CHECK(both["study"]["study_id"] == 12);
   CHECK(both["trials"][0]["trial_id"] == 3);
   CHECK(nlohmann::json::parse(to_json(TrialInfo{}))["error"].is_null());
 
-  Event event{12, 9, 1700000000000, "trial_progress", 3, 1, "stage 2", 0.25f};
+  Event event;
+  event.study_id = 12;
+  event.seq = 9;
+  event.time_ms = 1700000000000;
+  event.kind = "trial_progress";
+  event.trial_id = 3;
+  event.attempt = 1;
+  event.message = "stage 2";
+  event.fraction = 0.25f;
+  event.candidate = 4;
+  event.trial_kind = TrialKind::kRegular;
+  event.values = {{"loss", 1.5}};
   auto e = nlohmann::json::parse(to_json(event));
   CHECK(e["seq"] == 9);
   CHECK(e["kind"] == "trial_progress");
   CHECK(e["fraction"] == 0.25);
+  CHECK(e["candidate"] == 4);
+  CHECK(e["trial_kind"] == "regular");
+  CHECK(e["values"]["loss"] == 1.5);
+  CHECK(e["duration_ms"] == 0);
 
   WorkerInfo worker;
   worker.worker_id = "host-a/0";

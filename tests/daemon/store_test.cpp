@@ -12,11 +12,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 4);
+  CHECK(store.value()->schema_version() == 5);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 4);
+  CHECK(again.value()->schema_version() == 5);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -80,6 +80,13 @@ TEST_CASE("store: events replay in order after a sequence number", "[store]") {
   CHECK(store->max_event_seq(4).value() == 0);
 }
 
+// Undoes migration v5 (trial times, event values).
+#define V5_ROLLBACK                                                                          \
+  "ALTER TABLE trials DROP COLUMN created_ms; ALTER TABLE trials DROP COLUMN started_ms; "   \
+  "ALTER TABLE trials DROP COLUMN finished_ms; ALTER TABLE events DROP COLUMN candidate; "   \
+  "ALTER TABLE events DROP COLUMN trial_kind; ALTER TABLE events DROP COLUMN event_values; " \
+  "ALTER TABLE events DROP COLUMN duration_ms; "
+
 TEST_CASE("store: an older schema is migrated in place, keeping its data", "[store]") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/db";
@@ -106,12 +113,13 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     REQUIRE(sqlite3_exec(db,
                          "ALTER TABLE studies DROP COLUMN owner; DROP TABLE probe_cache; "
                          "DROP TABLE leases; DROP INDEX workers_by_last_seen; "
-                         "ALTER TABLE workers DROP COLUMN curve_key; PRAGMA user_version=1",
+                         "ALTER TABLE workers DROP COLUMN curve_key; " V5_ROLLBACK
+                         "PRAGMA user_version=1",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 4);
+  CHECK(store->schema_version() == 5);
   // v4 learnt the lease holders from the events.
   CHECK(store->lease_holder(7, 2).value() == std::optional<std::string>("w9"));
   CHECK_FALSE(store->lease_holder(7, 1).value().has_value());
@@ -123,4 +131,94 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
   store->put_probe(p);
   REQUIRE(store->commit());
   CHECK(store->find_probe("a", "{}", "f").value().has_value());
+}
+
+TEST_CASE("store: a v4 database gets trial times from its events and keeps working", "[store]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  {
+    auto store = Store::open(path).value();
+    REQUIRE(store->commit());
+  }
+  {
+    // A v4 database as an earlier daemon left it: a trial queued at 1000,
+    // leased at 2000 (attempt 1) and 5000 (attempt 2), completed at 9000;
+    // one still queued; one without events.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const char* sql = V5_ROLLBACK
+        "PRAGMA user_version=4;"
+        "INSERT INTO studies (id, spec, state, created_ms, updated_ms) VALUES (1, x'00', 1, 1, 1);"
+        "INSERT INTO trials (id, study_id, candidate, kind, state, attempt, params, objectives, "
+        "  updated_ms) VALUES (10, 1, 3, 1, 2, 2, '[]', '{\"accuracy\":0.5}', 9000),"
+        "  (11, 1, 4, 0, 0, 1, '[]', '{}', 1500), (12, 1, 5, 0, 2, 1, '[]', '{}', 700);"
+        "INSERT INTO events (study_id, seq, time_ms, kind, trial_id, attempt, message) VALUES"
+        "  (1, 1, 1000, 'trial_queued', 10, 1, 'Flash'), (1, 2, 1500, 'trial_queued', 11, 1, ''),"
+        "  (1, 3, 2000, 'trial_leased', 10, 1, 'w1'), (1, 4, 5000, 'trial_leased', 10, 2, 'w2'),"
+        "  (1, 5, 9000, 'trial_completed', 10, 2, ''), (1, 6, 9500, 'study_state', 0, 0, 'x');";
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    REQUIRE(rc == SQLITE_OK);
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  auto store = Store::open(path).value();
+  CHECK(store->schema_version() == 5);
+  auto done = store->get_trial(10).value();
+  REQUIRE(done);
+  CHECK(done->created_ms == 1000);
+  CHECK(done->started_ms == 5000);  // the last attempt's lease
+  CHECK(done->finished_ms == 9000);
+  CHECK(done->objectives_json == "{\"accuracy\":0.5}");
+  auto queued = store->get_trial(11).value();
+  REQUIRE(queued);
+  CHECK(queued->created_ms == 1500);
+  CHECK(queued->started_ms == 0);
+  CHECK(queued->finished_ms == 0);
+  auto unknown = store->get_trial(12).value();
+  REQUIRE(unknown);
+  CHECK(unknown->created_ms == 0);  // no event says: unknown
+  // Old trial events learnt their candidate and trial kind.
+  auto events = store->events_after(1, 0, 10).value();
+  REQUIRE(events.size() == 6);
+  CHECK(events[4].candidate == 3);
+  CHECK(events[4].trial_kind == 1);
+  CHECK(events[5].candidate == 0);
+
+  // It keeps working: the queued trial is leased and finishes; new rows
+  // and events are written with their times and values.
+  queued->state = 1;
+  queued->started_ms = 20000;
+  queued->updated_ms = 20000;
+  store->update_trial(*queued);
+  queued->state = 2;
+  queued->updated_ms = 26000;
+  store->update_trial(*queued);
+  TrialRow fresh;
+  fresh.study_id = 1;
+  fresh.candidate = 6;
+  fresh.params_json = "[]";
+  fresh.updated_ms = 30000;
+  const uint64_t id = store->insert_trial(fresh);
+  EventRow e;
+  e.study_id = 1;
+  e.seq = 7;
+  e.time_ms = 26000;
+  e.kind = "trial_completed";
+  e.trial_id = 11;
+  e.candidate = 4;
+  e.values_json = "{\"latency_ms\":2}";
+  e.duration_ms = 6000;
+  store->insert_event(e);
+  REQUIRE(store->commit());
+  auto finished = store->get_trial(11).value();
+  CHECK(finished->started_ms == 20000);
+  CHECK(finished->finished_ms == 26000);
+  CHECK(store->get_trial(id).value()->created_ms == 30000);
+  auto last = store->events_after(1, 6, 10).value();
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].values_json == "{\"latency_ms\":2}");
+  CHECK(last[0].duration_ms == 6000);
+  CHECK(last[0].candidate == 4);
 }

@@ -289,7 +289,7 @@ TEST_CASE("hostile input: a hardware tag that would inject metrics is refused at
 
   const std::string response = http_get(c.http_port(), "/metrics");
   const std::string body = response.substr(response.find("\r\n\r\n") + 4);
-  CHECK(body.find("autodistill_workers_connected{role=\"Probe\",tag=\"gpu-h100_v2:0.1\"} 1") !=
+  CHECK(body.find("autodistill_workers_connected{role=\"probe\",tag=\"gpu-h100_v2:0.1\"} 1") !=
         std::string::npos);
   const std::regex sample(
       R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")*\})? \S+$)");

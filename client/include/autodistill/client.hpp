@@ -103,8 +103,10 @@ class Client {
   // stored ones, then new ones as they happen. Returns ok when the daemon
   // signals the end of the study (a terminal state) or `on_event` returns
   // false. After watch_silence_ms of silence it re-sends Watch from the last
-  // seq it delivered, so a daemon restart loses nothing and no event is
-  // delivered twice. kUnavailable after watch_give_up_ms of silence. The
+  // seq it delivered, so a daemon restart loses nothing and no durable event
+  // is delivered twice. trial_progress events (a running trial's heartbeat,
+  // not stored) are delivered as they arrive, between the durable ones.
+  // kUnavailable after watch_give_up_ms of silence. The
   // callback must not use this Client.
   Status watch(uint64_t study_id, uint64_t after_seq, const EventCallback& on_event);
 

@@ -90,6 +90,12 @@ struct StudyReport {
 // Groups the study's trials by candidate and fills in the comparisons.
 StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& trials);
 
+// The candidates the search evaluated: the baseline apart (the daemon runs
+// it outside the max_trials budget), as the CLI's progress counts them.
+// report.md and report_table() both say "N candidates and the baseline
+// evaluated" with this N.
+size_t explored_candidates(const StudyReport& report);
+
 // "K4 H128 B64 A4 I256 F2": the architecture factors in the order of the
 // paper's Table 1; other factors follow as name=value.
 std::string architecture_label(const std::vector<ParamValue>& params);

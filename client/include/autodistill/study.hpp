@@ -203,6 +203,12 @@ struct TrialInfo {
   Status error;  // why the trial failed; ok otherwise
   float progress = 0;
   std::string hardware_fingerprint;
+  // Unix epoch ms; 0 = not known / not yet. created: queued; started: its
+  // current attempt was leased (the run time is finished_ms - started_ms);
+  // finished: it reached a terminal state.
+  int64_t created_ms = 0;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
 };
 
 struct StudyInfo {
@@ -220,9 +226,12 @@ struct StudyInfo {
   std::vector<uint64_t> pareto;  // trial ids of the current Pareto set
 };
 
-// One durable change in a study. `kind` is one of: study_state,
-// trial_queued, trial_leased, trial_progress, trial_completed, trial_failed,
-// trial_requeued, trial_cancelled. `seq` increases strictly per study.
+// One change in a study. `kind` is one of: study_state, trial_queued,
+// trial_leased, trial_progress, trial_completed, trial_failed,
+// trial_requeued, trial_cancelled, flash_skipped, selected,
+// wall_budget_spent. Every kind but trial_progress is durable, with a `seq`
+// that increases strictly per study; trial_progress (a running trial's
+// latest heartbeat) is streamed only, with the seq of the last durable event.
 struct Event {
   uint64_t study_id = 0;
   uint64_t seq = 0;
@@ -231,7 +240,15 @@ struct Event {
   uint64_t trial_id = 0;
   uint32_t attempt = 0;
   std::string message;
-  float fraction = 0;
+  float fraction = 0;  // trial_progress: 0..1
+  // Trial events (trial_id != 0): the trial's candidate and kind.
+  uint32_t candidate = 0;
+  TrialKind trial_kind = TrialKind::kProbe;
+  // trial_completed: the objectives (a latency measurement adds
+  // median_ci_low_ms / median_ci_high_ms); trial_progress: the worker's
+  // metrics so far (e.g. loss).
+  std::vector<Metric> values;
+  int64_t duration_ms = 0;  // trial_completed|failed|cancelled: the ended attempt's run time
 };
 
 struct Hardware {

@@ -15,6 +15,7 @@ void Controller::lease(Study& s, Trial& t, Worker& w) {
   t.row.state = static_cast<int>(TrialState::Leased);
   t.row.worker_id = w.worker_id;
   t.row.updated_ms = now_();
+  t.row.started_ms = t.row.updated_ms;
   t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
   store_.update_trial(t.row);
   store_.record_lease(t.row.id, t.row.attempt, w.worker_id);
@@ -70,6 +71,7 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
     t.row.state = static_cast<int>(TrialState::Queued);
     t.row.worker_id.clear();
     t.row.lease_expires_ms = 0;
+    t.row.started_ms = 0;  // the next attempt starts when leased
     t.row.updated_ms = now_();
     t.progress = 0;
     t.ready_ms = t.row.updated_ms;

@@ -21,7 +21,7 @@ std::string Controller::render_metrics() {
     gauge_header("autodistill_studies", "Studies by state.");
     for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
       auto it = studies.value().find(st);
-      out += metric_line("autodistill_studies", {{"state", study_state_name(st)}},
+      out += metric_line("autodistill_studies", {{"state", label_name(study_state_name(st))}},
                          it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
@@ -29,33 +29,35 @@ std::string Controller::render_metrics() {
     gauge_header("autodistill_trials", "Trials by state.");
     for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
       auto it = trials.value().find(st);
-      out += metric_line("autodistill_trials",
-                         {{"state", wire::EnumNameTrialState(static_cast<TrialState>(st))}},
-                         it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+      out += metric_line(
+          "autodistill_trials",
+          {{"state", label_name(wire::EnumNameTrialState(static_cast<TrialState>(st)))}},
+          it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
+  // (role, tag): the tag where one routes the work, else "any" (metrics.hpp).
+  auto key = [](Role role, const std::string& tag) {
+    return std::make_pair(label_name(wire::EnumNameRole(role)),
+                          role == Role::Probe && !tag.empty() ? tag : std::string(kAnyTag));
+  };
   std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
+  for (const Role role : {Role::Distill, Role::Probe, Role::External}) depth[key(role, "")] = 0;
   for (auto& [id, t] : trials_) {
     if (t->row.state != static_cast<int>(TrialState::Queued)) continue;
     auto s = studies_.find(t->row.study_id);
-    std::string tag =
-        s == studies_.end() || t->role != Role::Probe ? "" : s->second->spec.hardware_tag;
-    depth[{wire::EnumNameRole(t->role), tag}]++;
+    depth[key(t->role, s == studies_.end() ? "" : s->second->spec.hardware_tag)]++;
   }
   gauge_header("autodistill_queue_depth", "Queued trials by the role and hardware tag they need.");
-  for (const char* role : {"Distill", "Probe", "External"}) {
-    if (!depth.count({role, ""})) depth[{role, ""}] = 0;
-  }
-  for (auto& [key, n] : depth) {
-    out += metric_line("autodistill_queue_depth", {{"role", key.first}, {"tag", key.second}},
+  for (auto& [labels, n] : depth) {
+    out += metric_line("autodistill_queue_depth", {{"role", labels.first}, {"tag", labels.second}},
                        static_cast<double>(n));
   }
   std::map<std::pair<std::string, std::string>, int64_t> connected;
-  for (auto& [peer, w] : workers_) connected[{wire::EnumNameRole(w->role), w->hardware.tag}]++;
+  for (auto& [peer, w] : workers_) connected[key(w->role, w->hardware.tag)]++;
   gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
-  for (auto& [key, n] : connected) {
-    out += metric_line("autodistill_workers_connected", {{"role", key.first}, {"tag", key.second}},
-                       static_cast<double>(n));
+  for (auto& [labels, n] : connected) {
+    out += metric_line("autodistill_workers_connected",
+                       {{"role", labels.first}, {"tag", labels.second}}, static_cast<double>(n));
   }
   if (connected.empty()) out += metric_line("autodistill_workers_connected", {}, 0);
   if (auto bytes = store_.blob_bytes()) {
@@ -127,6 +129,9 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
     t.progress = 1;
   }
   t.hardware_fingerprint = row.fingerprint;
+  t.created_ms = row.created_ms;
+  t.started_ms = row.started_ms;
+  t.finished_ms = row.finished_ms;
   return t;
 }
 

@@ -146,16 +146,8 @@ void Controller::on_watch(const std::string& peer, uint64_t rid, const wire::Wat
     if (!events) return reply_error(Endpoint::kClient, peer, rid, events.status());
     wire::EventBatchT batch;
     for (const EventRow& e : events.value()) {
-      auto out = std::make_unique<wire::EventT>();
-      out->study_id = e.study_id;
-      out->seq = e.seq;
-      out->time_ms = e.time_ms;
-      out->kind = e.kind;
-      out->trial_id = e.trial_id;
-      out->attempt = e.attempt;
-      out->message = e.message;
       after = e.seq;
-      batch.events.push_back(std::move(out));
+      batch.events.push_back(std::make_unique<wire::EventT>(event_message(e)));
     }
     const bool last = events.value().size() < kReplayBatch;
     batch.end = last && terminal;

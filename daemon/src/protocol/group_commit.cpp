@@ -3,12 +3,30 @@
 
 #include "autodistill/daemon/controller.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "autodistill/daemon/log.hpp"
 #include "controller_state.hpp"
 
 namespace autodistill::daemon {
+
+wire::EventT event_message(const EventRow& row) {
+  wire::EventT e;
+  e.study_id = row.study_id;
+  e.seq = row.seq;
+  e.time_ms = row.time_ms;
+  e.kind = row.kind;
+  e.trial_id = row.trial_id;
+  e.attempt = row.attempt;
+  e.message = row.message;
+  e.candidate = row.candidate;
+  e.trial_kind = static_cast<TrialKind>(row.trial_kind);
+  e.values = to_metrics(row.values_json);
+  e.duration_ms = row.duration_ms;
+  return e;
+}
 
 void Controller::event(Study& s, const std::string& kind, uint64_t trial_id, uint32_t attempt,
                        const std::string& message) {
@@ -20,17 +38,37 @@ void Controller::event(Study& s, const std::string& kind, uint64_t trial_id, uin
   row.trial_id = trial_id;
   row.attempt = attempt;
   row.message = message;
+  if (trial_id != 0) describe_trial_event(row);
   store_.insert_event(row);
   if (!watchers_.count(s.row.id)) return;
-  wire::EventT e;
-  e.study_id = row.study_id;
-  e.seq = row.seq;
-  e.time_ms = row.time_ms;
-  e.kind = row.kind;
-  e.trial_id = row.trial_id;
-  e.attempt = row.attempt;
-  e.message = row.message;
-  batch_events_[s.row.id].push_back(std::move(e));
+  batch_events_[s.row.id].push_back(event_message(row));
+}
+
+void Controller::describe_trial_event(EventRow& e) {
+  std::optional<TrialRow> stored;
+  const TrialRow* t = nullptr;
+  if (auto live = trials_.find(e.trial_id); live != trials_.end()) {
+    t = &live->second->row;
+  } else if (auto found = store_.get_trial(e.trial_id); found && found.value()) {
+    stored = std::move(*found.value());  // ended at once (a cached probe, a skipped flash)
+    t = &*stored;
+  }
+  if (t == nullptr) return;
+  e.candidate = t->candidate;
+  e.trial_kind = t->kind;
+  const bool ended =
+      e.kind == "trial_completed" || e.kind == "trial_failed" || e.kind == "trial_cancelled";
+  if (ended && t->started_ms != 0) {
+    e.duration_ms = std::max<int64_t>(0, e.time_ms - t->started_ms);
+  }
+  if (e.kind != "trial_completed") return;
+  // The objectives, and the confidence interval of a measured latency.
+  std::map<std::string, double> values = metrics_from_json(t->objectives_json);
+  const std::map<std::string, double> metrics = metrics_from_json(t->metrics_json);
+  for (const char* name : {"median_ci_low_ms", "median_ci_high_ms"}) {
+    if (auto m = metrics.find(name); m != metrics.end()) values[name] = m->second;
+  }
+  e.values_json = metrics_to_json(values);
 }
 
 void Controller::send(Endpoint ep, const std::string& peer, std::string bytes) {

@@ -169,6 +169,11 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
     e.attempt = t.row.attempt;
     e.message = p->message;
     e.fraction = t.progress;
+    e.candidate = t.row.candidate;
+    e.trial_kind = static_cast<TrialKind>(t.row.kind);
+    for (const auto& m : p->metrics) {
+      if (m) e.values.push_back(std::make_unique<wire::MetricT>(*m));
+    }
     batch_events_[t.row.study_id].push_back(std::move(e));
   }
 }

@@ -234,6 +234,9 @@ class Controller {
   // --- helpers
   void event(Study& s, const std::string& kind, uint64_t trial_id, uint32_t attempt,
              const std::string& message);
+  // Fills a trial event's candidate, trial kind, values and duration from
+  // its trial (live, or as just stored).
+  void describe_trial_event(EventRow& e);
   void send(Endpoint ep, const std::string& peer, std::string bytes);
   void reply_error(Endpoint ep, const std::string& peer, uint64_t rid, const Status& status);
   void note_request(Endpoint ep, const std::string& peer, uint64_t rid);

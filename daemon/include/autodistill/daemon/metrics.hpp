@@ -61,6 +61,17 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // no value (a worker's hardware tag, a study's) can end its label or line.
 std::string escape_label_value(std::string_view value);
 
+// An enum's name as a label value: snake_case ("Probe" -> "probe",
+// "LeaseExpired" -> "lease_expired"). Every enum label value of /metrics
+// (role, state) goes through it.
+std::string label_name(std::string_view enum_name);
+
+// The `tag` label of the queue-depth and worker gauges: the hardware tag
+// where one routes the work (probe trials of a study with a hardware_tag,
+// probe workers with a tag), "any" elsewhere (distill and external work
+// goes to any worker of its role, whatever its tag).
+inline constexpr const char* kAnyTag = "any";
+
 // One sample line: `name{label="value",...} value`, values escaped.
 std::string metric_line(const std::string& name, const Labels& labels, double value);
 

@@ -53,6 +53,13 @@ struct TrialRow {
   std::string fingerprint;
   double progress = 0;
   int64_t updated_ms = 0;
+  // Epoch milliseconds; 0 = not (yet) known. created: inserted (insert_trial
+  // takes updated_ms when 0); started: its current attempt was leased; finished:
+  // it reached a terminal state (update_trial takes updated_ms the first time
+  // the row is stored terminal, when 0).
+  int64_t created_ms = 0;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
 };
 
 struct EventRow {
@@ -63,6 +70,11 @@ struct EventRow {
   uint64_t trial_id = 0;
   uint32_t attempt = 0;
   std::string message;
+  // What a trial event is about, and its values (docs/protocol.md, "Events").
+  uint32_t candidate = 0;
+  int trial_kind = 0;              // wire::TrialKind
+  std::string values_json = "{}";  // {"name": value}
+  int64_t duration_ms = 0;         // trial_completed|failed|cancelled: the ended attempt's run time
 };
 
 struct WorkerRow {
