@@ -280,3 +280,42 @@ TEST_CASE("checkpoint: superseded and finished trials' blobs are deleted unless 
   CHECK(h.get(study).study->state == wire::StudyState::Succeeded);
   CHECK(h.store->blob_garbage(100).value().empty());  // nothing left waiting
 }
+
+TEST_CASE(
+    "checkpoint: a retryable Failure or a Bye re-queues with the checkpoint; a cancel "
+    "deletes it",
+    "[controller][checkpoint]") {
+  Harness h;
+  const uint64_t study = h.submit(external_spec(1, 1));
+  auto a = h.join("p1", wire::Role::External, 1, {study});
+  REQUIRE(a.size() == 1);
+  const std::string bytes = "checkpoint at step 7";
+  const std::string digest = h.blobs->put(bytes).value();
+  check_ack(reply_to(h.worker("p1", checkpoint(a[0], 7, {{digest, bytes.size()}})), "p1"), a[0], 7);
+  SECTION("a retryable Failure") {
+    wire::FailureT f;
+    f.trial_id = a[0].trial_id;
+    f.attempt = a[0].attempt;
+    f.retryable = true;
+    f.error = std::make_unique<wire::ErrorT>();
+    f.error->code = wire::ErrorCode::Unavailable;
+    f.error->message = "blob download failed";
+    REQUIRE(testing::find_ack(h.worker("p1", std::move(f))));
+  }
+  SECTION("a Bye") {
+    wire::ByeT bye;
+    bye.reason = "stopping";
+    h.worker("p1", std::move(bye));
+  }
+  auto b = h.join("p2", wire::Role::External, 1, {study});
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].attempt == 2);
+  REQUIRE(b[0].resume);
+  CHECK(b[0].resume->step == 7);
+  wire::CancelStudyT cancel;
+  cancel.study_id = study;
+  cancel.reason = "enough";
+  h.client("client", std::move(cancel));
+  CHECK(recorded_step(h, a[0].trial_id) == 0);
+  CHECK_FALSE(h.blobs->contains(digest));
+}
