@@ -115,32 +115,44 @@ TEST_CASE("checkpoint: recorded from the lease holder, resumed by the next attem
   CHECK(b[0].resume->blobs[0]->size == bytes.size());
 
   // A step at or below the recorded one, and the stale attempt's newer
-  // step: acknowledged (the sender stops), nothing recorded.
+  // step: acknowledged (the sender stops), nothing recorded; their blobs
+  // go unless the recorded checkpoint names them.
   check_ack(reply_to(h.worker("p2", checkpoint(b[0], 10, {{digest, bytes.size()}})), "p2"), b[0],
             10);
-  check_ack(reply_to(h.worker("p2", checkpoint(b[0], 4, {{digest, bytes.size()}})), "p2"), b[0], 4);
+  const std::string early = "a restarted run's checkpoint at step 4";
+  const std::string early_digest = h.blobs->put(early).value();
+  check_ack(reply_to(h.worker("p2", checkpoint(b[0], 4, {{early_digest, early.size()}})), "p2"),
+            b[0], 4);
   wire::HelloT hello;  // p1 is back (a new session)
   hello.worker_id = "w-p1";
   hello.role = wire::Role::External;
   hello.slots = 1;
   hello.studies = {study};
   REQUIRE(h.worker("p1", std::move(hello))[0].env.body.AsWelcome());
-  const std::string later = "checkpoint at step 30";
-  const std::string later_digest = h.blobs->put(later).value();
-  check_ack(reply_to(h.worker("p1", checkpoint(a[0], 30, {{later_digest, later.size()}})), "p1"),
+  const std::string stale = "the stale attempt's checkpoint at step 30";
+  const std::string stale_digest = h.blobs->put(stale).value();
+  check_ack(reply_to(h.worker("p1", checkpoint(a[0], 30, {{stale_digest, stale.size()}})), "p1"),
             a[0], 30);
   auto row = h.store->get_checkpoint(a[0].trial_id).value();
   REQUIRE(row);
   CHECK(row->step == 10);
   CHECK(row->attempt == 1);
+  CHECK(h.blobs->contains(digest));
+  CHECK_FALSE(h.blobs->contains(early_digest));
+  CHECK_FALSE(h.blobs->contains(stale_digest));
 
-  // The resumed attempt's newer checkpoint replaces the row.
+  // The resumed attempt's newer checkpoint replaces the row; the
+  // superseded blob goes.
+  const std::string later = "checkpoint at step 20";
+  const std::string later_digest = h.blobs->put(later).value();
   check_ack(reply_to(h.worker("p2", checkpoint(b[0], 20, {{later_digest, later.size()}})), "p2"),
             b[0], 20);
   row = h.store->get_checkpoint(a[0].trial_id).value();
   REQUIRE(row);
   CHECK(row->step == 20);
   CHECK(row->attempt == 2);
+  CHECK_FALSE(h.blobs->contains(digest));
+  CHECK(h.blobs->contains(later_digest));
 }
 
 TEST_CASE("checkpoint: refused for a blob not held, a wrong size, a peer not holding the lease",

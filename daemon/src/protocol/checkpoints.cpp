@@ -1,8 +1,9 @@
 // Checkpoints (docs/protocol.md "Checkpoints"): a lease holder's Checkpoint
 // is recorded durably as its trial's newest (one row per trial) and handed
 // back in Assign.resume when the trial is leased again; the blobs a newer
-// checkpoint or the trial's end releases are deleted after the commit,
-// unless something else references them.
+// checkpoint or the trial's end releases, and those of a checkpoint not
+// recorded (a stale attempt's, an old step's), are deleted after the
+// commit, unless something else references them.
 
 #include "autodistill/daemon/controller.hpp"
 
@@ -93,17 +94,23 @@ void Controller::on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT&
     a.step = c.step;
     send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
   };
+  // Not recorded: its blobs go too, unless something names them (the
+  // recorded checkpoint may be the same bytes).
+  auto ignore = [&] {
+    for (const auto& b : c.blobs) release_blob(b->digest);
+    ack();
+  };
   auto it = trials_.find(c.trial_id);
   // A stale or finished attempt: nothing to record, and nothing to resend.
   if (it == trials_.end() || it->second->row.state != static_cast<int>(TrialState::Leased) ||
       it->second->row.attempt != c.attempt || it->second->row.worker_id != w.worker_id) {
-    return ack();
+    return ignore();
   }
   Trial& t = *it->second;
   t.row.lease_expires_ms = now_() + config_.lease_ms;  // a sign of life, as a Heartbeat
   auto recorded = store_.get_checkpoint(t.row.id);
   if (!recorded) return reply_error(Endpoint::kWorker, peer, rid, recorded.status());
-  if (recorded.value() && recorded.value()->step >= c.step) return ack();
+  if (recorded.value() && recorded.value()->step >= c.step) return ignore();
   CheckpointRow row;
   row.trial_id = t.row.id;
   row.attempt = c.attempt;
