@@ -178,6 +178,17 @@ Result<uint64_t> BlobStore::size_of(const std::string& digest) const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status BlobStore::remove(const std::string& digest) {
+  if (!wire::is_valid_digest(digest)) {
+    return Status(Code::kInvalidArgument, "not a lower-case hex sha256 digest", "digest");
+  }
+  const std::string path = path_of(digest);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return errno_status("unlink " + path, errno);
+  }
+  return Status::ok();
+}
+
 size_t BlobStore::expire_partials(int64_t max_age_seconds) {
   const auto cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(max_age_seconds);
   size_t removed = 0;

@@ -36,6 +36,7 @@ void Controller::reset_memory() {
 
 Status Controller::recover() {
   reset_memory();
+  blob_garbage_ = true;  // released blobs a crash left undeleted
   auto known_workers = store_.list_workers();
   if (!known_workers) return known_workers.status();
   for (const WorkerRow& row : known_workers.value()) {

@@ -82,6 +82,11 @@ std::string Metrics::render() const {
                      static_cast<double>(blob_bytes_in));
   out += metric_line("autodistill_blob_bytes_total", {{"direction", "out"}},
                      static_cast<double>(blob_bytes_out));
+  out += counter("autodistill_checkpoints_total", "Checkpoints recorded as their trial's newest.",
+                 checkpoints);
+  out += counter("autodistill_checkpoint_blobs_deleted_total",
+                 "Checkpoint blobs deleted once superseded or their trial ended.",
+                 checkpoint_blobs_deleted);
   out += counter("autodistill_commit_failures_total", "Group commits that failed and rolled back.",
                  commit_failures);
   out +=

@@ -142,6 +142,24 @@ UPDATE events SET
   trial_kind = COALESCE((SELECT kind FROM trials t WHERE t.id = events.trial_id), 0)
   WHERE trial_id != 0;
 )sql",
+    // v6: each trial's newest checkpoint (docs/protocol.md "Checkpoints"),
+    // one row per trial, replaced by a newer step; blobs no longer needed
+    // (a superseded or ended trial's checkpoint blobs), deleted after the
+    // commit that released them unless something else references them.
+    R"sql(
+CREATE TABLE checkpoints (
+  trial_id INTEGER PRIMARY KEY,
+  attempt INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  total_steps INTEGER NOT NULL,
+  blobs TEXT NOT NULL,
+  format TEXT NOT NULL,
+  received_ms INTEGER NOT NULL
+);
+CREATE TABLE blob_garbage (
+  digest TEXT PRIMARY KEY
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -648,6 +666,100 @@ Result<std::optional<uint64_t>> Store::blob_size(const std::string& digest) {
   if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>(s.i64(0)));
   if (rc == SQLITE_DONE) return std::optional<uint64_t>();
   return Status(Code::kInternal, sqlite3_errmsg(db_));
+}
+
+// --- checkpoints
+
+void Store::put_checkpoint(const CheckpointRow& c) {
+  if (!begin_write()) return;
+  Stmt s(
+      prepare("INSERT OR REPLACE INTO checkpoints (trial_id, attempt, step, total_steps, blobs, "
+              "format, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  if (!s.valid()) return;
+  s.bind(1, c.trial_id).bind(2, c.attempt).bind(3, c.step).bind(4, c.total_steps);
+  s.bind(5, c.blobs_json).bind(6, c.format).bind(7, c.received_ms);
+  if (s.step() != SQLITE_DONE) fail(std::string("put checkpoint: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::optional<CheckpointRow>> Store::get_checkpoint(uint64_t trial_id) {
+  Stmt s(
+      prepare("SELECT attempt, step, total_steps, blobs, format, received_ms FROM checkpoints "
+              "WHERE trial_id = ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, trial_id);
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<CheckpointRow>();
+  if (rc != SQLITE_ROW) {
+    return Status(Code::kInternal, std::string("get checkpoint: ") + sqlite3_errmsg(db_));
+  }
+  CheckpointRow c;
+  c.trial_id = trial_id;
+  c.attempt = static_cast<uint32_t>(s.i64(0));
+  c.step = static_cast<uint64_t>(s.i64(1));
+  c.total_steps = static_cast<uint64_t>(s.i64(2));
+  c.blobs_json = s.text(3);
+  c.format = s.text(4);
+  c.received_ms = s.i64(5);
+  return std::optional<CheckpointRow>(std::move(c));
+}
+
+void Store::delete_checkpoint(uint64_t trial_id) {
+  if (!begin_write()) return;
+  Stmt s(prepare("DELETE FROM checkpoints WHERE trial_id = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, trial_id);
+  if (s.step() != SQLITE_DONE) fail(std::string("delete checkpoint: ") + sqlite3_errmsg(db_));
+}
+
+// --- blob retention
+
+void Store::add_blob_garbage(const std::string& digest) {
+  if (!begin_write()) return;
+  Stmt s(prepare("INSERT OR IGNORE INTO blob_garbage (digest) VALUES (?1)"));
+  if (!s.valid()) return;
+  s.bind(1, digest);
+  if (s.step() != SQLITE_DONE) fail(std::string("add blob garbage: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<std::string>> Store::blob_garbage(uint32_t limit) {
+  Stmt s(prepare("SELECT digest FROM blob_garbage ORDER BY digest LIMIT ?1"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, limit);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  return out;
+}
+
+Result<bool> Store::blob_referenced(const std::string& digest) {
+  // A digest is 64 hex characters: a match inside another field's text is
+  // that digest. Study specs are FlatBuffers, searched as bytes.
+  Stmt s(
+      prepare("SELECT EXISTS (SELECT 1 FROM checkpoints WHERE instr(blobs, ?1) > 0) "
+              "OR EXISTS (SELECT 1 FROM trials WHERE instr(artifacts, ?1) > 0) "
+              "OR EXISTS (SELECT 1 FROM studies WHERE instr(spec, CAST(?1 AS BLOB)) > 0)"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, digest);
+  if (s.step() != SQLITE_ROW) {
+    return Status(Code::kInternal, std::string("blob referenced: ") + sqlite3_errmsg(db_));
+  }
+  return s.i64(0) != 0;
+}
+
+void Store::release_blob(const std::string& digest, bool deleted) {
+  if (!begin_write()) return;
+  {
+    Stmt s(prepare("DELETE FROM blob_garbage WHERE digest = ?1"));
+    if (!s.valid()) return;
+    s.bind(1, digest);
+    if (s.step() != SQLITE_DONE) return fail(std::string("release blob: ") + sqlite3_errmsg(db_));
+  }
+  if (!deleted) return;
+  Stmt s(prepare("DELETE FROM blobs WHERE digest = ?1"));
+  if (!s.valid()) return;
+  s.bind(1, digest);
+  if (s.step() != SQLITE_DONE) fail(std::string("delete blob: ") + sqlite3_errmsg(db_));
 }
 
 // --- probe cache

@@ -7,12 +7,14 @@ connections from wire.py). Each check is one ctest entry:
 
   conformance_test.py --daemon PATH --cli PATH --generated DIR --check NAME
 
-Checks: study, reject_unknown, reject_ended, malformed, liveness, parallel.
+Checks: study, reject_unknown, reject_ended, malformed, liveness, parallel,
+checkpoint.
 Exit 0 when the check passes, 1 with the reason (and the daemon log's tail)
 when it fails.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -458,6 +460,83 @@ def check_parallel(d):
     expect(got["study"]["trials_completed"] == 3, "study %r" % got["study"])
 
 
+def upload(peer, data):
+    """Uploads `data` as one blob (BlobStat, then BlobPut from next_offset); its digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    ack = peer.call("BlobStat", wire.make("BlobStat", digest=digest), ("BlobPutAck", "Error"))
+    expect(ack is not None and ack.name == "BlobPutAck", "BlobStat got %r" % ack)
+    if not ack.body.complete:
+        offset = ack.body.nextOffset
+        ack = peer.call("BlobPut", wire.make("BlobPut", digest=digest, offset=offset,
+                                             totalSize=len(data), data=list(data[offset:])),
+                        ("BlobPutAck", "Error"))
+        expect(ack is not None and ack.name == "BlobPutAck" and ack.body.complete,
+               "BlobPut got %r" % ack)
+    return digest
+
+
+def checkpoint_of(trial_id, attempt, step, digest, size):
+    blob = wire.make("Artifact", name="checkpoint.safetensors", digest=digest, size=size)
+    return wire.make("Checkpoint", trialId=trial_id, attempt=attempt, step=step, totalSteps=100,
+                     blobs=[blob], format="conformance/1")
+
+
+def check_checkpoint(d):
+    """Checkpoints ("Checkpoints" in the protocol page): Welcome.features has
+    "checkpoint"; a Checkpoint naming a blob the daemon does not hold gets
+    Error{NotFound, blobs[0].digest}; one from a worker not holding the lease
+    Error{PermissionDenied}; the lease holder's gets CheckpointAck (same
+    request id, its step); when its lease expires, the next attempt's Assign
+    carries it in `resume`."""
+    study = d.submit(external_spec(max_trials=1, max_attempts=3), "checkpoint")
+    a = d.worker("py-ckpt-a", [study])
+    a.hold = True
+    reply = a.hello()
+    expect(reply is not None and reply.name == "Welcome", "Hello got %r" % reply)
+    features = [wire.text(f) for f in reply.body.features or []]
+    expect("checkpoint" in features, "Welcome.features %r lacks \"checkpoint\"" % features)
+    expect(a.run(lambda: len(a.running) == 1, 15), "no Assign")
+    trial_id, attempt = next(iter(a.running))
+    expect(a.assigns[0].resume is None, "the first attempt's Assign has a resume")
+    blobs = d.raw()
+    data = b"the training state at step 10"
+    digest = upload(blobs, data)
+    missing = a.peer.call("Checkpoint", checkpoint_of(trial_id, attempt, 10, "e" * 64, 3),
+                          ("CheckpointAck", "Error"))
+    expect(missing is not None and missing.name == "Error" and
+           error_of(missing) == ("NotFound", "blobs[0].digest"),
+           "a Checkpoint naming a blob not held got %r" % missing)
+    other = d.worker("py-ckpt-other", [study])
+    other.hold = True
+    expect(other.hello(pull=False).name == "Welcome", "second worker not welcomed")
+    forged = other.peer.call("Checkpoint", checkpoint_of(trial_id, attempt, 10, digest, len(data)),
+                             ("CheckpointAck", "Error"))
+    expect(forged is not None and forged.name == "Error" and
+           error_of(forged)[0] == "PermissionDenied",
+           "a Checkpoint from a worker not holding the lease got %r" % forged)
+    rid = a.send("Checkpoint", checkpoint_of(trial_id, attempt, 10, digest, len(data)))
+    ack = a.peer.wait_for(("CheckpointAck", "Error"), 5, request_id=rid)
+    expect(ack is not None and ack.name == "CheckpointAck" and
+           (ack.body.trialId, ack.body.attempt, ack.body.step) == (trial_id, attempt, 10),
+           "the lease holder's Checkpoint got %r" % ack)
+    # The holder vanishes; another worker gets the next attempt, resumed.
+    a.peer.close()
+    a.peer = None
+    other.send("Pull", wire.make("Pull", credits=1))
+    expect(other.run(lambda: len(other.assigns) == 1, 15), "attempt 2 was not assigned")
+    b = other.assigns[0]
+    expect((b.trialId, b.attempt) == (trial_id, 2), "the next attempt is %r" % (
+        (b.trialId, b.attempt),))
+    r = b.resume
+    expect(r is not None, "the re-leased attempt's Assign has no resume")
+    expect((r.trialId, r.attempt, r.step, r.totalSteps, wire.text(r.format)) ==
+           (trial_id, 1, 10, 100, "conformance/1"), "Assign.resume %s" % wire.describe(r))
+    expect(len(r.blobs) == 1 and wire.text(r.blobs[0].digest) == digest and
+           r.blobs[0].size == len(data), "Assign.resume.blobs %r" % r.blobs)
+    other.bye()
+    blobs.close()
+
+
 CHECKS = {
     "study": check_study,
     "reject_unknown": check_reject_unknown,
@@ -465,6 +544,7 @@ CHECKS = {
     "malformed": check_malformed,
     "liveness": check_liveness,
     "parallel": check_parallel,
+    "checkpoint": check_checkpoint,
 }
 
 

@@ -27,7 +27,8 @@ def load(generated_dir):
         "Envelope", "Message", "ErrorCode", "Role", "TrialKind", "Hello", "Welcome", "Reject",
         "Pull", "Assign", "Heartbeat", "TrialProgress", "Result", "Failure", "Ack", "Cancel",
         "Bye", "Metric", "ParamValue", "TrialRef", "Hardware", "Error", "ListStudies",
-        "StudyList", "Submit",
+        "StudyList", "Submit", "Checkpoint", "CheckpointAck", "Artifact", "BlobStat",
+        "BlobPut", "BlobPutAck",
     ]
     for name in names:
         T[name] = importlib.import_module("autodistill.wire." + name)

@@ -12,11 +12,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 5);
+  CHECK(store.value()->schema_version() == 6);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 5);
+  CHECK(again.value()->schema_version() == 6);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -80,8 +80,12 @@ TEST_CASE("store: events replay in order after a sequence number", "[store]") {
   CHECK(store->max_event_seq(4).value() == 0);
 }
 
-// Undoes migration v5 (trial times, event values).
+// Undoes migration v6 (checkpoints, blob retention).
+#define V6_ROLLBACK "DROP TABLE checkpoints; DROP TABLE blob_garbage; "
+
+// Undoes migrations v6 and v5 (trial times, event values).
 #define V5_ROLLBACK                                                                          \
+  V6_ROLLBACK                                                                                \
   "ALTER TABLE trials DROP COLUMN created_ms; ALTER TABLE trials DROP COLUMN started_ms; "   \
   "ALTER TABLE trials DROP COLUMN finished_ms; ALTER TABLE events DROP COLUMN candidate; "   \
   "ALTER TABLE events DROP COLUMN trial_kind; ALTER TABLE events DROP COLUMN event_values; " \
@@ -119,7 +123,7 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 5);
+  CHECK(store->schema_version() == 6);
   // v4 learnt the lease holders from the events.
   CHECK(store->lease_holder(7, 2).value() == std::optional<std::string>("w9"));
   CHECK_FALSE(store->lease_holder(7, 1).value().has_value());
@@ -164,7 +168,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 5);
+  CHECK(store->schema_version() == 6);
   auto done = store->get_trial(10).value();
   REQUIRE(done);
   CHECK(done->created_ms == 1000);
@@ -221,4 +225,67 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   CHECK(last[0].values_json == "{\"latency_ms\":2}");
   CHECK(last[0].duration_ms == 6000);
   CHECK(last[0].candidate == 4);
+}
+
+TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows that name it",
+          "[store][checkpoint]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  {
+    auto store = Store::open(path).value();
+    REQUIRE(store->commit());
+  }
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, V6_ROLLBACK "PRAGMA user_version=5", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = Store::open(path).value();
+  CHECK(store->schema_version() == 6);
+  const std::string a(64, 'a'), b(64, 'b'), c(64, 'c'), d(64, 'd');
+  CheckpointRow row;
+  row.trial_id = 4;
+  row.attempt = 2;
+  row.step = 30;
+  row.total_steps = 90;
+  row.blobs_json = R"([{"name":"checkpoint.safetensors","digest":")" + a + R"(","size":3}])";
+  row.format = "f/1";
+  store->put_checkpoint(row);
+  row.step = 40;  // replaces: one row per trial
+  store->put_checkpoint(row);
+  StudyRow study;
+  study.spec = std::string("\0\1teacher ", 10) + b + std::string("\0", 1);  // a FlatBuffer's bytes
+  const uint64_t sid = store->insert_study(study);
+  TrialRow trial;
+  trial.study_id = sid;
+  trial.params_json = "[]";
+  trial.id = store->insert_trial(trial);
+  trial.artifacts_json = R"([{"name":"model.safetensors","digest":")" + c + R"(","size":1}])";
+  store->update_trial(trial);
+  store->add_blob_garbage(d);
+  store->add_blob_garbage(d);
+  REQUIRE(store->commit());
+  auto got = store->get_checkpoint(4).value();
+  REQUIRE(got);
+  CHECK(got->step == 40);
+  CHECK(got->attempt == 2);
+  CHECK(got->total_steps == 90);
+  CHECK(got->format == "f/1");
+  CHECK(got->blobs_json == row.blobs_json);
+  CHECK_FALSE(store->get_checkpoint(5).value());
+  CHECK(store->blob_referenced(a).value());
+  CHECK(store->blob_referenced(b).value());
+  CHECK(store->blob_referenced(c).value());
+  CHECK_FALSE(store->blob_referenced(d).value());
+  CHECK(store->blob_garbage(10).value() == std::vector<std::string>{d});
+  store->insert_blob(d, 5, 1);
+  store->release_blob(d, true);
+  store->delete_checkpoint(4);
+  REQUIRE(store->commit());
+  CHECK(store->blob_garbage(10).value().empty());
+  CHECK(store->blob_bytes().value() == 0);
+  CHECK_FALSE(store->get_checkpoint(4).value());
+  CHECK_FALSE(store->blob_referenced(a).value());
 }

@@ -233,6 +233,7 @@ void Controller::finish_trial(Trial& t, int state) {
   t.row.lease_expires_ms = 0;
   t.row.updated_ms = now_();
   store_.update_trial(t.row);
+  drop_checkpoint(id);
   const char* kind = state == static_cast<int>(TrialState::Completed) ? "trial_completed"
                      : state == static_cast<int>(TrialState::Failed)  ? "trial_failed"
                                                                       : "trial_cancelled";

@@ -54,6 +54,7 @@ void Controller::lease(Study& s, Trial& t, Worker& w) {
   a.teacher_digest = s.spec.teacher_digest;
   a.corpus_digest = s.spec.corpus_digest;
   a.hardware_tag = s.spec.hardware_tag;
+  a.resume = resume_of(t);
   send(Endpoint::kWorker, w.peer, wire::encode_message(0, std::move(a)));
 }
 

@@ -141,6 +141,7 @@ std::vector<Outbound> Controller::commit() {
     flush_events();
     out.swap(outbox_);
     batch_requests_.clear();
+    collect_blob_garbage();
     return out;
   }
   // Nothing of this batch happened: answer its requests with the error,

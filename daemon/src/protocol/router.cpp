@@ -93,6 +93,8 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
       return on_result(w, rid, *env.body.AsResult());
     case Message::Failure:
       return on_failure(w, rid, *env.body.AsFailure());
+    case Message::Checkpoint:
+      return on_checkpoint(w, rid, *env.body.AsCheckpoint());
     case Message::Bye:
       return on_bye(peer, *env.body.AsBye());
     default:

@@ -134,6 +134,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   welcome.lease_ms = config_.lease_ms;
   welcome.max_chunk_bytes = config_.max_chunk_bytes;
   welcome.daemon_version = kDaemonVersion;
+  welcome.features = {"checkpoint"};
   send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(welcome)));
 }
 

@@ -43,6 +43,9 @@ class BlobStore {
   // The size of a published blob; kNotFound when there is none.
   Result<uint64_t> size_of(const std::string& digest) const;
 
+  // Deletes a published blob (absent is fine); kInternal when it stays.
+  Status remove(const std::string& digest);
+
   // Deletes unfinished uploads not written to for `max_age_seconds` (an
   // upload resumed later starts again at offset 0). Returns how many.
   size_t expire_partials(int64_t max_age_seconds);

@@ -23,7 +23,9 @@
 // a worker_id belongs to the key of its first Hello. After a lease expiry
 // other workers are preferred for that trial; a worker whose leases expire
 // twice in a row is quarantined (no new work, growing with each expiry). A Regular trial's
-// artifacts are checked (artifact_check.hpp) before it completes.
+// artifacts are checked (artifact_check.hpp) before it completes. A
+// Checkpoint is taken from the lease holder only, acknowledged once durable,
+// and a re-leased trial resumes from its newest one.
 //
 // Not thread-safe: one event-loop thread drives it.
 
@@ -142,6 +144,19 @@ class Controller {
   void on_heartbeat(Worker& w, const wire::HeartbeatT& hb);
   void on_result(Worker& w, uint64_t rid, const wire::ResultT& result);
   void on_failure(Worker& w, uint64_t rid, const wire::FailureT& failure);
+  // A Checkpoint (protocol/checkpoints.cpp): recorded durably from the lease
+  // holder, acknowledged after the commit; refused from anyone else.
+  void on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT& checkpoint);
+  // Its fields and blobs (held complete, sizes as announced): kInvalidArgument / kNotFound.
+  Status check_checkpoint(const wire::CheckpointT& checkpoint) const;
+  // The trial's newest recorded checkpoint for Assign.resume; null when none.
+  std::unique_ptr<wire::CheckpointT> resume_of(const Trial& t);
+  // The trial ended: its checkpoint row goes, its blobs are released.
+  void drop_checkpoint(uint64_t trial_id);
+  // Lists a blob for deletion after the commit (unless referenced then).
+  void release_blob(const std::string& digest);
+  // After a commit: deletes the released blobs nothing references.
+  void collect_blob_garbage();
   // Whether `w` may report (trial, attempt): it holds that lease, or held
   // that earlier attempt. kPermissionDenied / kNotFound otherwise.
   Status may_report(const Worker& w, uint64_t trial_id, uint32_t attempt);
@@ -274,6 +289,7 @@ class Controller {
   };
   std::unordered_map<std::string, Penalty> penalties_;
   int64_t last_housekeeping_ms_ = 0;
+  bool blob_garbage_ = false;  // released blobs may wait (store's blob_garbage)
   std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
   // Hardware fingerprints seen per hardware tag (probe cache lookups).
   std::map<std::string, std::set<std::string>> fingerprints_by_tag_;

@@ -44,11 +44,13 @@ struct Metrics {
   uint64_t blob_bytes_out = 0;
   uint64_t commit_failures = 0;
   uint64_t rate_limited = 0;
-  uint64_t flash_skipped = 0;        // flash trials skipped (skip_dominated_flash)
-  uint64_t reports_refused = 0;      // Results / Failures from a worker not holding the lease
-  uint64_t quarantines = 0;          // workers quarantined after a lease expiry
-  uint64_t reprobes = 0;             // re-probes queued after an unconverged probe
-  uint64_t latency_unconverged = 0;  // candidates marked: no probe of theirs converged
+  uint64_t flash_skipped = 0;             // flash trials skipped (skip_dominated_flash)
+  uint64_t reports_refused = 0;           // Results / Failures from a worker not holding the lease
+  uint64_t quarantines = 0;               // workers quarantined after a lease expiry
+  uint64_t reprobes = 0;                  // re-probes queued after an unconverged probe
+  uint64_t latency_unconverged = 0;       // candidates marked: no probe of theirs converged
+  uint64_t checkpoints = 0;               // checkpoints recorded (a trial's newest replaced)
+  uint64_t checkpoint_blobs_deleted = 0;  // released checkpoint blobs deleted
 
   std::string render() const;
 };

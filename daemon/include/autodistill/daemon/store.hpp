@@ -102,6 +102,18 @@ struct ProbeRow {
   int64_t created_ms = 0;
 };
 
+// A trial's newest checkpoint (docs/protocol.md "Checkpoints"), as the
+// worker announced it: the daemon keeps blobs and format opaque.
+struct CheckpointRow {
+  uint64_t trial_id = 0;
+  uint32_t attempt = 0;  // the attempt that wrote it
+  uint64_t step = 0;
+  uint64_t total_steps = 0;
+  std::string blobs_json;  // [{"name","digest","size"}]
+  std::string format;
+  int64_t received_ms = 0;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database at `path` and applies pending
@@ -156,6 +168,21 @@ class Store {
   // --- blobs
   void insert_blob(const std::string& digest, uint64_t size, int64_t now_ms);
   Result<std::optional<uint64_t>> blob_size(const std::string& digest);
+
+  // --- checkpoints: one row per trial, replaced by put_checkpoint().
+  void put_checkpoint(const CheckpointRow& row);
+  Result<std::optional<CheckpointRow>> get_checkpoint(uint64_t trial_id);
+  void delete_checkpoint(uint64_t trial_id);
+
+  // --- blob retention. Blobs released (a superseded or ended trial's
+  // checkpoint blobs) wait in a durable list until the collector, after the
+  // commit, deletes those nothing references: a checkpoint row, a trial's
+  // artifacts or a study spec (teacher, corpus, settings).
+  void add_blob_garbage(const std::string& digest);
+  Result<std::vector<std::string>> blob_garbage(uint32_t limit);
+  Result<bool> blob_referenced(const std::string& digest);
+  // Takes the digest off the list; `deleted`: its file is gone, so is its index row.
+  void release_blob(const std::string& digest, bool deleted);
 
   // --- probe cache
   void put_probe(const ProbeRow& row);
