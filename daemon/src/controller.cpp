@@ -20,9 +20,17 @@ int64_t system_now_ms() {
 }
 
 Controller::Controller(const Config& config, Store& store, BlobStore& blobs, Clock clock)
-    : config_(config), store_(store), blobs_(blobs), now_(std::move(clock)) {}
+    : config_(config),
+      store_(store),
+      blobs_(blobs),
+      now_(std::move(clock)),
+      sessions_(std::make_unique<protocol::SessionRegistry>()) {}
 
 Controller::~Controller() = default;
+
+size_t Controller::connected_workers() const {
+  return sessions_->size();
+}
 
 // ---------------------------------------------------------------------------
 // Recovery
@@ -31,7 +39,7 @@ void Controller::reset_memory() {
   ++epoch_;  // results of suggestion jobs in flight are dropped
   studies_.clear();
   trials_.clear();
-  for (auto& [peer, w] : workers_) w->leased.clear();
+  for (auto& [peer, w] : sessions_->sessions()) w->leased.clear();
 }
 
 Status Controller::recover() {
@@ -99,7 +107,8 @@ Status Controller::recover() {
         // Give running workers time to reconnect and say Hello again.
         trial->row.lease_expires_ms =
             std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
-        if (Worker* w = session_of(trial->row.worker_id)) w->leased.insert(trial->row.id);
+        if (Worker* w = sessions_->session_of(trial->row.worker_id))
+          w->leased.insert(trial->row.id);
       } else {
         // A queued re-probe keeps its backoff from when it was queued.
         if (probe_round > 1 && trial->row.attempt == 1) {
@@ -230,7 +239,7 @@ void Controller::tick() {
 
   const int64_t silence = static_cast<int64_t>(config_.liveness) * config_.heartbeat_interval_ms;
   std::vector<std::string> dead;
-  for (auto& [peer, w] : workers_) {
+  for (auto& [peer, w] : sessions_->sessions()) {
     if (now - w->last_seen_ms > silence) {
       dead.push_back(peer);
     } else if (now - w->last_sent_ms >= config_.heartbeat_interval_ms) {

@@ -15,7 +15,9 @@
 #include "autodistill/daemon/controller.hpp"
 #include "autodistill/daemon/study_spec.hpp"
 #include "autodistill/glue_settings.hpp"
+#include "protocol/session_registry.hpp"
 #include "study/candidate_book.hpp"
+#include "study/scheduler.hpp"
 #include "study/trials.hpp"
 
 namespace autodistill::daemon {
@@ -92,20 +94,6 @@ struct Controller::Trial {
   float progress = 0;
   // Workers whose lease of this trial expired: other workers are preferred.
   std::set<std::string> expired_with;
-};
-
-struct Controller::Worker {
-  std::string peer;
-  std::string worker_id;
-  std::string curve_key;  // the session's CURVE key; empty without CURVE
-  Role role = Role::External;
-  wire::HardwareT hardware;
-  uint32_t slots = 1;
-  std::vector<uint64_t> studies;
-  uint32_t credits = 0;
-  int64_t last_seen_ms = 0;
-  int64_t last_sent_ms = 0;
-  std::set<uint64_t> leased;
 };
 
 }  // namespace autodistill::daemon

@@ -225,7 +225,7 @@ void Controller::finish_trial(Trial& t, TrialState state) {
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
-  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(id);
+  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(id);
   t.row.state = state;
   t.row.lease_expires_ms = 0;
   t.row.updated_ms = now_();
@@ -423,7 +423,7 @@ void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::stri
     if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
     Trial& t = *it->second;
     if (t.row.state == TrialState::Leased) {
-      if (const Worker* h = session_of(t.row.worker_id)) {
+      if (const Worker* h = sessions_->session_of(t.row.worker_id)) {
         wire::CancelT c;
         c.trial_id = id;
         c.attempt = t.row.attempt;

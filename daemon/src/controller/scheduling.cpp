@@ -60,7 +60,7 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
-  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
   const bool active = s.state() == StudyState::Exploring || s.state() == StudyState::Finalizing;
   if (retryable && active && t.row.attempt < s.max_attempts) {
     LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
@@ -89,68 +89,56 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
 void Controller::dispatch() {
   if (shutting_down_) return;
   const int64_t now = now_();
-  for (auto& [peer, w] : workers_) {
-    if (w->credits == 0 || quarantined(w->worker_id, now)) continue;
-    while (w->credits > 0) {
-      auto [s, t] = take_trial_for(*w, now);
-      if (t == nullptr) break;
-      lease(*s, *t, *w);
-    }
+  // The views of one turn (study/scheduler.hpp): every connected worker
+  // (the scheduler asks whether another could take a trial), and the ready
+  // queues of the roles some worker can take work of now.
+  std::vector<study::WorkerView> workers;
+  std::vector<Worker*> by_index;
+  bool free_role[study::kRoles] = {};
+  for (const auto& [peer, w] : sessions_->sessions()) {
+    const bool quarantined = sessions_->quarantined(w->worker_id, now);
+    const int role = static_cast<int>(w->role);
+    if (w->credits > 0 && !quarantined && role >= 0 && role < study::kRoles) free_role[role] = true;
+    workers.push_back(
+        {w->worker_id, w->role, w->credits, w->hardware.tag, w->studies, quarantined});
+    by_index.push_back(w.get());
   }
-}
-
-bool Controller::eligible(const Worker& w, uint64_t study_id, const Study& s) const {
-  if (w.role == Role::External &&
-      std::find(w.studies.begin(), w.studies.end(), study_id) == w.studies.end()) {
-    return false;
-  }
-  return w.role != Role::Probe || s.spec.hardware_tag.empty() ||
-         s.spec.hardware_tag == w.hardware.tag;
-}
-
-bool Controller::another_worker_for(const Worker& w, uint64_t study_id, const Study& s,
-                                    const Trial& t, int64_t now) const {
-  for (const auto& [peer, other] : workers_) {
-    if (other.get() != &w && other->role == w.role && !t.expired_with.count(other->worker_id) &&
-        !quarantined(other->worker_id, now) && eligible(*other, study_id, s)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::pair<Controller::Study*, Controller::Trial*> Controller::take_trial_for(const Worker& w,
-                                                                             int64_t now) {
-  const int role = static_cast<int>(w.role);
-  for (auto& [id, s] : studies_) {
+  if (std::none_of(std::begin(free_role), std::end(free_role), [](bool f) { return f; })) return;
+  std::vector<study::StudyQueueView> studies;
+  for (const auto& [id, s] : studies_) {
     if (s->state() != StudyState::Exploring && s->state() != StudyState::Finalizing) {
       continue;
     }
-    auto& queue = s->ready[role];
-    if (queue.empty() || !eligible(w, id, *s)) continue;
-    for (size_t i = 0; i < queue.size();) {
-      auto t = trials_.find(queue[i]);
-      if (t == trials_.end() || t->second->row.state != TrialState::Queued) {
-        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));  // stale
-        continue;
+    study::StudyQueueView v;
+    v.study_id = id;
+    v.hardware_tag = s->spec.hardware_tag;
+    for (int role = 0; role < study::kRoles; ++role) {
+      if (!free_role[role]) continue;
+      for (uint64_t trial_id : s->ready[role]) {
+        study::QueuedTrialView q;
+        q.trial_id = trial_id;
+        auto t = trials_.find(trial_id);
+        if (t == trials_.end() || t->second->row.state != TrialState::Queued) {
+          q.queued = false;
+        } else {
+          q.not_before_ms = t->second->not_before_ms;
+          if (!t->second->expired_with.empty()) q.expired_with = &t->second->expired_with;
+        }
+        v.ready[role].push_back(q);
       }
-      // A re-probe waits out its backoff.
-      if (t->second->not_before_ms > now) {
-        ++i;
-        continue;
-      }
-      // A trial whose lease this worker let expire goes to another worker
-      // when one could take it.
-      if (t->second->expired_with.count(w.worker_id) &&
-          another_worker_for(w, id, *s, *t->second, now)) {
-        ++i;
-        continue;
-      }
-      queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(i));
-      return {s.get(), t->second.get()};
+    }
+    studies.push_back(std::move(v));
+  }
+  study::Plan plan = study::schedule(studies, workers, now);
+  for (const study::QueueEntry& e : plan.dequeued) {
+    auto& queue = studies_.at(e.study_id)->ready[e.role];
+    if (auto it = std::find(queue.begin(), queue.end(), e.trial_id); it != queue.end()) {
+      queue.erase(it);
     }
   }
-  return {nullptr, nullptr};
+  for (const study::Assignment& a : plan.assignments) {
+    lease(*studies_.at(a.study_id), *trials_.at(a.trial_id), *by_index.at(a.workers.front()));
+  }
 }
 
 }  // namespace autodistill::daemon

@@ -52,7 +52,7 @@ std::string Controller::render_metrics() {
                        static_cast<double>(n));
   }
   std::map<std::pair<std::string, std::string>, int64_t> connected;
-  for (auto& [peer, w] : workers_) connected[key(w->role, w->hardware.tag)]++;
+  for (auto& [peer, w] : sessions_->sessions()) connected[key(w->role, w->hardware.tag)]++;
   gauge_header("autodistill_workers_connected", "Connected workers by role and hardware tag.");
   for (auto& [labels, n] : connected) {
     out += metric_line("autodistill_workers_connected",
@@ -71,7 +71,7 @@ std::string Controller::health_json(bool* ok) {
   nlohmann::json h = {{"status", shutting_down_ ? "stopping" : "ok"},
                       {"active_studies", studies_.size()},
                       {"active_trials", trials_.size()},
-                      {"connected_workers", workers_.size()},
+                      {"connected_workers", sessions_->size()},
                       {"schema_version", store_.schema_version()}};
   return h.dump();
 }
@@ -81,7 +81,7 @@ std::string Controller::status_line() const {
   for (auto& [id, t] : trials_) leased += t->row.state == TrialState::Leased;
   return std::to_string(studies_.size()) + " active studies, " + std::to_string(trials_.size()) +
          " active trials (" + std::to_string(leased) + " running), " +
-         std::to_string(workers_.size()) + " workers";
+         std::to_string(sessions_->size()) + " workers";
 }
 
 wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
@@ -180,9 +180,9 @@ Snapshot Controller::snapshot() const {
     out.studies.push_back(std::move(v));
   }
   const int64_t now = now_();
-  for (const auto& [peer, w] : workers_) {
+  for (const auto& [peer, w] : sessions_->sessions()) {
     out.workers.push_back({w->worker_id, w->role, w->hardware.tag, w->credits, w->leased.size(),
-                           quarantined(w->worker_id, now), w->slots, w->last_seen_ms,
+                           sessions_->quarantined(w->worker_id, now), w->slots, w->last_seen_ms,
                            std::vector<uint64_t>(w->leased.begin(), w->leased.end())});
   }
   for (const auto& [id, t] : trials_) out.progress[id] = t->progress;

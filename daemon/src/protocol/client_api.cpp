@@ -211,7 +211,7 @@ void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
       info->hardware = std::make_unique<wire::HardwareT>();
       flatbuffers::GetRoot<wire::Hardware>(row.hardware.data())->UnPackTo(info->hardware.get());
     }
-    if (const Worker* w = session_of(row.worker_id)) {
+    if (const Worker* w = sessions_->session_of(row.worker_id)) {
       info->connected = true;
       info->last_seen_ms = w->last_seen_ms;
       for (uint64_t id : w->leased) {

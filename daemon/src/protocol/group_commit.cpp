@@ -155,8 +155,7 @@ std::vector<Outbound> Controller::commit() {
   ended_studies_.clear();
   watchers_.clear();
   watcher_seq_.clear();
-  workers_.clear();
-  peer_of_worker_.clear();
+  sessions_->clear();
   if (Status s = recover(); !s) LOG_ERROR("recovery after a failed commit: " << s.to_string());
   if (Status s = store_.commit(); !s) LOG_ERROR("commit after recovery: " << s.to_string());
   outbox_.clear();

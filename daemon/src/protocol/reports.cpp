@@ -77,7 +77,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
     send(Endpoint::kWorker, peer, wire::encode_message(rid, std::move(a)));
   };
   // The worker delivers again: its run of lease expiries is over.
-  if (auto p = penalties_.find(w.worker_id); p != penalties_.end()) p->second.expiries = 0;
+  sessions_->delivered(w.worker_id);
   nlohmann::json payload = {{"objectives", values_of(result.objectives)},
                             {"metrics", values_of(result.metrics)},
                             {"fingerprint", result.hardware_fingerprint},
@@ -97,7 +97,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
   if (result.attempt != t.row.attempt && t.row.state == TrialState::Leased) {
-    if (const Worker* holder = session_of(t.row.worker_id)) {
+    if (const Worker* holder = sessions_->session_of(t.row.worker_id)) {
       wire::CancelT c;
       c.trial_id = t.row.id;
       c.attempt = t.row.attempt;

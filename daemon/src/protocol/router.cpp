@@ -76,13 +76,13 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
     default:
       break;
   }
-  auto it = workers_.find(peer);
-  if (it == workers_.end()) {
+  Worker* session = sessions_->find(peer);
+  if (session == nullptr) {
     reply_error(Endpoint::kWorker, peer, rid,
                 Status(Code::kUnknownPeer, "no session: send Hello first"));
     return;
   }
-  Worker& w = *it->second;
+  Worker& w = *session;
   w.last_seen_ms = now_();
   switch (env.body.type) {
     case Message::Pull:

@@ -1,6 +1,6 @@
 // Worker sessions: Hello (Reject / Welcome, CURVE binding), credits,
-// heartbeats, Bye, the session registry (workers_ / peer_of_worker_), lease
-// expiry penalties and quarantine, and the registry's housekeeping.
+// heartbeats, Bye, lease-expiry penalties and quarantine (the registry
+// itself: protocol/session_registry.hpp), and the registry's housekeeping.
 
 #include "autodistill/daemon/controller.hpp"
 
@@ -81,10 +81,6 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   }
   // A reconnecting worker replaces its old session; its leases stay. A
   // connection that had a session (maybe under another worker_id) ends it.
-  end_session(peer);
-  if (auto old = peer_of_worker_.find(hello.worker_id); old != peer_of_worker_.end()) {
-    end_session(old->second);
-  }
   auto w = std::make_unique<Worker>();
   w->peer = peer;
   w->worker_id = hello.worker_id;
@@ -125,8 +121,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   if (!w->hardware.fingerprint.empty()) {
     fingerprints_by_tag_[w->hardware.tag].insert(w->hardware.fingerprint);
   }
-  peer_of_worker_[w->worker_id] = peer;
-  workers_[peer] = std::move(w);
+  sessions_->start(std::move(w));
 
   wire::WelcomeT welcome;
   welcome.heartbeat_interval_ms = config_.heartbeat_interval_ms;
@@ -180,9 +175,9 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
 }
 
 void Controller::on_bye(const std::string& peer, const wire::ByeT& bye) {
-  auto it = workers_.find(peer);
-  if (it == workers_.end()) return;
-  std::vector<uint64_t> leased(it->second->leased.begin(), it->second->leased.end());
+  Worker* w = sessions_->find(peer);
+  if (w == nullptr) return;
+  std::vector<uint64_t> leased(w->leased.begin(), w->leased.end());
   for (uint64_t id : leased) {
     auto t = trials_.find(id);
     if (t != trials_.end()) requeue_or_fail(*t->second, "worker left", true);
@@ -190,29 +185,12 @@ void Controller::on_bye(const std::string& peer, const wire::ByeT& bye) {
   drop_worker(peer, "said Bye (" + bye.reason + ")");
 }
 
-Controller::Worker* Controller::session_of(const std::string& worker_id) {
-  auto p = peer_of_worker_.find(worker_id);
-  if (p == peer_of_worker_.end()) return nullptr;
-  auto w = workers_.find(p->second);
-  return w == workers_.end() ? nullptr : w->second.get();
-}
-
-void Controller::end_session(const std::string& peer) {
-  auto it = workers_.find(peer);
-  if (it == workers_.end()) return;
-  if (auto p = peer_of_worker_.find(it->second->worker_id);
-      p != peer_of_worker_.end() && p->second == peer) {
-    peer_of_worker_.erase(p);
-  }
-  workers_.erase(it);
-}
-
 void Controller::drop_worker(const std::string& peer, const std::string& why) {
-  auto it = workers_.find(peer);
-  if (it == workers_.end()) return;
-  LOG_INFO("worker \"" << it->second->worker_id << "\" " << why);
-  store_.touch_worker(it->second->worker_id, it->second->last_seen_ms);
-  end_session(peer);
+  Worker* w = sessions_->find(peer);
+  if (w == nullptr) return;
+  LOG_INFO("worker \"" << w->worker_id << "\" " << why);
+  store_.touch_worker(w->worker_id, w->last_seen_ms);
+  sessions_->end(peer);
 }
 
 void Controller::drop_orphan(Trial& t) {
@@ -220,47 +198,28 @@ void Controller::drop_orphan(Trial& t) {
   // the state machine keep it so); kept safe rather than trusted.
   LOG_ERROR("trial " << t.row.id << " of study " << t.row.study_id
                      << " has no live study; forgotten until the next restart");
-  if (Worker* holder = session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
   trials_.erase(t.row.id);
-}
-
-bool Controller::quarantined(const std::string& worker_id, int64_t now) const {
-  auto p = penalties_.find(worker_id);
-  return p != penalties_.end() && p->second.until_ms > now;
 }
 
 void Controller::penalize(Trial& t, int64_t now) {
   const std::string& id = t.row.worker_id;
   if (id.empty()) return;
   t.expired_with.insert(id);
-  Penalty& p = penalties_[id];
-  p.expiries++;
-  p.last_ms = now;
-  // One expiry may be bad luck (a stalled host, a network blip): it only
-  // steers this trial elsewhere. From the second in a row, no new work.
-  if (p.expiries < 2) return;
+  uint32_t expiries = 0;
   const uint64_t ms =
-      std::min<uint64_t>(config_.quarantine_max_ms, static_cast<uint64_t>(config_.quarantine_ms)
-                                                        << std::min<uint32_t>(p.expiries - 2, 20));
-  p.until_ms = std::max(p.until_ms, now + static_cast<int64_t>(ms));
+      sessions_->penalize(id, now, {config_.quarantine_ms, config_.quarantine_max_ms}, &expiries);
   if (ms == 0) return;
   metrics_.quarantines++;
   LOG_WARN("worker \"" << id << "\" let the lease of trial " << t.row.id << " attempt "
-                       << t.row.attempt << " expire (" << p.expiries
+                       << t.row.attempt << " expire (" << expiries
                        << " in a row): no new work for it for " << ms / 1000.0 << " s");
 }
 
 void Controller::housekeeping(int64_t now) {
   if (now - last_housekeeping_ms_ < kHousekeepingMs) return;
   last_housekeeping_ms_ = now;
-  for (auto it = penalties_.begin(); it != penalties_.end();) {
-    // Forgotten (the run of expiries is over) a quarantine_max_ms after the
-    // last expiry and the end of its quarantine.
-    const bool stale = std::max(it->second.until_ms, it->second.last_ms) +
-                           static_cast<int64_t>(config_.quarantine_max_ms) <
-                       now;
-    it = stale ? penalties_.erase(it) : std::next(it);
-  }
+  sessions_->forget_stale_penalties(now, {config_.quarantine_ms, config_.quarantine_max_ms});
   if (config_.worker_retention_seconds > 0) {
     const int64_t cutoff = now - static_cast<int64_t>(std::min<uint64_t>(
                                      config_.worker_retention_seconds, uint64_t{1} << 40)) *
@@ -275,7 +234,7 @@ void Controller::housekeeping(int64_t now) {
       }
       size_t pruned = 0;
       for (const std::string& id : ids.value()) {
-        if (peer_of_worker_.count(id) || holding.count(id)) continue;
+        if (sessions_->connected(id) || holding.count(id)) continue;
         store_.delete_worker(id);
         ++pruned;
       }

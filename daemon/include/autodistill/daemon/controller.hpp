@@ -51,6 +51,11 @@
 
 namespace autodistill::daemon {
 
+namespace protocol {
+class SessionRegistry;
+struct WorkerSession;
+}  // namespace protocol
+
 enum class Endpoint { kWorker = 0, kClient = 1 };
 
 struct Outbound {
@@ -123,12 +128,12 @@ class Controller {
 
   // Introspection for tests and metrics.
   size_t active_trials() const { return trials_.size(); }
-  size_t connected_workers() const { return workers_.size(); }
+  size_t connected_workers() const;
 
  private:
   struct Study;
   struct Trial;
-  struct Worker;
+  using Worker = protocol::WorkerSession;
   struct Watcher {
     std::string peer;
     uint64_t request_id;
@@ -223,25 +228,15 @@ class Controller {
   void cancel_study(Study& s, const std::string& reason);
   // Cancels these live trials (telling a holding worker), in this order.
   void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);
+  // One scheduling turn (study/scheduler.hpp): builds its views, leases
+  // what it assigns (controller/scheduling.cpp).
   void dispatch();
-  // The next queued trial (and its study) for `w`; {nullptr, nullptr} when none.
-  std::pair<Study*, Trial*> take_trial_for(const Worker& w, int64_t now);
-  // May `w` run trials of this study (role, external study list, hardware tag)?
-  bool eligible(const Worker& w, uint64_t study_id, const Study& s) const;
-  // Is another connected, unquarantined worker able to run `t` (one that
-  // did not let its lease of `t` expire)?
-  bool another_worker_for(const Worker& w, uint64_t study_id, const Study& s, const Trial& t,
-                          int64_t now) const;
-  // The session of a worker_id, or nullptr when it has none.
-  Worker* session_of(const std::string& worker_id);
-  // Forgets the session on `peer` (both registry maps); its leases stay.
-  void end_session(const std::string& peer);
+  // Forgets the session on `peer`, logging why; its leases stay.
   void drop_worker(const std::string& peer, const std::string& why);
   // A live trial whose study is not live (never expected): forget it.
   void drop_orphan(Trial& t);
   // The holder of `t` let its lease expire: quarantine it, prefer others for `t`.
   void penalize(Trial& t, int64_t now);
-  bool quarantined(const std::string& worker_id, int64_t now) const;
   // Worker-row pruning, partial-upload expiry, stale penalties (at most once a second).
   void housekeeping(int64_t now);
 
@@ -274,19 +269,10 @@ class Controller {
   // Set by begin_shutdown(): running suggestion jobs stop early.
   std::shared_ptr<std::atomic<bool>> cancel_suggestions_ = std::make_shared<std::atomic<bool>>();
 
-  std::map<uint64_t, std::unique_ptr<Study>> studies_;                // non-terminal, by id
-  std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;       // non-terminal
-  std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
-  // Invariant: peer_of_worker_[id] == p exactly when workers_[p] is the
-  // session of worker id (end_session() keeps both in step).
-  std::unordered_map<std::string, std::string> peer_of_worker_;  // worker_id -> routing id
-  // Lease expiries per worker_id (across sessions): a quarantine until until_ms.
-  struct Penalty {
-    uint32_t expiries = 0;  // in a row, without a result in between
-    int64_t last_ms = 0;    // the last expiry
-    int64_t until_ms = 0;   // no new work before (from the second expiry in a row)
-  };
-  std::unordered_map<std::string, Penalty> penalties_;
+  std::map<uint64_t, std::unique_ptr<Study>> studies_;           // non-terminal, by id
+  std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;  // non-terminal
+  // Worker sessions and lease-expiry penalties (protocol/session_registry.hpp).
+  std::unique_ptr<protocol::SessionRegistry> sessions_;
   int64_t last_housekeeping_ms_ = 0;
   bool blob_garbage_ = false;  // released blobs may wait (store's blob_garbage)
   std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
