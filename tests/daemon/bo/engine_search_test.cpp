@@ -87,7 +87,10 @@ TEST_CASE("a warm start from an earlier study saves evaluations", "[bo][search]"
     warm += evaluations_to_find(c, 3, 300);
   }
   INFO("cold " << cold / 3 << " warm " << warm / 3);
-  REQUIRE(warm <= 0.6 * cold);
+  // 62 -> 31 with the reference at the worst observed values; with the
+  // front's nadir as the reference (BoOptions::reference_from_front) the cold
+  // start needs 46.3 and the warm one 30.7.
+  REQUIRE(warm <= 0.7 * cold);
 }
 
 TEST_CASE("a measured latency constraint steers BO to feasible candidates", "[bo][search]") {
@@ -226,7 +229,12 @@ TEST_CASE("a best value measured at many points bounds the hypervolume", "[bo][s
   // f2 = x0 + (x1 - 0.5)^2 makes every point but (0.5, 0.5) dominated. The GP
   // cannot represent the floor and predicts f1 slightly below 0 there; with
   // the bound, EHVI no longer rewards that as improvement.
+  // The reference is taken from the worst observed values here: the front's
+  // nadir (the default) already puts the face beyond the reference (checked
+  // at the end), so this checks the bound on its own, as it acts with a
+  // declared reference or a front that reaches the floor.
   EngineConfig c;
+  c.bo.reference_from_front = false;
   for (const char* name : {"x0", "x1"}) {
     Factor f;
     f.name = name;
@@ -281,4 +289,17 @@ TEST_CASE("a best value measured at many points bounds the hypervolume", "[bo][s
   CHECK(face_bounded < 0.1 * face_unbounded);
   CHECK(candidates[top][0] < 0.5);
   CHECK(best_bounded > 0.0);
+  // With the front's nadir as the reference the face scores nothing, bound or not.
+  c.bo.reference_from_front = true;
+  const std::vector<double> from_front = scores(false);
+  double face_from_front = 0.0, best_from_front = 0.0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i][0] > 0.5) {
+      face_from_front = std::max(face_from_front, from_front[i]);
+    } else {
+      best_from_front = std::max(best_from_front, from_front[i]);
+    }
+  }
+  CHECK(face_from_front == 0.0);
+  CHECK(best_from_front > 0.0);
 }
