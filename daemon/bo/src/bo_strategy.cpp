@@ -325,9 +325,9 @@ class BoContext {
         y[j] = impl_.metrics[j].sign * means[j][static_cast<Eigen::Index>(c)];
       incumbent_.push_back(std::move(y));
     }
-    // Reference point: configured; else the believed front's nadir minus 10%
-    // of its range (BoOptions::reference_from_front); else the worst observed
-    // value minus 10% of the observed range. Upper corner of the hypervolume box
+    // Reference point: configured; else the worst observed value minus 10%
+    // of the observed range, or with BoOptions::reference_from_front the
+    // believed front's nadir minus 10% of its range. Upper corner of the hypervolume box
     // (BoOptions::bound_repeated_best): an objective whose best measured value was measured at as
     // many distinct points as the space has varying factors (at least 2) is bounded at its best
     // observed value (2 and 3 objectives).
