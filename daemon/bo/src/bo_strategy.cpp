@@ -327,10 +327,11 @@ class BoContext {
     }
     // Reference point: configured; else the worst observed value minus 10%
     // of the observed range, or with BoOptions::reference_from_front the
-    // believed front's nadir minus 10% of its range. Upper corner of the hypervolume box
-    // (BoOptions::bound_repeated_best): an objective whose best measured value was measured at as
-    // many distinct points as the space has varying factors (at least 2) is bounded at its best
-    // observed value (2 and 3 objectives).
+    // believed front's nadir minus 10% of its range. Upper corner of the
+    // hypervolume box (BoOptions::bound_repeated_best): an objective whose
+    // best measured value was measured at as many distinct points as the
+    // space has varying factors (at least 2) is bounded at its best observed
+    // value (2 and 3 objectives).
     ref_.resize(k);
     upper_.assign(k, std::numeric_limits<double>::infinity());
     const Objectives inferred =
