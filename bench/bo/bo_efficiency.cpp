@@ -34,10 +34,13 @@
 //   bo_efficiency [--problem NAME] [--seeds N] [--max-iter N]
 //                 [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] [--initial N]
 //                 [--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]
-//                 [--no-warp] [--trace] [--python PATH] [--tpe-script PATH]
+//                 [--no-warp] [--front-reference] [--exhaustive-limit N] [--trace]
+//                 [--python PATH] [--tpe-script PATH]
 // --weights / --samples set BoOptions::scalarization_weights / _samples (4+
 // objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best,
-// --no-warp BoOptions::warp_outputs; --trace prints every evaluation of the
+// --no-warp BoOptions::warp_outputs, --front-reference sets
+// BoOptions::reference_from_front; --exhaustive-limit sets
+// BoOptions::exhaustive_limit; --trace prints every evaluation of the
 // engine's algorithms to stderr.
 
 #include <algorithm>
@@ -514,6 +517,10 @@ int main(int argc, char** argv) {
       bo_options.scalarization_samples = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--no-bound-repeated-best")) {
       bo_options.bound_repeated_best = false;
+    } else if (!std::strcmp(argv[i], "--exhaustive-limit") && i + 1 < argc) {
+      bo_options.exhaustive_limit = static_cast<size_t>(std::atol(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--front-reference")) {
+      bo_options.reference_from_front = true;
     } else if (!std::strcmp(argv[i], "--no-warp")) {
       bo_options.warp_outputs = false;
     } else if (!std::strcmp(argv[i], "--trace")) {
@@ -534,7 +541,8 @@ int main(int argc, char** argv) {
           "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2|nas-cell|NAME-cat] "
           "[--seeds N] [--max-iter N] [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] "
           "[--initial N] [--latency-csv FILE] [--weights N] [--samples N] "
-          "[--no-bound-repeated-best] [--no-warp] [--trace] [--python PATH] "
+          "[--no-bound-repeated-best] [--no-warp] [--front-reference] "
+          "[--exhaustive-limit N] [--trace] [--python PATH] "
           "[--tpe-script PATH]\n",
           argv[0]);
       return 2;
