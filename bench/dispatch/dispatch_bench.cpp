@@ -28,6 +28,7 @@
 
 #include "../../tests/support/process.hpp"
 #include "../../tests/support/wire_peer.hpp"
+#include "autodistill/flag_parser.hpp"
 
 using namespace autodistill;
 using autodistill::testing::Process;
@@ -189,12 +190,15 @@ Row run(const std::string& daemon, int workers, int trials, uint32_t batch) {
   return row;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
+Status parse_list(const std::string& s, std::vector<int>* out) {
+  out->clear();
   std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
-  return out;
+  for (std::string item; std::getline(in, item, ',');) {
+    auto n = autodistill::parse_uint(item, 1, 100000);
+    if (!n) return n.status();
+    out->push_back(static_cast<int>(*n));
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -203,15 +207,16 @@ int main(int argc, char** argv) {
   std::string daemon = AUTODISTILLD_PATH;
   int trials = 10000;
   std::vector<int> workers = {1, 16, 256};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--daemon")
-      daemon = argv[i + 1];
-    else if (flag == "--trials")
-      trials = std::stoi(argv[i + 1]);
-    else if (flag == "--workers")
-      workers = parse_list(argv[i + 1]);
-  }
+  autodistill::FlagParser parser(
+      "dispatch_bench: N zero-cost External workers against the real autodistilld.\n\n"
+      "Usage:\n  dispatch_bench [flags]");
+  parser.add_text("daemon", "PATH", "The autodistilld binary (default: this build's).", &daemon);
+  parser.add_int("trials", "Trials per row (default 10000).", &trials, 1, 100000000);
+  parser.add("workers", "LIST", "Worker counts N, one row each (default 1,16,256).",
+             [&workers](const std::string& v) { return parse_list(v, &workers); });
+  const Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("dispatch_bench", parsed);
+  if (auto status = parser.answer_help_or_version("dispatch_bench")) return *status;
   std::printf("dispatch benchmark: %d zero-cost trials per row, real autodistilld (%s)\n", trials,
               daemon.c_str());
   const double raw = baseline_commits_per_second(std::filesystem::temp_directory_path());

@@ -178,31 +178,16 @@ int main(int argc, char** argv) {
       "Usage:\n  distill_step_bench [flags]");
   parser.add("threads", "LIST", "Intra-op thread counts to measure (default 1,2).",
              [&](const std::string& v) { return parse_threads(v, &cfg.threads); });
-  auto int_flag = [&](const char* name, int64_t* target, uint64_t min, const char* help) {
-    parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto n = autodistill::parse_uint(v, min, 1u << 20);
-      if (!n) return n.status();
-      *target = static_cast<int64_t>(*n);
-      return Status::ok();
-    });
-  };
-  int_flag("steps", &cfg.steps, 1, "Timed steps per phase (default 3).");
-  int_flag("batch-size", &cfg.batch_size, 1, "Sequences per batch (default 16).");
-  int_flag("seq-len", &cfg.seq_len, 8, "Tokens per sequence (default 128).");
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("distill_step_bench").c_str(), stdout);
-    return 0;
-  }
+  parser.add_int("steps", "Timed steps per phase (default 3).", &cfg.steps, 1, 1 << 20);
+  parser.add_int("batch-size", "Sequences per batch (default 16).", &cfg.batch_size, 1, 1 << 20);
+  parser.add_int("seq-len", "Tokens per sequence (default 128).", &cfg.seq_len, 8, 1 << 20);
+  Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("distill_step_bench", parsed);
+  if (auto status = parser.answer_help_or_version("distill_step_bench")) return *status;
   auto fail = [](const Status& s) {
     std::fprintf(stderr, "distill_step_bench: %s\n", s.to_string().c_str());
     return 1;
   };
-  if (!parsed) return fail(parsed);
   const double load_start = load_average();
 
   // A corpus of long documents (sequences fill up), BERT's vocabulary size
