@@ -154,16 +154,8 @@ int main(int argc, char** argv) {
   autodistill::FlagParser parser(
       "suggest_latency: milliseconds per suggest() against the observations.\n\n"
       "Usage:\n  suggest_latency [flags]");
-  parser.add("sizes", "LIST", "Observation counts N (default 50,200,500,1000).",
-             [&sizes](const std::string& v) {
-               sizes.clear();
-               for (const std::string& item : split(v)) {
-                 auto n = autodistill::parse_uint(item, 2, 1000000);
-                 if (!n) return n.status();
-                 sizes.push_back(static_cast<size_t>(*n));
-               }
-               return autodistill::Status::ok();
-             });
+  parser.add_int_list("sizes", "Observation counts N (default 50,200,500,1000).", &sizes, 2,
+                      1000000);
   parser.add("spaces", "LIST", "table1, nas, large (default all three).",
              [&spaces](const std::string& v) {
                spaces = split(v);

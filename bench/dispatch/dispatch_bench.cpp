@@ -21,7 +21,6 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -190,17 +189,6 @@ Row run(const std::string& daemon, int workers, int trials, uint32_t batch) {
   return row;
 }
 
-Status parse_list(const std::string& s, std::vector<int>* out) {
-  out->clear();
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) {
-    auto n = autodistill::parse_uint(item, 1, 100000);
-    if (!n) return n.status();
-    out->push_back(static_cast<int>(*n));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,8 +200,8 @@ int main(int argc, char** argv) {
       "Usage:\n  dispatch_bench [flags]");
   parser.add_text("daemon", "PATH", "The autodistilld binary (default: this build's).", &daemon);
   parser.add_int("trials", "Trials per row (default 10000).", &trials, 1, 100000000);
-  parser.add("workers", "LIST", "Worker counts N, one row each (default 1,16,256).",
-             [&workers](const std::string& v) { return parse_list(v, &workers); });
+  parser.add_int_list("workers", "Worker counts N, one row each (default 1,16,256).", &workers, 1,
+                      100000);
   const Status parsed = parser.parse(argc, argv);
   if (!parsed) return autodistill::usage_error("dispatch_bench", parsed);
   if (auto status = parser.answer_help_or_version("dispatch_bench")) return *status;

@@ -58,7 +58,6 @@
 #include "autodistill/model/student.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 

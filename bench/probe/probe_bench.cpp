@@ -45,7 +45,6 @@
 #include "autodistill/probe/latency_stats.hpp"
 #include "autodistill/probe/prober.hpp"
 #include "autodistill/probe/student_model.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 

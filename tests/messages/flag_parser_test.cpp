@@ -152,6 +152,26 @@ TEST_CASE("FlagParser: typed flags fit their targets", "[flags]") {
   CHECK_THAT(usage, Catch::Contains("  --dir DIR\n      A directory.\n"));
 }
 
+TEST_CASE("FlagParser: a list flag replaces the list; every item is checked", "[flags]") {
+  std::vector<int> threads = {1, 2};
+  FlagParser parser("prog");
+  parser.add_int_list("threads", "Thread counts.", &threads, 1, 64);
+  REQUIRE(parser.parse({"--threads", "4,8,16"}).is_ok());
+  CHECK(threads == std::vector<int>{4, 8, 16});
+  REQUIRE(parser.parse({"--threads=3"}).is_ok());
+  CHECK(threads == std::vector<int>{3});
+  for (const char* bad : {"", "1,,2", "1,2,", "4,65", "0", "x"}) {
+    INFO(bad);
+    Status s = parser.parse({"--threads", bad});
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.field() == "--threads");
+    CHECK(threads == std::vector<int>{3});
+  }
+  CHECK_THAT(parser.parse({"--threads", "4,65"}).message(),
+             Catch::Contains("--threads: \"65\" is not in [1, 64]"));
+  CHECK_THAT(parser.usage(), Catch::Contains("  --threads LIST\n"));
+}
+
 TEST_CASE("FlagParser: main()'s arguments, --help, --version and usage errors", "[flags]") {
   Parsed p;
   FlagParser parser = make_parser(p);

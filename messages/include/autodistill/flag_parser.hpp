@@ -5,6 +5,7 @@
 // In flag names `-` and `_` are the same (`--data_dir` is `--data-dir`).
 // Not thread-safe; one per command line.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -55,6 +56,25 @@ class FlagParser {
       Result<int64_t> n = parse_int(v, min, max);
       if (!n) return n.status();
       *target = static_cast<Int>(n.value());
+      return Status::ok();
+    });
+  }
+  // Comma-separated whole numbers, each in [min, max] (e.g. 1,2,4), value name
+  // LIST; replaces the list. An empty list is refused.
+  template <class Int>
+  void add_int_list(std::string name, std::string help, std::vector<Int>* target, int64_t min,
+                    int64_t max) {
+    add(std::move(name), "LIST", std::move(help), [target, min, max](const std::string& v) {
+      std::vector<Int> list;
+      size_t start = 0;
+      while (start <= v.size()) {
+        const size_t comma = std::min(v.find(',', start), v.size());
+        Result<int64_t> n = parse_int(v.substr(start, comma - start), min, max);
+        if (!n) return n.status();
+        list.push_back(static_cast<Int>(n.value()));
+        start = comma + 1;
+      }
+      *target = std::move(list);
       return Status::ok();
     });
   }
