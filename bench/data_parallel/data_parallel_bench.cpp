@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/bert_mini.hpp"
 #include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/flag_parser.hpp"
@@ -49,7 +50,6 @@
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/version.hpp"
 
 extern char** environ;
 
@@ -59,7 +59,7 @@ using namespace autodistill;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kVocab = 30522;
+constexpr int64_t kVocab = bench::kBertVocab;
 
 struct Config {
   int64_t ranks = 2;
@@ -97,23 +97,11 @@ int run_child(const Config& cfg) {
     return 1;
   };
   at::set_num_threads(static_cast<int>(cfg.threads));
-  std::vector<std::string> tokens = model::synthetic_vocab();
-  while (static_cast<int64_t>(tokens.size()) < kVocab) {
-    tokens.push_back("filler" + std::to_string(tokens.size()));
-  }
-  auto vocab = model::Vocab::from_tokens(std::move(tokens));
-  if (!vocab) return fail(vocab.status());
-  auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()));
+  auto tokenizer = bench::bert_sized_tokenizer();
   if (!tokenizer) return fail(tokenizer.status());
   auto corpus = model::Corpus::open(cfg.corpus);
   if (!corpus) return fail(corpus.status());
-  model::BertConfig tc;
-  tc.vocab_size = kVocab;
-  tc.hidden_size = 256;
-  tc.num_hidden_layers = 4;
-  tc.num_attention_heads = 4;
-  tc.intermediate_size = 1024;
-  tc.max_position_embeddings = 512;
+  const model::BertConfig tc = bench::bert_mini_config();
   auto teacher = model::Teacher::create(tc, 0);
   if (!teacher) return fail(teacher.status());
   const StudentArch arch{
