@@ -51,14 +51,6 @@ std::string cell(double accuracy, double f1) {
   return buffer;
 }
 
-nlohmann::ordered_json scores_json(const Scores& s) {
-  return {{"examples", s.examples},
-          {"accuracy", s.accuracy},
-          {"f1", s.f1},
-          {"macro_f1", s.macro_f1},
-          {"confusion", s.confusion}};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
