@@ -19,6 +19,26 @@ std::string normalized(std::string name) {
   return name;
 }
 
+// A whole decimal number in [min, max]; the message says ">= min" when max
+// is the type's largest.
+template <class Int>
+Result<Int> parse_whole(const std::string& text, Int min, Int max) {
+  Int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
+  }
+  if (value < min || value > max) {
+    return Status(Code::kInvalidArgument,
+                  "\"" + text + "\" is not " +
+                      (max == std::numeric_limits<Int>::max()
+                           ? ">= " + std::to_string(min)
+                           : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]"));
+  }
+  return value;
+}
+
 }  // namespace
 
 FlagParser::FlagParser(std::string usage_head) : usage_head_(std::move(usage_head)) {}
@@ -156,34 +176,11 @@ int usage_error(const std::string& program, const Status& error) {
 }
 
 Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max) {
-  uint64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
-  }
-  if (value < min || value > max) {
-    return Status(Code::kInvalidArgument, "\"" + text + "\" is not in [" + std::to_string(min) +
-                                              ", " + std::to_string(max) + "]");
-  }
-  return value;
+  return parse_whole(text, min, max);
 }
 
 Result<int64_t> parse_int(const std::string& text, int64_t min, int64_t max) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
-  }
-  if (value < min || value > max) {
-    return Status(Code::kInvalidArgument,
-                  "\"" + text + "\" is not " +
-                      (max == std::numeric_limits<int64_t>::max()
-                           ? ">= " + std::to_string(min)
-                           : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]"));
-  }
-  return value;
+  return parse_whole(text, min, max);
 }
 
 Result<double> parse_real(const std::string& text, bool positive) {

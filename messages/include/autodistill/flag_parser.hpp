@@ -17,9 +17,9 @@
 
 namespace autodistill {
 
-// Parses a whole decimal number in [min, max]; kInvalidArgument otherwise.
+// Parse a whole decimal number in [min, max] (parse_int: signed, "-3"); kInvalidArgument
+// otherwise, saying ">= min" when max is the largest of the type.
 Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max);
-// The same, signed ("-3"); the message says ">= min" when max is the largest.
 Result<int64_t> parse_int(const std::string& text, int64_t min,
                           int64_t max = std::numeric_limits<int64_t>::max());
 // Parses a finite decimal number ("0.5", "-2", "3e-2"); with `positive`, > 0 only.
