@@ -9,7 +9,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,7 +25,6 @@
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
 #include "autodistill/model/wordpiece_trainer.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 
@@ -51,26 +49,7 @@ config.json, model.safetensors, vocab.txt, corpus.txt and report.json
 (held-out MLM/NSP accuracy, and the MLM accuracy of always predicting the
 most frequent held-out token, the majority baseline).)";
 
-Status parse_int(const std::string& text, int64_t min, int64_t* out) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < min) {
-    return Status(Code::kInvalidArgument, "needs a whole number >= " + std::to_string(min));
-  }
-  *out = v;
-  return Status::ok();
-}
-
-Status parse_double(const std::string& text, double* out) {
-  try {
-    size_t used = 0;
-    *out = std::stod(text, &used);
-    if (used != text.size() || !(*out > 0)) throw std::invalid_argument(text);
-  } catch (const std::exception&) {
-    return Status(Code::kInvalidArgument, "needs a positive number");
-  }
-  return Status::ok();
-}
+constexpr const char* kProgram = "autodistill-make-teacher";
 
 }  // namespace
 
@@ -89,67 +68,45 @@ int main(int argc, char** argv) {
   int64_t threads = 0, corpus_seed = 1, vocab_size = 4000;
 
   autodistill::FlagParser parser(kUsage);
-  auto path_flag = [&](const char* name, fs::path* target, const char* help) {
-    parser.add(name, "PATH", help, [target](const std::string& v) {
-      *target = v;
-      return Status::ok();
-    });
-  };
-  auto int_flag = [&](const char* name, int64_t* target, int64_t min, const std::string& help) {
-    parser.add(name, "N", help,
-               [target, min](const std::string& v) { return parse_int(v, min, target); });
-  };
-  path_flag("out", &out, "Output directory (required; created).");
-  path_flag("corpus", &corpus_path, "Train on this corpus instead of a generated one.");
-  path_flag("vocab", &vocab_path, "The vocab.txt for --corpus (default: learned from it).");
-  int_flag("vocab-size", &vocab_size, 16,
-           "--corpus without --vocab: WordPiece tokens to learn (default 4000).");
-  int_flag("documents", &corpus_options.documents, 2,
-           "Generated corpus: documents (default 2000).");
-  int_flag("corpus-seed", &corpus_seed, 0, "Generated corpus: seed (default 1).");
-  int_flag("layers", &config.num_hidden_layers, 1, "Encoder layers (default 2).");
-  int_flag("hidden", &config.hidden_size, 1, "Hidden size (default 64).");
-  int_flag("heads", &config.num_attention_heads, 1, "Attention heads (default 4).");
-  int_flag("intermediate", &config.intermediate_size, 1, "Feed-forward width (default 256).");
-  int_flag("positions", &config.max_position_embeddings, 8, "Max positions (default 128).");
-  int_flag("steps", &train.steps, 1, "Training steps (default 800).");
-  int_flag("batch-size", &train.batch_size, 1, "Sequences per batch (default 32).");
-  int_flag("seq-len", &train.seq_len, 8, "Tokens per sequence (default 64).");
-  int_flag("threads", &threads, 0, "Intra-op threads (default 0: all cores).");
-  parser.add("lr", "X", "Peak LAMB learning rate (default 3e-2, for tiny teachers).",
-             [&train](const std::string& v) { return parse_double(v, &train.learning_rate); });
-  parser.add("seed", "N", "Initialization and data-order seed (default 0).",
-             [&train](const std::string& v) {
-               int64_t s = 0;
-               Status st = parse_int(v, 0, &s);
-               train.seed = static_cast<uint64_t>(s);
-               return st;
-             });
+  parser.add_text("out", "PATH", "Output directory (required; created).", &out);
+  parser.add_text("corpus", "PATH", "Train on this corpus instead of a generated one.",
+                  &corpus_path);
+  parser.add_text("vocab", "PATH", "The vocab.txt for --corpus (default: learned from it).",
+                  &vocab_path);
+  parser.add_int("vocab-size",
+                 "--corpus without --vocab: WordPiece tokens to learn (default 4000).", &vocab_size,
+                 16);
+  parser.add_int("documents", "Generated corpus: documents (default 2000).",
+                 &corpus_options.documents, 2);
+  parser.add_int("corpus-seed", "Generated corpus: seed (default 1).", &corpus_seed, 0);
+  parser.add_int("layers", "Encoder layers (default 2).", &config.num_hidden_layers, 1);
+  parser.add_int("hidden", "Hidden size (default 64).", &config.hidden_size, 1);
+  parser.add_int("heads", "Attention heads (default 4).", &config.num_attention_heads, 1);
+  parser.add_int("intermediate", "Feed-forward width (default 256).", &config.intermediate_size, 1);
+  parser.add_int("positions", "Max positions (default 128).", &config.max_position_embeddings, 8);
+  parser.add_int("steps", "Training steps (default 800).", &train.steps, 1);
+  parser.add_int("batch-size", "Sequences per batch (default 32).", &train.batch_size, 1);
+  parser.add_int("seq-len", "Tokens per sequence (default 64).", &train.seq_len, 8);
+  parser.add_int("threads", "Intra-op threads (default 0: all cores).", &threads, 0);
+  parser.add_real("lr", "Peak LAMB learning rate (default 3e-2, for tiny teachers).",
+                  &train.learning_rate, true);
+  parser.add_int("seed", "Initialization and data-order seed (default 0).", &train.seed, 0);
 
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("autodistill-make-teacher").c_str(), stdout);
-    return 0;
+  Status parsed = parser.parse(argc, argv);
+  if (parsed) {
+    if (std::optional<int> status = parser.answer_help_or_version(kProgram)) return *status;
   }
   if (parsed && out.empty()) parsed = Status(Code::kInvalidArgument, "--out is required", "--out");
   if (parsed && corpus_path.empty() && !vocab_path.empty()) {
     parsed = Status(Code::kInvalidArgument, "--vocab needs --corpus", "--vocab");
   }
-  if (!parsed) {
-    std::fprintf(stderr, "autodistill-make-teacher: %s\n(see --help)\n",
-                 parsed.to_string().c_str());
-    return 2;
-  }
+  if (!parsed) return autodistill::usage_error(kProgram, parsed);
   at::set_num_threads(threads > 0
                           ? static_cast<int>(threads)
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 
   auto fail = [](const Status& s) {
-    std::fprintf(stderr, "autodistill-make-teacher: %s\n", s.to_string().c_str());
+    std::fprintf(stderr, "%s: %s\n", kProgram, s.to_string().c_str());
     return 1;
   };
   std::error_code ec;

@@ -34,10 +34,13 @@
 //   bo_efficiency [--problem NAME] [--seeds N] [--max-iter N]
 //                 [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] [--initial N]
 //                 [--latency-csv FILE] [--weights N] [--samples N] [--no-bound-repeated-best]
-//                 [--no-warp] [--trace] [--python PATH] [--tpe-script PATH]
+//                 [--no-warp] [--front-reference] [--exhaustive-limit N] [--trace]
+//                 [--python PATH] [--tpe-script PATH]
 // --weights / --samples set BoOptions::scalarization_weights / _samples (4+
 // objectives); --no-bound-repeated-best clears BoOptions::bound_repeated_best,
-// --no-warp BoOptions::warp_outputs; --trace prints every evaluation of the
+// --no-warp BoOptions::warp_outputs, --front-reference sets
+// BoOptions::reference_from_front; --exhaustive-limit sets
+// BoOptions::exhaustive_limit; --trace prints every evaluation of the
 // engine's algorithms to stderr.
 
 #include <algorithm>
@@ -62,6 +65,7 @@
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/pareto.hpp"
 #include "autodistill/bo/space.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "nas_cell.hpp"
 #include "table1_landscape.hpp"
 #include "table1_measured.hpp"
@@ -499,47 +503,51 @@ int main(int argc, char** argv) {
   int max_iter = 576;
   std::string problem_name = "table1";
   std::vector<std::string> algorithms = {"bo", "random", "firefly", "nsga2"};
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) {
-      seeds = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--max-iter") && i + 1 < argc) {
-      max_iter = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--problem") && i + 1 < argc) {
-      problem_name = argv[++i];
-    } else if (!std::strcmp(argv[i], "--initial") && i + 1 < argc) {
-      initial_points = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--weights") && i + 1 < argc) {
-      bo_options.scalarization_weights = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) {
-      bo_options.scalarization_samples = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--no-bound-repeated-best")) {
-      bo_options.bound_repeated_best = false;
-    } else if (!std::strcmp(argv[i], "--no-warp")) {
-      bo_options.warp_outputs = false;
-    } else if (!std::strcmp(argv[i], "--trace")) {
-      trace = true;
-    } else if (!std::strcmp(argv[i], "--latency-csv") && i + 1 < argc) {
-      latency_csv = argv[++i];
-    } else if (!std::strcmp(argv[i], "--python") && i + 1 < argc) {
-      python = argv[++i];
-    } else if (!std::strcmp(argv[i], "--tpe-script") && i + 1 < argc) {
-      tpe_script = argv[++i];
-    } else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc) {
-      algorithms.clear();
-      std::stringstream ss(argv[++i]);
-      for (std::string a; std::getline(ss, a, ',');) algorithms.push_back(a);
-    } else {
-      std::fprintf(
-          stderr,
-          "usage: %s [--problem table1|table1-synthetic|zdt1|zdt2|dtlz2|nas-cell|NAME-cat] "
-          "[--seeds N] [--max-iter N] [--algorithms bo,bo-ref,random,firefly,nsga2,tpe] "
-          "[--initial N] [--latency-csv FILE] [--weights N] [--samples N] "
-          "[--no-bound-repeated-best] [--no-warp] [--trace] [--python PATH] "
-          "[--tpe-script PATH]\n",
-          argv[0]);
-      return 2;
-    }
-  }
+  autodistill::FlagParser parser(
+      "bo_efficiency: evaluations to reach the Pareto front, BO against its peers.\n\n"
+      "Usage:\n  bo_efficiency [flags]");
+  parser.add_text("problem", "NAME",
+                  "table1 | table1-synthetic | zdt1 | zdt2 | dtlz2 | nas-cell | NAME-cat\n"
+                  "(default table1).",
+                  &problem_name);
+  parser.add_int("seeds", "Runs per algorithm (default 20).", &seeds, 1, 1000000);
+  parser.add_int("max-iter", "Evaluations per run, at most (default 576).", &max_iter, 1,
+                 100000000);
+  parser.add("algorithms", "LIST",
+             "Comma-separated: bo, bo-ref, random, firefly, nsga2, tpe\n"
+             "(default bo,random,firefly,nsga2).",
+             [&algorithms](const std::string& v) {
+               algorithms.clear();
+               std::stringstream ss(v);
+               for (std::string a; std::getline(ss, a, ',');) algorithms.push_back(a);
+               return autodistill::Status::ok();
+             });
+  parser.add_int("initial", "BO's initial quasi-random points (default: the engine's).",
+                 &initial_points, 0, 1000000);
+  parser.add_text("latency-csv", "FILE", "Measured latencies of Table 1 (default: bench data).",
+                  &latency_csv);
+  parser.add_int("weights", "BoOptions::scalarization_weights (4+ objectives).",
+                 &bo_options.scalarization_weights, 1, 1000000);
+  parser.add_int("samples", "BoOptions::scalarization_samples.", &bo_options.scalarization_samples,
+                 1, 1000000);
+  parser.add_switch("no-bound-repeated-best", "Clear BoOptions::bound_repeated_best.",
+                    [] { bo_options.bound_repeated_best = false; });
+  parser.add_switch("no-warp", "Clear BoOptions::warp_outputs.",
+                    [] { bo_options.warp_outputs = false; });
+  parser.add_int("exhaustive-limit",
+                 "BoOptions::exhaustive_limit: score every candidate when\n"
+                 "at most this many remain.",
+                 &bo_options.exhaustive_limit, 0, 100000000);
+  parser.add_switch("front-reference", "Set BoOptions::reference_from_front.",
+                    [] { bo_options.reference_from_front = true; });
+  parser.add_switch("trace", "Print every evaluation on stderr.", [] { trace = true; });
+  parser.add_text("python", "PATH", "The Python that runs tpe (default /usr/bin/python3).",
+                  &python);
+  parser.add_text("tpe-script", "PATH", "The TPE peer (default bench/bo/tpe_peer.py).",
+                  &tpe_script);
+  const autodistill::Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("bo_efficiency", parsed);
+  if (auto status = parser.answer_help_or_version("bo_efficiency")) return *status;
   const Problem problem = make_problem(problem_name);
   for (const auto& a : algorithms) {
     if (a == "bo-ref" && !problem.baseline) {

@@ -34,6 +34,7 @@
 
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/space.hpp"
+#include "autodistill/flag_parser.hpp"
 #include "nas_cell.hpp"
 #include "table1_landscape.hpp"
 
@@ -138,7 +139,7 @@ Window run(const std::string& name, size_t n, bool background) {
   return w;
 }
 
-std::vector<std::string> split(const char* s) {
+std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
   for (std::string x; std::getline(ss, x, ',');) out.push_back(x);
@@ -150,18 +151,19 @@ std::vector<std::string> split(const char* s) {
 int main(int argc, char** argv) {
   std::vector<size_t> sizes = {50, 200, 500, 1000};
   std::vector<std::string> spaces = {"table1", "nas", "large"};
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
-      sizes.clear();
-      for (const auto& s : split(argv[++i]))
-        sizes.push_back(static_cast<size_t>(std::atol(s.c_str())));
-    } else if (!std::strcmp(argv[i], "--spaces") && i + 1 < argc) {
-      spaces = split(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: %s [--sizes 50,200,...] [--spaces table1,nas,large]\n", argv[0]);
-      return 2;
-    }
-  }
+  autodistill::FlagParser parser(
+      "suggest_latency: milliseconds per suggest() against the observations.\n\n"
+      "Usage:\n  suggest_latency [flags]");
+  parser.add_int_list("sizes", "Observation counts N (default 50,200,500,1000).", &sizes, 2,
+                      1000000);
+  parser.add("spaces", "LIST", "table1, nas, large (default all three).",
+             [&spaces](const std::string& v) {
+               spaces = split(v);
+               return autodistill::Status::ok();
+             });
+  const autodistill::Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("suggest_latency", parsed);
+  if (auto status = parser.answer_help_or_version("suggest_latency")) return *status;
   std::printf(
       "SYNTHETIC landscapes; milliseconds per suggest(1) over the last W suggestions up to N "
       "observations (W = min(100, N/2)): CPU time of the calling thread (the cost on a core of "

@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/bert_mini.hpp"
 #include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/flag_parser.hpp"
@@ -49,7 +50,6 @@
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/version.hpp"
 
 extern char** environ;
 
@@ -59,7 +59,7 @@ using namespace autodistill;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kVocab = 30522;
+constexpr int64_t kVocab = bench::kBertVocab;
 
 struct Config {
   int64_t ranks = 2;
@@ -97,23 +97,11 @@ int run_child(const Config& cfg) {
     return 1;
   };
   at::set_num_threads(static_cast<int>(cfg.threads));
-  std::vector<std::string> tokens = model::synthetic_vocab();
-  while (static_cast<int64_t>(tokens.size()) < kVocab) {
-    tokens.push_back("filler" + std::to_string(tokens.size()));
-  }
-  auto vocab = model::Vocab::from_tokens(std::move(tokens));
-  if (!vocab) return fail(vocab.status());
-  auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()));
+  auto tokenizer = bench::bert_sized_tokenizer();
   if (!tokenizer) return fail(tokenizer.status());
   auto corpus = model::Corpus::open(cfg.corpus);
   if (!corpus) return fail(corpus.status());
-  model::BertConfig tc;
-  tc.vocab_size = kVocab;
-  tc.hidden_size = 256;
-  tc.num_hidden_layers = 4;
-  tc.num_attention_heads = 4;
-  tc.intermediate_size = 1024;
-  tc.max_position_embeddings = 512;
+  const model::BertConfig tc = bench::bert_mini_config();
   auto teacher = model::Teacher::create(tc, 0);
   if (!teacher) return fail(teacher.status());
   const StudentArch arch{
@@ -251,19 +239,11 @@ int main(int argc, char** argv) {
   autodistill::FlagParser parser(
       "data_parallel_bench: step time and scaling efficiency of data-parallel distillation.\n\n"
       "Usage:\n  data_parallel_bench [flags]");
-  auto int_flag = [&](const char* name, int64_t* target, uint64_t min, const char* help) {
-    parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto n = autodistill::parse_uint(v, min, 1u << 20);
-      if (!n) return n.status();
-      *target = static_cast<int64_t>(*n);
-      return Status::ok();
-    });
+  auto int_flag = [&](const char* name, int64_t* target, int64_t min, const char* help) {
+    parser.add_int(name, help, target, min, 1 << 20);
   };
   auto text_flag = [&](const char* name, std::string* target) {
-    parser.add(name, "TEXT", "(internal)", [target](const std::string& v) {
-      *target = v;
-      return Status::ok();
-    });
+    parser.add_text(name, "TEXT", "(internal)", target);
   };
   int_flag("ranks", &cfg.ranks, 2, "Ranks of the gang (default 2).");
   int_flag("threads", &cfg.threads, 1,
@@ -278,29 +258,17 @@ int main(int argc, char** argv) {
   int_flag("rank", &cfg.rank, 0, "(internal)");
   int_flag("world", &cfg.world, 1, "(internal)");
   parser.add("bucket-mb", "MB", "(internal)", [&cfg](const std::string& v) {
-    char* end = nullptr;
-    cfg.bucket_mb = std::strtod(v.c_str(), &end);
-    return end && *end == '\0' && cfg.bucket_mb > 0
-               ? Status::ok()
-               : Status(Code::kInvalidArgument, "--bucket-mb must be a positive number");
+    Result<double> mb = autodistill::parse_real(v, true);
+    if (mb) cfg.bucket_mb = *mb;
+    return mb.status();
   });
   text_flag("corpus", &cfg.corpus);
   text_flag("address", &cfg.address);
   text_flag("address-file", &cfg.address_file);
   text_flag("result-file", &cfg.result_file);
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("data_parallel_bench").c_str(), stdout);
-    return 0;
-  }
-  if (!parsed) {
-    std::fprintf(stderr, "data_parallel_bench: %s\n", parsed.to_string().c_str());
-    return 2;
-  }
+  Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("data_parallel_bench", parsed);
+  if (auto status = parser.answer_help_or_version("data_parallel_bench")) return *status;
   if (cfg.child) return run_child(cfg);
 
   const double load_start = load_average();

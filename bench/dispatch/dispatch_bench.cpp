@@ -21,13 +21,13 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
 #include "../../tests/support/process.hpp"
 #include "../../tests/support/wire_peer.hpp"
+#include "autodistill/flag_parser.hpp"
 
 using namespace autodistill;
 using autodistill::testing::Process;
@@ -189,29 +189,22 @@ Row run(const std::string& daemon, int workers, int trials, uint32_t batch) {
   return row;
 }
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string daemon = AUTODISTILLD_PATH;
   int trials = 10000;
   std::vector<int> workers = {1, 16, 256};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    if (flag == "--daemon")
-      daemon = argv[i + 1];
-    else if (flag == "--trials")
-      trials = std::stoi(argv[i + 1]);
-    else if (flag == "--workers")
-      workers = parse_list(argv[i + 1]);
-  }
+  autodistill::FlagParser parser(
+      "dispatch_bench: N zero-cost External workers against the real autodistilld.\n\n"
+      "Usage:\n  dispatch_bench [flags]");
+  parser.add_text("daemon", "PATH", "The autodistilld binary (default: this build's).", &daemon);
+  parser.add_int("trials", "Trials per row (default 10000).", &trials, 1, 100000000);
+  parser.add_int_list("workers", "Worker counts N, one row each (default 1,16,256).", &workers, 1,
+                      100000);
+  const Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("dispatch_bench", parsed);
+  if (auto status = parser.answer_help_or_version("dispatch_bench")) return *status;
   std::printf("dispatch benchmark: %d zero-cost trials per row, real autodistilld (%s)\n", trials,
               daemon.c_str());
   const double raw = baseline_commits_per_second(std::filesystem::temp_directory_path());

@@ -39,10 +39,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "../common/bert_mini.hpp"
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/flag_parser.hpp"
 #include "autodistill/model/batch.hpp"
@@ -50,7 +50,6 @@
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 
@@ -66,7 +65,7 @@ struct Config {
 };
 
 constexpr int64_t kBlocks = 4;
-constexpr int64_t kVocab = 30522;
+constexpr int64_t kVocab = bench::kBertVocab;
 
 struct Size {
   const char* label;
@@ -156,19 +155,6 @@ Result<BatchStats> batch_stats(const model::Corpus& corpus,
   return s;
 }
 
-Status parse_threads(const std::string& text, std::vector<int>* out) {
-  std::vector<int> list;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    auto n = autodistill::parse_uint(item, 1, 256);
-    if (!n) return n.status();
-    list.push_back(static_cast<int>(*n));
-  }
-  if (list.empty()) return Status(Code::kInvalidArgument, "needs a list like 1,2");
-  *out = list;
-  return Status::ok();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,33 +162,18 @@ int main(int argc, char** argv) {
   autodistill::FlagParser parser(
       "distill_step_bench: throughput and model-FLOPs utilization of a flash-distillation step.\n\n"
       "Usage:\n  distill_step_bench [flags]");
-  parser.add("threads", "LIST", "Intra-op thread counts to measure (default 1,2).",
-             [&](const std::string& v) { return parse_threads(v, &cfg.threads); });
-  auto int_flag = [&](const char* name, int64_t* target, uint64_t min, const char* help) {
-    parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto n = autodistill::parse_uint(v, min, 1u << 20);
-      if (!n) return n.status();
-      *target = static_cast<int64_t>(*n);
-      return Status::ok();
-    });
-  };
-  int_flag("steps", &cfg.steps, 1, "Timed steps per phase (default 3).");
-  int_flag("batch-size", &cfg.batch_size, 1, "Sequences per batch (default 16).");
-  int_flag("seq-len", &cfg.seq_len, 8, "Tokens per sequence (default 128).");
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("distill_step_bench").c_str(), stdout);
-    return 0;
-  }
+  parser.add_int_list("threads", "Intra-op thread counts to measure (default 1,2).", &cfg.threads,
+                      1, 256);
+  parser.add_int("steps", "Timed steps per phase (default 3).", &cfg.steps, 1, 1 << 20);
+  parser.add_int("batch-size", "Sequences per batch (default 16).", &cfg.batch_size, 1, 1 << 20);
+  parser.add_int("seq-len", "Tokens per sequence (default 128).", &cfg.seq_len, 8, 1 << 20);
+  Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("distill_step_bench", parsed);
+  if (auto status = parser.answer_help_or_version("distill_step_bench")) return *status;
   auto fail = [](const Status& s) {
     std::fprintf(stderr, "distill_step_bench: %s\n", s.to_string().c_str());
     return 1;
   };
-  if (!parsed) return fail(parsed);
   const double load_start = load_average();
 
   // A corpus of long documents (sequences fill up), BERT's vocabulary size
@@ -214,23 +185,11 @@ int main(int argc, char** argv) {
       !s) {
     return fail(s);
   }
-  std::vector<std::string> tokens = model::synthetic_vocab();
-  while (static_cast<int64_t>(tokens.size()) < kVocab) {
-    tokens.push_back("filler" + std::to_string(tokens.size()));
-  }
-  auto vocab = model::Vocab::from_tokens(std::move(tokens));
-  if (!vocab) return fail(vocab.status());
-  auto tokenizer = model::WordPieceTokenizer::create(std::move(vocab.value()));
+  auto tokenizer = bench::bert_sized_tokenizer();
   if (!tokenizer) return fail(tokenizer.status());
   auto corpus = model::Corpus::open(dir / "corpus.txt");
   if (!corpus) return fail(corpus.status());
-  model::BertConfig tc;
-  tc.vocab_size = kVocab;
-  tc.hidden_size = 256;
-  tc.num_hidden_layers = 4;
-  tc.num_attention_heads = 4;
-  tc.intermediate_size = 1024;
-  tc.max_position_embeddings = 512;
+  const model::BertConfig tc = bench::bert_mini_config();
   auto teacher = model::Teacher::create(tc, 0);
   if (!teacher) return fail(teacher.status());
   // One warm-up step, then the timed ones: the batches of steps 2..1+steps.

@@ -58,7 +58,6 @@
 #include "autodistill/model/student.hpp"
 #include "autodistill/model/teacher.hpp"
 #include "autodistill/model/wordpiece.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 
@@ -152,32 +151,15 @@ int main(int argc, char** argv) {
   autodistill::FlagParser parser(
       "flash_fidelity_bench: Kendall tau between flash and regular distillation rankings.\n\n"
       "Usage:\n  flash_fidelity_bench [flags]");
-  auto int_flag = [&](const char* name, int64_t* target, int64_t min, const char* help) {
-    parser.add(name, "N", help, [target, min](const std::string& v) -> Status {
-      auto parsed = autodistill::parse_uint(v, static_cast<uint64_t>(min), 1u << 30);
-      if (!parsed) return parsed.status();
-      *target = static_cast<int64_t>(*parsed);
-      return Status::ok();
-    });
+  auto int_flag = [&](const char* name, auto* target, int64_t min, const char* help) {
+    parser.add_int(name, help, target, min, 1 << 30);
   };
   auto real_flag = [&](const char* name, double* target, const char* help) {
-    parser.add(name, "X", help, [target](const std::string& v) -> Status {
-      char* end = nullptr;
-      const double x = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end != '\0' || !(x > 0) || !std::isfinite(x)) {
-        return Status(Code::kInvalidArgument, "needs a positive number");
-      }
-      *target = x;
-      return Status::ok();
-    });
+    parser.add_real(name, help, target, true);
   };
-  int64_t threads = cfg.threads, jobs = cfg.jobs, seed = 0;
-  parser.add("teacher", "DIR",
-             "Teacher checkpoint with corpus.txt (default: made in the build dir).",
-             [&](const std::string& v) {
-               cfg.teacher = v;
-               return Status::ok();
-             });
+  parser.add_text("teacher", "DIR",
+                  "Teacher checkpoint with corpus.txt (default: made in the build dir).",
+                  &cfg.teacher);
   int_flag("flash-steps", &cfg.flash_steps, 1, "Flash distillation steps (default 60).");
   int_flag("regular-steps", &cfg.regular_steps, 0, "Regular steps (default 20 x flash).");
   real_flag("lr", &cfg.learning_rate, "Peak learning rate of both runs (default 0.01).");
@@ -185,25 +167,12 @@ int main(int argc, char** argv) {
   int_flag("seq-len", &cfg.seq_len, 8, "Tokens per sequence (default 32).");
   int_flag("eval-batches", &cfg.eval_batches, 1, "Held-out batches evaluated (default 64).");
   real_flag("eval-fraction", &cfg.eval_fraction, "Share of documents held out (default 0.2).");
-  int_flag("threads", &threads, 1, "Intra-op threads per run (default 1).");
-  int_flag("jobs", &jobs, 1, "Runs at once (default 2).");
-  int_flag("seed", &seed, 0, "Student initialization and data order (default 0).");
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("flash_fidelity_bench").c_str(), stdout);
-    return 0;
-  }
-  if (!parsed) {
-    std::fprintf(stderr, "flash_fidelity_bench: %s\n", parsed.to_string().c_str());
-    return 2;
-  }
-  cfg.threads = static_cast<int>(threads);
-  cfg.jobs = static_cast<int>(jobs);
-  cfg.seed = static_cast<uint64_t>(seed);
+  int_flag("threads", &cfg.threads, 1, "Intra-op threads per run (default 1).");
+  int_flag("jobs", &cfg.jobs, 1, "Runs at once (default 2).");
+  int_flag("seed", &cfg.seed, 0, "Student initialization and data order (default 0).");
+  Status parsed = parser.parse(argc, argv);
+  if (!parsed) return autodistill::usage_error("flash_fidelity_bench", parsed);
+  if (auto status = parser.answer_help_or_version("flash_fidelity_bench")) return *status;
   if (cfg.regular_steps == 0) cfg.regular_steps = 20 * cfg.flash_steps;
   at::set_num_threads(cfg.threads);
 

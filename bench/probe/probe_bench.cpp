@@ -45,7 +45,6 @@
 #include "autodistill/probe/latency_stats.hpp"
 #include "autodistill/probe/prober.hpp"
 #include "autodistill/probe/student_model.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 
@@ -137,14 +136,8 @@ std::string load_average() {
 
 Status parse_flags(int argc, char** argv, Config& c) {
   autodistill::FlagParser parser("probe_bench: repeatability and speed of the latency probe");
-  auto count = [&parser](const char* name, auto& out, uint64_t min, uint64_t max,
-                         const char* help) {
-    parser.add(name, "N", help, [&out, min, max](const std::string& v) {
-      auto n = autodistill::parse_uint(v, min, max);
-      if (!n) return n.status();
-      out = static_cast<std::remove_reference_t<decltype(out)>>(n.value());
-      return Status::ok();
-    });
+  auto count = [&parser](const char* name, auto& out, int64_t min, int64_t max, const char* help) {
+    parser.add_int(name, help, &out, min, max);
   };
   count("archs", c.archs, 2, 576, "Architectures (default 20).");
   count("repeats", c.repeats, 2, 100, "Probes per architecture (default 5).");
@@ -156,19 +149,11 @@ Status parse_flags(int argc, char** argv, Config& c) {
                c.cpus = v;
                return parse_cpu_list(v).status();
              });
-  parser.add("lock-file", "PATH", "The host probe lock (default /tmp/autodistill-probe.lock).",
-             [&c](const std::string& v) {
-               c.lock_file = v;
-               return Status::ok();
-             });
-  Status s = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (s && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    std::exit(0);
-  }
-  if (s && parser.version_requested()) {
-    std::fputs(autodistill::version_line("probe_bench").c_str(), stdout);
-    std::exit(0);
+  parser.add_text("lock-file", "PATH", "The host probe lock (default /tmp/autodistill-probe.lock).",
+                  &c.lock_file);
+  Status s = parser.parse(argc, argv);
+  if (s) {
+    if (auto status = parser.answer_help_or_version("probe_bench")) std::exit(*status);
   }
   return s;
 }
@@ -177,10 +162,7 @@ Status parse_flags(int argc, char** argv, Config& c) {
 
 int main(int argc, char** argv) {
   Config c;
-  if (Status s = parse_flags(argc, argv, c); !s) {
-    std::fprintf(stderr, "probe_bench: %s\n", s.message().c_str());
-    return 2;
-  }
+  if (Status s = parse_flags(argc, argv, c); !s) return autodistill::usage_error("probe_bench", s);
   std::vector<int> cpus = allowed_cpus();
   if (!c.cpus.empty()) {
     cpus = parse_cpu_list(c.cpus).value();

@@ -140,6 +140,22 @@ void report_failed_exports(const OnnxExports& exports) {
   }
 }
 
+// The text of a delivered study, after `distill --wait` and `report`: the
+// candidates table, where report.md and pareto.svg are, every student (and
+// its ONNX export).
+void print_delivery(const DistillOutcome& outcome, const OnnxExports& exports) {
+  const std::filesystem::path& dir = outcome.study_dir;
+  std::cout << report_table(*outcome.report) << "\nreport: " << (dir / "report.md").string()
+            << "\nplot:   " << (dir / "pareto.svg").string() << "\n";
+  for (const DeliveredStudent& s : outcome.students) {
+    std::cout << "student: " << s.dir.string() << "\n";
+    auto it = exports.by_candidate.find(s.candidate);
+    if (it != exports.by_candidate.end() && it->second) {
+      std::cout << "onnx:    " << it->second->string() << "\n";
+    }
+  }
+}
+
 ojson students_json(const DistillOutcome& outcome, const OnnxExports& exports) {
   ojson out = ojson::array();
   for (const DeliveredStudent& s : outcome.students) {
@@ -240,16 +256,8 @@ int cmd_distill(const Invocation& inv, Client& client) {
     std::cout << json_line(last) << "\n";
   } else {
     std::cout << "study " << study.study_id << " " << to_string(study.state)
-              << (study.message.empty() ? "" : ": " + study.message) << "\n\n"
-              << report_table(report) << "\nreport: " << (outcome->study_dir / "report.md").string()
-              << "\nplot:   " << (outcome->study_dir / "pareto.svg").string() << "\n";
-    for (const DeliveredStudent& s : outcome->students) {
-      std::cout << "student: " << s.dir.string() << "\n";
-      auto it = exports.by_candidate.find(s.candidate);
-      if (it != exports.by_candidate.end() && it->second) {
-        std::cout << "onnx:    " << it->second->string() << "\n";
-      }
-    }
+              << (study.message.empty() ? "" : ": " + study.message) << "\n\n";
+    print_delivery(*outcome, exports);
   }
   report_failed_exports(exports);
   if (study.state == StudyState::kSucceeded && outcome->students.empty()) {
@@ -287,15 +295,7 @@ int cmd_report(const Invocation& inv, Client& client) {
               {"candidates", report_json(report)}};
     std::cout << json_line(out) << "\n";
   } else {
-    std::cout << report_table(report) << "\nreport: " << (dir / "report.md").string()
-              << "\nplot:   " << (dir / "pareto.svg").string() << "\n";
-    for (const DeliveredStudent& s : outcome->students) {
-      std::cout << "student: " << s.dir.string() << "\n";
-      auto it = exports.by_candidate.find(s.candidate);
-      if (it != exports.by_candidate.end() && it->second) {
-        std::cout << "onnx:    " << it->second->string() << "\n";
-      }
-    }
+    print_delivery(*outcome, exports);
   }
   report_failed_exports(exports);
   return exports.failed ? kExitOther : kExitOk;

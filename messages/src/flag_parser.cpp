@@ -1,7 +1,11 @@
 #include "autodistill/flag_parser.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <utility>
+
+#include "autodistill/version.hpp"
 
 namespace autodistill {
 
@@ -13,6 +17,26 @@ std::string normalized(std::string name) {
     if (c == '_') c = '-';
   }
   return name;
+}
+
+// A whole decimal number in [min, max]; the message says ">= min" when max
+// is the type's largest.
+template <class Int>
+Result<Int> parse_whole(const std::string& text, Int min, Int max) {
+  Int value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
+  }
+  if (value < min || value > max) {
+    return Status(Code::kInvalidArgument,
+                  "\"" + text + "\" is not " +
+                      (max == std::numeric_limits<Int>::max()
+                           ? ">= " + std::to_string(min)
+                           : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]"));
+  }
+  return value;
 }
 
 }  // namespace
@@ -32,6 +56,15 @@ void FlagParser::add_switch(std::string name, std::string help, std::function<vo
        }});
 }
 
+void FlagParser::add_real(std::string name, std::string help, double* target, bool positive) {
+  add(std::move(name), "X", std::move(help), [target, positive](const std::string& v) {
+    Result<double> x = parse_real(v, positive);
+    if (!x) return x.status();
+    *target = x.value();
+    return Status::ok();
+  });
+}
+
 void FlagParser::set_positionals(std::string what,
                                  std::function<Status(const std::string&)> apply) {
   positional_what_ = std::move(what);
@@ -44,6 +77,10 @@ const FlagParser::Flag* FlagParser::find(const std::string& name) const {
     if (normalized(flag.name) == wanted) return &flag;
   }
   return nullptr;
+}
+
+Status FlagParser::parse(int argc, const char* const* argv) {
+  return parse(std::vector<std::string>(argv + (argc > 0 ? 1 : 0), argv + argc));
 }
 
 Status FlagParser::parse(const std::vector<std::string>& args) {
@@ -120,16 +157,41 @@ std::string FlagParser::usage() const {
   return text;
 }
 
+std::optional<int> FlagParser::answer_help_or_version(const std::string& program) const {
+  if (help_) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (version_) {
+    std::fputs(version_line(program).c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
+}
+
+int usage_error(const std::string& program, const Status& error) {
+  std::fprintf(stderr, "%s: %s\n(see %s --help)\n", program.c_str(), error.to_string().c_str(),
+               program.c_str());
+  return kUsageExitStatus;
+}
+
 Result<uint64_t> parse_uint(const std::string& text, uint64_t min, uint64_t max) {
-  uint64_t value = 0;
+  return parse_whole(text, min, max);
+}
+
+Result<int64_t> parse_int(const std::string& text, int64_t min, int64_t max) {
+  return parse_whole(text, min, max);
+}
+
+Result<double> parse_real(const std::string& text, bool positive) {
+  double value = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a whole number");
+  if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value)) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a number");
   }
-  if (value < min || value > max) {
-    return Status(Code::kInvalidArgument, "\"" + text + "\" is not in [" + std::to_string(min) +
-                                              ", " + std::to_string(max) + "]");
+  if (positive && !(value > 0)) {
+    return Status(Code::kInvalidArgument, "\"" + text + "\" is not a positive number");
   }
   return value;
 }

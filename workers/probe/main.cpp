@@ -26,6 +26,8 @@ using namespace autodistill;
 using namespace autodistill::worker;
 using autodistill::probe::ProbeOptions;
 
+constexpr const char* kProgram = "autodistill-probe-worker";
+
 constexpr const char* kUsage =
     R"(autodistill-probe-worker: measures the serving latency of student architectures.
 
@@ -61,18 +63,6 @@ Result<double> parse_fraction(const std::string& text) {
     return Status(Code::kInvalidArgument, "\"" + text + "\" is not a fraction in (0, 1)");
   }
   return value;
-}
-
-// Registers a flag storing a whole number in [min, max] into `out`.
-template <class Int>
-void add_count(FlagParser& parser, const char* name, const std::string& help, Int& out,
-               uint64_t min, uint64_t max) {
-  parser.add(name, "N", help, [&out, min, max](const std::string& v) {
-    auto n = parse_uint(v, min, max);
-    if (!n) return n.status();
-    out = static_cast<Int>(n.value());
-    return Status::ok();
-  });
 }
 
 struct ProbeFlags {
@@ -118,25 +108,25 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
                t.precision = p.value();
                return Status::ok();
              });
-  add_count(parser, "warmup-runs", "Untimed runs before timing, at least (default 3).",
-            t.warmup_runs, 0, 1000000);
-  add_count(parser, "warmup-ms", "Untimed warm-up time, at least (default 100).", f.warmup_ms, 0,
-            600000);
-  add_count(parser, "min-runs", "Timed runs before the stop rule applies (default 20).", t.min_runs,
-            1, 10000000);
-  add_count(parser, "max-runs", "Timed runs per attempt, at most (default 2000).", t.max_runs, 1,
-            10000000);
-  add_count(parser, "max-time-ms", "Timed-run time per attempt, at most (default 1500).",
-            f.max_time_ms, 1, 3600000);
-  add_count(parser, "max-total-ms",
-            "Timed-run time per probe, all attempts together, at most (default 1200).",
-            f.max_total_ms, 1, 3600000);
-  add_count(parser, "target-runs",
-            "Grow the per-probe budget to this many runs of the forward pass the\n"
-            "warm-up measured, when --max-total-ms allows fewer; 0: never (default 60).",
-            t.target_runs, 0, 10000000);
-  add_count(parser, "max-scaled-total-ms", "The grown per-probe budget, at most (default 20000).",
-            f.max_scaled_total_ms, 1, 3600000);
+  parser.add_int("warmup-runs", "Untimed runs before timing, at least (default 3).", &t.warmup_runs,
+                 0, 1000000);
+  parser.add_int("warmup-ms", "Untimed warm-up time, at least (default 100).", &f.warmup_ms, 0,
+                 600000);
+  parser.add_int("min-runs", "Timed runs before the stop rule applies (default 20).", &t.min_runs,
+                 1, 10000000);
+  parser.add_int("max-runs", "Timed runs per attempt, at most (default 2000).", &t.max_runs, 1,
+                 10000000);
+  parser.add_int("max-time-ms", "Timed-run time per attempt, at most (default 1500).",
+                 &f.max_time_ms, 1, 3600000);
+  parser.add_int("max-total-ms",
+                 "Timed-run time per probe, all attempts together, at most (default 1200).",
+                 &f.max_total_ms, 1, 3600000);
+  parser.add_int("target-runs",
+                 "Grow the per-probe budget to this many runs of the forward pass the\n"
+                 "warm-up measured, when --max-total-ms allows fewer; 0: never (default 60).",
+                 &t.target_runs, 0, 10000000);
+  parser.add_int("max-scaled-total-ms", "The grown per-probe budget, at most (default 20000).",
+                 &f.max_scaled_total_ms, 1, 3600000);
   parser.add("max-spread", "FRACTION",
              "Re-probe an attempt whose (p75 - p25) / median exceeds this (default 0.10).",
              [&t](const std::string& v) {
@@ -145,25 +135,17 @@ void add_probe_flags(FlagParser& parser, ProbeFlags& f) {
                t.max_spread = p.value();
                return Status::ok();
              });
-  add_count(parser, "max-reprobes", "Re-probes of a too-wide attempt, at most (default 2).",
-            t.max_reprobes, 0, 100);
-  parser.add("landscape", "SPACE.json",
-             "Probe every point of the design space in this study spec file locally\n"
-             "and write the CSV to --out (no daemon needed).",
-             [&f](const std::string& v) {
-               f.landscape = v;
-               return Status::ok();
-             });
-  parser.add("out", "FILE.csv", "Where --landscape writes its CSV.", [&f](const std::string& v) {
-    f.out = v;
-    return Status::ok();
-  });
+  parser.add_int("max-reprobes", "Re-probes of a too-wide attempt, at most (default 2).",
+                 &t.max_reprobes, 0, 100);
+  parser.add_text("landscape", "SPACE.json",
+                  "Probe every point of the design space in this study spec file locally\n"
+                  "and write the CSV to --out (no daemon needed).",
+                  &f.landscape);
+  parser.add_text("out", "FILE.csv", "Where --landscape writes its CSV.", &f.out);
 }
 
 int fail_flags(const Status& status) {
-  std::fprintf(stderr, "autodistill-probe-worker: %s\n(see autodistill-probe-worker --help)\n",
-               status.message().c_str());
-  return 2;
+  return usage_error(kProgram, status);
 }
 
 Result<std::string> read_text(const std::string& path) {
@@ -204,7 +186,7 @@ int main(int argc, char** argv) {
   std::vector<int> cpus;
   wire::HardwareT hardware;
   WorkerProgram program;
-  program.name = "autodistill-probe-worker";
+  program.name = kProgram;
   program.role = wire::Role::Probe;
   program.usage = kUsage;
   program.add_flags = [&f](FlagParser& parser) { add_probe_flags(parser, f); };

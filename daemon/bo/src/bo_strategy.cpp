@@ -14,6 +14,7 @@
 
 #include "autodistill/bo/candidate_posterior.hpp"
 #include "autodistill/bo/ehvi.hpp"
+#include "autodistill/bo/pareto.hpp"
 #include "engine_impl.hpp"
 #include "model_cache.hpp"
 
@@ -324,13 +325,17 @@ class BoContext {
         y[j] = impl_.metrics[j].sign * means[j][static_cast<Eigen::Index>(c)];
       incumbent_.push_back(std::move(y));
     }
-    // Reference point: configured, or the worst observed value minus 10% of
-    // the range. Upper corner of the hypervolume box (BoOptions::bound_repeated_best):
-    // an objective whose best measured value was measured at as many distinct
-    // points as the space has varying factors (at least 2) is bounded at its
-    // best observed value (2 and 3 objectives).
+    // Reference point: configured; else the worst observed value minus 10%
+    // of the observed range, or with BoOptions::reference_from_front the
+    // believed front's nadir minus 10% of its range. Upper corner of the
+    // hypervolume box (BoOptions::bound_repeated_best): an objective whose
+    // best measured value was measured at as many distinct points as the
+    // space has varying factors (at least 2) is bounded at its best observed
+    // value (2 and 3 objectives).
     ref_.resize(k);
     upper_.assign(k, std::numeric_limits<double>::infinity());
+    const Objectives inferred =
+        impl_.config.bo.reference_from_front ? front_reference(incumbent_) : Objectives();
     const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
       const double sign = impl_.metrics[j].sign;
@@ -341,8 +346,13 @@ class BoContext {
         hi = std::max(hi, y);
       }
       const std::optional<double> reference = declared_reference(j);
-      ref_[j] = reference ? sign * models_[j].z(impl_.transform(j, *reference))
-                          : lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      if (reference) {
+        ref_[j] = sign * models_[j].z(impl_.transform(j, *reference));
+      } else if (j < inferred.size() && std::isfinite(inferred[j])) {
+        ref_[j] = inferred[j];
+      } else {
+        ref_[j] = lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+      }
       if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
       std::set<size_t> at_best;  // distinct points
       for (const auto& row : impl_.rows[j]) {

@@ -331,9 +331,15 @@ CandidateSource::CandidateSource(const Engine::Impl& impl, std::set<Point> exclu
                                  const std::atomic<bool>* cancel)
     : impl_(impl), excluded_(std::move(excluded)), cancel_(cancel) {
   if (impl.enumerated) {
+    // Both sorted by Point's operator<: one merge pass instead of a tree
+    // lookup per feasible point (98,304 lookups per suggestion on a large space).
     available_.reserve(impl.feasible.size());
+    auto ex = excluded_.begin();
     for (size_t i = 0; i < impl.feasible.size(); ++i) {
-      if (excluded_.count(impl.feasible[i]) == 0) available_.push_back(static_cast<uint32_t>(i));
+      const Point& p = impl.feasible[i];
+      while (ex != excluded_.end() && *ex < p) ++ex;
+      if (ex != excluded_.end() && *ex == p) continue;
+      available_.push_back(static_cast<uint32_t>(i));
     }
   }
 }

@@ -83,6 +83,24 @@ std::vector<double> crowding_distance(const std::vector<Objectives>& points,
   return distance;
 }
 
+Objectives front_reference(const std::vector<Objectives>& points, double scale) {
+  if (points.empty()) return {};
+  const size_t k = points.front().size();
+  Objectives lo(k, std::numeric_limits<double>::infinity());
+  Objectives hi(k, -std::numeric_limits<double>::infinity());
+  for (size_t i : pareto_front(points)) {
+    for (size_t j = 0; j < k; ++j) {
+      lo[j] = std::min(lo[j], points[i][j]);
+      hi[j] = std::max(hi[j], points[i][j]);
+    }
+  }
+  Objectives ref(k);
+  for (size_t j = 0; j < k; ++j)
+    ref[j] =
+        hi[j] > lo[j] ? lo[j] - scale * (hi[j] - lo[j]) : std::numeric_limits<double>::quiet_NaN();
+  return ref;
+}
+
 namespace {
 
 double hv_2d(std::vector<Objectives> pts, const Objectives& ref) {

@@ -226,6 +226,9 @@ TEST_CASE("a best value measured at many points bounds the hypervolume", "[bo][s
   // f2 = x0 + (x1 - 0.5)^2 makes every point but (0.5, 0.5) dominated. The GP
   // cannot represent the floor and predicts f1 slightly below 0 there; with
   // the bound, EHVI no longer rewards that as improvement.
+  // The reference is the worst observed values (the default): the front's
+  // nadir (BoOptions::reference_from_front) already puts the face beyond the
+  // reference (checked at the end).
   EngineConfig c;
   for (const char* name : {"x0", "x1"}) {
     Factor f;
@@ -281,4 +284,17 @@ TEST_CASE("a best value measured at many points bounds the hypervolume", "[bo][s
   CHECK(face_bounded < 0.1 * face_unbounded);
   CHECK(candidates[top][0] < 0.5);
   CHECK(best_bounded > 0.0);
+  // With the front's nadir as the reference the face scores nothing, bound or not.
+  c.bo.reference_from_front = true;
+  const std::vector<double> from_front = scores(false);
+  double face_from_front = 0.0, best_from_front = 0.0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i][0] > 0.5) {
+      face_from_front = std::max(face_from_front, from_front[i]);
+    } else {
+      best_from_front = std::max(best_from_front, from_front[i]);
+    }
+  }
+  CHECK(face_from_front == 0.0);
+  CHECK(best_from_front > 0.0);
 }

@@ -222,6 +222,41 @@ TEST_CASE("partial observations: latency first, accuracy later", "[bo][engine]")
   for (const auto& p : *next) REQUIRE(p != b);  // complete now: never again
 }
 
+TEST_CASE("the default reference is the believed front's nadir, not a dominated outlier",
+          "[bo][engine]") {
+  // A probed candidate whose latency is known to be 4x the slowest observed
+  // point: beyond the front's nadir (minus 10 % of the front's range), so it
+  // cannot add hypervolume whatever its accuracy. A dominated outlier (far
+  // less accurate and 100x slower, as a degenerate or broken candidate)
+  // would stretch a reference taken from the worst observed values past it.
+  for (bool from_front : {true, false}) {
+    EngineConfig c = table1_config("bo", 3);
+    c.bo.reference_from_front = from_front;
+    Engine engine = make(c);
+    drive(engine, 20);
+    double slowest = 0.0, least_accurate = 100.0;
+    for (const auto& r : engine.points()) {
+      slowest = std::max(slowest, r.values.at("latency_ms"));
+      least_accurate = std::min(least_accurate, r.values.at("accuracy"));
+    }
+    const Point outlier = {24, 128, 64, 1, 384, 2}, probed = {24, 512, 160, 8, 640, 6};
+    for (const auto& r : engine.points()) REQUIRE((r.point != outlier && r.point != probed));
+    REQUIRE(engine
+                .observe(outlier,
+                         {{"accuracy", least_accurate - 30.0}, {"latency_ms", 100.0 * slowest}})
+                .is_ok());
+    REQUIRE(engine.observe(probed, {{"latency_ms", 4.0 * slowest}}).is_ok());
+    auto scores = engine.score({probed});
+    REQUIRE(scores.is_ok());
+    CAPTURE(from_front, (*scores)[0]);
+    if (from_front) {
+      REQUIRE((*scores)[0] == 0.0);
+    } else {
+      REQUIRE((*scores)[0] > 0.0);
+    }
+  }
+}
+
 TEST_CASE("failed and evaluated points are never suggested; a small space runs out",
           "[bo][engine]") {
   for (const std::string algorithm : {"bo", "random", "firefly", "nsga2"}) {

@@ -76,6 +76,35 @@ TEST_CASE("reference point handling", "[bo][pareto]") {
   REQUIRE(hypervolume({}, {0, 0}) == 0.0);
 }
 
+TEST_CASE("front_reference: the front's nadir minus 10 % of its range", "[bo][pareto]") {
+  // Front (0, 3), (1, 2), (3, 0); ranges 3 and 3.
+  const std::vector<Objectives> front = {{0, 3}, {1, 2}, {3, 0}};
+  auto ref = front_reference(front);
+  REQUIRE(ref.size() == 2);
+  REQUIRE(ref[0] == Approx(-0.3));
+  REQUIRE(ref[1] == Approx(-0.3));
+  // Dominated points, however far out, do not move it.
+  auto with_outliers = front;
+  with_outliers.push_back({-100, -100});
+  with_outliers.push_back({0.5, 0.5});
+  REQUIRE(front_reference(with_outliers) == ref);
+  // ... and the scale is a parameter.
+  REQUIRE(front_reference(front, 0.5)[0] == Approx(-1.5));
+  // Three objectives.
+  auto ref3 = front_reference({{1, 0, 0}, {0, 2, 0}, {0, 0, 4}, {-5, -5, -5}});
+  REQUIRE(ref3[0] == Approx(-0.1));
+  REQUIRE(ref3[1] == Approx(-0.2));
+  REQUIRE(ref3[2] == Approx(-0.4));
+  // No spread in an objective (a front of one point): NaN, the caller decides.
+  auto single = front_reference({{2, 2}, {1, 1}});
+  REQUIRE(std::isnan(single[0]));
+  REQUIRE(std::isnan(single[1]));
+  auto flat = front_reference({{1, 3}, {1, 2}, {2, 1}});  // (1, 2) dominated by (1, 3)
+  REQUIRE(flat[0] == Approx(0.9));
+  REQUIRE(flat[1] == Approx(0.8));
+  REQUIRE(front_reference({}).empty());
+}
+
 TEST_CASE("Monte-Carlo hypervolume agrees with the exact value", "[bo][pareto]") {
   Rng rng(3);
   std::vector<Objectives> pts(20, Objectives(3));

@@ -35,29 +35,16 @@ void add_worker_flags(FlagParser& parser, WorkerFlags& flags) {
                o.endpoint = v;
                return Status::ok();
              });
-  parser.add("worker-id", "ID",
-             "Stable worker identity, kept across restarts (default\n"
-             "<hostname>-<role>-<instance>).",
-             [&o](const std::string& v) {
-               o.worker_id = v;
-               return Status::ok();
-             });
-  parser.add("instance", "N",
-             "Which worker of this role on this host, for the default --worker-id\n"
-             "(default 0; systemd: autodistill-worker@N).",
-             [&flags](const std::string& v) {
-               auto n = parse_uint(v, 0, std::numeric_limits<uint32_t>::max());
-               if (!n) return n.status();
-               flags.instance = static_cast<uint32_t>(n.value());
-               return Status::ok();
-             });
-  parser.add("slots", "N", "Trials evaluated at once, each on its own thread (default 1).",
-             [&o](const std::string& v) {
-               auto n = parse_uint(v, 1, 1024);
-               if (!n) return n.status();
-               o.slots = static_cast<uint32_t>(n.value());
-               return Status::ok();
-             });
+  parser.add_text("worker-id", "ID",
+                  "Stable worker identity, kept across restarts (default\n"
+                  "<hostname>-<role>-<instance>).",
+                  &o.worker_id);
+  parser.add_int("instance",
+                 "Which worker of this role on this host, for the default --worker-id\n"
+                 "(default 0; systemd: autodistill-worker@N).",
+                 &flags.instance, 0, std::numeric_limits<uint32_t>::max());
+  parser.add_int("slots", "Trials evaluated at once, each on its own thread (default 1).", &o.slots,
+                 1, 1024);
   parser.add("tag", "TAG",
              "Hardware tag reported to the daemon; probe trials go to workers whose\n"
              "tag equals the study's hardware_tag (default cpu). At most 128 of\n"
@@ -76,20 +63,14 @@ void add_worker_flags(FlagParser& parser, WorkerFlags& flags) {
              "Parent of the per-trial scratch directories, removed after each trial\n"
              "(default <temp>/autodistill-scratch/<worker-id>).",
              [&o](const std::string& v) { return set_dir(o.scratch_dir, v); });
-  parser.add("server-key", "FILE",
-             "The daemon's CURVE public key file (default $AUTODISTILL_SERVER_KEY;\n"
-             "unset: no CURVE).",
-             [&o](const std::string& v) {
-               o.server_key_file = v;
-               return Status::ok();
-             });
-  parser.add("key-file", "FILE",
-             "This worker's CURVE secret key file, mode 0600 (default\n"
-             "$AUTODISTILL_KEY_FILE).",
-             [&o](const std::string& v) {
-               o.key_file = v;
-               return Status::ok();
-             });
+  parser.add_text("server-key", "FILE",
+                  "The daemon's CURVE public key file (default $AUTODISTILL_SERVER_KEY;\n"
+                  "unset: no CURVE).",
+                  &o.server_key_file);
+  parser.add_text("key-file", "FILE",
+                  "This worker's CURVE secret key file, mode 0600 (default\n"
+                  "$AUTODISTILL_KEY_FILE).",
+                  &o.key_file);
   parser.add("study", "ID",
              "A study whose trials this worker evaluates (repeatable; External role).",
              [&o](const std::string& v) {

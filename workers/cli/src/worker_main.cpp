@@ -1,24 +1,11 @@
 #include "autodistill/worker/worker_main.hpp"
 
-#include <cstdio>
-#include <vector>
-
 #include "autodistill/log.hpp"
 #include "autodistill/version.hpp"
 #include "autodistill/worker/pull_worker.hpp"
 #include "autodistill/worker/run_until_signal.hpp"
 
 namespace autodistill::worker {
-
-namespace {
-
-int usage_error(const WorkerProgram& program, const Status& status) {
-  std::fprintf(stderr, "%s: %s\n(see %s --help)\n", program.name.c_str(),
-               status.to_string().c_str(), program.name.c_str());
-  return 2;
-}
-
-}  // namespace
 
 int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
   block_stop_signals();
@@ -58,24 +45,19 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
              });
   if (program.add_flags) program.add_flags(parser);
 
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(version_line(program.name).c_str(), stdout);
-    return 0;
+  Status parsed = parser.parse(argc, argv);
+  if (parsed) {
+    if (std::optional<int> status = parser.answer_help_or_version(program.name)) return *status;
   }
   if (parsed && program.check) parsed = program.check(flags);
-  if (!parsed) return usage_error(program, parsed);
+  if (!parsed) return usage_error(program.name, parsed);
   if (program.other_mode) {
     if (std::optional<int> status = program.other_mode(flags)) return *status;
   }
   finish_worker_flags(flags);
   if (program.describe_hardware) program.describe_hardware(flags);
   auto evaluator = program.make_evaluator(flags);
-  if (!evaluator) return usage_error(program, evaluator.status());
+  if (!evaluator) return usage_error(program.name, evaluator.status());
 
   PullWorker worker(flags.options, **evaluator);
   Status status = run_until_signal(worker);

@@ -53,15 +53,10 @@ int main(int argc, char** argv) {
   program.role = wire::Role::Distill;
   program.usage = kUsage;
   program.add_flags = [&options](FlagParser& parser) {
-    parser.add("threads", "N",
-               "Intra-op threads per trial when the study's settings do not say\n"
-               "(default: hardware threads / slots).",
-               [&options](const std::string& v) {
-                 auto n = parse_uint(v, 1, 4096);
-                 if (!n) return n.status();
-                 options.threads = static_cast<int64_t>(*n);
-                 return Status::ok();
-               });
+    parser.add_int("threads",
+                   "Intra-op threads per trial when the study's settings do not say\n"
+                   "(default: hardware threads / slots).",
+                   &options.threads, 1, 4096);
     parser.add("gang-host", "HOST",
                "This worker's address for the other ranks of a data-parallel gang:\n"
                "rank 0's rendezvous store listens on it and gradient connections\n"

@@ -46,14 +46,6 @@ Status permanent(const Status& s, const std::string& field) {
   return Status(Code::kInvalidArgument, s.message(), field);
 }
 
-nlohmann::ordered_json scores_json(const Scores& s) {
-  return {{"examples", s.examples},
-          {"accuracy", s.accuracy},
-          {"f1", s.f1},
-          {"macro_f1", s.macro_f1},
-          {"confusion", s.confusion}};
-}
-
 }  // namespace
 
 Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "autodistill/model/pretraining_examples.hpp"
@@ -163,6 +164,14 @@ Result<Pooling> parse_pooling(const std::string& name) {
 
 const char* to_string(Pooling pooling) {
   return pooling == Pooling::kCls ? "cls" : "mean";
+}
+
+nlohmann::ordered_json scores_json(const Scores& s) {
+  return {{"examples", s.examples},
+          {"accuracy", s.accuracy},
+          {"f1", s.f1},
+          {"macro_f1", s.macro_f1},
+          {"confusion", s.confusion}};
 }
 
 Scores scores(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,

@@ -5,7 +5,6 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,7 +13,6 @@
 
 #include "autodistill/finetune/finetuner.hpp"
 #include "autodistill/flag_parser.hpp"
-#include "autodistill/version.hpp"
 
 namespace {
 
@@ -45,39 +43,12 @@ struct Model {
   fs::path dir;
 };
 
-Status parse_int(const std::string& text, int64_t min, int64_t* out) {
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < min) {
-    return Status(Code::kInvalidArgument, "needs a whole number >= " + std::to_string(min));
-  }
-  *out = v;
-  return Status::ok();
-}
-
-Status parse_double(const std::string& text, double* out) {
-  try {
-    size_t used = 0;
-    *out = std::stod(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
-  } catch (const std::exception&) {
-    return Status(Code::kInvalidArgument, "needs a number");
-  }
-  return Status::ok();
-}
+constexpr const char* kProgram = "autodistill-finetune";
 
 std::string cell(double accuracy, double f1) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.3f / %.3f", accuracy, f1);
   return buffer;
-}
-
-nlohmann::ordered_json scores_json(const Scores& s) {
-  return {{"examples", s.examples},
-          {"accuracy", s.accuracy},
-          {"f1", s.f1},
-          {"macro_f1", s.macro_f1},
-          {"confusion", s.confusion}};
 }
 
 }  // namespace
@@ -109,30 +80,20 @@ int main(int argc, char** argv) {
                task_dirs.emplace_back(v);
                return Status::ok();
              });
-  auto int_flag = [&](const char* name, int64_t* target, int64_t min, const std::string& help) {
-    parser.add(name, "N", help,
-               [target, min](const std::string& v) { return parse_int(v, min, target); });
-  };
-  auto real_flag = [&](const char* name, double* target, const std::string& help) {
-    parser.add(name, "X", help, [target](const std::string& v) { return parse_double(v, target); });
-  };
-  int_flag("epochs", &options.epochs, 1, "Passes over the training set (default 3).");
-  int_flag("batch-size", &options.batch_size, 1, "Examples per step (default 32).");
-  int_flag("max-seq-len", &options.max_seq_len, 4,
-           "Tokens per example, at most the model's positions (default 128).");
-  int_flag("max-train-examples", &options.max_train_examples, 0,
-           "Use the first N training examples; 0: all (default 0).");
-  real_flag("lr", &options.learning_rate, "Peak AdamW learning rate (default 1e-4).");
-  real_flag("warmup", &options.warmup_fraction, "Share of the steps warming up (default 0.1).");
-  real_flag("weight-decay", &options.weight_decay, "AdamW weight decay (default 0.01).");
-  real_flag("dropout", &options.dropout, "Dropout before the head (default 0.1).");
-  parser.add("seed", "N", "Order, head initialization and dropout seed (default 0).",
-             [&options](const std::string& v) {
-               int64_t s = 0;
-               Status st = parse_int(v, 0, &s);
-               options.seed = static_cast<uint64_t>(s);
-               return st;
-             });
+  parser.add_int("epochs", "Passes over the training set (default 3).", &options.epochs, 1);
+  parser.add_int("batch-size", "Examples per step (default 32).", &options.batch_size, 1);
+  parser.add_int("max-seq-len", "Tokens per example, at most the model's positions (default 128).",
+                 &options.max_seq_len, 4);
+  parser.add_int("max-train-examples", "Use the first N training examples; 0: all (default 0).",
+                 &options.max_train_examples, 0);
+  parser.add_real("lr", "Peak AdamW learning rate (default 1e-4).", &options.learning_rate, false);
+  parser.add_real("warmup", "Share of the steps warming up (default 0.1).",
+                  &options.warmup_fraction, false);
+  parser.add_real("weight-decay", "AdamW weight decay (default 0.01).", &options.weight_decay,
+                  false);
+  parser.add_real("dropout", "Dropout before the head (default 0.1).", &options.dropout, false);
+  parser.add_int("seed", "Order, head initialization and dropout seed (default 0).", &options.seed,
+                 0);
   parser.add("pooling", "cls|mean",
              "What the head sits on: the pooled [CLS] state or the mean of the\n"
              "last hidden states (default mean; docs/glue.md).",
@@ -142,26 +103,17 @@ int main(int argc, char** argv) {
                options.pooling = *pooling;
                return Status::ok();
              });
-  int_flag("threads", &threads, 1, "LibTorch intra-op threads (default 1).");
+  parser.add_int("threads", "LibTorch intra-op threads (default 1).", &threads, 1);
   parser.add("device", "DEVICE", "cpu or cuda (default cpu).", [&device](const std::string& v) {
     if (v != "cpu" && v != "cuda") return Status(Code::kInvalidArgument, "must be cpu or cuda");
     device = v;
     return Status::ok();
   });
-  parser.add("json", "FILE", "Also write every result as JSON to FILE.",
-             [&json_path](const std::string& v) {
-               json_path = v;
-               return Status::ok();
-             });
+  parser.add_text("json", "FILE", "Also write every result as JSON to FILE.", &json_path);
 
-  Status parsed = parser.parse(std::vector<std::string>(argv + 1, argv + argc));
-  if (parsed && parser.help_requested()) {
-    std::fputs(parser.usage().c_str(), stdout);
-    return 0;
-  }
-  if (parsed && parser.version_requested()) {
-    std::fputs(autodistill::version_line("autodistill-finetune").c_str(), stdout);
-    return 0;
+  Status parsed = parser.parse(argc, argv);
+  if (parsed) {
+    if (std::optional<int> status = parser.answer_help_or_version(kProgram)) return *status;
   }
   if (parsed && models.empty()) {
     parsed = Status(Code::kInvalidArgument, "--model is required", "--model");
@@ -176,10 +128,7 @@ int main(int argc, char** argv) {
     parsed = Status(Code::kInvalidArgument, "--device cuda, but LibTorch sees no CUDA device",
                     "--device");
   }
-  if (!parsed) {
-    std::fprintf(stderr, "autodistill-finetune: %s\n(see --help)\n", parsed.to_string().c_str());
-    return 2;
-  }
+  if (!parsed) return usage_error(kProgram, parsed);
   at::set_num_threads(static_cast<int>(threads));
   options.device = at::Device(device == "cuda" ? at::kCUDA : at::kCPU);
 

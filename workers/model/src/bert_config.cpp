@@ -1,10 +1,9 @@
 #include "autodistill/model/bert_config.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "autodistill/bounded_json.hpp"
+#include "text_file.hpp"
 
 namespace autodistill::model {
 
@@ -94,11 +93,9 @@ Result<BertConfig> parse_bert_config(std::string_view json_text) {
 }
 
 Result<BertConfig> read_bert_config(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, path.string() + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto parsed = parse_bert_config(text.str());
+  const Result<std::string> text = read_text(path);
+  if (!text) return text.status();
+  auto parsed = parse_bert_config(text.value());
   if (!parsed) {
     const Status& s = parsed.status();
     return Status(s.code(), path.string() + ": " + s.message(), s.field());

@@ -149,6 +149,18 @@ at::Tensor attention_bias(const at::Tensor& mask, int64_t batch, int64_t length,
   return (1.0 - keep) * std::numeric_limits<float>::lowest();
 }
 
+std::vector<NamedTensor> named_tensors(const ParamRefs& refs) {
+  std::vector<NamedTensor> out;
+  for (const auto& ref : refs) out.emplace_back(ref.name, *ref.tensor);
+  return out;
+}
+
+int64_t element_count(const ParamRefs& refs) {
+  int64_t count = 0;
+  for (const auto& ref : refs) count += ref.tensor->numel();
+  return count;
+}
+
 void move_parameters(const ParamRefs& refs, const at::Device& device) {
   for (const ParamRef& ref : refs) {
     const bool grad = ref.tensor->requires_grad();

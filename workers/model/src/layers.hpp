@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "autodistill/model/forward.hpp"
 #include "autodistill/status.hpp"
 
 namespace autodistill::model::detail {
@@ -155,6 +156,11 @@ at::Tensor attention_bias(const at::Tensor& mask, int64_t batch, int64_t length,
 
 // Moves every parameter to `device`, keeping requires_grad.
 void move_parameters(const ParamRefs& refs, const at::Device& device);
+
+// Every parameter with its name, in registration order (named_parameters()).
+std::vector<NamedTensor> named_tensors(const ParamRefs& refs);
+// The number of scalars in all the parameters (parameter_count()).
+int64_t element_count(const ParamRefs& refs);
 
 // Replaces every parameter by the tensor of the same name in `tensors`
 // (converted to float32 on the parameter's device), checking that every name

@@ -263,15 +263,11 @@ ModelOutputs Student::forward(const ModelInputs& inputs, const ForwardOptions& o
 }
 
 std::vector<NamedTensor> Student::named_parameters() const {
-  std::vector<NamedTensor> out;
-  for (const auto& ref : impl_->refs) out.emplace_back(ref.name, *ref.tensor);
-  return out;
+  return detail::named_tensors(impl_->refs);
 }
 
 int64_t Student::parameter_count() const {
-  int64_t count = 0;
-  for (const auto& ref : impl_->refs) count += ref.tensor->numel();
-  return count;
+  return detail::element_count(impl_->refs);
 }
 
 std::vector<at::Tensor> Student::embedding_parameters() const {

@@ -1,13 +1,12 @@
 #include "autodistill/model/student_checkpoint.hpp"
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/model/tensor_io.hpp"
 #include "autodistill/wire/digest.hpp"
+#include "text_file.hpp"
 
 namespace autodistill::model {
 
@@ -16,14 +15,6 @@ namespace {
 constexpr const char* kModelType = "mobilebert";
 constexpr const char* kLegacyModelType = "autodistill-student";
 constexpr double kLayerNormEps = 1e-12;
-
-Status write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return Status(Code::kInternal, path.string() + ": cannot write");
-  return Status::ok();
-}
 
 Status with_path(const std::filesystem::path& path, const Status& s) {
   return Status(s.code(), path.string() + ": " + s.message(), s.field());
@@ -272,41 +263,51 @@ Status save_student(const Student& student, const std::filesystem::path& dir,
   return write_text(dir / "manifest.json", manifest.dump(2) + "\n");
 }
 
-Result<Student> load_student(const std::filesystem::path& dir) {
+namespace {
+
+// DIR/config.json, parsed; errors name the file.
+Result<StudentConfig> read_student_config(const std::filesystem::path& dir) {
   const std::filesystem::path config_path = dir / "config.json";
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, config_path.string() + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = parse_student_config(text.str());
+  const Result<std::string> text = read_text(config_path);
+  if (!text) return text.status();
+  auto config = parse_student_config(text.value());
   if (!config) return with_path(config_path, config.status());
+  return config;
+}
+
+// The student of `config` with the weights of DIR/model.safetensors.
+Result<Student> load_student(const std::filesystem::path& dir, const StudentConfig& config) {
+  const std::filesystem::path config_path = dir / "config.json";
   const std::filesystem::path weights_path = dir / "model.safetensors";
   auto file = SafetensorsFile::open(weights_path);
   if (!file) return file.status();
   auto tensors = read_float_tensors(*file);
   if (!tensors) return with_path(weights_path, tensors.status());
-  if (config->layout == StudentLayout::kLegacy) {
+  if (config.layout == StudentLayout::kLegacy) {
     std::map<std::string, at::Tensor> renamed;
     for (auto& [name, t] : *tensors) {
-      renamed[legacy_parameter_name(name, config->arch.num_stacked_ffn)] = t;
+      renamed[legacy_parameter_name(name, config.arch.num_stacked_ffn)] = t;
     }
     *tensors = std::move(renamed);
   }
-  auto student = Student::create(config->arch, 0, config->layout);
+  auto student = Student::create(config.arch, 0, config.layout);
   if (!student) return with_path(config_path, student.status());
   if (Status s = student->load(*tensors); !s) return with_path(weights_path, s);
   return student;
 }
 
+}  // namespace
+
+Result<Student> load_student(const std::filesystem::path& dir) {
+  auto config = read_student_config(dir);
+  if (!config) return config.status();
+  return load_student(dir, *config);
+}
+
 Result<LoadedStudent> load_student_directory(const std::filesystem::path& dir) {
-  const std::filesystem::path config_path = dir / "config.json";
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) return Status(Code::kNotFound, config_path.string() + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = parse_student_config(text.str());
-  if (!config) return with_path(config_path, config.status());
-  auto student = load_student(dir);
+  auto config = read_student_config(dir);
+  if (!config) return config.status();
+  auto student = load_student(dir, *config);
   if (!student) return student.status();
   auto tokenizer = read_tokenizer(dir);
   if (!tokenizer) return with_path(dir / "vocab.txt", tokenizer.status());

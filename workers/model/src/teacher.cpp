@@ -162,15 +162,11 @@ ModelOutputs Teacher::forward(const ModelInputs& inputs, const ForwardOptions& o
 }
 
 std::vector<NamedTensor> Teacher::named_parameters() const {
-  std::vector<NamedTensor> out;
-  for (const auto& ref : impl_->refs) out.emplace_back(ref.name, *ref.tensor);
-  return out;
+  return detail::named_tensors(impl_->refs);
 }
 
 int64_t Teacher::parameter_count() const {
-  int64_t count = 0;
-  for (const auto& ref : impl_->refs) count += ref.tensor->numel();
-  return count;
+  return detail::element_count(impl_->refs);
 }
 
 at::Device Teacher::device() const {

@@ -1,11 +1,10 @@
 #include "autodistill/model/tokenizer_files.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/model/pretraining_examples.hpp"
+#include "text_file.hpp"
 
 namespace autodistill::model {
 
@@ -14,14 +13,6 @@ namespace {
 using ordered_json = nlohmann::ordered_json;
 
 constexpr const char* kSpecials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-
-Status write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return Status(Code::kInternal, path.string() + ": cannot write");
-  return Status::ok();
-}
 
 ordered_json special_token(const std::string& token, int64_t id, const char* type) {
   ordered_json t;
@@ -124,12 +115,10 @@ Status save_tokenizer_files(const std::filesystem::path& dir, const WordPieceTok
 
 TokenizerOptions read_tokenizer_options(const std::filesystem::path& dir) {
   TokenizerOptions options;
-  std::ifstream in(dir / "tokenizer_config.json");
-  if (!in) return options;
-  std::stringstream text;
-  text << in.rdbuf();
+  const Result<std::string> text = read_text(dir / "tokenizer_config.json");
+  if (!text) return options;
   // Unreadable (bounded JSON, issue #11) or not an object: the defaults.
-  const auto parsed = parse_json(text.str(), "tokenizer_config.json");
+  const auto parsed = parse_json(text.value(), "tokenizer_config.json");
   if (!parsed || !parsed->is_object()) return options;
   const nlohmann::json& json = parsed.value();
   if (auto it = json.find("do_lower_case"); it != json.end() && it->is_boolean()) {

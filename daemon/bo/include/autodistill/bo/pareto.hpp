@@ -26,6 +26,15 @@ std::vector<std::vector<size_t>> non_dominated_sort(const std::vector<Objectives
 std::vector<double> crowding_distance(const std::vector<Objectives>& points,
                                       const std::vector<size_t>& front);
 
+// A hypervolume reference point inferred from the points themselves (as
+// BoTorch's infer_reference_point, which Ax uses for objective thresholds
+// nobody declared): per objective, the nadir of the Pareto front of `points`
+// (its worst value there) minus `scale` times the front's range in that
+// objective (ideal - nadir). Dominated points do not move it, however bad
+// they are. An objective whose front range is 0 (e.g. a front of one point)
+// gets NaN: the caller needs another rule for it. Empty for no points.
+Objectives front_reference(const std::vector<Objectives>& points, double scale = 0.1);
+
 // Exact hypervolume of the region dominated by `points` and dominating `ref`
 // (the union of the boxes [ref, p]; points not strictly better than ref in
 // every objective add nothing). 1-D: max; 2-D: sort and sweep, O(n log n);

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,9 @@ struct Scores {
 };
 Scores scores(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,
               int64_t num_labels);
+// {"examples", "accuracy", "f1", "macro_f1", "confusion"}: how finetune.json
+// and `autodistill-finetune --json` write scores.
+nlohmann::ordered_json scores_json(const Scores& s);
 
 struct FinetuneReport {
   Scores dev;                  // the fine-tuned model on dev
