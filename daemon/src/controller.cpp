@@ -46,8 +46,10 @@ Status Controller::recover() {
   reset_memory();
   blob_garbage_ = true;  // released blobs a crash left undeleted
   auto known_workers = store_.list_workers();
-  if (!known_workers) return known_workers.status();
-  for (const WorkerRow& row : known_workers.value()) {
+  // The registry only seeds the probe cache's fingerprints: a row that does
+  // not load is rewritten by its worker's next Hello.
+  if (!known_workers) LOG_WARN("worker registry: " << known_workers.status().to_string());
+  for (const WorkerRow& row : known_workers ? known_workers.value() : std::vector<WorkerRow>{}) {
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
                             row.hardware.size());
     if (!v.VerifyBuffer<wire::Hardware>(nullptr)) continue;
@@ -56,44 +58,52 @@ Status Controller::recover() {
       fingerprints_by_tag_[hw->tag() ? hw->tag()->str() : ""].insert(hw->fingerprint()->str());
     }
   }
-  auto rows = store_.active_studies();
-  if (!rows) return rows.status();
+  auto ids = store_.active_study_ids();
+  if (!ids) return ids.status();
   const int64_t now = now_();
   size_t trial_count = 0;
-  for (const StudyRow& row : rows.value()) {
+  for (const uint64_t id : ids.value()) {
+    // A stored study never takes recovery down (issue #11): a row that does
+    // not load (a value out of range, unreadable JSON) fails its study.
+    auto row = store_.get_study(id);
+    if (!row || !row.value()) {
+      fail_unloadable(id, row ? Status(Code::kNotFound, "the row vanished") : row.status());
+      continue;
+    }
+    auto trials = store_.trials_of_study(id);
+    if (!trials) {
+      fail_unloadable(id, trials.status());
+      continue;
+    }
     Study* s = nullptr;
     try {
-      s = load_study(row);
+      s = load_study(*row.value());
     } catch (const std::exception& e) {
-      // A stored study never takes recovery down (issue #11).
-      fail_unloadable(row.id, Status(Code::kInternal, e.what()));
+      fail_unloadable(id, Status(Code::kInternal, e.what()));
     }
     if (s == nullptr) continue;
-    auto seq = store_.max_event_seq(row.id);
+    auto seq = store_.max_event_seq(id);
     if (!seq) return seq.status();
     s->seq = seq.value();
-    auto trials = store_.trials_of_study(row.id);
-    if (!trials) return trials.status();
     std::set<uint32_t> seen_candidates;
     std::map<uint32_t, uint32_t> probes_seen;  // by candidate: a later probe is a re-probe
     for (TrialRow& t : trials.value()) {
-      const uint32_t probe_round =
-          t.kind == static_cast<int>(TrialKind::Probe) ? ++probes_seen[t.candidate] : 0;
+      const uint32_t probe_round = t.kind == TrialKind::Probe ? ++probes_seen[t.candidate] : 0;
       s->book.fold(t);  // the same transitions the live path made
-      Params params = params_from_json(t.params_json);
+      const Params& params = t.params;
       // A Finetune trial measures a delivered model, not a point of the space.
-      const bool finetune = t.kind == static_cast<int>(TrialKind::Finetune);
+      const bool finetune = t.kind == TrialKind::Finetune;
       if (!finetune && seen_candidates.insert(t.candidate).second) s->proposer->add_known(params);
-      if (!finetune && t.state == static_cast<int>(TrialState::Completed)) {
-        s->proposer->observe(params, metrics_from_json(t.objectives_json));
+      if (!finetune && t.state == TrialState::Completed) {
+        s->proposer->observe(params, t.objectives);
       }
-      if (t.state >= static_cast<int>(TrialState::Completed)) continue;
+      if (t.state >= TrialState::Completed) continue;
       auto trial = std::make_unique<Trial>();
       trial->row = std::move(t);
-      TrialKind kind = static_cast<TrialKind>(trial->row.kind);
+      TrialKind kind = trial->row.kind;
       trial->role = role_of(kind);
       trial->objectives = objectives_for(s->spec, kind);
-      if (trial->row.state == static_cast<int>(TrialState::Leased)) {
+      if (trial->row.state == TrialState::Leased) {
         // Give running workers time to reconnect and say Hello again.
         trial->row.lease_expires_ms =
             std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
@@ -113,20 +123,19 @@ Status Controller::recover() {
     // Candidates with no open trial are no longer pending for the proposer.
     std::set<uint32_t> finished;
     for (const TrialRow& t : trials.value()) {
-      if (t.kind == static_cast<int>(TrialKind::Finetune) || s->book.open(t.candidate) ||
+      if (t.kind == TrialKind::Finetune || s->book.open(t.candidate) ||
           !finished.insert(t.candidate).second) {
         continue;
       }
-      Params params = params_from_json(t.params_json);
       if (s->book.failed(t.candidate) || s->book.skipped(t.candidate))
-        s->proposer->observe_failure(params);
+        s->proposer->observe_failure(t.params);
       else
-        s->proposer->finish(params);
+        s->proposer->finish(t.params);
     }
-    if (s->state() == static_cast<int>(StudyState::Queued)) {
-      set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+    if (s->state() == StudyState::Queued) {
+      set_study_state(*s, StudyState::Exploring, "");
     }
-    if (s->state() == static_cast<int>(StudyState::Selecting)) {
+    if (s->state() == StudyState::Selecting) {
       select_for_regular(*s);  // it stopped between selecting and queueing
     }
     maybe_advance(*s);
@@ -139,7 +148,7 @@ Status Controller::recover() {
 void Controller::fail_unloadable(uint64_t study_id, const Status& why) {
   const std::string message = "the stored study cannot be loaded: " + why.to_string();
   LOG_ERROR("study " << study_id << ": " << message << "; marking it failed");
-  store_.update_study(study_id, static_cast<int>(StudyState::Failed), message, now_());
+  store_.update_study(study_id, StudyState::Failed, message, now_());
 }
 
 Controller::Study* Controller::load_study(const StudyRow& row) {
@@ -192,14 +201,13 @@ std::vector<PriorObservation> Controller::warm_start_of(const wire::StudySpecT& 
   // finished before this study was created (the same set after a restart).
   std::map<uint32_t, PriorObservation> by_candidate;
   for (const TrialRow& t : trials.value()) {
-    if (t.kind == static_cast<int>(TrialKind::Regular) ||
-        t.kind == static_cast<int>(TrialKind::Finetune) ||
-        t.state != static_cast<int>(TrialState::Completed) || t.updated_ms > created_ms) {
+    if (t.kind == TrialKind::Regular || t.kind == TrialKind::Finetune ||
+        t.state != TrialState::Completed || t.updated_ms > created_ms) {
       continue;
     }
     PriorObservation& o = by_candidate[t.candidate];
-    if (o.params.empty()) o.params = params_from_json(t.params_json);
-    for (auto& [k, v] : metrics_from_json(t.objectives_json)) o.values[k] = v;
+    if (o.params.empty()) o.params = t.params;
+    for (auto& [k, v] : t.objectives) o.values[k] = v;
   }
   for (auto& [candidate, o] : by_candidate) out.push_back(std::move(o));
   return out;
@@ -214,7 +222,7 @@ void Controller::tick() {
   const int64_t now = now_();
   std::vector<uint64_t> expired;
   for (auto& [id, t] : trials_) {
-    if (t->row.state == static_cast<int>(TrialState::Leased) && t->row.lease_expires_ms <= now) {
+    if (t->row.state == TrialState::Leased && t->row.lease_expires_ms <= now) {
       expired.push_back(id);
     }
   }

@@ -51,39 +51,13 @@ inline constexpr int64_t kHousekeepingMs = 1000;
 // Worker rows deleted per housekeeping pass at most (bounds one batch).
 inline constexpr uint32_t kPruneBatch = 10000;
 
-inline std::vector<std::unique_ptr<wire::MetricT>> to_metrics(const std::string& json) {
-  std::vector<std::unique_ptr<wire::MetricT>> out;
-  for (auto& [k, v] : metrics_from_json(json)) {
-    auto m = std::make_unique<wire::MetricT>();
-    m->name = k;
-    m->value = v;
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-inline std::string metrics_json(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
-  std::map<std::string, double> m;
-  for (const auto& x : metrics) {
-    if (x) m[x->name] = x->value;
-  }
-  return metrics_to_json(m);
-}
-
 // The wire form of a stored event (watch replay and live streaming).
 wire::EventT event_message(const EventRow& row);
 
 // Canonical keys of the probe cache: the architecture as a JSON object
 // sorted by factor name, and the study's serving setting (settings.serving).
 inline std::string arch_key(const Params& params) {
-  nlohmann::json arch = nlohmann::json::object();
-  for (const auto& p : params) {
-    if (p.category.empty())
-      arch[p.name] = p.number;
-    else
-      arch[p.name] = p.category;
-  }
-  return arch.dump();
+  return params_object(params).dump();
 }
 
 inline std::string serving_key(const std::string& settings_json) {
@@ -92,15 +66,6 @@ inline std::string serving_key(const std::string& settings_json) {
     return (*settings)["serving"].dump();
   }
   return "{}";
-}
-
-// The objects of a result's payload: {"name": value} of the metrics.
-inline nlohmann::json metrics_object(const std::vector<std::unique_ptr<wire::MetricT>>& metrics) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& m : metrics) {
-    if (m) out[m->name] = m->value;
-  }
-  return out;
 }
 
 struct Controller::Study {
@@ -117,7 +82,7 @@ struct Controller::Study {
   GlueSettings glue;              // settings.glue: the GLUE tasks (none: no Finetune trials)
   std::deque<uint64_t> ready[3];  // queued trial ids, by Role (stale ids are skipped)
   uint64_t seq = 0;               // last durable event seq
-  int state() const { return row.state; }
+  StudyState state() const { return row.state; }
 };
 
 struct Controller::Trial {

@@ -25,29 +25,28 @@ std::vector<std::pair<uint32_t, ObjectiveVector>> feasible_points(
   // Of a candidate's completed probes (re-probes), only the one that counts.
   std::map<uint32_t, uint64_t> counted_probe;
   for (const TrialRow& t : trials) {
-    if (t.kind != static_cast<int>(wire::TrialKind::Probe) || counted_probe.count(t.candidate)) {
+    if (t.kind != wire::TrialKind::Probe || counted_probe.count(t.candidate)) {
       continue;
     }
     if (auto probe = completed_probe(trials, t.candidate)) counted_probe[t.candidate] = probe->id;
   }
   std::map<uint32_t, Candidate> candidates;
   for (const TrialRow& t : trials) {
-    if (t.kind == static_cast<int>(wire::TrialKind::Regular) ||
-        t.kind == static_cast<int>(wire::TrialKind::Finetune)) {
+    if (t.kind == wire::TrialKind::Regular || t.kind == wire::TrialKind::Finetune) {
       continue;
     }
     // The other probes (earlier, failed or cancelled re-probes) do not count.
-    if (t.kind == static_cast<int>(wire::TrialKind::Probe) && counted_probe.count(t.candidate) &&
+    if (t.kind == wire::TrialKind::Probe && counted_probe.count(t.candidate) &&
         counted_probe[t.candidate] != t.id) {
       continue;
     }
     Candidate& c = candidates[t.candidate];
-    if (t.state != static_cast<int>(wire::TrialState::Completed)) {
+    if (t.state != wire::TrialState::Completed) {
       c.complete = false;
       continue;
     }
-    for (auto& [k, v] : metrics_from_json(t.metrics_json)) c.values[k] = v;
-    for (auto& [k, v] : metrics_from_json(t.objectives_json)) c.values[k] = v;
+    for (auto& [k, v] : t.metrics) c.values[k] = v;
+    for (auto& [k, v] : t.objectives) c.values[k] = v;
   }
   std::vector<std::pair<uint32_t, ObjectiveVector>> points;
   for (auto& [index, c] : candidates) {

@@ -10,28 +10,18 @@
 
 namespace autodistill::daemon {
 
-namespace {
-
-nlohmann::ordered_json object_or_empty(const std::string& text) {
-  auto json = parse_json<nlohmann::ordered_json>(text, "stored metrics");
-  return json && json->is_object() ? json.value() : nlohmann::ordered_json::object();
-}
-
-}  // namespace
-
 std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uint32_t candidate) {
   std::vector<const TrialRow*> probes;
   for (const TrialRow& t : trials) {
-    if (t.candidate == candidate && t.kind == static_cast<int>(wire::TrialKind::Probe) &&
-        t.state == static_cast<int>(wire::TrialState::Completed)) {
+    if (t.candidate == candidate && t.kind == wire::TrialKind::Probe &&
+        t.state == wire::TrialState::Completed) {
       probes.push_back(&t);
     }
   }
   std::stable_sort(probes.begin(), probes.end(),
                    [](const TrialRow* a, const TrialRow* b) { return a->id < b->id; });
   std::vector<bool> converged;
-  for (const TrialRow* t : probes)
-    converged.push_back(probe_converged(metrics_from_json(t->metrics_json)));
+  for (const TrialRow* t : probes) converged.push_back(probe_converged(t->metrics));
   auto counted = counted_measurement(converged);
   if (!counted) return std::nullopt;
   return *probes[*counted];
@@ -44,8 +34,8 @@ std::string settings_with_probe(const std::string& settings_json, const TrialRow
   nlohmann::ordered_json settings = std::move(parsed.value());
   settings["probe"] = {{"trial_id", probe.id},
                        {"hardware_fingerprint", probe.fingerprint},
-                       {"objectives", object_or_empty(probe.objectives_json)},
-                       {"metrics", object_or_empty(probe.metrics_json)}};
+                       {"objectives", nlohmann::ordered_json(probe.objectives)},
+                       {"metrics", nlohmann::ordered_json(probe.metrics)}};
   return settings.dump();
 }
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 namespace autodistill::daemon {
 
@@ -181,6 +182,10 @@ class Stmt {
   Stmt& bind(int i, uint64_t v) { return bind(i, static_cast<int64_t>(v)); }
   Stmt& bind(int i, uint32_t v) { return bind(i, static_cast<int64_t>(v)); }
   Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+  Stmt& bind(int i, E v) {
+    return bind(i, static_cast<int64_t>(v));
+  }
   Stmt& bind(int i, double v) {
     sqlite3_bind_double(s_, i, v);
     return *this;
@@ -209,12 +214,38 @@ class Stmt {
 constexpr const char* kStudyColumns =
     "id, COALESCE(idempotency_key, ''), spec, state, message, created_ms, updated_ms, owner";
 
-StudyRow read_study(const Stmt& s) {
+// The one place a stored integer becomes an enum: in [0, MAX], else an
+// error naming the column and the row.
+template <class E>
+Result<E> enum_of(int64_t v, const char* type, const char* column, const std::string& row) {
+  if (v < 0 || v > static_cast<int64_t>(E::MAX)) {
+    return Status(
+        Code::kInternal,
+        std::string(column) + " of " + row + ": " + std::to_string(v) + " is not a " + type,
+        column);
+  }
+  return static_cast<E>(v);
+}
+
+// Assigns a converted column to `out`, or returns its error from the reader.
+#define AD_READ(out, expr)                   \
+  do {                                       \
+    auto ad_read_ = (expr);                  \
+    if (!ad_read_) return ad_read_.status(); \
+    out = std::move(ad_read_.value());       \
+  } while (0)
+
+std::string field_of(const char* column, const std::string& row) {
+  return std::string(column) + " of " + row;
+}
+
+Result<StudyRow> read_study(const Stmt& s) {
   StudyRow r;
   r.id = static_cast<uint64_t>(s.i64(0));
+  const std::string row = "study " + std::to_string(r.id);
   r.idempotency_key = s.text(1);
   r.spec = s.text(2);
-  r.state = static_cast<int>(s.i64(3));
+  AD_READ(r.state, enum_of<wire::StudyState>(s.i64(3), "StudyState", "studies.state", row));
   r.message = s.text(4);
   r.created_ms = s.i64(5);
   r.updated_ms = s.i64(6);
@@ -222,20 +253,21 @@ StudyRow read_study(const Stmt& s) {
   return r;
 }
 
-TrialRow read_trial(const Stmt& s) {
+Result<TrialRow> read_trial(const Stmt& s) {
   TrialRow r;
   r.id = static_cast<uint64_t>(s.i64(0));
+  const std::string row = "trial " + std::to_string(r.id);
   r.study_id = static_cast<uint64_t>(s.i64(1));
   r.candidate = static_cast<uint32_t>(s.i64(2));
-  r.kind = static_cast<int>(s.i64(3));
-  r.state = static_cast<int>(s.i64(4));
+  AD_READ(r.kind, enum_of<wire::TrialKind>(s.i64(3), "TrialKind", "trials.kind", row));
+  AD_READ(r.state, enum_of<wire::TrialState>(s.i64(4), "TrialState", "trials.state", row));
   r.attempt = static_cast<uint32_t>(s.i64(5));
-  r.params_json = s.text(6);
+  AD_READ(r.params, params_from_json(s.text(6), field_of("trials.params", row)));
   r.worker_id = s.text(7);
   r.lease_expires_ms = s.i64(8);
-  r.objectives_json = s.text(9);
-  r.metrics_json = s.text(10);
-  r.artifacts_json = s.text(11);
+  AD_READ(r.objectives, values_from_json(s.text(9), field_of("trials.objectives", row)));
+  AD_READ(r.metrics, values_from_json(s.text(10), field_of("trials.metrics", row)));
+  AD_READ(r.artifacts, blob_refs_from_json(s.text(11), field_of("trials.artifacts", row)));
   r.error_code = static_cast<int>(s.i64(12));
   r.error_message = s.text(13);
   r.error_field = s.text(14);
@@ -246,6 +278,33 @@ TrialRow read_trial(const Stmt& s) {
   r.started_ms = s.i64(19);
   r.finished_ms = s.i64(20);
   return r;
+}
+
+// Steps `s` to its end, reading every row with `read`: the rows, or the
+// first row's conversion error, or SQLite's error.
+template <class Row, class Read>
+Result<std::vector<Row>> read_all(sqlite3* db, Stmt& s, Read read) {
+  std::vector<Row> rows;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    Result<Row> r = read(s);
+    if (!r) return r.status();
+    rows.push_back(std::move(r.value()));
+  }
+  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db));
+  return rows;
+}
+
+// One row or none, read with `read`.
+template <class Row, class Read>
+Result<std::optional<Row>> read_one(sqlite3* db, Stmt& s, Read read, const char* what) {
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<Row>();
+  if (rc != SQLITE_ROW)
+    return Status(Code::kInternal, std::string(what) + ": " + sqlite3_errmsg(db));
+  Result<Row> r = read(s);
+  if (!r) return r.status();
+  return std::optional<Row>(std::move(r.value()));
 }
 
 #define AD_TRIAL_COLUMNS                                                                  \
@@ -408,7 +467,8 @@ uint64_t Store::insert_study(const StudyRow& row) {
   return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
 }
 
-void Store::update_study(uint64_t id, int state, const std::string& message, int64_t now_ms) {
+void Store::update_study(uint64_t id, wire::StudyState state, const std::string& message,
+                         int64_t now_ms) {
   if (!begin_write()) return;
   Stmt s(prepare("UPDATE studies SET state = ?2, message = ?3, updated_ms = ?4 WHERE id = ?1"));
   if (!s.valid()) return;
@@ -422,10 +482,7 @@ Result<std::optional<StudyRow>> Store::get_study(uint64_t id) {
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, id);
-  int rc = s.step();
-  if (rc == SQLITE_ROW) return std::optional<StudyRow>(read_study(s));
-  if (rc == SQLITE_DONE) return std::optional<StudyRow>();
-  return Status(Code::kInternal, std::string("get study: ") + sqlite3_errmsg(db_));
+  return read_one<StudyRow>(db_, s, read_study, "get study");
 }
 
 Result<std::optional<StudyRow>> Store::find_study_by_key(const std::string& key) {
@@ -434,10 +491,7 @@ Result<std::optional<StudyRow>> Store::find_study_by_key(const std::string& key)
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, key);
-  int rc = s.step();
-  if (rc == SQLITE_ROW) return std::optional<StudyRow>(read_study(s));
-  if (rc == SQLITE_DONE) return std::optional<StudyRow>();
-  return Status(Code::kInternal, std::string("find study: ") + sqlite3_errmsg(db_));
+  return read_one<StudyRow>(db_, s, read_study, "find study");
 }
 
 Result<std::vector<StudyRow>> Store::list_studies(uint32_t limit) {
@@ -446,23 +500,19 @@ Result<std::vector<StudyRow>> Store::list_studies(uint32_t limit) {
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
-  std::vector<StudyRow> rows;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_study(s));
-  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  return rows;
+  return read_all<StudyRow>(db_, s, read_study);
 }
 
-Result<std::vector<StudyRow>> Store::active_studies() {
-  static const std::string sql =
-      std::string("SELECT ") + kStudyColumns + " FROM studies WHERE state < 4 ORDER BY id";
-  Stmt s(prepare(sql.c_str()));
+Result<std::vector<uint64_t>> Store::active_study_ids() {
+  // Not terminal (Queued..Finalizing), or a state no StudyState names: its
+  // load fails, and recovery marks it failed.
+  Stmt s(prepare("SELECT id FROM studies WHERE state < 4 OR state > 6 ORDER BY id"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  std::vector<StudyRow> rows;
+  std::vector<uint64_t> ids;
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_study(s));
+  while ((rc = s.step()) == SQLITE_ROW) ids.push_back(static_cast<uint64_t>(s.i64(0)));
   if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  return rows;
+  return ids;
 }
 
 // --- trials
@@ -474,7 +524,7 @@ uint64_t Store::insert_trial(const TrialRow& r) {
               "updated_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   if (!s.valid()) return 0;
   s.bind(1, r.study_id).bind(2, r.candidate).bind(3, r.kind).bind(4, r.state).bind(5, r.attempt);
-  s.bind(6, r.params_json).bind(7, r.updated_ms);
+  s.bind(6, params_to_json(r.params)).bind(7, r.updated_ms);
   s.bind(8, r.created_ms != 0 ? r.created_ms : r.updated_ms);
   if (s.step() != SQLITE_DONE) {
     fail(std::string("insert trial: ") + sqlite3_errmsg(db_));
@@ -493,8 +543,11 @@ void Store::update_trial(const TrialRow& r) {
       "ELSE finished_ms END WHERE id = ?1"));
   if (!s.valid()) return;
   s.bind(1, r.id).bind(2, r.state).bind(3, r.attempt).bind(4, r.worker_id);
-  s.bind(5, r.lease_expires_ms).bind(6, r.objectives_json).bind(7, r.metrics_json);
-  s.bind(8, r.artifacts_json).bind(9, r.error_code).bind(10, r.error_message);
+  s.bind(5, r.lease_expires_ms).bind(6, values_to_json(r.objectives));
+  s.bind(7, values_to_json(r.metrics))
+      .bind(8, blob_refs_to_json(r.artifacts))
+      .bind(9, r.error_code)
+      .bind(10, r.error_message);
   s.bind(11, r.error_field).bind(12, r.fingerprint).bind(13, r.progress).bind(14, r.updated_ms);
   s.bind(15, r.started_ms).bind(16, r.finished_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("update trial: ") + sqlite3_errmsg(db_));
@@ -504,21 +557,14 @@ Result<std::optional<TrialRow>> Store::get_trial(uint64_t id) {
   Stmt s(prepare("SELECT " AD_TRIAL_COLUMNS " FROM trials WHERE id = ?1"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, id);
-  int rc = s.step();
-  if (rc == SQLITE_ROW) return std::optional<TrialRow>(read_trial(s));
-  if (rc == SQLITE_DONE) return std::optional<TrialRow>();
-  return Status(Code::kInternal, std::string("get trial: ") + sqlite3_errmsg(db_));
+  return read_one<TrialRow>(db_, s, read_trial, "get trial");
 }
 
 Result<std::vector<TrialRow>> Store::trials_of_study(uint64_t study_id) {
   Stmt s(prepare("SELECT " AD_TRIAL_COLUMNS " FROM trials WHERE study_id = ?1 ORDER BY id"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, study_id);
-  std::vector<TrialRow> rows;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_trial(s));
-  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  return rows;
+  return read_all<TrialRow>(db_, s, read_trial);
 }
 
 // --- results
@@ -578,7 +624,7 @@ void Store::insert_event(const EventRow& e) {
   if (!s.valid()) return;
   s.bind(1, e.study_id).bind(2, e.seq).bind(3, e.time_ms).bind(4, e.kind).bind(5, e.trial_id);
   s.bind(6, e.attempt).bind(7, e.message).bind(8, e.candidate).bind(9, e.trial_kind);
-  s.bind(10, e.values_json).bind(11, e.duration_ms);
+  s.bind(10, values_to_json(e.values)).bind(11, e.duration_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("insert event: ") + sqlite3_errmsg(db_));
 }
 
@@ -590,25 +636,24 @@ Result<std::vector<EventRow>> Store::events_after(uint64_t study_id, uint64_t af
               "ORDER BY seq LIMIT ?3"));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, study_id).bind(2, after_seq).bind(3, limit);
-  std::vector<EventRow> rows;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
+  return read_all<EventRow>(db_, s, [](const Stmt& s) -> Result<EventRow> {
     EventRow e;
     e.study_id = static_cast<uint64_t>(s.i64(0));
     e.seq = static_cast<uint64_t>(s.i64(1));
+    const std::string row =
+        "event " + std::to_string(e.seq) + " of study " + std::to_string(e.study_id);
     e.time_ms = s.i64(2);
     e.kind = s.text(3);
     e.trial_id = static_cast<uint64_t>(s.i64(4));
     e.attempt = static_cast<uint32_t>(s.i64(5));
     e.message = s.text(6);
     e.candidate = static_cast<uint32_t>(s.i64(7));
-    e.trial_kind = static_cast<int>(s.i64(8));
-    e.values_json = s.text(9);
+    AD_READ(e.trial_kind,
+            enum_of<wire::TrialKind>(s.i64(8), "TrialKind", "events.trial_kind", row));
+    AD_READ(e.values, values_from_json(s.text(9), field_of("events.event_values", row)));
     e.duration_ms = s.i64(10);
-    rows.push_back(std::move(e));
-  }
-  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  return rows;
+    return e;
+  });
 }
 
 Result<uint64_t> Store::max_event_seq(uint64_t study_id) {
@@ -622,23 +667,28 @@ Result<uint64_t> Store::max_event_seq(uint64_t study_id) {
 // --- aggregates
 
 namespace {
-Result<std::map<int, int64_t>> count_by_state(sqlite3* db, sqlite3_stmt* stmt) {
+template <class E>
+Result<std::map<E, int64_t>> count_by_state(sqlite3* db, sqlite3_stmt* stmt) {
   Stmt s(stmt);
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db));
-  std::map<int, int64_t> out;
+  std::map<E, int64_t> out;
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out[static_cast<int>(s.i64(0))] = s.i64(1);
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (auto state = enum_of<E>(s.i64(0), "state", "state", "a count")) out[*state] = s.i64(1);
+  }
   if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db));
   return out;
 }
 }  // namespace
 
-Result<std::map<int, int64_t>> Store::studies_by_state() {
-  return count_by_state(db_, prepare("SELECT state, COUNT(*) FROM studies GROUP BY state"));
+Result<std::map<wire::StudyState, int64_t>> Store::studies_by_state() {
+  return count_by_state<wire::StudyState>(
+      db_, prepare("SELECT state, COUNT(*) FROM studies GROUP BY state"));
 }
 
-Result<std::map<int, int64_t>> Store::trials_by_state() {
-  return count_by_state(db_, prepare("SELECT state, COUNT(*) FROM trials GROUP BY state"));
+Result<std::map<wire::TrialState, int64_t>> Store::trials_by_state() {
+  return count_by_state<wire::TrialState>(
+      db_, prepare("SELECT state, COUNT(*) FROM trials GROUP BY state"));
 }
 
 Result<int64_t> Store::blob_bytes() {
@@ -677,7 +727,7 @@ void Store::put_checkpoint(const CheckpointRow& c) {
               "format, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return;
   s.bind(1, c.trial_id).bind(2, c.attempt).bind(3, c.step).bind(4, c.total_steps);
-  s.bind(5, c.blobs_json).bind(6, c.format).bind(7, c.received_ms);
+  s.bind(5, blob_refs_to_json(c.blobs)).bind(6, c.format).bind(7, c.received_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("put checkpoint: ") + sqlite3_errmsg(db_));
 }
 
@@ -697,7 +747,8 @@ Result<std::optional<CheckpointRow>> Store::get_checkpoint(uint64_t trial_id) {
   c.attempt = static_cast<uint32_t>(s.i64(0));
   c.step = static_cast<uint64_t>(s.i64(1));
   c.total_steps = static_cast<uint64_t>(s.i64(2));
-  c.blobs_json = s.text(3);
+  AD_READ(c.blobs,
+          blob_refs_from_json(s.text(3), "checkpoints.blobs of trial " + std::to_string(trial_id)));
   c.format = s.text(4);
   c.received_ms = s.i64(5);
   return std::optional<CheckpointRow>(std::move(c));
@@ -770,8 +821,8 @@ void Store::put_probe(const ProbeRow& p) {
       prepare("INSERT OR REPLACE INTO probe_cache (arch, serving, fingerprint, objectives, "
               "metrics, trial_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   if (!s.valid()) return;
-  s.bind(1, p.arch).bind(2, p.serving).bind(3, p.fingerprint).bind(4, p.objectives_json);
-  s.bind(5, p.metrics_json).bind(6, p.trial_id).bind(7, p.created_ms);
+  s.bind(1, p.arch).bind(2, p.serving).bind(3, p.fingerprint).bind(4, values_to_json(p.objectives));
+  s.bind(5, values_to_json(p.metrics)).bind(6, p.trial_id).bind(7, p.created_ms);
   if (s.step() != SQLITE_DONE) fail(std::string("put probe: ") + sqlite3_errmsg(db_));
 }
 
@@ -790,8 +841,9 @@ Result<std::optional<ProbeRow>> Store::find_probe(const std::string& arch,
   p.arch = arch;
   p.serving = serving;
   p.fingerprint = fingerprint;
-  p.objectives_json = s.text(0);
-  p.metrics_json = s.text(1);
+  const std::string row = "the probe of trial " + std::to_string(s.i64(2));
+  AD_READ(p.objectives, values_from_json(s.text(0), field_of("probe_cache.objectives", row)));
+  AD_READ(p.metrics, values_from_json(s.text(1), field_of("probe_cache.metrics", row)));
   p.trial_id = static_cast<uint64_t>(s.i64(2));
   p.created_ms = s.i64(3);
   return std::optional<ProbeRow>(std::move(p));
@@ -809,7 +861,7 @@ void Store::upsert_worker(const WorkerRow& w) {
       "last_seen_ms = ?6, curve_key = CASE WHEN curve_key = '' THEN ?7 ELSE curve_key END"));
   if (!s.valid()) return;
   s.bind(1, w.worker_id).bind(2, w.role).bind_blob(3, w.hardware).bind(4, w.slots);
-  s.bind(5, w.studies_json).bind(6, w.last_seen_ms).bind(7, w.curve_key);
+  s.bind(5, ids_to_json(w.studies)).bind(6, w.last_seen_ms).bind(7, w.curve_key);
   if (s.step() != SQLITE_DONE) fail(std::string("upsert worker: ") + sqlite3_errmsg(db_));
 }
 
@@ -825,13 +877,14 @@ namespace {
 constexpr const char* kWorkerColumns =
     "worker_id, role, hardware, slots, studies, first_seen_ms, last_seen_ms, curve_key";
 
-WorkerRow read_worker(const Stmt& s) {
+Result<WorkerRow> read_worker(const Stmt& s) {
   WorkerRow w;
   w.worker_id = s.text(0);
-  w.role = static_cast<int>(s.i64(1));
+  const std::string row = "worker \"" + w.worker_id + "\"";
+  AD_READ(w.role, enum_of<wire::Role>(s.i64(1), "Role", "workers.role", row));
   w.hardware = s.text(2);
   w.slots = static_cast<uint32_t>(s.i64(3));
-  w.studies_json = s.text(4);
+  AD_READ(w.studies, ids_from_json(s.text(4), field_of("workers.studies", row)));
   w.first_seen_ms = s.i64(5);
   w.last_seen_ms = s.i64(6);
   w.curve_key = s.text(7);
@@ -844,11 +897,7 @@ Result<std::vector<WorkerRow>> Store::list_workers() {
       std::string("SELECT ") + kWorkerColumns + " FROM workers ORDER BY worker_id";
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  std::vector<WorkerRow> rows;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) rows.push_back(read_worker(s));
-  if (rc != SQLITE_DONE) return Status(Code::kInternal, sqlite3_errmsg(db_));
-  return rows;
+  return read_all<WorkerRow>(db_, s, read_worker);
 }
 
 Result<std::optional<WorkerRow>> Store::get_worker(const std::string& worker_id) {
@@ -857,10 +906,7 @@ Result<std::optional<WorkerRow>> Store::get_worker(const std::string& worker_id)
   Stmt s(prepare(sql.c_str()));
   if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
   s.bind(1, worker_id);
-  int rc = s.step();
-  if (rc == SQLITE_ROW) return std::optional<WorkerRow>(read_worker(s));
-  if (rc == SQLITE_DONE) return std::optional<WorkerRow>();
-  return Status(Code::kInternal, std::string("get worker: ") + sqlite3_errmsg(db_));
+  return read_one<WorkerRow>(db_, s, read_worker, "get worker");
 }
 
 Result<std::vector<std::string>> Store::workers_unseen_since(int64_t before_ms, uint32_t limit) {

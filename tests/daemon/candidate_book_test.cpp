@@ -15,8 +15,8 @@ namespace {
 TrialRow row(uint32_t candidate, TrialKind kind, TrialState state) {
   TrialRow r;
   r.candidate = candidate;
-  r.kind = static_cast<int>(kind);
-  r.state = static_cast<int>(state);
+  r.kind = kind;
+  r.state = state;
   return r;
 }
 
@@ -128,7 +128,7 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   };
   auto end = [&](size_t i, TrialState state) {
     live.ended(rows[i].candidate, static_cast<TrialKind>(rows[i].kind), state);
-    rows[i].state = static_cast<int>(state);
+    rows[i].state = state;
   };
   // 0: probe, flash, both complete, then selected for regular (still running).
   uint32_t c0 = live.propose();
@@ -137,7 +137,7 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   end(p0, TrialState::Completed);
   end(f0, TrialState::Completed);
   size_t r0 = create(c0, TrialKind::Regular);
-  rows[r0].state = static_cast<int>(TrialState::Leased);
+  rows[r0].state = TrialState::Leased;
   // 1: probe failed, its flash cancelled as a sibling.
   uint32_t c1 = live.propose();
   size_t p1 = create(c1, TrialKind::Probe);
@@ -155,7 +155,7 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   // 3: probe running.
   uint32_t c3 = live.propose();
   size_t p3 = create(c3, TrialKind::Probe);
-  rows[p3].state = static_cast<int>(TrialState::Leased);
+  rows[p3].state = TrialState::Leased;
 
   CandidateBook recovered;
   for (const TrialRow& r : rows) recovered.fold(r);
@@ -254,9 +254,9 @@ TEST_CASE("GLUE: the fold of rows stored mid fine-tune rebuilds the live book",
   live.propose();
   live.propose();
   for (const TrialRow& r : rows) {
-    live.queued(r.candidate, static_cast<TrialKind>(r.kind));
-    if (r.state >= static_cast<int>(TrialState::Completed)) {
-      live.ended(r.candidate, static_cast<TrialKind>(r.kind), static_cast<TrialState>(r.state));
+    live.queued(r.candidate, r.kind);
+    if (r.state >= TrialState::Completed) {
+      live.ended(r.candidate, r.kind, r.state);
     }
   }
   CandidateBook folded;

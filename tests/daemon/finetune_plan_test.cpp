@@ -56,16 +56,14 @@ TEST_CASE("glue plan: a trial's settings name the delivered files or the teacher
   const GlueSettings glue = two_tasks();
   TrialRow regular;
   regular.candidate = 3;
-  regular.kind = static_cast<int>(TrialKind::Regular);
-  regular.state = static_cast<int>(TrialState::Completed);
-  regular.artifacts_json =
-      nlohmann::json::array(
-          {{{"name", "config.json"}, {"digest", std::string(64, '1')}, {"size", 10}},
-           {{"name", "model.safetensors"}, {"digest", std::string(64, '2')}, {"size", 20}}})
-          .dump();
-  const std::string params = study::finetune_params_json("testament");
+  regular.kind = TrialKind::Regular;
+  regular.state = TrialState::Completed;
+  regular.artifacts = {{"config.json", std::string(64, '1'), 10},
+                       {"model.safetensors", std::string(64, '2'), 20}};
+  const Params params = study::finetune_params("testament");
   CHECK(study::finetune_task_of(params) == "testament");
-  CHECK(study::finetune_task_of("[]").empty());
+  CHECK(params_to_json(params) == R"([{"category":"testament","name":"glue_task"}])");
+  CHECK(study::finetune_task_of({}).empty());
 
   auto student = study::finetune_settings_json(glue, 3, "testament", {regular});
   REQUIRE(student);
@@ -89,12 +87,12 @@ TEST_CASE("glue plan: a trial's settings name the delivered files or the teacher
 
 TEST_CASE("glue plan: the summary counts Finetune trials only", "[study][glue]") {
   std::vector<TrialRow> rows(3);
-  rows[0].kind = static_cast<int>(TrialKind::Regular);
-  rows[0].state = static_cast<int>(TrialState::Failed);
-  rows[1].kind = static_cast<int>(TrialKind::Finetune);
-  rows[1].state = static_cast<int>(TrialState::Completed);
-  rows[2].kind = static_cast<int>(TrialKind::Finetune);
-  rows[2].state = static_cast<int>(TrialState::Failed);
+  rows[0].kind = TrialKind::Regular;
+  rows[0].state = TrialState::Failed;
+  rows[1].kind = TrialKind::Finetune;
+  rows[1].state = TrialState::Completed;
+  rows[2].kind = TrialKind::Finetune;
+  rows[2].state = TrialState::Failed;
   rows[2].error_message = "settings.finetune.max_seq_len too long";
   const std::string summary = study::finetune_summary(rows);
   CHECK(summary.find("fine-tuning: 1 of 2 trials completed") == 0);

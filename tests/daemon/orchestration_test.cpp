@@ -23,7 +23,7 @@ using autodistill::testing::set_baseline;
 namespace {
 
 // Objective value a worker reports for (candidate, trial kind).
-using Values = std::function<double(uint32_t candidate, wire::TrialKind kind)>;
+using ValueOf = std::function<double(uint32_t candidate, wire::TrialKind kind)>;
 
 struct Drive {
   std::vector<std::pair<uint32_t, wire::TrialKind>> order;  // assignments, in order
@@ -39,7 +39,7 @@ std::map<uint64_t, uint32_t> candidates_of(Harness& h, uint64_t study) {
 // by a Pull for one more, as a worker does), until none is left or `stop`
 // says so after a result.
 Drive drive(Harness& h, uint64_t study, std::vector<std::pair<std::string, wire::AssignT>> work,
-            const Values& value, const std::function<bool()>& stop = {}) {
+            const ValueOf& value, const std::function<bool()>& stop = {}) {
   Drive d;
   while (!work.empty()) {
     auto [peer, a] = work.front();
@@ -95,9 +95,9 @@ TrialRow row(uint32_t candidate, wire::TrialKind kind, const std::string& object
              wire::TrialState state = wire::TrialState::Completed) {
   TrialRow t;
   t.candidate = candidate;
-  t.kind = static_cast<int>(kind);
-  t.state = static_cast<int>(state);
-  t.objectives_json = objectives;
+  t.kind = kind;
+  t.state = state;
+  t.objectives = values_from_json(objectives, "objectives").value();
   return t;
 }
 
@@ -516,7 +516,7 @@ TEST_CASE("orchestration: cancel and restart in every stage of a distill study",
   auto probes = h.join("probe", wire::Role::Probe, 4, {}, "cpu-test");
   REQUIRE(probes.size() == 3);
   h.join("distill", wire::Role::Distill, 8);
-  const Values value = [](uint32_t c, wire::TrialKind kind) {
+  const ValueOf value = [](uint32_t c, wire::TrialKind kind) {
     const double latency[] = {1, 2, 3}, accuracy[] = {0.5, 0.6, 0.7};
     return kind == wire::TrialKind::Probe   ? latency[c]
            : kind == wire::TrialKind::Flash ? accuracy[c]

@@ -17,8 +17,8 @@ TrialRow trial(uint64_t id, uint32_t candidate, wire::TrialKind kind, wire::Tria
   TrialRow t;
   t.id = id;
   t.candidate = candidate;
-  t.kind = static_cast<int>(kind);
-  t.state = static_cast<int>(state);
+  t.kind = kind;
+  t.state = state;
   return t;
 }
 
@@ -42,8 +42,8 @@ TEST_CASE("the Regular trial gets the candidate's latest completed probe") {
 TEST_CASE("the probe measurement is added to the study's settings under \"probe\"") {
   TrialRow probe = trial(12, 1, wire::TrialKind::Probe, wire::TrialState::Completed);
   probe.fingerprint = "cpu:abc";
-  probe.objectives_json = R"({"latency_ms": 3.5})";
-  probe.metrics_json = R"({"median_ci_low_ms": 3.4, "median_ci_high_ms": 3.7})";
+  probe.objectives = {{"latency_ms", 3.5}};
+  probe.metrics = {{"median_ci_low_ms", 3.4}, {"median_ci_high_ms", 3.7}};
   const auto settings = nlohmann::json::parse(settings_with_probe(
       R"({"distill": {"flash_steps": 4}, "probe": "the study's own, replaced"})", probe));
   CHECK(settings["distill"]["flash_steps"] == 4);
@@ -54,7 +54,7 @@ TEST_CASE("the probe measurement is added to the study's settings under \"probe\
   // Empty settings become an object; settings that are not one stay as they are.
   CHECK(nlohmann::json::parse(settings_with_probe("", probe))["probe"]["trial_id"] == 12);
   CHECK(settings_with_probe("[1]", probe) == "[1]");
-  // Unreadable stored JSON becomes empty objects, not a crash.
-  probe.metrics_json = "not json";
+  // No metrics: an empty object.
+  probe.metrics.clear();
   CHECK(nlohmann::json::parse(settings_with_probe("{}", probe))["probe"]["metrics"].empty());
 }

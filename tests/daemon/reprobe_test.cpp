@@ -98,10 +98,10 @@ TrialRow row(uint32_t candidate, wire::TrialKind kind, const std::string& object
   TrialRow t;
   t.id = next_id++;
   t.candidate = candidate;
-  t.kind = static_cast<int>(kind);
-  t.state = static_cast<int>(wire::TrialState::Completed);
-  t.objectives_json = objectives;
-  t.metrics_json = metrics;
+  t.kind = kind;
+  t.state = wire::TrialState::Completed;
+  t.objectives = values_from_json(objectives, "objectives").value();
+  t.metrics = values_from_json(metrics, "metrics").value();
   return t;
 }
 

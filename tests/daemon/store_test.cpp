@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <cmath>
+
 #include "autodistill/daemon/store.hpp"
 #include "temp_dir.hpp"
 
@@ -174,7 +176,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   CHECK(done->created_ms == 1000);
   CHECK(done->started_ms == 5000);  // the last attempt's lease
   CHECK(done->finished_ms == 9000);
-  CHECK(done->objectives_json == "{\"accuracy\":0.5}");
+  CHECK(done->objectives == Values{{"accuracy", 0.5}});
   auto queued = store->get_trial(11).value();
   REQUIRE(queued);
   CHECK(queued->created_ms == 1500);
@@ -187,22 +189,21 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   auto events = store->events_after(1, 0, 10).value();
   REQUIRE(events.size() == 6);
   CHECK(events[4].candidate == 3);
-  CHECK(events[4].trial_kind == 1);
+  CHECK(events[4].trial_kind == wire::TrialKind::Flash);
   CHECK(events[5].candidate == 0);
 
   // It keeps working: the queued trial is leased and finishes; new rows
   // and events are written with their times and values.
-  queued->state = 1;
+  queued->state = wire::TrialState::Leased;
   queued->started_ms = 20000;
   queued->updated_ms = 20000;
   store->update_trial(*queued);
-  queued->state = 2;
+  queued->state = wire::TrialState::Completed;
   queued->updated_ms = 26000;
   store->update_trial(*queued);
   TrialRow fresh;
   fresh.study_id = 1;
   fresh.candidate = 6;
-  fresh.params_json = "[]";
   fresh.updated_ms = 30000;
   const uint64_t id = store->insert_trial(fresh);
   EventRow e;
@@ -212,7 +213,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   e.kind = "trial_completed";
   e.trial_id = 11;
   e.candidate = 4;
-  e.values_json = "{\"latency_ms\":2}";
+  e.values = {{"latency_ms", 2}};
   e.duration_ms = 6000;
   store->insert_event(e);
   REQUIRE(store->commit());
@@ -222,7 +223,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   CHECK(store->get_trial(id).value()->created_ms == 30000);
   auto last = store->events_after(1, 6, 10).value();
   REQUIRE(last.size() == 1);
-  CHECK(last[0].values_json == "{\"latency_ms\":2}");
+  CHECK(last[0].values == Values{{"latency_ms", 2}});
   CHECK(last[0].duration_ms == 6000);
   CHECK(last[0].candidate == 4);
 }
@@ -250,7 +251,7 @@ TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows 
   row.attempt = 2;
   row.step = 30;
   row.total_steps = 90;
-  row.blobs_json = R"([{"name":"checkpoint.safetensors","digest":")" + a + R"(","size":3}])";
+  row.blobs = {{"checkpoint.safetensors", a, 3}};
   row.format = "f/1";
   store->put_checkpoint(row);
   row.step = 40;  // replaces: one row per trial
@@ -260,9 +261,8 @@ TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows 
   const uint64_t sid = store->insert_study(study);
   TrialRow trial;
   trial.study_id = sid;
-  trial.params_json = "[]";
   trial.id = store->insert_trial(trial);
-  trial.artifacts_json = R"([{"name":"model.safetensors","digest":")" + c + R"(","size":1}])";
+  trial.artifacts = {{"model.safetensors", c, 1}};
   store->update_trial(trial);
   store->add_blob_garbage(d);
   store->add_blob_garbage(d);
@@ -273,7 +273,7 @@ TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows 
   CHECK(got->attempt == 2);
   CHECK(got->total_steps == 90);
   CHECK(got->format == "f/1");
-  CHECK(got->blobs_json == row.blobs_json);
+  CHECK(got->blobs == row.blobs);
   CHECK_FALSE(store->get_checkpoint(5).value());
   CHECK(store->blob_referenced(a).value());
   CHECK(store->blob_referenced(b).value());
@@ -288,4 +288,230 @@ TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows 
   CHECK(store->blob_bytes().value() == 0);
   CHECK_FALSE(store->get_checkpoint(4).value());
   CHECK_FALSE(store->blob_referenced(a).value());
+}
+
+namespace {
+
+// Runs raw SQL on a closed store's database (what an old daemon, a disk
+// error or a person with sqlite3 could have left).
+void raw_sql(const std::string& path, const std::string& statement) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &error);
+  INFO(statement << ": " << (error ? error : ""));
+  CHECK(rc == SQLITE_OK);
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("store: rows round-trip typed (enums, params, values, blobs, study ids)",
+          "[store][typed]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  const std::string digest(64, 'e');
+  {
+    auto store = Store::open(path).value();
+    StudyRow study;
+    study.spec = "spec";
+    study.state = wire::StudyState::Finalizing;
+    study.id = store->insert_study(study);
+    store->update_study(study.id, wire::StudyState::Cancelled, "by hand", 7);
+
+    TrialRow t;
+    t.study_id = study.id;
+    t.candidate = 3;
+    t.kind = wire::TrialKind::Finetune;
+    t.state = wire::TrialState::Queued;
+    wire::ParamValueT layers, act;
+    layers.name = "layers";
+    layers.number = 4;
+    act.name = "activation";
+    act.category = "gelu";
+    t.params = {layers, act};
+    t.updated_ms = 1;
+    t.id = store->insert_trial(t);
+    t.state = wire::TrialState::Completed;
+    t.objectives = {{"accuracy", 0.75}, {"latency_ms", 2.5}};
+    t.metrics = {{"median_ci_low_ms", 2.25}};
+    t.artifacts = {{"model.safetensors", digest, 42}};
+    store->update_trial(t);
+
+    EventRow e;
+    e.study_id = study.id;
+    e.seq = 1;
+    e.kind = "trial_completed";
+    e.trial_id = t.id;
+    e.trial_kind = wire::TrialKind::Regular;
+    e.values = {{"accuracy", 0.75}};
+    store->insert_event(e);
+
+    WorkerRow w;
+    w.worker_id = "w1";
+    w.role = wire::Role::External;
+    w.hardware = "hw";
+    w.studies = {study.id, 99};
+    store->upsert_worker(w);
+
+    CheckpointRow c;
+    c.trial_id = t.id;
+    c.attempt = 2;
+    c.step = 5;
+    c.blobs = {{"checkpoint.safetensors", digest, 9}, {"optimizer.bin", digest, 10}};
+    store->put_checkpoint(c);
+
+    ProbeRow p;
+    p.arch = "{}";
+    p.serving = "{}";
+    p.fingerprint = "f";
+    p.objectives = {{"latency_ms", 1.5}};
+    p.metrics = {{"median_ci_high_ms", 1.75}};
+    p.trial_id = t.id;
+    store->put_probe(p);
+    REQUIRE(store->commit());
+  }
+  auto store = Store::open(path).value();
+  auto study = store->get_study(1).value();
+  REQUIRE(study);
+  CHECK(study->state == wire::StudyState::Cancelled);
+  CHECK(study->message == "by hand");
+
+  auto t = store->get_trial(1).value();
+  REQUIRE(t);
+  CHECK(t->kind == wire::TrialKind::Finetune);
+  CHECK(t->state == wire::TrialState::Completed);
+  REQUIRE(t->params.size() == 2);
+  CHECK(t->params[0].name == "layers");
+  CHECK(t->params[0].number == 4);
+  CHECK(t->params[0].category.empty());
+  CHECK(t->params[1].name == "activation");
+  CHECK(t->params[1].category == "gelu");
+  CHECK(t->objectives == Values{{"accuracy", 0.75}, {"latency_ms", 2.5}});
+  CHECK(t->metrics == Values{{"median_ci_low_ms", 2.25}});
+  CHECK(t->artifacts == BlobRefs{{"model.safetensors", digest, 42}});
+
+  auto events = store->events_after(1, 0, 10).value();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].trial_kind == wire::TrialKind::Regular);
+  CHECK(events[0].values == Values{{"accuracy", 0.75}});
+
+  auto w = store->get_worker("w1").value();
+  REQUIRE(w);
+  CHECK(w->role == wire::Role::External);
+  CHECK(w->studies == std::vector<uint64_t>{1, 99});
+
+  auto c = store->get_checkpoint(1).value();
+  REQUIRE(c);
+  CHECK(c->blobs == BlobRefs{{"checkpoint.safetensors", digest, 9}, {"optimizer.bin", digest, 10}});
+
+  auto p = store->find_probe("{}", "{}", "f").value();
+  REQUIRE(p);
+  CHECK(p->objectives == Values{{"latency_ms", 1.5}});
+  CHECK(p->metrics == Values{{"median_ci_high_ms", 1.75}});
+
+  auto by_state = store->trials_by_state().value();
+  CHECK(by_state == std::map<wire::TrialState, int64_t>{{wire::TrialState::Completed, 1}});
+  CHECK(store->studies_by_state().value() ==
+        std::map<wire::StudyState, int64_t>{{wire::StudyState::Cancelled, 1}});
+  // The on-disk text is what earlier versions wrote (no schema change).
+  CHECK(params_to_json(t->params) ==
+        R"([{"name":"layers","number":4.0},{"category":"gelu","name":"activation"}])");
+  CHECK(values_to_json(t->objectives) == R"({"accuracy":0.75,"latency_ms":2.5})");
+  CHECK(blob_refs_to_json(t->artifacts) ==
+        R"([{"digest":")" + digest + R"(","name":"model.safetensors","size":42}])");
+  CHECK(ids_to_json(w->studies) == "[1,99]");
+}
+
+TEST_CASE("store: a stored value out of range or of the wrong shape is a load error naming it",
+          "[store][typed]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  {
+    auto store = Store::open(path).value();
+    StudyRow study;
+    study.spec = "spec";
+    store->insert_study(study);
+    store->insert_study(study);
+    TrialRow t;
+    t.study_id = 1;
+    t.updated_ms = 1;
+    store->insert_trial(t);
+    t.study_id = 2;
+    store->insert_trial(t);
+    WorkerRow w;
+    w.worker_id = "w1";
+    store->upsert_worker(w);
+    EventRow e;
+    e.study_id = 2;
+    e.seq = 1;
+    e.kind = "x";
+    store->insert_event(e);
+    REQUIRE(store->commit());
+  }
+  // Study 1: state 42; trial 1 (of study 1): state 9; trial 2 (of study 2):
+  // params that are not JSON; worker w1: role -1; event 1 of study 2: values
+  // that are not numbers.
+  raw_sql(path,
+          "UPDATE studies SET state = 42 WHERE id = 1;"
+          "UPDATE trials SET state = 9 WHERE id = 1;"
+          "UPDATE trials SET params = 'not json' WHERE id = 2;"
+          "UPDATE workers SET role = -1;"
+          "UPDATE events SET event_values = '{\"a\":\"b\"}';");
+  auto store = Store::open(path).value();
+
+  auto study = store->get_study(1);
+  REQUIRE_FALSE(study);
+  CHECK(study.status().code() == Code::kInternal);
+  CHECK(study.status().field() == "studies.state");
+  CHECK(study.status().message() == "studies.state of study 1: 42 is not a StudyState");
+  CHECK_FALSE(store->list_studies(0));
+  REQUIRE(store->get_study(2).value());  // the other study reads fine
+  // Recovery loads study 1 (and fails it) even though its state is not active.
+  CHECK(store->active_study_ids().value() == std::vector<uint64_t>{1, 2});
+
+  auto trial = store->get_trial(1);
+  REQUIRE_FALSE(trial);
+  CHECK(trial.status().field() == "trials.state");
+  CHECK(trial.status().message() == "trials.state of trial 1: 9 is not a TrialState");
+  CHECK_FALSE(store->trials_of_study(1));
+
+  auto params = store->trials_of_study(2);
+  REQUIRE_FALSE(params);
+  CHECK(params.status().field() == "trials.params of trial 2");
+  CHECK(params.status().message().find("stored trials.params of trial 2") != std::string::npos);
+
+  auto worker = store->get_worker("w1");
+  REQUIRE_FALSE(worker);
+  CHECK(worker.status().message() == "workers.role of worker \"w1\": -1 is not a Role");
+  CHECK_FALSE(store->list_workers());
+
+  auto events = store->events_after(2, 0, 10);
+  REQUIRE_FALSE(events);
+  CHECK(events.status().field() == "events.event_values of event 1 of study 2");
+
+  // Counts skip what no enum names; the store keeps working.
+  CHECK(store->studies_by_state().value() ==
+        std::map<wire::StudyState, int64_t>{{wire::StudyState::Queued, 1}});
+  store->update_study(1, wire::StudyState::Failed, "repaired", 2);
+  REQUIRE(store->commit());
+  CHECK(store->get_study(1).value()->state == wire::StudyState::Failed);
+}
+
+TEST_CASE("row codec: stored JSON is read strictly, non-finite values are left out",
+          "[store][typed]") {
+  CHECK(values_from_json(R"({"a":1,"b":null})", "f").value() == Values{{"a", 1}});
+  CHECK(values_to_json(finite_values({{"a", 1}, {"b", std::nan("")}})) == R"({"a":1.0})");
+  for (const char* bad : {"[]", "{\"a\":\"x\"}", "", "{"}) {
+    auto v = values_from_json(bad, "t.metrics");
+    INFO(bad);
+    REQUIRE_FALSE(v);
+    CHECK(v.status().field() == "t.metrics");
+  }
+  CHECK_FALSE(params_from_json(R"([{"name":"a"}])", "p"));
+  CHECK_FALSE(params_from_json(R"([{"number":1}])", "p"));
+  CHECK_FALSE(blob_refs_from_json(R"([{"name":"a","digest":"d","size":-1}])", "b"));
+  CHECK_FALSE(ids_from_json("[1,-2]", "s"));
+  CHECK(ids_from_json("[]", "s").value().empty());
 }

@@ -168,6 +168,64 @@ TEST_CASE("hostile input: a stored study that cannot be loaded is failed and rec
   CHECK(c.get(ids[0]).study->state == wire::StudyState::Failed);
 }
 
+TEST_CASE("hostile input: stored values out of range fail their study, not the daemon",
+          "[integration][hostile][typed]") {
+  Cluster c;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(c.submit(external_spec(3, 1)));
+  c.kill_daemon(SIGTERM);
+  REQUIRE(c.last_daemon_exit() == 0);
+  // Study 0: a state no StudyState names; study 1: a trial whose state no
+  // TrialState names; a worker whose role no Role names. Study 2 is intact.
+  const std::string db = c.data_dir() + "/autodistill.db";
+  sql(db, "UPDATE studies SET state = 42 WHERE id = " + std::to_string(ids[0]));
+  sql(db,
+      "INSERT INTO trials (id, study_id, candidate, kind, state, attempt, params, updated_ms) "
+      "VALUES (1000, " +
+          std::to_string(ids[1]) + ", 99, 3, 9, 1, '[]', 1)");
+  sql(db,
+      "INSERT INTO workers (worker_id, role, hardware, slots, first_seen_ms, last_seen_ms) "
+      "VALUES ('ghost', 7, x'00', 1, 1, 9000000000000)");
+
+  c.start_daemon();
+  auto list = c.client().call(wire::ListStudiesT{});
+  REQUIRE(list);
+  INFO(Cluster::describe(*list));
+  REQUIRE(list->body.AsStudyList());
+  std::map<uint64_t, const wire::StudyInfoT*> by_id;
+  for (const auto& s : list->body.AsStudyList()->studies) by_id[s->study_id] = s.get();
+  REQUIRE(by_id.count(ids[0]));
+  REQUIRE(by_id.count(ids[1]));
+  CHECK(by_id[ids[0]]->state == wire::StudyState::Failed);
+  CHECK(by_id[ids[0]]->message.find("cannot be loaded") != std::string::npos);
+  CHECK(by_id[ids[0]]->message.find("studies.state of study " + std::to_string(ids[0]) +
+                                    ": 42 is not a StudyState") != std::string::npos);
+  CHECK(by_id[ids[1]]->state == wire::StudyState::Failed);
+  CHECK(by_id[ids[1]]->message.find("trials.state of trial 1000: 9 is not a TrialState") !=
+        std::string::npos);
+  CHECK(by_id[ids[1]]->message.find("its trials cannot be read") != std::string::npos);
+  CHECK(c.get(ids[0]).study->state == wire::StudyState::Failed);
+
+  // Reading the broken rows answers a clear error; nothing else is affected.
+  wire::GetStudyT get;
+  get.study_id = ids[1];
+  auto broken = c.client().call(std::move(get));
+  REQUIRE(broken);
+  REQUIRE(broken->body.AsError());
+  CHECK(broken->body.AsError()->code == wire::ErrorCode::Internal);
+  CHECK(broken->body.AsError()->field == "trials.state");
+  auto workers = c.client().call(wire::ListWorkersT{});
+  REQUIRE(workers);
+  REQUIRE(workers->body.AsError());
+  CHECK(workers->body.AsError()->message.find("workers.role of worker \"ghost\"") !=
+        std::string::npos);
+  CHECK(c.get(ids[2]).study->state == wire::StudyState::Exploring);
+  c.start_worker("w", "external", {"--study", std::to_string(ids[2]), "--builtin", "quadratic"});
+  c.wait_state(ids[2], wire::StudyState::Succeeded);
+  c.kill_daemon(SIGTERM);
+  CHECK(c.last_daemon_exit() == 0);
+}
+
 TEST_CASE("hostile input: oversized design spaces are refused quickly naming the field",
           "[integration][hostile]") {
   Cluster c;

@@ -35,9 +35,9 @@ TrialRow row(uint64_t id, uint32_t candidate, double f1, double f2, int64_t ms,
   t.id = id;
   t.study_id = 1;
   t.candidate = candidate;
-  t.kind = static_cast<int>(wire::TrialKind::External);
-  t.state = static_cast<int>(state);
-  t.objectives_json = metrics_to_json({{"f1", f1}, {"f2", f2}});
+  t.kind = wire::TrialKind::External;
+  t.state = state;
+  t.objectives = {{"f1", f1}, {"f2", f2}};
   t.updated_ms = ms;
   return t;
 }

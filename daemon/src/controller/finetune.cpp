@@ -15,7 +15,7 @@ void Controller::queue_finetunes(Study& s) {
     const std::string whose = p.candidate == kTeacherCandidate
                                   ? std::string("teacher")
                                   : "candidate " + std::to_string(p.candidate);
-    if (!queue_trial(s, p.candidate, TrialKind::Finetune, study::finetune_params_json(p.task),
+    if (!queue_trial(s, p.candidate, TrialKind::Finetune, study::finetune_params(p.task),
                      " " + p.task + " " + whose)) {
       return;  // the batch fails at commit
     }
@@ -26,7 +26,7 @@ Result<std::string> Controller::finetune_settings(const Study& s, const Trial& t
   auto trials = store_.trials_of_study(s.row.id);
   if (!trials) return trials.status();
   return study::finetune_settings_json(s.glue, t.row.candidate,
-                                       study::finetune_task_of(t.row.params_json), trials.value());
+                                       study::finetune_task_of(t.row.params), trials.value());
 }
 
 }  // namespace autodistill::daemon

@@ -18,7 +18,7 @@
 namespace autodistill::daemon {
 
 void Controller::refill(Study& s) {
-  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_ || s.suggesting) {
+  if (s.state() != StudyState::Exploring || shutting_down_ || s.suggesting) {
     return;
   }
   if (!s.wall_spent && s.spec.max_wall_seconds > 0 &&
@@ -65,7 +65,7 @@ void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<P
   Study& s = *it->second;
   // Cancelled, ended or shutting down meanwhile: nothing was stored, so
   // nothing is lost (after a restart the study suggests again).
-  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_) {
+  if (s.state() != StudyState::Exploring || shutting_down_) {
     s.suggesting = false;
     return;
   }
@@ -84,19 +84,18 @@ void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<P
 
 void Controller::add_candidate(Study& s, Params params) {
   const uint32_t candidate = s.book.propose();
-  const std::string params_json = params_to_json(params);
   const std::string note = s.has_baseline && candidate == 0 ? " baseline" : "";
   if (s.spec.kind == StudyKind::External) {
-    queue_trial(s, candidate, TrialKind::External, params_json, note);
+    queue_trial(s, candidate, TrialKind::External, params, note);
   } else if (!study_uses(s.spec, TrialKind::Probe)) {
     if (study_uses(s.spec, TrialKind::Flash)) {
-      queue_trial(s, candidate, TrialKind::Flash, params_json, note);
+      queue_trial(s, candidate, TrialKind::Flash, params, note);
     }
   } else if (std::map<std::string, double> cached;
-             complete_from_cache(s, candidate, params, params_json, &cached)) {
+             complete_from_cache(s, candidate, params, &cached)) {
     after_probe(s, candidate, params, cached);  // probe first: here from the cache
   } else {
-    queue_trial(s, candidate, TrialKind::Probe, params_json, note);
+    queue_trial(s, candidate, TrialKind::Probe, params, note);
   }
   if (!s.book.open(candidate)) {
     // Nothing left to run (a cached probe and no flash).
@@ -107,16 +106,15 @@ void Controller::add_candidate(Study& s, Params params) {
   }
 }
 
-bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
-                             const std::string& params_json, const std::string& note,
-                             int64_t not_before_ms) {
+bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind, const Params& params,
+                             const std::string& note, int64_t not_before_ms) {
   auto t = std::make_unique<Trial>();
   t->row.study_id = s.row.id;
   t->row.candidate = candidate;
-  t->row.kind = static_cast<int>(kind);
-  t->row.state = static_cast<int>(TrialState::Queued);
+  t->row.kind = kind;
+  t->row.state = TrialState::Queued;
   t->row.attempt = 1;
-  t->row.params_json = params_json;
+  t->row.params = params;
   t->row.updated_ms = now_();
   t->row.id = store_.insert_trial(t->row);
   if (t->row.id == 0) return false;  // the batch fails at commit
@@ -134,20 +132,19 @@ bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind,
 bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
                              const std::map<std::string, double>& probe_values) {
   if (s.spec.kind != StudyKind::Distill || !study_uses(s.spec, TrialKind::Flash)) return false;
-  const std::string params_json = params_to_json(params);
   const bool baseline = s.has_baseline && candidate == 0;
   const std::string why =
       s.spec.skip_dominated_flash && !baseline ? hopeless(s, params, probe_values) : "";
   if (why.empty()) {
-    return queue_trial(s, candidate, TrialKind::Flash, params_json, baseline ? " baseline" : "");
+    return queue_trial(s, candidate, TrialKind::Flash, params, baseline ? " baseline" : "");
   }
   TrialRow row;
   row.study_id = s.row.id;
   row.candidate = candidate;
-  row.kind = static_cast<int>(TrialKind::Flash);
-  row.state = static_cast<int>(TrialState::Cancelled);
+  row.kind = TrialKind::Flash;
+  row.state = TrialState::Cancelled;
   row.attempt = 1;
-  row.params_json = params_json;
+  row.params = params;
   row.error_code = static_cast<int>(Code::kCancelled);
   row.error_message = "skipped: " + why;
   row.updated_ms = now_();
@@ -180,7 +177,6 @@ std::string Controller::hopeless(Study& s, const Params& params,
 }
 
 bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
-                                     const std::string& params_json,
                                      std::map<std::string, double>* measured) {
   auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
   if (tag == fingerprints_by_tag_.end()) return false;
@@ -190,26 +186,27 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
   for (const std::string& fingerprint : tag->second) {
     auto hit = store_.find_probe(arch, serving, fingerprint);
     if (!hit || !hit.value()) continue;
-    std::map<std::string, double> cached = metrics_from_json(hit.value()->objectives_json);
+    const Values& cached = hit.value()->objectives;
     std::map<std::string, double> objectives;
     for (const std::string& name : wanted) {
-      if (!cached.count(name)) break;
-      objectives[name] = cached[name];
+      auto value = cached.find(name);
+      if (value == cached.end()) break;
+      objectives[name] = value->second;
     }
     if (objectives.size() != wanted.size()) continue;
-    std::map<std::string, double> metrics = metrics_from_json(hit.value()->metrics_json);
+    Values metrics = hit.value()->metrics;
     metrics["cached_from_trial"] = static_cast<double>(hit.value()->trial_id);
     TrialRow row;
     row.study_id = s.row.id;
     row.candidate = candidate;
-    row.kind = static_cast<int>(TrialKind::Probe);
-    row.state = static_cast<int>(TrialState::Completed);
-    row.params_json = params_json;
+    row.kind = TrialKind::Probe;
+    row.state = TrialState::Completed;
+    row.params = params;
     row.updated_ms = now_();
     row.id = store_.insert_trial(row);
     if (row.id == 0) return false;
-    row.objectives_json = metrics_to_json(objectives);
-    row.metrics_json = metrics_to_json(metrics);
+    row.objectives = objectives;
+    row.metrics = std::move(metrics);
     row.fingerprint = fingerprint;
     row.progress = 1;
     store_.update_trial(row);
@@ -223,7 +220,7 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
   return false;
 }
 
-void Controller::finish_trial(Trial& t, int state) {
+void Controller::finish_trial(Trial& t, TrialState state) {
   const uint64_t id = t.row.id;
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
@@ -234,31 +231,29 @@ void Controller::finish_trial(Trial& t, int state) {
   t.row.updated_ms = now_();
   store_.update_trial(t.row);
   drop_checkpoint(id);
-  const char* kind = state == static_cast<int>(TrialState::Completed) ? "trial_completed"
-                     : state == static_cast<int>(TrialState::Failed)  ? "trial_failed"
-                                                                      : "trial_cancelled";
+  const char* kind = state == TrialState::Completed ? "trial_completed"
+                     : state == TrialState::Failed  ? "trial_failed"
+                                                    : "trial_cancelled";
   event(s, kind, id, t.row.attempt, t.row.error_message);
   const uint32_t candidate = t.row.candidate;
-  const bool completed = state == static_cast<int>(TrialState::Completed);
-  const TrialKind trial_kind = static_cast<TrialKind>(t.row.kind);
-  const Params params = params_from_json(t.row.params_json);
-  const std::string params_json = t.row.params_json;
-  const std::map<std::string, double> values = metrics_from_json(t.row.objectives_json);
-  const bool converged = probe_converged(metrics_from_json(t.row.metrics_json));
+  const bool completed = state == TrialState::Completed;
+  const TrialKind trial_kind = t.row.kind;
+  const Params params = t.row.params;
+  const Values values = t.row.objectives;
+  const bool converged = probe_converged(t.row.metrics);
   trials_.erase(id);  // t is gone from here on
 
   // Probe first: the candidate's flash trial follows its first completed
   // probe (queued before the probe closes, so the candidate stays open); a
   // re-probe (the candidate was probed before) only refines the latency.
   if (trial_kind == TrialKind::Probe) {
-    if (completed && !s.book.probed(candidate) &&
-        s.state() == static_cast<int>(StudyState::Exploring)) {
+    if (completed && !s.book.probed(candidate) && s.state() == StudyState::Exploring) {
       after_probe(s, candidate, params, values);
     }
-    after_probe_round(s, candidate, params_json, completed, converged);
+    after_probe_round(s, candidate, params, completed, converged);
   }
 
-  const study::Ended ended = s.book.ended(candidate, trial_kind, static_cast<TrialState>(state));
+  const study::Ended ended = s.book.ended(candidate, trial_kind, state);
   if (trial_kind == TrialKind::Finetune) {
     // Measures a delivered model: never the candidate's failure, nothing
     // for the proposer.
@@ -290,7 +285,7 @@ void Controller::candidate_finished(Study& s, uint32_t) {
 }
 
 void Controller::maybe_advance(Study& s) {
-  if (s.state() == static_cast<int>(StudyState::Exploring)) {
+  if (s.state() == StudyState::Exploring) {
     refill(s);
     const bool budget_spent = explored(s) >= s.spec.max_trials || s.exhausted || s.wall_spent;
     if (!budget_spent || s.book.open_candidates() > 0 || s.suggesting || shutting_down_) return;
@@ -302,19 +297,19 @@ void Controller::maybe_advance(Study& s) {
     size_t completed = 0;
     if (trials) {
       for (const TrialRow& t : trials.value()) {
-        completed += t.state == static_cast<int>(TrialState::Completed);
+        completed += t.state == TrialState::Completed;
       }
     }
     if (completed > 0) {
-      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+      set_study_state(s, StudyState::Succeeded,
                       std::to_string(s.book.next_candidate() - s.book.failed_candidates()) +
                           " of " + std::to_string(s.book.next_candidate()) +
                           " candidates evaluated");
     } else {
-      set_study_state(s, static_cast<int>(StudyState::Failed),
+      set_study_state(s, StudyState::Failed,
                       trials ? none_completed(trials.value(), "trials") : "every candidate failed");
     }
-  } else if (s.state() == static_cast<int>(StudyState::Finalizing)) {
+  } else if (s.state() == StudyState::Finalizing) {
     if (!shutting_down_) queue_finetunes(s);  // delivered students: their GLUE step
     if (s.book.open_candidates() > 0) return;
     // The students are the Regular trials' output: say which failed. A
@@ -324,20 +319,19 @@ void Controller::maybe_advance(Study& s) {
     if (auto trials = store_.trials_of_study(s.row.id)) {
       finetuned = study::finetune_summary(trials.value());
       for (TrialRow& t : trials.value()) {
-        if (t.kind == static_cast<int>(TrialKind::Regular)) regular.push_back(std::move(t));
+        if (t.kind == TrialKind::Regular) regular.push_back(std::move(t));
       }
     }
     if (!finetuned.empty()) finetuned = "; " + finetuned;
     size_t done = 0;
-    for (const TrialRow& t : regular) done += t.state == static_cast<int>(TrialState::Completed);
+    for (const TrialRow& t : regular) done += t.state == TrialState::Completed;
     if (done == regular.size()) {
-      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+      set_study_state(s, StudyState::Succeeded,
                       "regular distillation of the selected candidates done" + finetuned);
     } else if (done == 0) {
-      set_study_state(s, static_cast<int>(StudyState::Failed),
-                      none_completed(regular, "regular trials"));
+      set_study_state(s, StudyState::Failed, none_completed(regular, "regular trials"));
     } else {
-      set_study_state(s, static_cast<int>(StudyState::Succeeded),
+      set_study_state(s, StudyState::Succeeded,
                       std::to_string(done) + " of " + std::to_string(regular.size()) +
                           " regular distillations done; " +
                           failure_summary(regular, "regular trials") + finetuned);
@@ -346,12 +340,12 @@ void Controller::maybe_advance(Study& s) {
 }
 
 void Controller::select_for_regular(Study& s) {
-  set_study_state(s, static_cast<int>(StudyState::Selecting), "");
+  set_study_state(s, StudyState::Selecting, "");
   auto trials = store_.trials_of_study(s.row.id);
   if (!trials) return;
   std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
   if (chosen.empty()) {
-    set_study_state(s, static_cast<int>(StudyState::Failed),
+    set_study_state(s, StudyState::Failed,
                     s.book.complete() > 0 && !s.spec.constraints.empty()
                         ? "no candidate completed within the constraints"
                         : none_completed(trials.value(), "trials"));
@@ -374,10 +368,10 @@ void Controller::select_for_regular(Study& s) {
     auto t = std::make_unique<Trial>();
     t->row.study_id = s.row.id;
     t->row.candidate = c;
-    t->row.kind = static_cast<int>(TrialKind::Regular);
-    t->row.state = static_cast<int>(TrialState::Queued);
+    t->row.kind = TrialKind::Regular;
+    t->row.state = TrialState::Queued;
     t->row.attempt = 1;
-    t->row.params_json = source->params_json;
+    t->row.params = source->params;
     t->row.updated_ms = now_();
     t->row.id = store_.insert_trial(t->row);
     if (t->row.id == 0) return;
@@ -394,11 +388,11 @@ void Controller::select_for_regular(Study& s) {
   for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
   event(s, "selected", 0, 0, "candidates " + list + glue_baseline);
   set_study_state(
-      s, static_cast<int>(StudyState::Finalizing),
+      s, StudyState::Finalizing,
       std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen");
 }
 
-void Controller::set_study_state(Study& s, int state, const std::string& message) {
+void Controller::set_study_state(Study& s, StudyState state, const std::string& message) {
   if (s.row.state == state) return;
   s.row.state = state;
   s.row.message = message;
@@ -414,7 +408,7 @@ void Controller::set_study_state(Study& s, int state, const std::string& message
 }
 
 void Controller::cancel_study(Study& s, const std::string& reason) {
-  set_study_state(s, static_cast<int>(StudyState::Cancelled), reason);
+  set_study_state(s, StudyState::Cancelled, reason);
   std::vector<uint64_t> ids;
   for (auto& [id, t] : trials_) {
     if (t->row.study_id == s.row.id) ids.push_back(id);
@@ -428,7 +422,7 @@ void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::stri
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
     Trial& t = *it->second;
-    if (t.row.state == static_cast<int>(TrialState::Leased)) {
+    if (t.row.state == TrialState::Leased) {
       if (const Worker* h = sessions_->session_of(t.row.worker_id)) {
         wire::CancelT c;
         c.trial_id = id;
@@ -437,7 +431,7 @@ void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::stri
         send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
       }
     }
-    finish_trial(t, static_cast<int>(TrialState::Cancelled));
+    finish_trial(t, TrialState::Cancelled);
   }
 }
 

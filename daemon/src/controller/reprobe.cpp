@@ -20,8 +20,8 @@ namespace autodistill::daemon {
 namespace {
 
 std::string latency_text(const TrialRow& row) {
-  const auto objectives = metrics_from_json(row.objectives_json);
-  const auto metrics = metrics_from_json(row.metrics_json);
+  const Values& objectives = row.objectives;
+  const Values& metrics = row.metrics;
   auto latency = objectives.find("latency_ms");
   if (latency == objectives.end()) return "no latency";
   char text[128];
@@ -42,11 +42,10 @@ int64_t Controller::reprobe_delay_ms(uint32_t reprobe) const {
   return static_cast<int64_t>(config_.reprobe_backoff_ms) << doublings;
 }
 
-void Controller::after_probe_round(Study& s, uint32_t candidate, const std::string& params_json,
+void Controller::after_probe_round(Study& s, uint32_t candidate, const Params& params,
                                    bool completed, bool converged) {
   if (completed && converged) return;  // the common case: nothing to look up
-  if (s.state() != static_cast<int>(StudyState::Exploring) || shutting_down_ ||
-      s.book.failed(candidate)) {
+  if (s.state() != StudyState::Exploring || shutting_down_ || s.book.failed(candidate)) {
     return;
   }
   auto trials = store_.trials_of_study(s.row.id);
@@ -55,11 +54,11 @@ void Controller::after_probe_round(Study& s, uint32_t candidate, const std::stri
   bool any_converged = false;
   const TrialRow* latest = nullptr;  // the latest completed measurement
   for (const TrialRow& t : trials.value()) {
-    if (t.candidate != candidate || t.kind != static_cast<int>(TrialKind::Probe)) continue;
+    if (t.candidate != candidate || t.kind != TrialKind::Probe) continue;
     ++rounds;
-    if (t.state != static_cast<int>(TrialState::Completed)) continue;
+    if (t.state != TrialState::Completed) continue;
     latest = &t;
-    any_converged = any_converged || probe_converged(metrics_from_json(t.metrics_json));
+    any_converged = any_converged || probe_converged(t.metrics);
   }
   // Failed before any measurement (the candidate failed), or one converged.
   if (latest == nullptr || any_converged) return;
@@ -67,7 +66,7 @@ void Controller::after_probe_round(Study& s, uint32_t candidate, const std::stri
   if (reprobes < config_.max_reprobes) {
     const int64_t delay = reprobe_delay_ms(reprobes + 1);
     const std::string note = " reprobe " + std::to_string(reprobes + 1);
-    if (!queue_trial(s, candidate, TrialKind::Probe, params_json, note, now_() + delay)) return;
+    if (!queue_trial(s, candidate, TrialKind::Probe, params, note, now_() + delay)) return;
     metrics_.reprobes++;
     char wait[32];
     std::snprintf(wait, sizeof wait, "%.1f s", static_cast<double>(delay) / 1000);
@@ -79,9 +78,7 @@ void Controller::after_probe_round(Study& s, uint32_t candidate, const std::stri
     return;
   }
   TrialRow marked = *latest;
-  auto metrics = metrics_from_json(marked.metrics_json);
-  metrics[kLatencyUnconvergedMetric] = 1;
-  marked.metrics_json = metrics_to_json(metrics);
+  marked.metrics[kLatencyUnconvergedMetric] = 1;
   store_.update_trial(marked);
   metrics_.latency_unconverged++;
   const std::string message = "candidate " + std::to_string(candidate) +

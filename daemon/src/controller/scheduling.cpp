@@ -12,7 +12,7 @@
 namespace autodistill::daemon {
 
 void Controller::lease(Study& s, Trial& t, Worker& w) {
-  t.row.state = static_cast<int>(TrialState::Leased);
+  t.row.state = TrialState::Leased;
   t.row.worker_id = w.worker_id;
   t.row.updated_ms = now_();
   t.row.started_ms = t.row.updated_ms;
@@ -28,11 +28,9 @@ void Controller::lease(Study& s, Trial& t, Worker& w) {
   a.trial_id = t.row.id;
   a.attempt = t.row.attempt;
   a.study_id = s.row.id;
-  a.kind = static_cast<TrialKind>(t.row.kind);
+  a.kind = t.row.kind;
   a.lease_ms = config_.lease_ms;
-  for (auto& p : params_from_json(t.row.params_json)) {
-    a.params.push_back(std::make_unique<wire::ParamValueT>(std::move(p)));
-  }
+  for (const auto& p : t.row.params) a.params.push_back(std::make_unique<wire::ParamValueT>(p));
   a.objectives = t.objectives;
   a.settings_json = s.spec.settings_json;
   if (a.kind == TrialKind::Regular) {
@@ -63,13 +61,12 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
   if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
-  const bool active = s.state() == static_cast<int>(StudyState::Exploring) ||
-                      s.state() == static_cast<int>(StudyState::Finalizing);
+  const bool active = s.state() == StudyState::Exploring || s.state() == StudyState::Finalizing;
   if (retryable && active && t.row.attempt < s.max_attempts) {
     LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
                       << "; re-queued as attempt " << t.row.attempt + 1);
     t.row.attempt++;
-    t.row.state = static_cast<int>(TrialState::Queued);
+    t.row.state = TrialState::Queued;
     t.row.worker_id.clear();
     t.row.lease_expires_ms = 0;
     t.row.started_ms = 0;  // the next attempt starts when leased
@@ -86,7 +83,7 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
     t.row.error_code = static_cast<int>(Code::kTrialError);
     t.row.error_message = reason;
   }
-  finish_trial(t, static_cast<int>(TrialState::Failed));
+  finish_trial(t, TrialState::Failed);
 }
 
 void Controller::dispatch() {
@@ -109,8 +106,7 @@ void Controller::dispatch() {
   if (std::none_of(std::begin(free_role), std::end(free_role), [](bool f) { return f; })) return;
   std::vector<study::StudyQueueView> studies;
   for (const auto& [id, s] : studies_) {
-    if (s->state() != static_cast<int>(StudyState::Exploring) &&
-        s->state() != static_cast<int>(StudyState::Finalizing)) {
+    if (s->state() != StudyState::Exploring && s->state() != StudyState::Finalizing) {
       continue;
     }
     study::StudyQueueView v;
@@ -122,7 +118,7 @@ void Controller::dispatch() {
         study::QueuedTrialView q;
         q.trial_id = trial_id;
         auto t = trials_.find(trial_id);
-        if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Queued)) {
+        if (t == trials_.end() || t->second->row.state != TrialState::Queued) {
           q.queued = false;
         } else {
           q.not_before_ms = t->second->not_before_ms;

@@ -19,7 +19,7 @@ std::string Controller::render_metrics() {
   };
   if (auto studies = store_.studies_by_state()) {
     gauge_header("autodistill_studies", "Studies by state.");
-    for (int st = 0; st <= static_cast<int>(StudyState::MAX); ++st) {
+    for (StudyState st : wire::EnumValuesStudyState()) {
       auto it = studies.value().find(st);
       out += metric_line("autodistill_studies", {{"state", label_name(study_state_name(st))}},
                          it == studies.value().end() ? 0.0 : static_cast<double>(it->second));
@@ -27,12 +27,11 @@ std::string Controller::render_metrics() {
   }
   if (auto trials = store_.trials_by_state()) {
     gauge_header("autodistill_trials", "Trials by state.");
-    for (int st = 0; st <= static_cast<int>(TrialState::MAX); ++st) {
+    for (TrialState st : wire::EnumValuesTrialState()) {
       auto it = trials.value().find(st);
-      out += metric_line(
-          "autodistill_trials",
-          {{"state", label_name(wire::EnumNameTrialState(static_cast<TrialState>(st)))}},
-          it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
+      out +=
+          metric_line("autodistill_trials", {{"state", label_name(wire::EnumNameTrialState(st))}},
+                      it == trials.value().end() ? 0.0 : static_cast<double>(it->second));
     }
   }
   // (role, tag): the tag where one routes the work, else "any" (metrics.hpp).
@@ -43,7 +42,7 @@ std::string Controller::render_metrics() {
   std::map<std::pair<std::string, std::string>, int64_t> depth;  // (role, tag) -> queued
   for (const Role role : {Role::Distill, Role::Probe, Role::External}) depth[key(role, "")] = 0;
   for (auto& [id, t] : trials_) {
-    if (t->row.state != static_cast<int>(TrialState::Queued)) continue;
+    if (t->row.state != TrialState::Queued) continue;
     auto s = studies_.find(t->row.study_id);
     depth[key(t->role, s == studies_.end() ? "" : s->second->spec.hardware_tag)]++;
   }
@@ -79,7 +78,7 @@ std::string Controller::health_json(bool* ok) {
 
 std::string Controller::status_line() const {
   size_t leased = 0;
-  for (auto& [id, t] : trials_) leased += t->row.state == static_cast<int>(TrialState::Leased);
+  for (auto& [id, t] : trials_) leased += t->row.state == TrialState::Leased;
   return std::to_string(studies_.size()) + " active studies, " + std::to_string(trials_.size()) +
          " active trials (" + std::to_string(leased) + " running), " +
          std::to_string(sessions_->size()) + " workers";
@@ -90,31 +89,13 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
   t.trial_id = row.id;
   t.study_id = row.study_id;
   t.candidate = row.candidate;
-  t.kind = static_cast<TrialKind>(row.kind);
-  t.state = static_cast<TrialState>(row.state);
+  t.kind = row.kind;
+  t.state = row.state;
   t.attempt = row.attempt;
-  for (auto& p : params_from_json(row.params_json)) {
-    t.params.push_back(std::make_unique<wire::ParamValueT>(std::move(p)));
-  }
-  t.objectives = to_metrics(row.objectives_json);
-  t.metrics = to_metrics(row.metrics_json);
-  if (auto artifacts = parse_json(row.artifacts_json, "artifacts");
-      artifacts && artifacts->is_array()) {
-    for (const auto& a : artifacts.value()) {
-      if (!a.is_object()) continue;
-      auto art = std::make_unique<wire::ArtifactT>();
-      if (auto v = a.find("name"); v != a.end() && v->is_string()) {
-        art->name = v->get<std::string>();
-      }
-      if (auto v = a.find("digest"); v != a.end() && v->is_string()) {
-        art->digest = v->get<std::string>();
-      }
-      if (auto v = a.find("size"); v != a.end() && v->is_number_unsigned()) {
-        art->size = v->get<uint64_t>();
-      }
-      t.artifacts.push_back(std::move(art));
-    }
-  }
+  for (const auto& p : row.params) t.params.push_back(std::make_unique<wire::ParamValueT>(p));
+  t.objectives = wire_metrics(row.objectives);
+  t.metrics = wire_metrics(row.metrics);
+  t.artifacts = wire_artifacts(row.artifacts);
   t.worker_id = row.worker_id;
   if (row.error_code != 0) {
     t.error = std::make_unique<wire::ErrorT>();
@@ -125,7 +106,7 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
   t.progress = static_cast<float>(row.progress);
   if (auto live = trials_.find(row.id); live != trials_.end()) {
     t.progress = live->second->progress;
-  } else if (row.state == static_cast<int>(TrialState::Completed)) {
+  } else if (row.state == TrialState::Completed) {
     t.progress = 1;
   }
   t.hardware_fingerprint = row.fingerprint;
@@ -138,10 +119,13 @@ wire::TrialInfoT Controller::trial_info(const TrialRow& row) const {
 Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
                                                 const std::vector<TrialRow>* trials) {
   std::vector<TrialRow> loaded;
+  Status unreadable;  // a listed study whose trials cannot be read is still listed
   if (trials == nullptr) {
     auto r = store_.trials_of_study(row.id);
-    if (!r) return r.status();
-    loaded = std::move(r.value());
+    if (r)
+      loaded = std::move(r.value());
+    else
+      unreadable = r.status();
     trials = &loaded;
   }
   // A stored spec that does not verify belongs to a study recovery failed
@@ -152,25 +136,28 @@ Result<wire::StudyInfoT> Controller::study_info(const StudyRow& row,
   info.study_id = row.id;
   info.idempotency_key = row.idempotency_key;
   info.owner = row.owner;
-  info.state = static_cast<StudyState>(row.state);
+  info.state = row.state;
   info.message = row.message;
   info.created_ms = row.created_ms;
   info.updated_ms = row.updated_ms;
   if (auto live = studies_.find(row.id); live != studies_.end()) {
-    info.state = static_cast<StudyState>(live->second->row.state);
+    info.state = live->second->row.state;
     info.message = live->second->row.message;
     info.updated_ms = live->second->row.updated_ms;
   }
+  if (!unreadable) {
+    info.message += (info.message.empty() ? "" : "; ") +
+                    std::string("its trials cannot be read: ") + unreadable.to_string();
+  }
   for (const TrialRow& t : *trials) {
     info.trials_total++;
-    if (t.state == static_cast<int>(TrialState::Completed)) info.trials_completed++;
-    if (t.state == static_cast<int>(TrialState::Failed)) info.trials_failed++;
-    if (t.state == static_cast<int>(TrialState::Leased)) info.trials_running++;
+    if (t.state == TrialState::Completed) info.trials_completed++;
+    if (t.state == TrialState::Failed) info.trials_failed++;
+    if (t.state == TrialState::Leased) info.trials_running++;
   }
   std::vector<uint32_t> front = pareto_candidates(spec.value(), *trials);
   for (const TrialRow& t : *trials) {
-    if (t.kind != static_cast<int>(TrialKind::Regular) &&
-        t.kind != static_cast<int>(TrialKind::Finetune) &&
+    if (t.kind != TrialKind::Regular && t.kind != TrialKind::Finetune &&
         std::binary_search(front.begin(), front.end(), t.candidate)) {
       info.pareto.push_back(t.id);
     }
@@ -185,7 +172,7 @@ Snapshot Controller::snapshot() const {
     StudyView v;
     v.study_id = id;
     v.name = s->spec.name;
-    v.state = static_cast<StudyState>(s->row.state);
+    v.state = s->row.state;
     v.message = s->row.message;
     for (const auto& [candidate, stage] : s->book.stages()) {
       v.candidates.push_back({candidate, study::stage_name(stage), s->book.open(candidate)});

@@ -22,13 +22,9 @@ constexpr size_t kMaxCheckpointBlobs = 64;
 constexpr size_t kMaxCheckpointText = 256;  // a blob name, the format
 constexpr uint32_t kGarbageBatch = 256;     // blobs collected per commit at most
 
-std::set<std::string> digests_of(const std::string& blobs_json) {
+std::set<std::string> digests_of(const BlobRefs& blobs) {
   std::set<std::string> out;
-  auto blobs = nlohmann::json::parse(blobs_json, nullptr, false);
-  if (!blobs.is_array()) return out;
-  for (const auto& b : blobs) {
-    if (b.is_object() && b.contains("digest") && b["digest"].is_string()) out.insert(b["digest"]);
-  }
+  for (const BlobRef& b : blobs) out.insert(b.digest);
   return out;
 }
 
@@ -102,7 +98,7 @@ void Controller::on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT&
   };
   auto it = trials_.find(c.trial_id);
   // A stale or finished attempt: nothing to record, and nothing to resend.
-  if (it == trials_.end() || it->second->row.state != static_cast<int>(TrialState::Leased) ||
+  if (it == trials_.end() || it->second->row.state != TrialState::Leased ||
       it->second->row.attempt != c.attempt || it->second->row.worker_id != w.worker_id) {
     return ignore();
   }
@@ -116,17 +112,13 @@ void Controller::on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT&
   row.attempt = c.attempt;
   row.step = c.step;
   row.total_steps = c.total_steps;
-  nlohmann::json blobs = nlohmann::json::array();
-  for (const auto& b : c.blobs) {
-    blobs.push_back({{"name", b->name}, {"digest", b->digest}, {"size", b->size}});
-  }
-  row.blobs_json = blobs.dump();
+  row.blobs = blob_refs_of(c.blobs);
   row.format = c.format;
   row.received_ms = now_();
   store_.put_checkpoint(row);
   if (recorded.value()) {
-    const std::set<std::string> kept = digests_of(row.blobs_json);
-    for (const std::string& d : digests_of(recorded.value()->blobs_json)) {
+    const std::set<std::string> kept = digests_of(row.blobs);
+    for (const std::string& d : digests_of(recorded.value()->blobs)) {
       if (!kept.count(d)) release_blob(d);
     }
   }
@@ -154,16 +146,7 @@ std::unique_ptr<wire::CheckpointT> Controller::resume_of(const Trial& t) {
   c->step = r.step;
   c->total_steps = r.total_steps;
   c->format = r.format;
-  auto blobs = nlohmann::json::parse(r.blobs_json, nullptr, false);
-  if (blobs.is_array()) {
-    for (const auto& b : blobs) {
-      auto a = std::make_unique<wire::ArtifactT>();
-      a->name = b.value("name", "");
-      a->digest = b.value("digest", "");
-      a->size = b.value("size", uint64_t{0});
-      c->blobs.push_back(std::move(a));
-    }
-  }
+  c->blobs = wire_artifacts(r.blobs);
   return c;
 }
 
@@ -171,7 +154,7 @@ void Controller::drop_checkpoint(uint64_t trial_id) {
   auto row = store_.get_checkpoint(trial_id);
   if (!row || !row.value()) return;  // none (a read error leaves it for nothing to resume)
   store_.delete_checkpoint(trial_id);
-  for (const std::string& d : digests_of(row.value()->blobs_json)) release_blob(d);
+  for (const std::string& d : digests_of(row.value()->blobs)) release_blob(d);
 }
 
 void Controller::release_blob(const std::string& digest) {

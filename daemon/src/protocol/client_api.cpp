@@ -65,7 +65,7 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
   StudyRow row;
   row.idempotency_key = submit.idempotency_key;
   row.spec = packed;
-  row.state = static_cast<int>(StudyState::Queued);
+  row.state = StudyState::Queued;
   row.created_ms = row.updated_ms = now_();
   row.owner = caller_;
   row.id = store_.insert_study(row);
@@ -73,7 +73,7 @@ void Controller::on_submit(const std::string& peer, uint64_t rid, wire::SubmitT&
   Study* s = load_study(row);
   if (s == nullptr) return;
   event(*s, "study_state", 0, 0, "Queued");
-  set_study_state(*s, static_cast<int>(StudyState::Exploring), "");
+  set_study_state(*s, StudyState::Exploring, "");
   if (s->has_baseline) {
     // Candidate 0, outside the max_trials budget, evaluated first.
     Params baseline = baseline_params(s->spec);
@@ -201,14 +201,10 @@ void Controller::on_list_workers(const std::string& peer, uint64_t rid) {
   for (const WorkerRow& row : rows.value()) {
     auto info = std::make_unique<wire::WorkerInfoT>();
     info->worker_id = row.worker_id;
-    info->role = static_cast<Role>(row.role);
+    info->role = row.role;
     info->slots = row.slots;
     info->last_seen_ms = row.last_seen_ms;
-    if (auto studies = parse_json(row.studies_json, "studies"); studies && studies->is_array()) {
-      for (const auto& id : studies.value()) {
-        if (id.is_number_unsigned()) info->studies.push_back(id.get<uint64_t>());
-      }
-    }
+    info->studies = row.studies;
     flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(row.hardware.data()),
                             row.hardware.size());
     if (v.VerifyBuffer<wire::Hardware>(nullptr)) {

@@ -22,8 +22,8 @@ wire::EventT event_message(const EventRow& row) {
   e.attempt = row.attempt;
   e.message = row.message;
   e.candidate = row.candidate;
-  e.trial_kind = static_cast<TrialKind>(row.trial_kind);
-  e.values = to_metrics(row.values_json);
+  e.trial_kind = row.trial_kind;
+  e.values = wire_metrics(row.values);
   e.duration_ms = row.duration_ms;
   return e;
 }
@@ -63,12 +63,10 @@ void Controller::describe_trial_event(EventRow& e) {
   }
   if (e.kind != "trial_completed") return;
   // The objectives, and the confidence interval of a measured latency.
-  std::map<std::string, double> values = metrics_from_json(t->objectives_json);
-  const std::map<std::string, double> metrics = metrics_from_json(t->metrics_json);
+  e.values = t->objectives;
   for (const char* name : {"median_ci_low_ms", "median_ci_high_ms"}) {
-    if (auto m = metrics.find(name); m != metrics.end()) values[name] = m->second;
+    if (auto m = t->metrics.find(name); m != t->metrics.end()) e.values[name] = m->second;
   }
-  e.values_json = metrics_to_json(values);
 }
 
 void Controller::send(Endpoint ep, const std::string& peer, std::string bytes) {

@@ -18,19 +18,18 @@ namespace autodistill::daemon {
 Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attempt) {
   const std::string what =
       "trial " + std::to_string(trial_id) + " attempt " + std::to_string(attempt);
-  int kind = 0;
+  TrialKind trial_kind = TrialKind::Probe;
   auto live = trials_.find(trial_id);
   if (live != trials_.end()) {
-    kind = live->second->row.kind;
+    trial_kind = live->second->row.kind;
   } else {
     auto row = store_.get_trial(trial_id);
     if (!row) return row.status();
     if (!row.value()) {
       return Status(Code::kNotFound, "no trial " + std::to_string(trial_id), "trial_id");
     }
-    kind = row.value()->kind;
+    trial_kind = row.value()->kind;
   }
-  const TrialKind trial_kind = static_cast<TrialKind>(kind);
   if (role_of(trial_kind) != w.role) {
     return Status(Code::kPermissionDenied,
                   std::string("a ") + wire::EnumNameRole(w.role) + " worker cannot report " + what +
@@ -39,8 +38,7 @@ Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attem
   }
   // The session holding the current attempt's lease.
   if (live != trials_.end() && attempt == live->second->row.attempt &&
-      live->second->row.state == static_cast<int>(TrialState::Leased) &&
-      live->second->row.worker_id == w.worker_id) {
+      live->second->row.state == TrialState::Leased && live->second->row.worker_id == w.worker_id) {
     return Status::ok();
   }
   // The worker that held that (earlier) attempt: a late report.
@@ -80,8 +78,8 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   };
   // The worker delivers again: its run of lease expiries is over.
   sessions_->delivered(w.worker_id);
-  nlohmann::json payload = {{"objectives", metrics_object(result.objectives)},
-                            {"metrics", metrics_object(result.metrics)},
+  nlohmann::json payload = {{"objectives", values_of(result.objectives)},
+                            {"metrics", values_of(result.metrics)},
                             {"fingerprint", result.hardware_fingerprint},
                             {"elapsed_ms", result.elapsed_ms}};
   auto it = trials_.find(result.trial_id);
@@ -98,7 +96,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   metrics_.results++;
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
-  if (result.attempt != t.row.attempt && t.row.state == static_cast<int>(TrialState::Leased)) {
+  if (result.attempt != t.row.attempt && t.row.state == TrialState::Leased) {
     if (const Worker* holder = sessions_->session_of(t.row.worker_id)) {
       wire::CancelT c;
       c.trial_id = t.row.id;
@@ -107,10 +105,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
       send(Endpoint::kWorker, holder->peer, wire::encode_message(0, std::move(c)));
     }
   }
-  std::map<std::string, double> objectives;
-  for (const auto& m : result.objectives) {
-    if (m) objectives[m->name] = m->value;
-  }
+  const Values objectives = values_of(result.objectives);
   Status problem;
   for (const std::string& name : t.objectives) {
     auto o = objectives.find(name);
@@ -127,7 +122,6 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
       problem = Status(Code::kTrialError, bad.message(), bad.field());
     }
   }
-  nlohmann::json artifacts = nlohmann::json::array();
   std::vector<DeliveredFile> delivered;
   for (const auto& a : result.artifacts) {
     if (!a || !problem) continue;
@@ -143,11 +137,10 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
                            " bytes; its blob has " + std::to_string(size.value()),
                        "artifacts." + a->name);
     }
-    artifacts.push_back({{"name", a->name}, {"digest", a->digest}, {"size", a->size}});
     delivered.push_back(DeliveredFile{a->name, a->digest, a->size, blobs_.path_of(a->digest)});
   }
   // What a Regular trial delivers is the study's student: checked first.
-  if (problem && t.row.kind == static_cast<int>(TrialKind::Regular)) {
+  if (problem && t.row.kind == TrialKind::Regular) {
     problem = check_student_artifacts(delivered);
   }
   if (!problem) {
@@ -156,34 +149,33 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
     t.row.error_code = static_cast<int>(problem.code());
     t.row.error_message = problem.message();
     t.row.error_field = problem.field();
-    finish_trial(t, static_cast<int>(TrialState::Failed));
+    finish_trial(t, TrialState::Failed);
     return ack();
   }
   t.row.attempt = result.attempt;
-  t.row.objectives_json = metrics_to_json(objectives);
-  t.row.metrics_json = metrics_json(result.metrics);
-  t.row.artifacts_json = artifacts.dump();
+  t.row.objectives = finite_values(objectives);
+  t.row.metrics = finite_values(values_of(result.metrics));
+  t.row.artifacts = blob_refs_of(result.artifacts);
   t.row.fingerprint = result.hardware_fingerprint;
   t.progress = 1;
   if (auto s = studies_.find(t.row.study_id);
-      s != studies_.end() && t.row.kind != static_cast<int>(TrialKind::Finetune)) {
-    Params params = params_from_json(t.row.params_json);
-    s->second->proposer->observe(params, objectives);
+      s != studies_.end() && t.row.kind != TrialKind::Finetune) {
+    s->second->proposer->observe(t.row.params, objectives);
     // Only a converged measurement is reused by other studies.
-    if (t.row.kind == static_cast<int>(TrialKind::Probe) && !t.row.fingerprint.empty() &&
-        probe_converged(metrics_from_json(t.row.metrics_json))) {
+    if (t.row.kind == TrialKind::Probe && !t.row.fingerprint.empty() &&
+        probe_converged(t.row.metrics)) {
       ProbeRow probe;
-      probe.arch = arch_key(params);
+      probe.arch = arch_key(t.row.params);
       probe.serving = serving_key(s->second->spec.settings_json);
       probe.fingerprint = t.row.fingerprint;
-      probe.objectives_json = t.row.objectives_json;
-      probe.metrics_json = t.row.metrics_json;
+      probe.objectives = t.row.objectives;
+      probe.metrics = t.row.metrics;
       probe.trial_id = t.row.id;
       probe.created_ms = now_();
       store_.put_probe(probe);
     }
   }
-  finish_trial(t, static_cast<int>(TrialState::Completed));
+  finish_trial(t, TrialState::Completed);
   ack();
 }
 

@@ -48,7 +48,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   for (size_t i = 0; i < hello.studies.size(); ++i) {
     const std::string field = "studies[" + std::to_string(i) + "]";
     const uint64_t id = hello.studies[i];
-    int state = -1;
+    std::optional<StudyState> state;
     if (auto live = studies_.find(id); live != studies_.end()) {
       state = live->second->state();
     } else if (auto row = store_.get_study(id); !row) {
@@ -56,12 +56,12 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
     } else if (row.value()) {
       state = row.value()->state;
     }
-    if (state < 0) return reject(Status(Code::kNotFound, "no study " + std::to_string(id), field));
-    if (!is_terminal(state)) {
+    if (!state) return reject(Status(Code::kNotFound, "no study " + std::to_string(id), field));
+    if (!is_terminal(*state)) {
       any_active = true;
     } else if (ended) {
       ended = Status(Code::kFailedPrecondition,
-                     "study " + std::to_string(id) + " already " + study_state_name(state) +
+                     "study " + std::to_string(id) + " already " + study_state_name(*state) +
                          (hello.studies.size() > 1 ? ", as every study this worker names" : ""),
                      field);
     }
@@ -95,7 +95,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
     if (!ref) continue;
     // Only the worker's own leases: a Hello cannot claim another's trial.
     auto t = trials_.find(ref->trial_id);
-    if (t == trials_.end() || t->second->row.state != static_cast<int>(TrialState::Leased) ||
+    if (t == trials_.end() || t->second->row.state != TrialState::Leased ||
         t->second->row.attempt != ref->attempt || t->second->row.worker_id != hello.worker_id) {
       continue;
     }
@@ -104,14 +104,14 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   }
   WorkerRow row;
   row.worker_id = w->worker_id;
-  row.role = static_cast<int>(w->role);
+  row.role = w->role;
   {
     flatbuffers::FlatBufferBuilder b;
     b.Finish(wire::Hardware::Pack(b, &w->hardware));
     row.hardware.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   }
   row.slots = w->slots;
-  row.studies_json = nlohmann::json(w->studies).dump();
+  row.studies = w->studies;
   row.first_seen_ms = row.last_seen_ms = w->last_seen_ms;
   row.curve_key = caller_;
   store_.upsert_worker(row);
@@ -148,7 +148,7 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
     auto it = trials_.find(p->trial_id);
     if (it == trials_.end()) continue;
     Trial& t = *it->second;
-    if (t.row.state != static_cast<int>(TrialState::Leased) || t.row.attempt != p->attempt ||
+    if (t.row.state != TrialState::Leased || t.row.attempt != p->attempt ||
         t.row.worker_id != w.worker_id) {
       continue;
     }
@@ -166,7 +166,7 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
     e.message = p->message;
     e.fraction = t.progress;
     e.candidate = t.row.candidate;
-    e.trial_kind = static_cast<TrialKind>(t.row.kind);
+    e.trial_kind = t.row.kind;
     for (const auto& m : p->metrics) {
       if (m) e.values.push_back(std::make_unique<wire::MetricT>(*m));
     }
@@ -230,7 +230,7 @@ void Controller::housekeeping(int64_t now) {
     } else if (!ids.value().empty()) {
       std::set<std::string> holding;  // a worker holding a lease keeps its row
       for (const auto& [id, t] : trials_) {
-        if (t->row.state == static_cast<int>(TrialState::Leased)) holding.insert(t->row.worker_id);
+        if (t->row.state == TrialState::Leased) holding.insert(t->row.worker_id);
       }
       size_t pruned = 0;
       for (const std::string& id : ids.value()) {

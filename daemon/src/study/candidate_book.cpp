@@ -140,8 +140,8 @@ Ended CandidateBook::ended(uint32_t candidate, wire::TrialKind kind, wire::Trial
 }
 
 void CandidateBook::fold(const TrialRow& row) {
-  const auto kind = static_cast<wire::TrialKind>(row.kind);
-  const auto state = static_cast<wire::TrialState>(row.state);
+  const auto kind = row.kind;
+  const auto state = row.state;
   queued(row.candidate, kind);
   if (state >= wire::TrialState::Completed) ended(row.candidate, kind, state);
 }

@@ -26,18 +26,16 @@ std::vector<PlannedFinetune> owed_finetunes(const GlueSettings& glue, const Cand
   return out;
 }
 
-std::string finetune_params_json(const std::string& task) {
-  return nlohmann::json::array({{{"name", kGlueTaskParam}, {"category", task}}}).dump();
+Params finetune_params(const std::string& task) {
+  wire::ParamValueT p;
+  p.name = kGlueTaskParam;
+  p.category = task;
+  return {p};
 }
 
-std::string finetune_task_of(const std::string& params_json) {
-  auto parsed = parse_json(params_json.empty() ? "[]" : params_json, "params");
-  if (!parsed || !parsed->is_array()) return "";
-  for (const auto& p : parsed.value()) {
-    if (p.is_object() && p.value("name", "") == kGlueTaskParam && p.contains("category") &&
-        p["category"].is_string()) {
-      return p["category"].get<std::string>();
-    }
+std::string finetune_task_of(const Params& params) {
+  for (const auto& p : params) {
+    if (p.name == kGlueTaskParam && !p.category.empty()) return p.category;
   }
   return "";
 }
@@ -53,26 +51,18 @@ Result<std::string> finetune_settings_json(const GlueSettings& glue, uint32_t ca
   if (candidate != kTeacherCandidate) {
     const TrialRow* regular = nullptr;
     for (const TrialRow& t : trials) {
-      if (t.candidate == candidate && t.kind == static_cast<int>(TrialKind::Regular) &&
-          t.state == static_cast<int>(TrialState::Completed)) {
+      if (t.candidate == candidate && t.kind == TrialKind::Regular &&
+          t.state == TrialState::Completed) {
         regular = &t;
       }
     }
-    auto artifacts =
-        regular ? parse_json(regular->artifacts_json.empty() ? "[]" : regular->artifacts_json,
-                             "artifacts")
-                : Result<nlohmann::json>(Status(Code::kFailedPrecondition, "none"));
-    if (!artifacts || !artifacts->is_array() || artifacts->empty()) {
+    if (regular == nullptr || regular->artifacts.empty()) {
       return Status(Code::kFailedPrecondition,
                     "candidate " + std::to_string(candidate) + " has no delivered student",
                     "settings.finetune.model");
     }
     model = nlohmann::json::object();
-    for (const auto& a : artifacts.value()) {
-      if (a.is_object() && a.contains("name") && a["name"].is_string() && a.contains("digest")) {
-        model[a["name"].get<std::string>()] = a["digest"];
-      }
-    }
+    for (const BlobRef& a : regular->artifacts) model[a.name] = a.digest;
   }
   return finetune_trial_settings(glue, task, model).dump();
 }
@@ -80,11 +70,11 @@ Result<std::string> finetune_settings_json(const GlueSettings& glue, uint32_t ca
 std::string finetune_summary(const std::vector<TrialRow>& trials) {
   std::vector<TrialRow> finetunes;
   for (const TrialRow& t : trials) {
-    if (t.kind == static_cast<int>(TrialKind::Finetune)) finetunes.push_back(t);
+    if (t.kind == TrialKind::Finetune) finetunes.push_back(t);
   }
   if (finetunes.empty()) return "";
   size_t done = 0;
-  for (const TrialRow& t : finetunes) done += t.state == static_cast<int>(TrialState::Completed);
+  for (const TrialRow& t : finetunes) done += t.state == TrialState::Completed;
   std::string out = "fine-tuning: " + std::to_string(done) + " of " +
                     std::to_string(finetunes.size()) + " trials completed";
   if (done < finetunes.size()) {

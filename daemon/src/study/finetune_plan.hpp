@@ -30,10 +30,10 @@ struct PlannedFinetune {
 // (by index, tasks by name), then the teacher's once a student was delivered.
 std::vector<PlannedFinetune> owed_finetunes(const GlueSettings& glue, const CandidateBook& book);
 
-// [{"name": "glue_task", "category": task}]
-std::string finetune_params_json(const std::string& task);
+// The params of a Finetune trial: {"name": "glue_task", "category": task}.
+Params finetune_params(const std::string& task);
 // The task a Finetune trial's params name; empty when none.
-std::string finetune_task_of(const std::string& params_json);
+std::string finetune_task_of(const Params& params);
 
 // The settings_json a Finetune trial is assigned with: settings.glue's
 // options plus the model ("teacher", or the files of `candidate`'s completed

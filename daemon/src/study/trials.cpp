@@ -11,12 +11,12 @@ using wire::StudyState;
 using wire::TrialKind;
 using wire::TrialState;
 
-bool is_terminal(int study_state) {
-  return study_state >= static_cast<int>(StudyState::Succeeded);
+bool is_terminal(StudyState state) {
+  return state >= StudyState::Succeeded;
 }
 
-const char* study_state_name(int state) {
-  return wire::EnumNameStudyState(static_cast<StudyState>(state));
+const char* study_state_name(StudyState state) {
+  return wire::EnumNameStudyState(state);
 }
 
 Role role_of(TrialKind kind) {
@@ -66,8 +66,8 @@ std::string failure_summary(const std::vector<TrialRow>& trials, const std::stri
   size_t failed = 0, cancelled = 0;
   const TrialRow* last = nullptr;
   for (const TrialRow& t : trials) {
-    if (t.state == static_cast<int>(TrialState::Cancelled)) ++cancelled;
-    if (t.state != static_cast<int>(TrialState::Failed)) continue;
+    if (t.state == TrialState::Cancelled) ++cancelled;
+    if (t.state != TrialState::Failed) continue;
     ++failed;
     if (last == nullptr || t.updated_ms >= last->updated_ms) last = &t;
   }
@@ -82,7 +82,7 @@ std::string failure_summary(const std::vector<TrialRow>& trials, const std::stri
 
 std::string none_completed(const std::vector<TrialRow>& trials, const std::string& what) {
   const bool all_failed = std::all_of(trials.begin(), trials.end(), [](const TrialRow& t) {
-    return t.state == static_cast<int>(TrialState::Failed);
+    return t.state == TrialState::Failed;
   });
   return (all_failed ? "" : "no candidate completed: ") + failure_summary(trials, what);
 }

@@ -13,8 +13,8 @@
 namespace autodistill::daemon::study {
 
 // Succeeded, failed or cancelled (a wire::StudyState).
-bool is_terminal(int study_state);
-const char* study_state_name(int state);
+bool is_terminal(wire::StudyState state);
+const char* study_state_name(wire::StudyState state);
 
 // The worker role that runs trials of `kind`.
 wire::Role role_of(wire::TrialKind kind);

@@ -24,14 +24,12 @@ std::string lower(const char* name) {
 }
 
 bool exploration(const TrialRow& t) {
-  return t.kind != static_cast<int>(TrialKind::Regular) &&
-         t.kind != static_cast<int>(TrialKind::Finetune);
+  return t.kind != TrialKind::Regular && t.kind != TrialKind::Finetune;
 }
 
 bool terminal(const TrialRow& t) {
-  return t.state == static_cast<int>(TrialState::Completed) ||
-         t.state == static_cast<int>(TrialState::Failed) ||
-         t.state == static_cast<int>(TrialState::Cancelled);
+  return t.state == TrialState::Completed || t.state == TrialState::Failed ||
+         t.state == TrialState::Cancelled;
 }
 
 // When each candidate's exploration completed: its last exploration
@@ -41,7 +39,7 @@ std::map<uint32_t, int64_t> completion_times(const std::vector<TrialRow>& trials
   std::set<uint32_t> incomplete;
   for (const TrialRow& t : trials) {
     if (!exploration(t)) continue;
-    if (t.state != static_cast<int>(TrialState::Completed)) {
+    if (t.state != TrialState::Completed) {
       incomplete.insert(t.candidate);
       continue;
     }
@@ -51,23 +49,11 @@ std::map<uint32_t, int64_t> completion_times(const std::vector<TrialRow>& trials
   return done;
 }
 
+// A trial's metrics and objectives (an objective wins a name both have).
 nlohmann::json values_json(const TrialRow& t) {
-  nlohmann::json values = nlohmann::json::object();
-  for (auto& [k, v] : metrics_from_json(t.metrics_json)) values[k] = v;
-  for (auto& [k, v] : metrics_from_json(t.objectives_json)) values[k] = v;
+  Values values = t.metrics;
+  for (auto& [k, v] : t.objectives) values[k] = v;
   return values;
-}
-
-nlohmann::json params_json(const std::string& stored) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const wire::ParamValueT& p : params_from_json(stored)) {
-    if (p.category.empty()) {
-      out[p.name] = p.number;
-    } else {
-      out[p.name] = p.category;
-    }
-  }
-  return out;
 }
 
 struct Counts {
@@ -80,7 +66,7 @@ Counts count(const std::vector<TrialRow>& trials) {
   for (const TrialRow& t : trials) {
     if (t.candidate != kTeacherCandidate) seen.insert(t.candidate);
     n.open_trials += !terminal(t);
-    n.running += t.state == static_cast<int>(TrialState::Leased);
+    n.running += t.state == TrialState::Leased;
   }
   n.candidates = seen.size();
   n.explored = completion_times(trials).size();
@@ -128,7 +114,7 @@ nlohmann::json study_summary(const StudyRow& row, const wire::StudySpecT& spec,
   return {{"id", row.id},
           {"name", spec.name},
           {"kind", lower(wire::EnumNameStudyKind(spec.kind))},
-          {"state", lower(wire::EnumNameStudyState(static_cast<wire::StudyState>(row.state)))},
+          {"state", lower(wire::EnumNameStudyState(row.state))},
           {"message", row.message},
           {"created_ms", row.created_ms},
           {"updated_ms", row.updated_ms},
@@ -199,15 +185,15 @@ nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
     auto c = candidates.find(t.candidate);
     if (c == candidates.end()) continue;  // the teacher's Finetune trials
     nlohmann::json& cand = c->second;
-    if (cand["params"].empty()) cand["params"] = params_json(t.params_json);
+    if (cand["params"].empty()) cand["params"] = params_object(t.params);
     nlohmann::json values = values_json(t);
-    if (exploration(t) && t.state == static_cast<int>(TrialState::Completed)) {
+    if (exploration(t) && t.state == TrialState::Completed) {
       for (auto& [k, v] : values.items()) cand["values"][k] = v;
     }
     double p = t.progress;
     if (auto live = progress.find(t.id); live != progress.end()) {
       p = live->second;
-    } else if (t.state == static_cast<int>(TrialState::Completed)) {
+    } else if (t.state == TrialState::Completed) {
       p = 1;
     }
     auto time_of = [](const std::map<uint64_t, int64_t>& m, uint64_t id) {
@@ -216,8 +202,8 @@ nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
     };
     nlohmann::json trial = {
         {"trial_id", t.id},
-        {"kind", lower(wire::EnumNameTrialKind(static_cast<TrialKind>(t.kind)))},
-        {"state", lower(wire::EnumNameTrialState(static_cast<TrialState>(t.state)))},
+        {"kind", lower(wire::EnumNameTrialKind(t.kind))},
+        {"state", lower(wire::EnumNameTrialState(t.state))},
         {"attempt", t.attempt},
         {"values", std::move(values)},
         {"worker_id", t.worker_id},
@@ -257,7 +243,7 @@ nlohmann::json workers_json(const std::vector<WorkerView>& connected,
       if (hw->tag()) tag = hw->tag()->str();
     }
     fleet[row.worker_id] = {{"worker_id", row.worker_id},
-                            {"role", lower(wire::EnumNameRole(static_cast<wire::Role>(row.role)))},
+                            {"role", lower(wire::EnumNameRole(row.role))},
                             {"hardware_tag", tag},
                             {"slots", row.slots},
                             {"connected", false},

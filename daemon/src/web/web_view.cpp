@@ -226,7 +226,7 @@ HttpServer::Response WebView::route(const std::string& path) {
 namespace {
 
 bool finished(const StudyRow& row) {
-  return row.state >= static_cast<int>(wire::StudyState::Succeeded);
+  return row.state >= wire::StudyState::Succeeded;
 }
 
 // A stored spec that does not verify belongs to a study recovery failed:
@@ -243,9 +243,15 @@ Result<nlohmann::json> WebView::summary(const StudyRow& row) {
       it != summaries_.end() && it->second.updated_ms == row.updated_ms) {
     return it->second.json;
   }
+  // A study whose trials cannot be read is still listed, saying so.
   auto trials = store_.trials_of_study(row.id);
-  if (!trials) return trials.status();
-  nlohmann::json out = study_summary(row, spec_of(row), trials.value());
+  nlohmann::json out =
+      study_summary(row, spec_of(row), trials ? trials.value() : std::vector<TrialRow>{});
+  if (!trials) {
+    const std::string message = row.message.empty() ? "" : row.message + "; ";
+    out["message"] = message + "its trials cannot be read: " + trials.status().to_string();
+    return out;  // not cached
+  }
   if (finished(row)) {
     if (summaries_.size() >= kMaxCachedSummaries) summaries_.clear();
     summaries_[row.id] = {row.updated_ms, out};

@@ -188,9 +188,8 @@ class Controller {
   void add_candidate(Study& s, Params params);
   // Queues a trial of the candidate (kept open), not to be leased before
   // `not_before_ms`; false when the store failed.
-  bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind,
-                   const std::string& params_json, const std::string& note,
-                   int64_t not_before_ms = 0);
+  bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind, const Params& params,
+                   const std::string& note, int64_t not_before_ms = 0);
   // The probe of the candidate completed: queue its flash trial, or record
   // it as skipped (skip_dominated_flash). True when a trial was queued.
   bool after_probe(Study& s, uint32_t candidate, const Params& params,
@@ -199,8 +198,8 @@ class Controller {
   // its metrics say): when no measurement of the candidate converged, queue
   // a re-probe after the backoff, or mark the latest measurement when the
   // re-probes are spent (controller/reprobe.cpp).
-  void after_probe_round(Study& s, uint32_t candidate, const std::string& params_json,
-                         bool completed, bool converged);
+  void after_probe_round(Study& s, uint32_t candidate, const Params& params, bool completed,
+                         bool converged);
   // How long re-probe number `reprobe` (1, 2, ...) waits: reprobe_backoff_ms,
   // doubled for each re-probe after the first.
   int64_t reprobe_delay_ms(uint32_t reprobe) const;
@@ -213,10 +212,10 @@ class Controller {
   // study's tag already measured this architecture at this serving setting;
   // `measured` gets the cached objectives.
   bool complete_from_cache(Study& s, uint32_t candidate, const Params& params,
-                           const std::string& params_json, std::map<std::string, double>* measured);
+                           std::map<std::string, double>* measured);
   void lease(Study& s, Trial& t, Worker& w);
   void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
-  void finish_trial(Trial& t, int state);
+  void finish_trial(Trial& t, wire::TrialState state);
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
   void select_for_regular(Study& s);
@@ -225,7 +224,7 @@ class Controller {
   void queue_finetunes(Study& s);
   // The settings_json a Finetune trial is assigned with.
   Result<std::string> finetune_settings(const Study& s, const Trial& t);
-  void set_study_state(Study& s, int state, const std::string& message);
+  void set_study_state(Study& s, wire::StudyState state, const std::string& message);
   void cancel_study(Study& s, const std::string& reason);
   // Cancels these live trials (telling a holding worker), in this order.
   void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);

@@ -8,6 +8,12 @@
 // requests). A failed write poisons the transaction; commit() then rolls it
 // back and returns the first error, so a batch is all-or-nothing.
 // Not thread-safe: owned by the daemon's event-loop thread.
+//
+// Rows are typed: enums, params, values and blob lists are converted to and
+// from their columns here, once (their JSON text: row_codec.hpp). A stored
+// value that does not convert (an enum out of range, JSON of the wrong shape)
+// makes the read fail with kInternal naming the column and row, e.g.
+// "trials.state of trial 7: 9 is not a TrialState"; it never crashes.
 
 #include <cstdint>
 #include <map>
@@ -16,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "autodistill/daemon/row_codec.hpp"
 #include "autodistill/status.hpp"
+#include "autodistill/wire/codec.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -27,7 +35,7 @@ struct StudyRow {
   uint64_t id = 0;
   std::string idempotency_key;  // empty when none
   std::string spec;             // a verified FlatBuffer whose root is wire.StudySpec
-  int state = 0;                // wire::StudyState
+  wire::StudyState state = wire::StudyState::Queued;
   std::string message;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
@@ -38,15 +46,15 @@ struct TrialRow {
   uint64_t id = 0;
   uint64_t study_id = 0;
   uint32_t candidate = 0;
-  int kind = 0;   // wire::TrialKind
-  int state = 0;  // wire::TrialState
+  wire::TrialKind kind = wire::TrialKind::Probe;
+  wire::TrialState state = wire::TrialState::Queued;
   uint32_t attempt = 1;
-  std::string params_json;  // [{"name":..,"number":..} | {"name":..,"category":..}]
+  Params params;
   std::string worker_id;
   int64_t lease_expires_ms = 0;
-  std::string objectives_json;  // {"name": value}
-  std::string metrics_json;
-  std::string artifacts_json;  // [{"name","digest","size"}]
+  Values objectives;
+  Values metrics;
+  BlobRefs artifacts;
   int error_code = 0;
   std::string error_message;
   std::string error_field;
@@ -72,17 +80,17 @@ struct EventRow {
   std::string message;
   // What a trial event is about, and its values (docs/protocol.md, "Events").
   uint32_t candidate = 0;
-  int trial_kind = 0;              // wire::TrialKind
-  std::string values_json = "{}";  // {"name": value}
-  int64_t duration_ms = 0;         // trial_completed|failed|cancelled: the ended attempt's run time
+  wire::TrialKind trial_kind = wire::TrialKind::Probe;
+  Values values;
+  int64_t duration_ms = 0;  // trial_completed|failed|cancelled: the ended attempt's run time
 };
 
 struct WorkerRow {
   std::string worker_id;
-  int role = 0;
+  wire::Role role = wire::Role::Distill;
   std::string hardware;  // a verified FlatBuffer whose root is wire.Hardware
   uint32_t slots = 0;
-  std::string studies_json;
+  std::vector<uint64_t> studies;
   int64_t first_seen_ms = 0;
   int64_t last_seen_ms = 0;
   // The CURVE public key the worker_id is bound to (its first Hello under
@@ -96,8 +104,8 @@ struct ProbeRow {
   std::string arch;         // canonical JSON of the architecture factors
   std::string serving;      // canonical JSON of settings.serving
   std::string fingerprint;  // Hardware.fingerprint of the worker that measured
-  std::string objectives_json;
-  std::string metrics_json;
+  Values objectives;
+  Values metrics;
   uint64_t trial_id = 0;  // the trial that measured it
   int64_t created_ms = 0;
 };
@@ -109,7 +117,7 @@ struct CheckpointRow {
   uint32_t attempt = 0;  // the attempt that wrote it
   uint64_t step = 0;
   uint64_t total_steps = 0;
-  std::string blobs_json;  // [{"name","digest","size"}]
+  BlobRefs blobs;
   std::string format;
   int64_t received_ms = 0;
 };
@@ -134,11 +142,14 @@ class Store {
 
   // --- studies
   uint64_t insert_study(const StudyRow& row);
-  void update_study(uint64_t id, int state, const std::string& message, int64_t now_ms);
+  void update_study(uint64_t id, wire::StudyState state, const std::string& message,
+                    int64_t now_ms);
   Result<std::optional<StudyRow>> get_study(uint64_t id);
   Result<std::optional<StudyRow>> find_study_by_key(const std::string& key);
   Result<std::vector<StudyRow>> list_studies(uint32_t limit);  // newest first; 0 = all
-  Result<std::vector<StudyRow>> active_studies();              // not terminal, by id
+  // Ids of the studies recovery loads: not terminal, or a stored state out
+  // of the enum's range (its get_study() fails: recovery marks it failed).
+  Result<std::vector<uint64_t>> active_study_ids();
 
   // --- trials
   uint64_t insert_trial(const TrialRow& row);
@@ -160,9 +171,10 @@ class Store {
   Result<std::vector<EventRow>> events_after(uint64_t study_id, uint64_t after_seq, uint32_t limit);
   Result<uint64_t> max_event_seq(uint64_t study_id);
 
-  // --- aggregates for metrics: rows per state; total blob bytes.
-  Result<std::map<int, int64_t>> studies_by_state();
-  Result<std::map<int, int64_t>> trials_by_state();
+  // --- aggregates for metrics: rows per state (a stored state out of the
+  // enum's range is counted nowhere); total blob bytes.
+  Result<std::map<wire::StudyState, int64_t>> studies_by_state();
+  Result<std::map<wire::TrialState, int64_t>> trials_by_state();
   Result<int64_t> blob_bytes();
 
   // --- blobs

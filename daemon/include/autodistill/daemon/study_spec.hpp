@@ -10,15 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "autodistill/daemon/row_codec.hpp"
 #include "autodistill/status.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon {
 
 struct Config;
-
-// One candidate: a value per factor, in the spec's factor order.
-using Params = std::vector<wire::ParamValueT>;
 
 // The factors of the student design space (paper Table 1, plus blocks).
 const std::vector<std::string>& distill_factor_names();
@@ -57,14 +55,5 @@ bool is_valid_candidate(const wire::StudySpecT& spec, const Params& params);
 // and back (verified).
 std::string pack_spec(const wire::StudySpecT& spec);
 Result<wire::StudySpecT> unpack_spec(const std::string& bytes);
-
-// Params <-> JSON text ([{"name":..,"number":..} | {"name":..,"category":..}]).
-// The *_from_json readers take stored text: anything that does not parse
-// within the bounded-JSON limits, or has the wrong shape, reads as empty.
-std::string params_to_json(const Params& params);
-Params params_from_json(const std::string& json);
-// {"name": value} <-> metrics.
-std::string metrics_to_json(const std::map<std::string, double>& metrics);
-std::map<std::string, double> metrics_from_json(const std::string& json);
 
 }  // namespace autodistill::daemon
