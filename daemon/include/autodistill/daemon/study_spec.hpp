@@ -17,6 +17,9 @@ namespace autodistill::daemon {
 
 struct Config;
 
+// The most ranks a gang may have (StudySpec.regular_ranks).
+inline constexpr uint32_t kMaxRegularRanks = 64;
+
 // One candidate: a value per factor, in the spec's factor order.
 using Params = std::vector<wire::ParamValueT>;
 
