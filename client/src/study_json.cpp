@@ -265,10 +265,26 @@ Status parse_selection(const json& value, Selection& out) {
 Status parse_spec(const json& root, StudySpec& spec) {
   if (!root.is_object()) return wrong_type("", "a JSON object", root);
   if (Status s = check_keys(root, "",
-                            {"name", "kind", "factors", "objectives", "constraints", "teacher",
-                             "corpus", "hardware_tag", "max_trials", "parallelism", "max_attempts",
-                             "algorithm", "seed", "settings", "warm_start_study", "baseline",
-                             "selection", "max_wall_seconds", "skip_dominated_flash"});
+                            {"name",
+                             "kind",
+                             "factors",
+                             "objectives",
+                             "constraints",
+                             "teacher",
+                             "corpus",
+                             "hardware_tag",
+                             "max_trials",
+                             "parallelism",
+                             "max_attempts",
+                             "algorithm",
+                             "seed",
+                             "settings",
+                             "warm_start_study",
+                             "baseline",
+                             "selection",
+                             "max_wall_seconds",
+                             "skip_dominated_flash",
+                             "regular_ranks"});
       !s) {
     return s;
   }
@@ -299,6 +315,7 @@ Status parse_spec(const json& root, StudySpec& spec) {
   if (s = read_unsigned(root, "", "max_trials", spec.max_trials); !s) return s;
   if (s = read_unsigned(root, "", "parallelism", spec.parallelism); !s) return s;
   if (s = read_unsigned(root, "", "max_attempts", spec.max_attempts); !s) return s;
+  if (s = read_unsigned(root, "", "regular_ranks", spec.regular_ranks); !s) return s;
   if (s = read_string(root, "", "algorithm", false, spec.algorithm); !s) return s;
   if (s = read_unsigned(root, "", "seed", spec.seed); !s) return s;
   if (auto it = root.find("settings"); it != root.end()) {
@@ -381,6 +398,7 @@ ojson spec_json(const StudySpec& spec) {
   out["max_trials"] = spec.max_trials;
   out["parallelism"] = spec.parallelism;
   out["max_attempts"] = spec.max_attempts;
+  if (spec.regular_ranks != 0) out["regular_ranks"] = spec.regular_ranks;
   out["algorithm"] = spec.algorithm;
   out["seed"] = spec.seed;
   if (!spec.settings_json.empty()) {

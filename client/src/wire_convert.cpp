@@ -57,6 +57,7 @@ wire::StudySpecT to_wire(const StudySpec& spec) {
   out.max_trials = spec.max_trials;
   out.parallelism = spec.parallelism;
   out.max_attempts = spec.max_attempts;
+  out.regular_ranks = spec.regular_ranks;
   out.algorithm = spec.algorithm;
   out.seed = spec.seed;
   out.settings_json = spec.settings_json;
@@ -105,6 +106,7 @@ StudySpec to_model(const wire::StudySpecT& spec) {
   out.max_trials = spec.max_trials;
   out.parallelism = spec.parallelism;
   out.max_attempts = spec.max_attempts;
+  out.regular_ranks = spec.regular_ranks;
   out.algorithm = spec.algorithm;
   out.seed = spec.seed;
   out.settings_json = spec.settings_json;

@@ -103,12 +103,29 @@ Status Controller::recover() {
       TrialKind kind = trial->row.kind;
       trial->role = role_of(kind);
       trial->objectives = objectives_for(s->spec, kind);
+      trial->ranks = ranks_for(s->spec, kind);
       if (trial->row.state == TrialState::Leased) {
         // Give running workers time to reconnect and say Hello again.
         trial->row.lease_expires_ms =
             std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
         if (Worker* w = sessions_->session_of(trial->row.worker_id))
           w->leased.insert(trial->row.id);
+        // A gang's other ranks: each keeps its lease (a rank that reported
+        // its end needs none), extended as rank 0's.
+        if (trial->ranks > 1) {
+          auto ranks = store_.gang_ranks(trial->row.id, trial->row.attempt);
+          if (!ranks) return ranks.status();
+          trial->others.resize(trial->ranks - 1);
+          for (const GangRankRow& r : ranks.value()) {
+            if (r.rank == 0 || r.rank >= trial->ranks) continue;
+            Trial::Rank& rank = trial->others[r.rank - 1];
+            rank.worker_id = r.worker_id;
+            rank.done = r.done;
+            rank.lease_expires_ms = trial->row.lease_expires_ms;
+            if (Worker* w = sessions_->session_of(r.worker_id); w && !r.done)
+              w->leased.insert(trial->row.id);
+          }
+        }
       } else {
         // A queued re-probe keeps its backoff from when it was queued.
         if (probe_round > 1 && trial->row.attempt == 1) {
@@ -220,21 +237,31 @@ uint32_t Controller::explored(const Study& s) const {
 
 void Controller::tick() {
   const int64_t now = now_();
-  std::vector<uint64_t> expired;
+  // (trial, the worker whose lease of it expired): rank 0's, or else the
+  // first expired rank's of a gang (which ends the attempt for all).
+  std::vector<std::pair<uint64_t, std::string>> expired;
   for (auto& [id, t] : trials_) {
-    if (t->row.state == TrialState::Leased && t->row.lease_expires_ms <= now) {
-      expired.push_back(id);
+    if (t->row.state != TrialState::Leased) continue;
+    if (t->row.lease_expires_ms <= now) {
+      expired.emplace_back(id, t->row.worker_id);
+      continue;
+    }
+    for (const Trial::Rank& r : t->others) {
+      if (!r.done && r.lease_expires_ms <= now) {
+        expired.emplace_back(id, r.worker_id);
+        break;
+      }
     }
   }
   std::sort(expired.begin(), expired.end());
-  for (uint64_t id : expired) {
+  for (const auto& [id, worker_id] : expired) {
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;
     metrics_.lease_expiries++;
     Trial& t = *it->second;
-    const std::string reason = "lease expired (worker \"" + t.row.worker_id + "\")";
-    penalize(t, now);
-    requeue_or_fail(t, reason, true);
+    const std::string reason = "lease expired (worker \"" + worker_id + "\")";
+    penalize(t, worker_id, now);
+    requeue_or_fail(t, reason, true, worker_id);
   }
 
   const int64_t silence = static_cast<int64_t>(config_.liveness) * config_.heartbeat_interval_ms;
@@ -247,7 +274,25 @@ void Controller::tick() {
       send(Endpoint::kWorker, peer, wire::encode_message(0, wire::HeartbeatT{}));
     }
   }
-  for (const std::string& peer : dead) drop_worker(peer, "went silent; dropped");
+  for (const std::string& peer : dead) {
+    // A gang attempt does not wait for a forgotten rank's lease to expire:
+    // it ends for all ranks now (docs/protocol.md "Gangs", duty 4).
+    if (const Worker* w = sessions_->find(peer)) {
+      const std::string worker_id = w->worker_id;
+      std::vector<uint64_t> gangs;
+      for (uint64_t id : w->leased) {
+        if (auto t = trials_.find(id); t != trials_.end() && !t->second->others.empty()) {
+          gangs.push_back(id);
+        }
+      }
+      for (uint64_t id : gangs) {
+        if (auto t = trials_.find(id); t != trials_.end()) {
+          requeue_or_fail(*t->second, "worker \"" + worker_id + "\" went silent", true, worker_id);
+        }
+      }
+    }
+    drop_worker(peer, "went silent; dropped");
+  }
 
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     it = now - it->second.refilled_ms > 60'000 ? buckets_.erase(it) : std::next(it);

@@ -94,6 +94,30 @@ struct Controller::Trial {
   float progress = 0;
   // Workers whose lease of this trial expired: other workers are preferred.
   std::set<std::string> expired_with;
+  // Workers it runs on at once (> 1: a gang, docs/protocol.md "Gangs").
+  uint32_t ranks = 1;
+  // A leased gang attempt's ranks 1..ranks-1 (at [r - 1]); rank 0 is the
+  // row's worker_id and lease_expires_ms. Empty while queued.
+  struct Rank {
+    std::string worker_id;
+    int64_t lease_expires_ms = 0;
+    bool done = false;  // its Result came: its lease ended
+  };
+  std::vector<Rank> others;
+  // The rank `worker_id` holds in the leased attempt, or -1.
+  int rank_of(const std::string& worker_id) const {
+    if (row.state != wire::TrialState::Leased) return -1;
+    if (row.worker_id == worker_id) return 0;
+    for (size_t i = 0; i < others.size(); ++i) {
+      if (others[i].worker_id == worker_id) return static_cast<int>(i + 1);
+    }
+    return -1;
+  }
 };
+
+// How many workers a trial of this kind runs on at once in study `spec`.
+inline uint32_t ranks_for(const wire::StudySpecT& spec, wire::TrialKind kind) {
+  return kind == wire::TrialKind::Regular && spec.regular_ranks > 1 ? spec.regular_ranks : 1;
+}
 
 }  // namespace autodistill::daemon

@@ -161,6 +161,19 @@ CREATE TABLE blob_garbage (
   digest TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 )sql",
+    // v7: the ranks of each gang attempt (docs/protocol.md "Gangs"): which
+    // worker held rank r of (trial, attempt), and whether it reported its
+    // end (a rank > 0 Result); rank 0 is in `leases` too.
+    R"sql(
+CREATE TABLE gang_ranks (
+  trial_id INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  rank INTEGER NOT NULL,
+  worker_id TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (trial_id, attempt, rank)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -611,6 +624,44 @@ Result<std::optional<std::string>> Store::lease_holder(uint64_t trial_id, uint32
   if (rc == SQLITE_ROW) return std::optional<std::string>(s.text(0));
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   return Status(Code::kInternal, std::string("lease holder: ") + sqlite3_errmsg(db_));
+}
+
+// --- gang ranks
+
+void Store::record_gang_rank(uint64_t trial_id, uint32_t attempt, uint32_t rank,
+                             const std::string& worker_id) {
+  if (!begin_write()) return;
+  Stmt s(
+      prepare("INSERT OR REPLACE INTO gang_ranks (trial_id, attempt, rank, worker_id, done) "
+              "VALUES (?1, ?2, ?3, ?4, 0)"));
+  if (!s.valid()) return;
+  s.bind(1, trial_id).bind(2, attempt).bind(3, rank).bind(4, worker_id);
+  if (s.step() != SQLITE_DONE) fail(std::string("record gang rank: ") + sqlite3_errmsg(db_));
+}
+
+void Store::gang_rank_done(uint64_t trial_id, uint32_t attempt, uint32_t rank) {
+  if (!begin_write()) return;
+  Stmt s(
+      prepare("UPDATE gang_ranks SET done = 1 WHERE trial_id = ?1 AND attempt = ?2 AND rank = ?3"));
+  if (!s.valid()) return;
+  s.bind(1, trial_id).bind(2, attempt).bind(3, rank);
+  if (s.step() != SQLITE_DONE) fail(std::string("gang rank done: ") + sqlite3_errmsg(db_));
+}
+
+Result<std::vector<GangRankRow>> Store::gang_ranks(uint64_t trial_id, uint32_t attempt) {
+  Stmt s(
+      prepare("SELECT rank, worker_id, done FROM gang_ranks WHERE trial_id = ?1 AND attempt = ?2 "
+              "ORDER BY rank"));
+  if (!s.valid()) return Status(Code::kInternal, sqlite3_errmsg(db_));
+  s.bind(1, trial_id).bind(2, attempt);
+  std::vector<GangRankRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back(GangRankRow{static_cast<uint32_t>(s.i64(0)), s.text(1), s.i64(2) != 0});
+  }
+  if (rc != SQLITE_DONE)
+    return Status(Code::kInternal, std::string("gang ranks: ") + sqlite3_errmsg(db_));
+  return out;
 }
 
 // --- events

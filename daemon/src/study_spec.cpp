@@ -409,6 +409,19 @@ Status validate(const wire::StudySpecT& spec, const Config& config, const HasBlo
   }
   if (spec.parallelism > 4096) return invalid("must be at most 4096", "spec.parallelism");
   if (spec.max_attempts > 100) return invalid("must be at most 100", "spec.max_attempts");
+  // Gangs (docs/protocol.md "Gangs"): Regular trials on this many Distill
+  // workers at once.
+  if (spec.regular_ranks > kMaxRegularRanks) {
+    return invalid("must be at most " + std::to_string(kMaxRegularRanks) + " (0 or 1: one worker)",
+                   "spec.regular_ranks");
+  }
+  if (spec.regular_ranks > 1 && spec.kind != wire::StudyKind::Distill) {
+    return invalid(
+        std::string("only a Distill study has Regular trials to run as gangs; this is ") +
+            (spec.kind == wire::StudyKind::External ? "an External" : "another kind of") +
+            " study (leave regular_ranks 0)",
+        "spec.regular_ranks");
+  }
   if (!spec.algorithm.empty() && spec.algorithm != "bo" && spec.algorithm != "random" &&
       spec.algorithm != "firefly" && spec.algorithm != "nsga2") {
     return invalid(

@@ -31,6 +31,7 @@ const char* kGoodSpec = R"({
   "max_trials": 24,
   "parallelism": 3,
   "max_attempts": 2,
+  "regular_ranks": 2,
   "algorithm": "random",
   "seed": 18446744073709551615,
   "settings": {"flash_steps": 100, "serving": {"batch": 1}}
@@ -62,6 +63,7 @@ TEST_CASE("a complete spec parses into every field") {
   CHECK(spec->max_trials == 24);
   CHECK(spec->parallelism == 3);
   CHECK(spec->max_attempts == 2);
+  CHECK(spec->regular_ranks == 2);
   CHECK(spec->algorithm == "random");
   CHECK(spec->seed == 18446744073709551615ull);
   CHECK(nlohmann::json::parse(spec->settings_json) ==
@@ -278,8 +280,8 @@ TEST_CASE("a spec without the new fields renders exactly as before") {
   auto spec = parse_study_spec(R"({"name": "x", "max_trials": 3})");
   REQUIRE(spec);
   auto rendered = nlohmann::json::parse(study_spec_to_json(*spec));
-  for (const char* key :
-       {"warm_start_study", "baseline", "selection", "max_wall_seconds", "skip_dominated_flash"}) {
+  for (const char* key : {"warm_start_study", "baseline", "selection", "max_wall_seconds",
+                          "skip_dominated_flash", "regular_ranks"}) {
     CHECK_FALSE(rendered.contains(key));
   }
   CHECK_FALSE(spec->selection.has_value());
@@ -299,6 +301,8 @@ TEST_CASE("malformed new fields are rejected with their JSON path") {
       {R"({"selection": {"rule": "pareto", "count": 2}})", "selection.count"},
       {R"({"max_wall_seconds": 4294967296})", "max_wall_seconds"},
       {R"({"skip_dominated_flash": 1})", "skip_dominated_flash"},
+      {R"({"regular_ranks": -2})", "regular_ranks"},
+      {R"({"regular_ranks": "2"})", "regular_ranks"},
   };
   for (auto [text, field] : cases) {
     INFO(text);

@@ -14,11 +14,11 @@ TEST_CASE("store: migrations bring a new database to the current schema", "[stor
   testing::TempDir dir;
   auto store = Store::open(dir.path() + "/db");
   REQUIRE(store);
-  CHECK(store.value()->schema_version() == 6);
+  CHECK(store.value()->schema_version() == 7);
   store.value().reset();
   auto again = Store::open(dir.path() + "/db");
   REQUIRE(again);
-  CHECK(again.value()->schema_version() == 6);
+  CHECK(again.value()->schema_version() == 7);
 }
 
 TEST_CASE("store: writes are durable only after commit, all or nothing", "[store]") {
@@ -82,8 +82,11 @@ TEST_CASE("store: events replay in order after a sequence number", "[store]") {
   CHECK(store->max_event_seq(4).value() == 0);
 }
 
-// Undoes migration v6 (checkpoints, blob retention).
-#define V6_ROLLBACK "DROP TABLE checkpoints; DROP TABLE blob_garbage; "
+// Undoes migration v7 (gang ranks).
+#define V7_ROLLBACK "DROP TABLE gang_ranks; "
+
+// Undoes migrations v7 and v6 (checkpoints, blob retention).
+#define V6_ROLLBACK V7_ROLLBACK "DROP TABLE checkpoints; DROP TABLE blob_garbage; "
 
 // Undoes migrations v6 and v5 (trial times, event values).
 #define V5_ROLLBACK                                                                          \
@@ -125,7 +128,7 @@ TEST_CASE("store: an older schema is migrated in place, keeping its data", "[sto
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 6);
+  CHECK(store->schema_version() == 7);
   // v4 learnt the lease holders from the events.
   CHECK(store->lease_holder(7, 2).value() == std::optional<std::string>("w9"));
   CHECK_FALSE(store->lease_holder(7, 1).value().has_value());
@@ -170,7 +173,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 6);
+  CHECK(store->schema_version() == 7);
   auto done = store->get_trial(10).value();
   REQUIRE(done);
   CHECK(done->created_ms == 1000);
@@ -244,7 +247,7 @@ TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows 
     sqlite3_close(db);
   }
   auto store = Store::open(path).value();
-  CHECK(store->schema_version() == 6);
+  CHECK(store->schema_version() == 7);
   const std::string a(64, 'a'), b(64, 'b'), c(64, 'c'), d(64, 'd');
   CheckpointRow row;
   row.trial_id = 4;
@@ -514,4 +517,39 @@ TEST_CASE("row codec: stored JSON is read strictly, non-finite values are left o
   CHECK_FALSE(blob_refs_from_json(R"([{"name":"a","digest":"d","size":-1}])", "b"));
   CHECK_FALSE(ids_from_json("[1,-2]", "s"));
   CHECK(ids_from_json("[]", "s").value().empty());
+}
+
+TEST_CASE("store: a v6 database gains gang ranks, recorded and marked done per rank",
+          "[store][gang]") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  {
+    auto store = Store::open(path).value();
+    REQUIRE(store->commit());
+  }
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, V7_ROLLBACK "PRAGMA user_version=6", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = Store::open(path).value();
+  CHECK(store->schema_version() == 7);
+  CHECK(store->gang_ranks(5, 1).value().empty());
+  store->record_gang_rank(5, 1, 1, "b");
+  store->record_gang_rank(5, 1, 0, "a");
+  store->record_gang_rank(5, 2, 0, "c");
+  store->gang_rank_done(5, 1, 1);
+  REQUIRE(store->commit());
+  auto ranks = store->gang_ranks(5, 1).value();
+  REQUIRE(ranks.size() == 2);
+  CHECK(ranks[0].rank == 0);
+  CHECK(ranks[0].worker_id == "a");
+  CHECK_FALSE(ranks[0].done);
+  CHECK(ranks[1].rank == 1);
+  CHECK(ranks[1].worker_id == "b");
+  CHECK(ranks[1].done);
+  REQUIRE(store->gang_ranks(5, 2).value().size() == 1);
+  CHECK(store->gang_ranks(5, 2).value()[0].worker_id == "c");
 }

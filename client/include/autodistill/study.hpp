@@ -134,6 +134,9 @@ struct StudySpec {
   std::optional<Selection> selection;
   uint32_t max_wall_seconds = 0;      // exploration stops proposing after this; 0 = no limit
   bool skip_dominated_flash = false;  // Distill: no flash for latency-dominated candidates
+  // Distill: Regular trials run data-parallel on this many Distill workers
+  // at once (a gang, docs/protocol.md "Gangs"); 0 or 1 = one worker each.
+  uint32_t regular_ranks = 0;
 
   friend bool operator==(const StudySpec&, const StudySpec&) = default;
 };

@@ -120,6 +120,7 @@ bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind, const
   if (t->row.id == 0) return false;  // the batch fails at commit
   t->role = role_of(kind);
   t->objectives = objectives_for(s.spec, kind);
+  t->ranks = ranks_for(s.spec, kind);
   t->not_before_ms = not_before_ms;
   t->ready_ms = std::max(t->row.updated_ms, not_before_ms);
   s.ready[static_cast<int>(t->role)].push_back(t->row.id);
@@ -225,7 +226,7 @@ void Controller::finish_trial(Trial& t, TrialState state) {
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
-  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(id);
+  release_ranks(t);
   t.row.state = state;
   t.row.lease_expires_ms = 0;
   t.row.updated_ms = now_();
@@ -377,6 +378,7 @@ void Controller::select_for_regular(Study& s) {
     if (t->row.id == 0) return;
     t->role = Role::Distill;
     t->objectives = objectives_for(s.spec, TrialKind::Regular);
+    t->ranks = ranks_for(s.spec, TrialKind::Regular);
     t->ready_ms = t->row.updated_ms;
     s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
     s.book.queued(c, TrialKind::Regular);
@@ -422,15 +424,7 @@ void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::stri
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
     Trial& t = *it->second;
-    if (t.row.state == TrialState::Leased) {
-      if (const Worker* h = sessions_->session_of(t.row.worker_id)) {
-        wire::CancelT c;
-        c.trial_id = id;
-        c.attempt = t.row.attempt;
-        c.reason = reason;
-        send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
-      }
-    }
+    if (t.row.state == TrialState::Leased) cancel_ranks(t, reason);
     finish_trial(t, TrialState::Cancelled);
   }
 }

@@ -11,19 +11,7 @@
 
 namespace autodistill::daemon {
 
-void Controller::lease(Study& s, Trial& t, Worker& w) {
-  t.row.state = TrialState::Leased;
-  t.row.worker_id = w.worker_id;
-  t.row.updated_ms = now_();
-  t.row.started_ms = t.row.updated_ms;
-  t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
-  store_.update_trial(t.row);
-  store_.record_lease(t.row.id, t.row.attempt, w.worker_id);
-  metrics_.dispatch.observe(static_cast<double>(t.row.updated_ms - t.ready_ms) / 1000.0);
-  w.credits--;
-  w.leased.insert(t.row.id);
-  event(s, "trial_leased", t.row.id, t.row.attempt, w.worker_id);
-
+wire::AssignT Controller::assign_of(Study& s, Trial& t) {
   wire::AssignT a;
   a.trial_id = t.row.id;
   a.attempt = t.row.attempt;
@@ -53,15 +41,83 @@ void Controller::lease(Study& s, Trial& t, Worker& w) {
   a.corpus_digest = s.spec.corpus_digest;
   a.hardware_tag = s.spec.hardware_tag;
   a.resume = resume_of(t);
-  send(Endpoint::kWorker, w.peer, wire::encode_message(0, std::move(a)));
+  return a;
 }
 
-void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retryable) {
+void Controller::lease(Study& s, Trial& t, const std::vector<Worker*>& ranks) {
+  Worker& w = *ranks.front();
+  t.row.state = TrialState::Leased;
+  t.row.worker_id = w.worker_id;
+  t.row.updated_ms = now_();
+  t.row.started_ms = t.row.updated_ms;
+  t.row.lease_expires_ms = t.row.updated_ms + config_.lease_ms;
+  store_.update_trial(t.row);
+  store_.record_lease(t.row.id, t.row.attempt, w.worker_id);
+  metrics_.dispatch.observe(static_cast<double>(t.row.updated_ms - t.ready_ms) / 1000.0);
+  t.others.clear();
+  std::string holders = w.worker_id;
+  for (size_t r = 1; r < ranks.size(); ++r) {
+    t.others.push_back({ranks[r]->worker_id, t.row.lease_expires_ms, false});
+    holders += ", " + ranks[r]->worker_id;
+  }
+  if (ranks.size() > 1) {
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      store_.record_gang_rank(t.row.id, t.row.attempt, static_cast<uint32_t>(r),
+                              ranks[r]->worker_id);
+    }
+  }
+  event(s, "trial_leased", t.row.id, t.row.attempt, holders);
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    Worker& holder = *ranks[r];
+    holder.credits--;
+    holder.leased.insert(t.row.id);
+    wire::AssignT a = assign_of(s, t);
+    if (ranks.size() > 1) {
+      a.gang = std::make_unique<wire::GangT>();
+      a.gang->rank = static_cast<uint32_t>(r);
+      a.gang->world_size = static_cast<uint32_t>(ranks.size());
+    }
+    send(Endpoint::kWorker, holder.peer, wire::encode_message(0, std::move(a)));
+  }
+}
+
+void Controller::release_ranks(Trial& t) {
+  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  for (const Trial::Rank& r : t.others) {
+    if (Worker* holder = sessions_->session_of(r.worker_id)) holder->leased.erase(t.row.id);
+  }
+  t.others.clear();
+}
+
+void Controller::cancel_ranks(Trial& t, const std::string& reason, const std::string& except) {
+  auto cancel = [&](const std::string& worker_id) {
+    if (worker_id == except) return;
+    if (const Worker* h = sessions_->session_of(worker_id)) {
+      wire::CancelT c;
+      c.trial_id = t.row.id;
+      c.attempt = t.row.attempt;
+      c.reason = reason;
+      send(Endpoint::kWorker, h->peer, wire::encode_message(0, std::move(c)));
+    }
+  };
+  cancel(t.row.worker_id);
+  for (const Trial::Rank& r : t.others) {
+    if (!r.done) cancel(r.worker_id);
+  }
+}
+
+void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retryable,
+                                 const std::string& ended_by) {
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
-  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
-  const bool active = s.state() == StudyState::Exploring || s.state() == StudyState::Finalizing;
+  // A gang attempt ends for every rank: the others are told.
+  if (!t.others.empty() && t.row.state == TrialState::Leased) {
+    cancel_ranks(t, "the gang lost a rank: " + reason, ended_by);
+  }
+  release_ranks(t);
+  const bool active = s.state() == StudyState::Exploring ||
+                      s.state() == StudyState::Finalizing;
   if (retryable && active && t.row.attempt < s.max_attempts) {
     LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
                       << "; re-queued as attempt " << t.row.attempt + 1);
@@ -122,6 +178,7 @@ void Controller::dispatch() {
           q.queued = false;
         } else {
           q.not_before_ms = t->second->not_before_ms;
+          q.ranks = t->second->ranks;
           if (!t->second->expired_with.empty()) q.expired_with = &t->second->expired_with;
         }
         v.ready[role].push_back(q);
@@ -137,7 +194,9 @@ void Controller::dispatch() {
     }
   }
   for (const study::Assignment& a : plan.assignments) {
-    lease(*studies_.at(a.study_id), *trials_.at(a.trial_id), *by_index.at(a.workers.front()));
+    std::vector<Worker*> ranks;
+    for (size_t i : a.workers) ranks.push_back(by_index.at(i));
+    lease(*studies_.at(a.study_id), *trials_.at(a.trial_id), ranks);
   }
 }
 

@@ -15,7 +15,7 @@
 
 namespace autodistill::daemon {
 
-Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attempt) {
+Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attempt, int rank) {
   const std::string what =
       "trial " + std::to_string(trial_id) + " attempt " + std::to_string(attempt);
   TrialKind trial_kind = TrialKind::Probe;
@@ -36,16 +36,32 @@ Status Controller::may_report(const Worker& w, uint64_t trial_id, uint32_t attem
                       ", a " + wire::EnumNameTrialKind(trial_kind) + " trial",
                   "trial_id");
   }
-  // The session holding the current attempt's lease.
-  if (live != trials_.end() && attempt == live->second->row.attempt &&
-      live->second->row.state == TrialState::Leased && live->second->row.worker_id == w.worker_id) {
-    return Status::ok();
+  // The session holding the current attempt's lease (of that rank of a gang).
+  if (live != trials_.end() && attempt == live->second->row.attempt) {
+    const int held = live->second->rank_of(w.worker_id);
+    if (held >= 0 && (rank < 0 || held == rank)) return Status::ok();
+    if (held >= 0) {
+      return Status(Code::kPermissionDenied,
+                    "worker \"" + w.worker_id + "\" holds rank " + std::to_string(held) + " of " +
+                        what + ", not rank " + std::to_string(rank),
+                    "rank");
+    }
   }
   // The worker that held that (earlier) attempt: a late report.
   if (live == trials_.end() || attempt < live->second->row.attempt) {
     auto holder = store_.lease_holder(trial_id, attempt);
     if (!holder) return holder.status();
-    if (holder.value() && *holder.value() == w.worker_id) return Status::ok();
+    if (rank <= 0 && holder.value() && *holder.value() == w.worker_id) return Status::ok();
+    // ... or one of its gang's other ranks.
+    if (rank != 0) {
+      auto ranks = store_.gang_ranks(trial_id, attempt);
+      if (!ranks) return ranks.status();
+      for (const GangRankRow& r : ranks.value()) {
+        if (r.rank > 0 && r.worker_id == w.worker_id && (rank < 0 || r.rank == uint32_t(rank))) {
+          return Status::ok();
+        }
+      }
+    }
     return Status(Code::kPermissionDenied,
                   what + " was " +
                       (holder.value() ? "leased to another worker" : std::string("never leased")) +
@@ -67,7 +83,15 @@ void Controller::refuse_report(const Worker& w, uint64_t rid, const char* what, 
 void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result) {
   const std::string peer = w.peer;
   note_request(Endpoint::kWorker, peer, rid);
-  if (Status allowed = may_report(w, result.trial_id, result.attempt); !allowed) {
+  if (result.rank >= kMaxRegularRanks) {
+    return refuse_report(
+        w, rid, "result",
+        Status(Code::kInvalidArgument, "rank " + std::to_string(result.rank) + " is out of range",
+               "rank"));
+  }
+  if (Status allowed =
+          may_report(w, result.trial_id, result.attempt, static_cast<int>(result.rank));
+      !allowed) {
     return refuse_report(w, rid, "result", allowed);
   }
   auto ack = [&] {
@@ -78,6 +102,24 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   };
   // The worker delivers again: its run of lease expiries is over.
   sessions_->delivered(w.worker_id);
+  if (result.rank > 0) {
+    // A gang rank other than 0 finished: not the trial's result (it has no
+    // objectives on purpose). Its lease ends; a late one is only acknowledged.
+    auto live = trials_.find(result.trial_id);
+    if (live != trials_.end() && live->second->row.attempt == result.attempt &&
+        live->second->rank_of(w.worker_id) == static_cast<int>(result.rank)) {
+      Trial& t = *live->second;
+      Trial::Rank& r = t.others[result.rank - 1];
+      if (!r.done) {
+        r.done = true;
+        store_.gang_rank_done(t.row.id, t.row.attempt, result.rank);
+        w.leased.erase(t.row.id);
+        LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": rank " << result.rank
+                          << " (worker \"" << w.worker_id << "\") finished");
+      }
+    }
+    return ack();
+  }
   nlohmann::json payload = {{"objectives", values_of(result.objectives)},
                             {"metrics", values_of(result.metrics)},
                             {"fingerprint", result.hardware_fingerprint},
@@ -97,13 +139,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
   if (result.attempt != t.row.attempt && t.row.state == TrialState::Leased) {
-    if (const Worker* holder = sessions_->session_of(t.row.worker_id)) {
-      wire::CancelT c;
-      c.trial_id = t.row.id;
-      c.attempt = t.row.attempt;
-      c.reason = "a result for attempt " + std::to_string(result.attempt) + " arrived first";
-      send(Endpoint::kWorker, holder->peer, wire::encode_message(0, std::move(c)));
-    }
+    cancel_ranks(t, "a result for attempt " + std::to_string(result.attempt) + " arrived first");
   }
   const Values objectives = values_of(result.objectives);
   Status problem;
@@ -198,7 +234,7 @@ void Controller::on_failure(Worker& w, uint64_t rid, const wire::FailureT& failu
     t.row.error_code = static_cast<int>(error.code());
     t.row.error_message = error.message();
     t.row.error_field = error.field();
-    requeue_or_fail(t, "worker reported: " + error.to_string(), failure.retryable);
+    requeue_or_fail(t, "worker reported: " + error.to_string(), failure.retryable, w.worker_id);
   }
   wire::AckT a;
   a.trial_id = failure.trial_id;

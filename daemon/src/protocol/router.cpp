@@ -95,6 +95,8 @@ void Controller::on_worker(const std::string& peer, wire::EnvelopeT& env) {
       return on_failure(w, rid, *env.body.AsFailure());
     case Message::Checkpoint:
       return on_checkpoint(w, rid, *env.body.AsCheckpoint());
+    case Message::GangAddress:
+      return on_gang_address(w, *env.body.AsGangAddress());
     case Message::Bye:
       return on_bye(peer, *env.body.AsBye());
     default:

@@ -93,13 +93,16 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   const int64_t lease_until = w->last_seen_ms + config_.lease_ms;
   for (const auto& ref : hello.running) {
     if (!ref) continue;
-    // Only the worker's own leases: a Hello cannot claim another's trial.
+    // Only the worker's own leases (any rank of a gang): a Hello cannot
+    // claim another's trial.
     auto t = trials_.find(ref->trial_id);
-    if (t == trials_.end() || t->second->row.state != TrialState::Leased ||
-        t->second->row.attempt != ref->attempt || t->second->row.worker_id != hello.worker_id) {
-      continue;
-    }
-    t->second->row.lease_expires_ms = std::max(t->second->row.lease_expires_ms, lease_until);
+    if (t == trials_.end() || t->second->row.attempt != ref->attempt) continue;
+    Trial& trial = *t->second;
+    const int rank = trial.rank_of(hello.worker_id);
+    if (rank < 0 || (rank > 0 && trial.others[rank - 1].done)) continue;  // done: no lease
+    int64_t& expires =
+        rank == 0 ? trial.row.lease_expires_ms : trial.others[rank - 1].lease_expires_ms;
+    expires = std::max(expires, lease_until);
     w->leased.insert(ref->trial_id);
   }
   WorkerRow row;
@@ -148,8 +151,11 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
     auto it = trials_.find(p->trial_id);
     if (it == trials_.end()) continue;
     Trial& t = *it->second;
-    if (t.row.state != TrialState::Leased || t.row.attempt != p->attempt ||
-        t.row.worker_id != w.worker_id) {
+    if (t.row.attempt != p->attempt) continue;
+    const int rank = t.rank_of(w.worker_id);
+    if (rank < 0) continue;
+    if (rank > 0) {  // another rank of a gang: its own lease; progress is rank 0's
+      if (!t.others[rank - 1].done) t.others[rank - 1].lease_expires_ms = now + config_.lease_ms;
       continue;
     }
     t.row.lease_expires_ms = now + config_.lease_ms;
@@ -180,9 +186,36 @@ void Controller::on_bye(const std::string& peer, const wire::ByeT& bye) {
   std::vector<uint64_t> leased(w->leased.begin(), w->leased.end());
   for (uint64_t id : leased) {
     auto t = trials_.find(id);
-    if (t != trials_.end()) requeue_or_fail(*t->second, "worker left", true);
+    if (t != trials_.end()) requeue_or_fail(*t->second, "worker left", true, w->worker_id);
   }
   drop_worker(peer, "said Bye (" + bye.reason + ")");
+}
+
+void Controller::on_gang_address(Worker& w, const wire::GangAddressT& address) {
+  // No reply (docs/protocol.md "Gangs"): relayed from rank 0 of the leased
+  // attempt to every other rank still running it, each time; else ignored.
+  auto it = trials_.find(address.trial_id);
+  if (it == trials_.end() || it->second->others.empty() ||
+      it->second->row.attempt != address.attempt || it->second->rank_of(w.worker_id) != 0) {
+    LOG_INFO("ignored a GangAddress for trial " << address.trial_id << " attempt "
+                                                << address.attempt << " from worker \""
+                                                << w.worker_id << "\" (not its rank 0)");
+    return;
+  }
+  if (address.address.empty() || address.address.size() > 1024) {
+    LOG_WARN("ignored a GangAddress of " << address.address.size() << " characters from worker \""
+                                         << w.worker_id << "\"");
+    return;
+  }
+  for (const Trial::Rank& r : it->second->others) {
+    const Worker* rank = sessions_->session_of(r.worker_id);
+    if (r.done || rank == nullptr) continue;
+    wire::GangAddressT relay;
+    relay.trial_id = address.trial_id;
+    relay.attempt = address.attempt;
+    relay.address = address.address;
+    send(Endpoint::kWorker, rank->peer, wire::encode_message(0, std::move(relay)));
+  }
 }
 
 void Controller::drop_worker(const std::string& peer, const std::string& why) {
@@ -198,12 +231,11 @@ void Controller::drop_orphan(Trial& t) {
   // the state machine keep it so); kept safe rather than trusted.
   LOG_ERROR("trial " << t.row.id << " of study " << t.row.study_id
                      << " has no live study; forgotten until the next restart");
-  if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
+  release_ranks(t);
   trials_.erase(t.row.id);
 }
 
-void Controller::penalize(Trial& t, int64_t now) {
-  const std::string& id = t.row.worker_id;
+void Controller::penalize(Trial& t, const std::string& id, int64_t now) {
   if (id.empty()) return;
   t.expired_with.insert(id);
   uint32_t expiries = 0;
@@ -230,7 +262,9 @@ void Controller::housekeeping(int64_t now) {
     } else if (!ids.value().empty()) {
       std::set<std::string> holding;  // a worker holding a lease keeps its row
       for (const auto& [id, t] : trials_) {
-        if (t->row.state == TrialState::Leased) holding.insert(t->row.worker_id);
+        if (t->row.state != TrialState::Leased) continue;
+        holding.insert(t->row.worker_id);
+        for (const Trial::Rank& r : t->others) holding.insert(r.worker_id);
       }
       size_t pruned = 0;
       for (const std::string& id : ids.value()) {

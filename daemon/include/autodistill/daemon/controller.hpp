@@ -152,6 +152,9 @@ class Controller {
   // A Checkpoint (protocol/checkpoints.cpp): recorded durably from the lease
   // holder, acknowledged after the commit; refused from anyone else.
   void on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT& checkpoint);
+  // A GangAddress from rank 0 of a leased gang attempt: relayed to its other
+  // ranks (protocol/sessions.cpp); anything else is ignored. No reply.
+  void on_gang_address(Worker& w, const wire::GangAddressT& address);
   // Its fields and blobs (held complete, sizes as announced): kInvalidArgument / kNotFound.
   Status check_checkpoint(const wire::CheckpointT& checkpoint) const;
   // The trial's newest recorded checkpoint for Assign.resume; null when none.
@@ -163,8 +166,9 @@ class Controller {
   // After a commit: deletes the released blobs nothing references.
   void collect_blob_garbage();
   // Whether `w` may report (trial, attempt): it holds that lease, or held
-  // that earlier attempt. kPermissionDenied / kNotFound otherwise.
-  Status may_report(const Worker& w, uint64_t trial_id, uint32_t attempt);
+  // that earlier attempt; as gang rank `rank` when >= 0 (any rank when < 0).
+  // kPermissionDenied / kNotFound otherwise.
+  Status may_report(const Worker& w, uint64_t trial_id, uint32_t attempt, int rank = -1);
   void refuse_report(const Worker& w, uint64_t rid, const char* what, const Status& why);
   void on_bye(const std::string& peer, const wire::ByeT& bye);
   void on_submit(const std::string& peer, uint64_t rid, wire::SubmitT& submit);
@@ -213,8 +217,20 @@ class Controller {
   // `measured` gets the cached objectives.
   bool complete_from_cache(Study& s, uint32_t candidate, const Params& params,
                            std::map<std::string, double>* measured);
-  void lease(Study& s, Trial& t, Worker& w);
-  void requeue_or_fail(Trial& t, const std::string& reason, bool retryable);
+  // The Assign of the trial's current attempt (without `gang`).
+  wire::AssignT assign_of(Study& s, Trial& t);
+  // Leases the trial's attempt to `ranks` (one worker, or a gang's workers
+  // by rank: all Assigns in this batch), one credit each.
+  void lease(Study& s, Trial& t, const std::vector<Worker*>& ranks);
+  // Forgets the attempt's holders (every rank): their sessions' leased sets.
+  void release_ranks(Trial& t);
+  // Tells every rank still running the attempt (but `except`) to stop.
+  void cancel_ranks(Trial& t, const std::string& reason, const std::string& except = {});
+  // The attempt ended (`ended_by`: the worker whose expiry, Failure or Bye
+  // ended it; a gang's other ranks get a Cancel): re-queued as the next
+  // attempt, or failed when not retryable or out of attempts.
+  void requeue_or_fail(Trial& t, const std::string& reason, bool retryable,
+                       const std::string& ended_by = {});
   void finish_trial(Trial& t, wire::TrialState state);
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
@@ -235,8 +251,9 @@ class Controller {
   void drop_worker(const std::string& peer, const std::string& why);
   // A live trial whose study is not live (never expected): forget it.
   void drop_orphan(Trial& t);
-  // The holder of `t` let its lease expire: quarantine it, prefer others for `t`.
-  void penalize(Trial& t, int64_t now);
+  // `worker_id` let its lease of `t` (a rank's) expire: quarantine it,
+  // prefer others for `t`.
+  void penalize(Trial& t, const std::string& worker_id, int64_t now);
   // Worker-row pruning, partial-upload expiry, stale penalties (at most once a second).
   void housekeeping(int64_t now);
 

@@ -110,6 +110,13 @@ struct ProbeRow {
   int64_t created_ms = 0;
 };
 
+// One rank of a gang attempt (docs/protocol.md "Gangs").
+struct GangRankRow {
+  uint32_t rank = 0;
+  std::string worker_id;
+  bool done = false;  // its rank > 0 Result came: its lease ended
+};
+
 // A trial's newest checkpoint (docs/protocol.md "Checkpoints"), as the
 // worker announced it: the daemon keeps blobs and format opaque.
 struct CheckpointRow {
@@ -165,6 +172,13 @@ class Store {
   // --- lease history: which worker held (trial, attempt).
   void record_lease(uint64_t trial_id, uint32_t attempt, const std::string& worker_id);
   Result<std::optional<std::string>> lease_holder(uint64_t trial_id, uint32_t attempt);
+
+  // --- gang ranks: which worker held rank r of a gang's (trial, attempt)
+  // (rank 0 also in the lease history), and whether it reported its end.
+  void record_gang_rank(uint64_t trial_id, uint32_t attempt, uint32_t rank,
+                        const std::string& worker_id);
+  void gang_rank_done(uint64_t trial_id, uint32_t attempt, uint32_t rank);
+  Result<std::vector<GangRankRow>> gang_ranks(uint64_t trial_id, uint32_t attempt);
 
   // --- events
   void insert_event(const EventRow& row);

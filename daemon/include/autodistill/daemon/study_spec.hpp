@@ -18,6 +18,9 @@ namespace autodistill::daemon {
 
 struct Config;
 
+// The most ranks a gang may have (StudySpec.regular_ranks).
+inline constexpr uint32_t kMaxRegularRanks = 64;
+
 // The factors of the student design space (paper Table 1, plus blocks).
 const std::vector<std::string>& distill_factor_names();
 // Objectives and metrics a Distill study can name, with the trial kind that

@@ -1,0 +1,121 @@
+// Issue #14 item 2 end to end: the real autodistilld gang-schedules a
+// Regular trial (StudySpec.regular_ranks = 2) on two real
+// autodistill-distill-worker processes on loopback. Both ranks are leased
+// in one turn, rank 0's GangAddress is relayed by the daemon, the ranks
+// form a Gloo gang, and rank 0's Result completes the trial with the
+// weights every rank ended with.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "../integration/cluster.hpp"
+#include "autodistill/wire/blob_transfer.hpp"
+#include "autodistill/wire/bundle.hpp"
+#include "tiny_teacher.hpp"
+
+using namespace autodistill;
+using namespace autodistill::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+wire::RoundTrip round_trip_of(WirePeer& peer) {
+  return [&peer](wire::MessageUnion request) -> Result<wire::EnvelopeT> {
+    std::optional<wire::EnvelopeT> reply;
+    if (auto* s = request.AsBlobStat()) reply = peer.call(*s);
+    if (auto* p = request.AsBlobPut()) reply = peer.call(*p);
+    if (auto* g = request.AsBlobGet()) reply = peer.call(*g);
+    if (!reply) return Status(Code::kUnavailable, "timeout");
+    return std::move(*reply);
+  };
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Process start_worker(Cluster& c, const std::string& id) {
+  return Process::spawn({AUTODISTILL_DISTILL_WORKER_BIN, "--endpoint", c.worker_endpoint(),
+                         "--worker-id", id, "--threads", "1", "--cache-dir", c.path("cache-" + id),
+                         "--scratch-dir", c.path("scratch-" + id)},
+                        c.path(id + ".log"));
+}
+
+std::map<std::string, double> metrics_of(const wire::TrialInfoT& t) {
+  std::map<std::string, double> out;
+  for (const auto& m : t.metrics) out[m->name] = m->value;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the real daemon runs a Regular trial as a gang of two real distill workers",
+          "[distill][gang][e2e]") {
+  Cluster c({"--lease_ms", "6000", "--liveness", "10"});
+  const auto teacher_dir = tiny_teacher_dir();
+  const std::string tar = c.path("teacher.tar");
+  REQUIRE(wire::pack_directory(teacher_dir, tar));
+  auto teacher = wire::upload_file(round_trip_of(c.client()), tar);
+  auto corpus = wire::upload_file(round_trip_of(c.client()), (teacher_dir / "corpus.txt").string());
+  REQUIRE(teacher);
+  REQUIRE(corpus);
+
+  // One candidate, accuracy only (no probe): a Flash trial on one worker,
+  // then its Regular trial of 20 steps on both.
+  wire::StudySpecT s;
+  s.name = "gang-e2e";
+  s.kind = wire::StudyKind::Distill;
+  for (auto [name, value] :
+       {std::pair{"num_blocks", 2.0}, std::pair{"hidden_size", 32.0},
+        std::pair{"bottleneck_size", 16.0}, std::pair{"num_heads", 2.0},
+        std::pair{"intermediate_size", 32.0}, std::pair{"num_stacked_ffn", 1.0}}) {
+    s.factors.push_back(ordinal(name, {value}));
+  }
+  s.objectives.push_back(objective("accuracy", true));
+  s.teacher_digest = teacher.value();
+  s.corpus_digest = corpus.value();
+  s.max_trials = 1;
+  s.parallelism = 1;
+  s.max_attempts = 2;
+  s.regular_ranks = 2;
+  s.settings_json =
+      R"({"distill": {"batch_size": 8, "seq_len": 32, "eval_batches": 2, "learning_rate": 0.01, )"
+      R"("seed": 3, "flash_steps": 5, "regular_steps": 20, "checkpoint_steps": 10}})";
+  const uint64_t study = c.submit(std::move(s));
+
+  Process a = start_worker(c, "a");
+  Process b = start_worker(c, "b");
+  auto done = c.wait_state(study, wire::StudyState::Succeeded, 150s);
+  INFO("study: " << done.study->message << "\nworker a:\n"
+                 << read_text(c.path("a.log")) << "\nworker b:\n"
+                 << read_text(c.path("b.log")) << "\ndaemon log:\n"
+                 << read_text(c.path("daemon.log")));
+  REQUIRE(done.study->state == wire::StudyState::Succeeded);
+  const wire::TrialInfoT* regular = nullptr;
+  for (const auto& t : done.trials) {
+    if (t->kind == wire::TrialKind::Regular) regular = t.get();
+  }
+  REQUIRE(regular);
+  CHECK(regular->state == wire::TrialState::Completed);
+  CHECK(regular->attempt == 1);
+  const auto m = metrics_of(*regular);
+  REQUIRE(m.count("ranks"));
+  CHECK(m.at("ranks") == 2);  // trained by both ranks, gradients all-reduced
+  CHECK(m.at("steps") == 20);
+  bool weights = false;
+  for (const auto& art : regular->artifacts) weights |= art->name == "model.safetensors";
+  CHECK(weights);
+  // Both workers held a rank: the daemon relayed the address to the other.
+  const std::string log = read_text(c.path("a.log")) + read_text(c.path("b.log"));
+  CHECK(log.find("as rank 0 of 2") != std::string::npos);
+  CHECK(log.find("as rank 1 of 2") != std::string::npos);
+  a.signal(SIGTERM);
+  b.signal(SIGTERM);
+  CHECK(a.wait(15s) == 0);
+  CHECK(b.wait(15s) == 0);
+}
