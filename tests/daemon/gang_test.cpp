@@ -211,7 +211,7 @@ TEST_CASE("gang: rank 0's GangAddress is relayed to the other ranks, no one else
   CHECK(of_type<wire::GangAddressT>(h.worker(g.peer(0), address)).empty());
 }
 
-TEST_CASE("gang: one lease per rank; any rank's expiry ends the attempt for all",
+TEST_CASE("gang: one lease per rank, and any rank's expiry ends the attempt for all",
           "[controller][gang]") {
   Harness h;
   const uint64_t study = to_regular(h, 2);
@@ -308,7 +308,7 @@ TEST_CASE("gang: a Bye or a forgotten worker of any rank ends the attempt", "[co
   CHECK(regular_of(h, study).state == wire::TrialState::Queued);
 }
 
-TEST_CASE("gang: rank 0's Result completes the trial; a rank > 0 Result ends its lease",
+TEST_CASE("gang: rank 0's Result completes the trial, a rank > 0 Result ends its lease",
           "[controller][gang]") {
   Harness h;
   const uint64_t study = to_regular(h, 2);
