@@ -211,7 +211,7 @@ TEST_CASE("gang: rank 0's GangAddress is relayed to the other ranks, no one else
   CHECK(of_type<wire::GangAddressT>(h.worker(g.peer(0), address)).empty());
 }
 
-TEST_CASE("gang: one lease per rank; any rank's expiry ends the attempt for all",
+TEST_CASE("gang: one lease per rank, and any rank's expiry ends the attempt for all",
           "[controller][gang]") {
   Harness h;
   const uint64_t study = to_regular(h, 2);
@@ -308,7 +308,7 @@ TEST_CASE("gang: a Bye or a forgotten worker of any rank ends the attempt", "[co
   CHECK(regular_of(h, study).state == wire::TrialState::Queued);
 }
 
-TEST_CASE("gang: rank 0's Result completes the trial; a rank > 0 Result ends its lease",
+TEST_CASE("gang: rank 0's Result completes the trial, a rank > 0 Result ends its lease",
           "[controller][gang]") {
   Harness h;
   const uint64_t study = to_regular(h, 2);
@@ -353,9 +353,14 @@ TEST_CASE("gang: a rank > 0 Result arriving after rank 0's is acknowledged and i
   auto out = h.worker(g.peer(1), rank_result(g.at(1), 1));
   REQUIRE(find_ack(out));
   CHECK(of_type<wire::ErrorT>(out).empty());
-  // A rank > 0 Result for a trial that is no gang: refused.
+  // A rank this worker never held, or one beyond any gang: refused.
   auto other = h.worker(g.peer(1), rank_result(g.at(1), 3));
-  CHECK(of_type<wire::ErrorT>(other).size() == 1);
+  REQUIRE(of_type<wire::ErrorT>(other).size() == 1);
+  CHECK(of_type<wire::ErrorT>(other)[0].second.code == wire::ErrorCode::PermissionDenied);
+  auto huge = h.worker(g.peer(1), rank_result(g.at(1), 1000));
+  REQUIRE(of_type<wire::ErrorT>(huge).size() == 1);
+  CHECK(of_type<wire::ErrorT>(huge)[0].second.code == wire::ErrorCode::InvalidArgument);
+  CHECK(of_type<wire::ErrorT>(huge)[0].second.field == "rank");
 }
 
 TEST_CASE("gang: only rank 0's Checkpoint is recorded", "[controller][gang]") {

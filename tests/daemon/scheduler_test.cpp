@@ -61,7 +61,7 @@ TEST_CASE("workers take queued trials front first, as many as their credits", "[
   CHECK(plan.dequeued[2].trial_id == 12);
 }
 
-TEST_CASE("studies are served in the order given; inactive ones are skipped", "[scheduler]") {
+TEST_CASE("studies are served in the order given, inactive ones are skipped", "[scheduler]") {
   std::vector<StudyQueueView> studies = {study(5, kDistill, {trial(50)}),
                                          study(2, kDistill, {trial(20)}),
                                          study(9, kDistill, {trial(90)})};
@@ -235,7 +235,7 @@ TEST_CASE("a gang the fleet cannot ever form holds up nothing", "[scheduler][gan
   CHECK(pairs(schedule(studies, workers, 0), workers) == P{{11, {"a"}}});
 }
 
-TEST_CASE("gangs form in queue order; a later gang cannot take reserved workers",
+TEST_CASE("gangs form in queue order, and a later gang cannot take reserved workers",
           "[scheduler][gang]") {
   std::vector<StudyQueueView> studies = {study(1, kDistill, {trial(10, 3), trial(11, 2)})};
   std::vector<WorkerView> workers = {worker("a", Role::Distill), worker("b", Role::Distill),

@@ -99,7 +99,7 @@ TEST_CASE("quarantine after two expiries in a row, doubling to the maximum", "[s
   CHECK(r.quarantined("w", 4000));
 }
 
-TEST_CASE("a result resets the run of expiries; stale penalties are forgotten", "[sessions]") {
+TEST_CASE("a result resets the run of expiries, and stale penalties are forgotten", "[sessions]") {
   SessionRegistry r;
   const SessionRegistry::Quarantine q{1000, 3000};
   r.penalize("w", 100, q);
