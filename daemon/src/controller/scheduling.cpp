@@ -116,8 +116,7 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
     cancel_ranks(t, "the gang lost a rank: " + reason, ended_by);
   }
   release_ranks(t);
-  const bool active = s.state() == StudyState::Exploring ||
-                      s.state() == StudyState::Finalizing;
+  const bool active = s.state() == StudyState::Exploring || s.state() == StudyState::Finalizing;
   if (retryable && active && t.row.attempt < s.max_attempts) {
     LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
                       << "; re-queued as attempt " << t.row.attempt + 1);
