@@ -17,6 +17,7 @@
 #include "autodistill/glue_settings.hpp"
 #include "protocol/session_registry.hpp"
 #include "study/candidate_book.hpp"
+#include "study/lifecycle.hpp"
 #include "study/scheduler.hpp"
 #include "study/trials.hpp"
 

@@ -1,26 +1,13 @@
-// The GLUE step of a Distill study (study/finetune_plan.hpp): Finetune trials
-// for each delivered student and for the teacher, and the settings each is
-// assigned with.
+// The GLUE step of a Distill study (study/finetune_plan.hpp): the settings
+// each Finetune trial is assigned with. Which Finetune trials a study owes
+// is study::queue_finetunes() (study/lifecycle.hpp), applied by maybe_advance.
 
 #include "autodistill/daemon/controller.hpp"
 
-#include "autodistill/daemon/log.hpp"
 #include "controller_state.hpp"
 #include "study/finetune_plan.hpp"
 
 namespace autodistill::daemon {
-
-void Controller::queue_finetunes(Study& s) {
-  for (const study::PlannedFinetune& p : study::owed_finetunes(s.glue, s.book)) {
-    const std::string whose = p.candidate == kTeacherCandidate
-                                  ? std::string("teacher")
-                                  : "candidate " + std::to_string(p.candidate);
-    if (!queue_trial(s, p.candidate, TrialKind::Finetune, study::finetune_params(p.task),
-                     " " + p.task + " " + whose)) {
-      return;  // the batch fails at commit
-    }
-  }
-}
 
 Result<std::string> Controller::finetune_settings(const Study& s, const Trial& t) {
   auto trials = store_.trials_of_study(s.row.id);

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <sstream>
+#include <variant>
 
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/pareto.hpp"
 #include "autodistill/pareto.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
-#include "study/finetune_plan.hpp"
 
 namespace autodistill::daemon {
 
@@ -288,114 +288,60 @@ void Controller::candidate_finished(Study& s, uint32_t) {
 void Controller::maybe_advance(Study& s) {
   if (s.state() == StudyState::Exploring) {
     refill(s);
-    const bool budget_spent = explored(s) >= s.spec.max_trials || s.exhausted || s.wall_spent;
-    if (!budget_spent || s.book.open_candidates() > 0 || s.suggesting || shutting_down_) return;
-    if (s.spec.kind == StudyKind::Distill && study_uses(s.spec, TrialKind::Flash)) {
-      select_for_regular(s);
+    const study::StudyView v = view_of(s);
+    if (shutting_down_ ||
+        !study::exploration_over(v, {explored(s), s.exhausted, s.wall_spent, s.suggesting})) {
       return;
     }
     auto trials = store_.trials_of_study(s.row.id);
-    size_t completed = 0;
-    if (trials) {
-      for (const TrialRow& t : trials.value()) {
-        completed += t.state == TrialState::Completed;
-      }
-    }
-    if (completed > 0) {
-      set_study_state(s, StudyState::Succeeded,
-                      std::to_string(s.book.next_candidate() - s.book.failed_candidates()) +
-                          " of " + std::to_string(s.book.next_candidate()) +
-                          " candidates evaluated");
-    } else {
-      set_study_state(s, StudyState::Failed,
-                      trials ? none_completed(trials.value(), "trials") : "every candidate failed");
-    }
+    apply(s, study::end_exploration(v, trials ? &trials.value() : nullptr));
   } else if (s.state() == StudyState::Finalizing) {
-    if (!shutting_down_) queue_finetunes(s);  // delivered students: their GLUE step
+    // Delivered students: their GLUE step.
+    if (!shutting_down_ && !apply(s, study::queue_finetunes(view_of(s)))) return;
     if (s.book.open_candidates() > 0) return;
-    // The students are the Regular trials' output: say which failed. A
-    // failed Finetune trial is shown, but the students were delivered.
-    std::vector<TrialRow> regular;
-    std::string finetuned;
-    if (auto trials = store_.trials_of_study(s.row.id)) {
-      finetuned = study::finetune_summary(trials.value());
-      for (TrialRow& t : trials.value()) {
-        if (t.kind == TrialKind::Regular) regular.push_back(std::move(t));
-      }
-    }
-    if (!finetuned.empty()) finetuned = "; " + finetuned;
-    size_t done = 0;
-    for (const TrialRow& t : regular) done += t.state == TrialState::Completed;
-    if (done == regular.size()) {
-      set_study_state(s, StudyState::Succeeded,
-                      "regular distillation of the selected candidates done" + finetuned);
-    } else if (done == 0) {
-      set_study_state(s, StudyState::Failed, none_completed(regular, "regular trials"));
-    } else {
-      set_study_state(s, StudyState::Succeeded,
-                      std::to_string(done) + " of " + std::to_string(regular.size()) +
-                          " regular distillations done; " +
-                          failure_summary(regular, "regular trials") + finetuned);
-    }
+    auto trials = store_.trials_of_study(s.row.id);
+    apply(s, study::end_finalizing(trials ? trials.value() : std::vector<TrialRow>{}));
   }
 }
 
 void Controller::select_for_regular(Study& s) {
-  set_study_state(s, StudyState::Selecting, "");
   auto trials = store_.trials_of_study(s.row.id);
-  if (!trials) return;
-  std::vector<uint32_t> chosen = selected_candidates(s.spec, trials.value());
-  if (chosen.empty()) {
-    set_study_state(s, StudyState::Failed,
-                    s.book.complete() > 0 && !s.spec.constraints.empty()
-                        ? "no candidate completed within the constraints"
-                        : none_completed(trials.value(), "trials"));
-    return;
-  }
-  // With GLUE tasks the baseline is distilled regularly too, whether chosen
-  // or not, so the GLUE table compares it with the students at the same
-  // budget (docs/study-spec.md, "GLUE tasks").
-  std::string glue_baseline;
-  if (!s.glue.tasks.empty() && s.has_baseline && s.book.stage(0) == study::Stage::kExplored &&
-      std::find(chosen.begin(), chosen.end(), 0u) == chosen.end()) {
-    chosen.insert(chosen.begin(), 0u);
-    glue_baseline = "; baseline 0 for the GLUE table";
-  }
-  for (uint32_t c : chosen) {
-    const TrialRow* source = nullptr;
-    for (const TrialRow& t : trials.value()) {
-      if (t.candidate == c) source = &t;
-    }
-    auto t = std::make_unique<Trial>();
-    t->row.study_id = s.row.id;
-    t->row.candidate = c;
-    t->row.kind = TrialKind::Regular;
-    t->row.state = TrialState::Queued;
-    t->row.attempt = 1;
-    t->row.params = source->params;
-    t->row.updated_ms = now_();
-    t->row.id = store_.insert_trial(t->row);
-    if (t->row.id == 0) return;
-    t->role = Role::Distill;
-    t->objectives = objectives_for(s.spec, TrialKind::Regular);
-    t->ranks = ranks_for(s.spec, TrialKind::Regular);
-    t->ready_ms = t->row.updated_ms;
-    s.ready[static_cast<int>(Role::Distill)].push_back(t->row.id);
-    s.book.queued(c, TrialKind::Regular);
-    event(s, "trial_queued", t->row.id, 1, "Regular");
-    trials_.emplace(t->row.id, std::move(t));
-  }
-  const bool topk = s.spec.selection && s.spec.selection->rule == wire::SelectionRule::TopK;
-  std::string list;
-  for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
-  event(s, "selected", 0, 0, "candidates " + list + glue_baseline);
-  set_study_state(
-      s, StudyState::Finalizing,
-      std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen");
+  apply(s, study::select_for_regular(view_of(s), trials ? &trials.value() : nullptr));
 }
 
-void Controller::set_study_state(Study& s, StudyState state, const std::string& message) {
-  if (s.row.state == state) return;
+study::StudyView Controller::view_of(const Study& s) const {
+  return study::StudyView{s.spec, s.book, s.glue, s.has_baseline};
+}
+
+bool Controller::apply(Study& s, const study::Effects& effects) {
+  struct Applier {
+    Controller& c;
+    Study& s;
+    bool operator()(const study::QueueTrial& q) {
+      return c.queue_trial(s, q.candidate, q.kind, q.params, q.note, q.not_before_ms);
+    }
+    bool operator()(const study::SetStudyState& e) {
+      return c.set_study_state(s, e.state, e.message);
+    }
+    bool operator()(const study::EmitEvent& e) {
+      c.event(s, e.kind, 0, 0, e.message);
+      return true;
+    }
+  };
+  for (const study::Effect& effect : effects) {
+    if (!std::visit(Applier{*this, s}, effect)) return false;
+  }
+  return true;
+}
+
+bool Controller::set_study_state(Study& s, StudyState state, const std::string& message) {
+  if (s.row.state == state) return true;
+  if (!study::transition_allowed(s.row.state, state)) {
+    LOG_ERROR("study " << s.row.id << ": refused the transition " << study_state_name(s.row.state)
+                       << " -> " << study_state_name(state)
+                       << (message.empty() ? "" : " (" + message + ")"));
+    return false;
+  }
   s.row.state = state;
   s.row.message = message;
   s.row.updated_ms = now_();
@@ -407,6 +353,7 @@ void Controller::set_study_state(Study& s, StudyState state, const std::string& 
     LOG_INFO("study " << s.row.id << " " << study_state_name(state)
                       << (message.empty() ? "" : ": " + message));
   }
+  return true;
 }
 
 void Controller::cancel_study(Study& s, const std::string& reason) {

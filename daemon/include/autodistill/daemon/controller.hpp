@@ -55,6 +55,10 @@ namespace protocol {
 class SessionRegistry;
 struct WorkerSession;
 }  // namespace protocol
+namespace study {
+struct Effects;
+struct StudyView;
+}  // namespace study
 
 enum class Endpoint { kWorker = 0, kClient = 1 };
 
@@ -235,12 +239,19 @@ class Controller {
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
   void select_for_regular(Study& s);
-  // Queues the Finetune trials the study owes (settings.glue): each
-  // delivered student's, and the teacher's with the first (controller/finetune.cpp).
-  void queue_finetunes(Study& s);
   // The settings_json a Finetune trial is assigned with.
   Result<std::string> finetune_settings(const Study& s, const Trial& t);
-  void set_study_state(Study& s, wire::StudyState state, const std::string& message);
+  // Moves the study to `state` (stored, a "study_state" event); a move to
+  // the state it is in does nothing; one study::transition_allowed() refuses
+  // is logged and not made (false).
+  bool set_study_state(Study& s, wire::StudyState state, const std::string& message);
+  // Applies the study domain's effects (study/lifecycle.hpp) in order: store
+  // writes, ready queues, events. False at the first that fails (the store
+  // failed: the batch fails at commit; a refused transition): the rest are
+  // not applied.
+  bool apply(Study& s, const study::Effects& effects);
+  // What the study domain's decisions read of `s`.
+  study::StudyView view_of(const Study& s) const;
   void cancel_study(Study& s, const std::string& reason);
   // Cancels these live trials (telling a holding worker), in this order.
   void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);

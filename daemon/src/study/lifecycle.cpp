@@ -1,0 +1,130 @@
+#include "study/lifecycle.hpp"
+
+#include <algorithm>
+
+#include "autodistill/daemon/pareto.hpp"
+#include "study/finetune_plan.hpp"
+#include "study/trials.hpp"
+
+namespace autodistill::daemon::study {
+
+using wire::StudyKind;
+using wire::StudyState;
+using wire::TrialKind;
+using wire::TrialState;
+
+bool transition_allowed(StudyState from, StudyState to) {
+  if (is_terminal(from) || from == to) return false;
+  if (to == StudyState::Failed || to == StudyState::Cancelled) return true;
+  switch (from) {
+    case StudyState::Queued:
+      return to == StudyState::Exploring;
+    case StudyState::Exploring:
+      return to == StudyState::Selecting || to == StudyState::Succeeded;
+    case StudyState::Selecting:
+      return to == StudyState::Finalizing;
+    case StudyState::Finalizing:
+      return to == StudyState::Succeeded;
+    default:
+      return false;
+  }
+}
+
+bool exploration_over(const StudyView& v, const Exploration& e) {
+  const bool budget_spent = e.explored >= v.spec.max_trials || e.exhausted || e.wall_spent;
+  return budget_spent && v.book.open_candidates() == 0 && !e.suggesting;
+}
+
+Effects end_exploration(const StudyView& v, const std::vector<TrialRow>* trials) {
+  if (v.spec.kind == StudyKind::Distill && study_uses(v.spec, TrialKind::Flash)) {
+    return select_for_regular(v, trials);
+  }
+  size_t completed = 0;
+  if (trials) {
+    for (const TrialRow& t : *trials) completed += t.state == TrialState::Completed;
+  }
+  if (completed > 0) {
+    const uint32_t n = v.book.next_candidate();
+    return {SetStudyState{StudyState::Succeeded, std::to_string(n - v.book.failed_candidates()) +
+                                                     " of " + std::to_string(n) +
+                                                     " candidates evaluated"}};
+  }
+  return {SetStudyState{StudyState::Failed,
+                        trials ? none_completed(*trials, "trials") : "every candidate failed"}};
+}
+
+Effects select_for_regular(const StudyView& v, const std::vector<TrialRow>* trials) {
+  Effects out{SetStudyState{StudyState::Selecting, ""}};
+  if (!trials) return out;
+  std::vector<uint32_t> chosen = selected_candidates(v.spec, *trials);
+  if (chosen.empty()) {
+    out.push_back(
+        SetStudyState{StudyState::Failed, v.book.complete() > 0 && !v.spec.constraints.empty()
+                                              ? "no candidate completed within the constraints"
+                                              : none_completed(*trials, "trials")});
+    return out;
+  }
+  // With GLUE tasks the baseline is distilled regularly too, whether chosen
+  // or not, so the GLUE table compares it with the students at the same
+  // budget (docs/study-spec.md, "GLUE tasks").
+  std::string glue_baseline;
+  if (!v.glue.tasks.empty() && v.has_baseline && v.book.stage(0) == Stage::kExplored &&
+      std::find(chosen.begin(), chosen.end(), 0u) == chosen.end()) {
+    chosen.insert(chosen.begin(), 0u);
+    glue_baseline = "; baseline 0 for the GLUE table";
+  }
+  for (uint32_t c : chosen) {
+    // The architecture: the candidate's latest stored row's params.
+    const TrialRow* source = nullptr;
+    for (const TrialRow& t : *trials) {
+      if (t.candidate == c) source = &t;
+    }
+    out.push_back(QueueTrial{c, TrialKind::Regular, source ? source->params : Params{}, "", 0});
+  }
+  const bool topk = v.spec.selection && v.spec.selection->rule == wire::SelectionRule::TopK;
+  std::string list;
+  for (uint32_t c : chosen) list += (list.empty() ? "" : ", ") + std::to_string(c);
+  out.push_back(EmitEvent{"selected", "candidates " + list + glue_baseline});
+  out.push_back(SetStudyState{
+      StudyState::Finalizing,
+      std::to_string(chosen.size()) + (topk ? " top-k" : " Pareto") + " candidates chosen"});
+  return out;
+}
+
+Effects queue_finetunes(const StudyView& v) {
+  Effects out;
+  for (const PlannedFinetune& p : owed_finetunes(v.glue, v.book)) {
+    const std::string whose = p.candidate == kTeacherCandidate
+                                  ? std::string("teacher")
+                                  : "candidate " + std::to_string(p.candidate);
+    out.push_back(QueueTrial{p.candidate, TrialKind::Finetune, finetune_params(p.task),
+                             " " + p.task + " " + whose, 0});
+  }
+  return out;
+}
+
+Effects end_finalizing(const std::vector<TrialRow>& trials) {
+  // The students are the Regular trials' output: say which failed. A
+  // failed Finetune trial is shown, but the students were delivered.
+  std::string finetuned = finetune_summary(trials);
+  if (!finetuned.empty()) finetuned = "; " + finetuned;
+  std::vector<TrialRow> regular;
+  for (const TrialRow& t : trials) {
+    if (t.kind == TrialKind::Regular) regular.push_back(t);
+  }
+  size_t done = 0;
+  for (const TrialRow& t : regular) done += t.state == TrialState::Completed;
+  if (done == regular.size()) {
+    return {SetStudyState{StudyState::Succeeded,
+                          "regular distillation of the selected candidates done" + finetuned}};
+  }
+  if (done == 0) {
+    return {SetStudyState{StudyState::Failed, none_completed(regular, "regular trials")}};
+  }
+  return {SetStudyState{StudyState::Succeeded,
+                        std::to_string(done) + " of " + std::to_string(regular.size()) +
+                            " regular distillations done; " +
+                            failure_summary(regular, "regular trials") + finetuned}};
+}
+
+}  // namespace autodistill::daemon::study
