@@ -40,13 +40,6 @@ using wire::TrialState;
 inline constexpr uint32_t kMaxSlots = 1024;
 inline constexpr uint32_t kReplayBatch = 1000;
 inline constexpr const char* kDaemonVersion = "autodistilld 0.1.0";
-// skip_dominated_flash: a probed candidate whose expected hypervolume
-// improvement (standardized objective units) is at most this is hopeless
-// (calibration in docs/study-spec.md and tests/daemon/proposer_test.cpp).
-inline constexpr double kSkipFlashScore = 1e-2;
-// ... judged only once this many candidates of the study are complete (the
-// engine's models need two measurements of every objective).
-inline constexpr size_t kSkipFlashAfter = 2;
 // Worker-registry pruning and partial-upload expiry run at most this often.
 inline constexpr int64_t kHousekeepingMs = 1000;
 // Worker rows deleted per housekeeping pass at most (bounds one batch).

@@ -252,3 +252,70 @@ TEST_CASE("finalizing ends on how the Regular trials went", "[study][lifecycle]"
   CHECK(state_at(none, 0).state == StudyState::Failed);
   CHECK(state_at(none, 0).message.find("regular trials") != std::string::npos);
 }
+
+TEST_CASE("after a probe: the flash is queued, or skipped when hopeless", "[study][lifecycle]") {
+  wire::StudySpecT spec = distill_spec("t", "c");
+  set_baseline(spec);
+  CandidateBook book;
+  for (int i = 0; i < 4; ++i) book.propose();
+  int scored = 0;
+  double score = 0.5;
+  auto score_fn = [&] {
+    ++scored;
+    return score;
+  };
+  const Params params = row(2, TrialKind::Probe, TrialState::Completed, {}, 128).params;
+  const Values slow{{"latency_ms", 3.0}};
+
+  // Without skip_dominated_flash: always the flash, the baseline's noted.
+  auto e = study::after_probe({spec, book, GlueSettings{}, true}, 2, params, slow, score_fn);
+  REQUIRE(e.size() == 1);
+  CHECK(queue_at(e, 0).kind == TrialKind::Flash);
+  CHECK(queue_at(e, 0).candidate == 2);
+  CHECK(queue_at(e, 0).note.empty());
+  REQUIRE(queue_at(e, 0).params.size() == 1);
+  CHECK(queue_at(e, 0).params[0].number == 128);
+  e = study::after_probe({spec, book, GlueSettings{}, true}, 0, params, slow, score_fn);
+  CHECK(queue_at(e, 0).note == " baseline");
+  CHECK(scored == 0);
+
+  spec.skip_dominated_flash = true;
+  spec.constraints.push_back(constraint("latency_ms", true, 2.0));
+  const study::StudyView v{spec, book, GlueSettings{}, true};
+  // A probe metric outside a constraint: skipped, the engine not asked.
+  e = study::after_probe(v, 2, params, slow, score_fn);
+  REQUIRE(e.size() == 1);
+  REQUIRE(std::holds_alternative<study::SkipFlash>(e[0]));
+  CHECK(std::get<study::SkipFlash>(e[0]).candidate == 2);
+  CHECK(std::get<study::SkipFlash>(e[0]).why.find("violates") != std::string::npos);
+  CHECK(scored == 0);
+  // The baseline is never skipped.
+  e = study::after_probe(v, 0, params, slow, score_fn);
+  CHECK(queue_at(e, 0).note == " baseline");
+
+  // Within the constraints: the engine is asked only once kSkipFlashAfter
+  // candidates are complete.
+  const Values fast{{"latency_ms", 1.0}};
+  score = 0.001;
+  e = study::after_probe(v, 2, params, fast, score_fn);
+  CHECK(queue_at(e, 0).kind == TrialKind::Flash);
+  CHECK(scored == 0);
+  std::vector<TrialRow> rows;
+  explored(rows, book, 0, 1.0, 0.5, 100);
+  explored(rows, book, 1, 1.5, 0.6, 101);
+  REQUIRE(book.complete() == study::kSkipFlashAfter);
+  e = study::after_probe(v, 2, params, fast, score_fn);
+  CHECK(scored == 1);
+  REQUIRE(std::holds_alternative<study::SkipFlash>(e[0]));
+  CHECK(std::get<study::SkipFlash>(e[0]).why ==
+        "expected hypervolume improvement 0.001 <= 0.01 given its measured probe metrics");
+  score = 0.02;  // above kSkipFlashScore: worth a flash
+  e = study::after_probe(v, 2, params, fast, score_fn);
+  CHECK(scored == 2);
+  CHECK(queue_at(e, 0).kind == TrialKind::Flash);
+
+  // An External study has no flash step.
+  const wire::StudySpecT external = external_spec(3);
+  CHECK(study::after_probe({external, book, GlueSettings{}, false}, 2, params, fast, score_fn)
+            .empty());
+}

@@ -1,17 +1,16 @@
 // The study and trial lifecycles: suggestions, candidates and their trials
-// (probe -> flash | skipped -> regular, study/candidate_book.hpp), selection
-// for regular distillation, study states, cancellation.
+// (probe -> flash | skipped -> regular, study/candidate_book.hpp), trial
+// endings, cancellation. The decisions of study/lifecycle.hpp (probe ->
+// flash | skipped, the end of exploration, selection for regular, the GLUE
+// step, the end of finalizing) come back as effects: apply() applies them.
 
 #include "autodistill/daemon/controller.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 #include <variant>
 
 #include "autodistill/daemon/log.hpp"
-#include "autodistill/daemon/pareto.hpp"
-#include "autodistill/pareto.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
 
@@ -130,15 +129,14 @@ bool Controller::queue_trial(Study& s, uint32_t candidate, TrialKind kind, const
   return true;
 }
 
-bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
+void Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
                              const std::map<std::string, double>& probe_values) {
-  if (s.spec.kind != StudyKind::Distill || !study_uses(s.spec, TrialKind::Flash)) return false;
-  const bool baseline = s.has_baseline && candidate == 0;
-  const std::string why =
-      s.spec.skip_dominated_flash && !baseline ? hopeless(s, params, probe_values) : "";
-  if (why.empty()) {
-    return queue_trial(s, candidate, TrialKind::Flash, params, baseline ? " baseline" : "");
-  }
+  apply(s, study::after_probe(view_of(s), candidate, params, probe_values,
+                              [&] { return s.proposer->score(params); }));
+}
+
+bool Controller::skip_flash(Study& s, uint32_t candidate, const Params& params,
+                            const std::string& why) {
   TrialRow row;
   row.study_id = s.row.id;
   row.candidate = candidate;
@@ -156,25 +154,7 @@ bool Controller::after_probe(Study& s, uint32_t candidate, const Params& params,
   metrics_.flash_skipped++;
   event(s, "flash_skipped", row.id, 1, why);
   LOG_INFO("study " << s.row.id << " candidate " << candidate << ": flash skipped (" << why << ")");
-  return false;
-}
-
-std::string Controller::hopeless(Study& s, const Params& params,
-                                 const std::map<std::string, double>& probe_values) {
-  // A measured probe metric outside a constraint: it can never be selected.
-  double value = 0;
-  if (const auto* c = violated_constraint(s.spec.constraints, probe_values, false, &value)) {
-    return violation_text(*c, value);
-  }
-  // The engine's expected hypervolume improvement given the measured probe
-  // metrics, against the complete candidates (the baseline included).
-  if (s.book.complete() < kSkipFlashAfter) return "";
-  const double score = s.proposer->score(params);
-  if (score > kSkipFlashScore) return "";
-  std::ostringstream why;
-  why << "expected hypervolume improvement " << score << " <= " << kSkipFlashScore
-      << " given its measured probe metrics";
-  return why.str();
+  return true;
 }
 
 bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
@@ -322,6 +302,9 @@ bool Controller::apply(Study& s, const study::Effects& effects) {
     }
     bool operator()(const study::SetStudyState& e) {
       return c.set_study_state(s, e.state, e.message);
+    }
+    bool operator()(const study::SkipFlash& k) {
+      return c.skip_flash(s, k.candidate, k.params, k.why);
     }
     bool operator()(const study::EmitEvent& e) {
       c.event(s, e.kind, 0, 0, e.message);

@@ -1,8 +1,10 @@
 #include "study/lifecycle.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 #include "autodistill/daemon/pareto.hpp"
+#include "autodistill/pareto.hpp"
 #include "study/finetune_plan.hpp"
 #include "study/trials.hpp"
 
@@ -28,6 +30,31 @@ bool transition_allowed(StudyState from, StudyState to) {
     default:
       return false;
   }
+}
+
+std::string hopeless(const StudyView& v, const Values& probe_values,
+                     const std::function<double()>& score) {
+  double value = 0;
+  if (const auto* c = violated_constraint(v.spec.constraints, probe_values, false, &value)) {
+    return violation_text(*c, value);
+  }
+  if (v.book.complete() < kSkipFlashAfter) return "";
+  const double improvement = score();
+  if (improvement > kSkipFlashScore) return "";
+  std::ostringstream why;
+  why << "expected hypervolume improvement " << improvement << " <= " << kSkipFlashScore
+      << " given its measured probe metrics";
+  return why.str();
+}
+
+Effects after_probe(const StudyView& v, uint32_t candidate, const Params& params,
+                    const Values& probe_values, const std::function<double()>& score) {
+  if (v.spec.kind != StudyKind::Distill || !study_uses(v.spec, TrialKind::Flash)) return {};
+  const bool baseline = v.has_baseline && candidate == 0;
+  const std::string why =
+      v.spec.skip_dominated_flash && !baseline ? hopeless(v, probe_values, score) : "";
+  if (!why.empty()) return {SkipFlash{candidate, params, why}};
+  return {QueueTrial{candidate, TrialKind::Flash, params, baseline ? " baseline" : "", 0}};
 }
 
 bool exploration_over(const StudyView& v, const Exploration& e) {

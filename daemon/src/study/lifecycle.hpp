@@ -14,7 +14,9 @@
 //
 // Succeeded, Failed and Cancelled are terminal: nothing leaves them.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,7 +57,15 @@ struct EmitEvent {
   std::string message;
 };
 
-using Effect = std::variant<QueueTrial, SetStudyState, EmitEvent>;
+// Store a Flash trial of the candidate that ended at once: Cancelled,
+// "skipped: " + why (a "flash_skipped" event; the candidate closes as skipped).
+struct SkipFlash {
+  uint32_t candidate = 0;
+  Params params;
+  std::string why;
+};
+
+using Effect = std::variant<QueueTrial, SetStudyState, EmitEvent, SkipFlash>;
 // Applied in order; the controller stops at the first that fails (a store
 // write that fails the batch, a refused transition).
 struct Effects : std::vector<Effect> {
@@ -79,7 +89,31 @@ struct Exploration {
   bool suggesting = false;  // a suggestion is in flight
 };
 
+// skip_dominated_flash: a probed candidate whose expected hypervolume
+// improvement (standardized objective units) is at most this is hopeless
+// (calibration in docs/study-spec.md and tests/daemon/proposer_test.cpp).
+inline constexpr double kSkipFlashScore = 1e-2;
+// ... judged only once this many candidates of the study are complete (the
+// engine's models need two measurements of every objective).
+inline constexpr size_t kSkipFlashAfter = 2;
+
 // --- decisions
+
+// Why a probed candidate's flash is not worth running, or "": a measured
+// probe metric outside a constraint (it can never be selected), or, once
+// kSkipFlashAfter candidates are complete, `score()` (the engine's expected
+// hypervolume improvement given the probe metrics) <= kSkipFlashScore.
+// `score` is called only then.
+std::string hopeless(const StudyView& v, const Values& probe_values,
+                     const std::function<double()>& score);
+
+// The candidate's first probe completed (its values `probe_values`) while
+// the study explores: a Distill study with flash trials queues the flash
+// (note " baseline" for the baseline), or, with skip_dominated_flash and a
+// hopeless() candidate that is not the baseline, skips it; other studies:
+// nothing.
+Effects after_probe(const StudyView& v, uint32_t candidate, const Params& params,
+                    const Values& probe_values, const std::function<double()>& score);
 
 // Is an Exploring study's exploration over: its budget spent (max_trials,
 // the design space or the wall clock), no candidate open, no suggestion in

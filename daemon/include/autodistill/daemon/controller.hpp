@@ -199,9 +199,12 @@ class Controller {
   bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind, const Params& params,
                    const std::string& note, int64_t not_before_ms = 0);
   // The probe of the candidate completed: queue its flash trial, or record
-  // it as skipped (skip_dominated_flash). True when a trial was queued.
-  bool after_probe(Study& s, uint32_t candidate, const Params& params,
+  // it as skipped (skip_dominated_flash): study::after_probe(), applied.
+  void after_probe(Study& s, uint32_t candidate, const Params& params,
                    const std::map<std::string, double>& probe_values);
+  // Stores the candidate's Flash trial as skipped (ended at once); false
+  // when the store failed.
+  bool skip_flash(Study& s, uint32_t candidate, const Params& params, const std::string& why);
   // A Probe trial of the candidate ended (its row stored; `converged` as
   // its metrics say): when no measurement of the candidate converged, queue
   // a re-probe after the backoff, or mark the latest measurement when the
@@ -211,9 +214,6 @@ class Controller {
   // How long re-probe number `reprobe` (1, 2, ...) waits: reprobe_backoff_ms,
   // doubled for each re-probe after the first.
   int64_t reprobe_delay_ms(uint32_t reprobe) const;
-  // Why the candidate's flash is not worth running, or "".
-  std::string hopeless(Study& s, const Params& params,
-                       const std::map<std::string, double>& probe_values);
   // Candidates proposed by the engine (the baseline excluded).
   uint32_t explored(const Study& s) const;
   // Completes a candidate's probe from the cache when hardware with the
