@@ -540,6 +540,14 @@ int main(int argc, char** argv) {
                  &bo_options.exhaustive_limit, 0, 100000000);
   parser.add_switch("front-reference", "Set BoOptions::reference_from_front.",
                     [] { bo_options.reference_from_front = true; });
+  parser.add_real("front-margin", "BoOptions::front_reference_margin (with --front-reference).",
+                  &bo_options.front_reference_margin, false);
+  parser.add_switch("front-gap", "Set BoOptions::front_reference_gap (with --front-reference).",
+                    [] { bo_options.front_reference_gap = true; });
+  parser.add_int("front-layers", "BoOptions::front_reference_layers (with --front-reference).",
+                 &bo_options.front_reference_layers, 1, 1000);
+  parser.add_real("reference-quantile", "BoOptions::observed_reference_quantile.",
+                  &bo_options.observed_reference_quantile, false);
   parser.add_switch("trace", "Print every evaluation on stderr.", [] { trace = true; });
   parser.add_text("python", "PATH", "The Python that runs tpe (default /usr/bin/python3).",
                   &python);

@@ -334,24 +334,35 @@ class BoContext {
     // value (2 and 3 objectives).
     ref_.resize(k);
     upper_.assign(k, std::numeric_limits<double>::infinity());
-    const Objectives inferred =
-        impl_.config.bo.reference_from_front ? front_reference(incumbent_) : Objectives();
+    const BoOptions& bo = impl_.config.bo;
+    Objectives inferred;
+    if (bo.reference_from_front) {
+      inferred = bo.front_reference_gap
+                     ? front_gap_reference(incumbent_)
+                     : layered_front_reference(incumbent_, bo.front_reference_layers,
+                                               bo.front_reference_margin);
+    }
     const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
       const double sign = impl_.metrics[j].sign;
       double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+      std::vector<double> values;
       for (const auto& row : impl_.rows[j]) {
         const double y = sign * models_[j].z(impl_.transform(j, row.value));
         lo = std::min(lo, y);
         hi = std::max(hi, y);
+        values.push_back(y);
       }
+      if (bo.observed_reference_quantile > 0 && !values.empty())
+        lo = quantile(std::move(values), bo.observed_reference_quantile);
+      const double observed_ref = lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
       const std::optional<double> reference = declared_reference(j);
       if (reference) {
         ref_[j] = sign * models_[j].z(impl_.transform(j, *reference));
       } else if (j < inferred.size() && std::isfinite(inferred[j])) {
-        ref_[j] = inferred[j];
+        ref_[j] = std::max(inferred[j], observed_ref);
       } else {
-        ref_[j] = lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
+        ref_[j] = observed_ref;
       }
       if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
       std::set<size_t> at_best;  // distinct points

@@ -84,11 +84,24 @@ std::vector<double> crowding_distance(const std::vector<Objectives>& points,
 }
 
 Objectives front_reference(const std::vector<Objectives>& points, double scale) {
+  return layered_front_reference(points, 1, scale);
+}
+
+Objectives layered_front_reference(const std::vector<Objectives>& points, size_t layers,
+                                   double scale) {
   if (points.empty()) return {};
   const size_t k = points.front().size();
   Objectives lo(k, std::numeric_limits<double>::infinity());
   Objectives hi(k, -std::numeric_limits<double>::infinity());
-  for (size_t i : pareto_front(points)) {
+  std::vector<size_t> near;
+  if (layers <= 1) {
+    near = pareto_front(points);
+  } else {
+    const auto fronts = non_dominated_sort(points);
+    for (size_t l = 0; l < layers && l < fronts.size(); ++l)
+      near.insert(near.end(), fronts[l].begin(), fronts[l].end());
+  }
+  for (size_t i : near) {
     for (size_t j = 0; j < k; ++j) {
       lo[j] = std::min(lo[j], points[i][j]);
       hi[j] = std::max(hi[j], points[i][j]);
@@ -99,6 +112,33 @@ Objectives front_reference(const std::vector<Objectives>& points, double scale) 
     ref[j] =
         hi[j] > lo[j] ? lo[j] - scale * (hi[j] - lo[j]) : std::numeric_limits<double>::quiet_NaN();
   return ref;
+}
+
+Objectives front_gap_reference(const std::vector<Objectives>& points) {
+  if (points.empty()) return {};
+  const size_t k = points.front().size();
+  const std::vector<size_t> front = pareto_front(points);
+  Objectives ref(k);
+  std::vector<double> values;
+  for (size_t j = 0; j < k; ++j) {
+    values.clear();
+    for (size_t i : front) values.push_back(points[i][j]);
+    std::sort(values.begin(), values.end());
+    double gap = 0.0;
+    for (size_t i = 1; i < values.size(); ++i) gap = std::max(gap, values[i] - values[i - 1]);
+    ref[j] = gap > 0 ? values.front() - gap : std::numeric_limits<double>::quiet_NaN();
+  }
+  return ref;
+}
+
+double quantile(std::vector<double> values, double q) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(values.begin(), values.end());
+  const double pos = std::clamp(q, 0.0, 1.0) * static_cast<double>(values.size() - 1);
+  const size_t below = static_cast<size_t>(pos);
+  if (below + 1 >= values.size()) return values.back();
+  const double t = pos - static_cast<double>(below);
+  return values[below] + t * (values[below + 1] - values[below]);
 }
 
 namespace {

@@ -257,6 +257,78 @@ TEST_CASE("the default reference is the believed front's nadir, not a dominated 
   }
 }
 
+TEST_CASE(
+    "reference variants: a wide front margin is capped at the observed rule, a quantile "
+    "ignores the worst observations",
+    "[bo][engine]") {
+  // The scenario above: a dominated outlier (100x slower than the slowest
+  // point) stretches the observed rule's box past a probed candidate 4x
+  // slower than the slowest point. Scores of a fixed candidate set under
+  // each rule, after the same 20 evaluations and the same two observations.
+  const Point outlier = {24, 128, 64, 1, 384, 2}, probed = {24, 512, 160, 8, 640, 6};
+  auto scores = [&](const BoOptions& bo) {
+    EngineConfig c = table1_config("bo", 3);
+    c.bo = bo;
+    Engine engine = make(c);
+    drive(engine, 20);
+    double slowest = 0.0, least_accurate = 100.0;
+    for (const auto& r : engine.points()) {
+      slowest = std::max(slowest, r.values.at("latency_ms"));
+      least_accurate = std::min(least_accurate, r.values.at("accuracy"));
+    }
+    for (const auto& r : engine.points()) REQUIRE((r.point != outlier && r.point != probed));
+    REQUIRE(engine
+                .observe(outlier,
+                         {{"accuracy", least_accurate - 30.0}, {"latency_ms", 100.0 * slowest}})
+                .is_ok());
+    REQUIRE(engine.observe(probed, {{"latency_ms", 4.0 * slowest}}).is_ok());
+    auto s = engine.score({probed, {24, 256, 96, 2, 512, 4}, {24, 384, 128, 4, 640, 2}});
+    REQUIRE(s.is_ok());
+    return *s;
+  };
+  const BoOptions observed;
+  const std::vector<double> base = scores(observed);
+  REQUIRE(base[0] > 0.0);
+  // The default engine does not read the variants' knobs.
+  BoOptions knobs_only = observed;
+  knobs_only.front_reference_margin = 0.7;
+  knobs_only.front_reference_gap = true;
+  knobs_only.front_reference_layers = 2;
+  REQUIRE(scores(knobs_only) == base);
+  // A front margin far wider than the observed box: capped at the observed
+  // rule in every objective, so the same scores.
+  BoOptions wide = observed;
+  wide.reference_from_front = true;
+  wide.front_reference_margin = 100.0;
+  REQUIRE(scores(wide) == base);
+  // The front rule over every non-dominated layer: the observed rule on the
+  // believed (posterior-mean) values instead of the measured ones, so the
+  // outlier stretches the box again: nearly the observed rule's scores.
+  BoOptions layers = observed;
+  layers.reference_from_front = true;
+  layers.front_reference_layers = 1000;
+  const std::vector<double> layer_scores = scores(layers);
+  for (size_t i = 0; i < base.size(); ++i)
+    REQUIRE(layer_scores[i] == Approx(base[i]).epsilon(0.01));
+  // The narrow front rule, its gap variant, and a 10 % quantile of the
+  // observations (the outlier is 1 of 22): the probed candidate lies beyond
+  // the reference and adds nothing.
+  BoOptions narrow = observed;
+  narrow.reference_from_front = true;
+  REQUIRE(scores(narrow)[0] == 0.0);
+  BoOptions gap = narrow;
+  gap.front_reference_gap = true;
+  const std::vector<double> gap_scores = scores(gap);
+  CAPTURE(gap_scores);
+  REQUIRE(gap_scores[0] == 0.0);
+  BoOptions q10 = observed;
+  q10.observed_reference_quantile = 0.1;
+  const std::vector<double> q10_scores = scores(q10);
+  CAPTURE(q10_scores);
+  REQUIRE(q10_scores[0] == 0.0);
+  REQUIRE(q10_scores != base);
+}
+
 TEST_CASE("failed and evaluated points are never suggested; a small space runs out",
           "[bo][engine]") {
   for (const std::string algorithm : {"bo", "random", "firefly", "nsga2"}) {

@@ -105,6 +105,55 @@ TEST_CASE("front_reference: the front's nadir minus 10 % of its range", "[bo][pa
   REQUIRE(front_reference({}).empty());
 }
 
+TEST_CASE("front_gap_reference: the nadir minus the front's largest gap", "[bo][pareto]") {
+  // Front values in objective 0: 0, 1, 3, 7 (gaps 1, 2, 4); in objective 1:
+  // 9, 5, 4, 0 (gaps 4, 1, 4).
+  const std::vector<Objectives> front = {{0, 9}, {1, 5}, {3, 4}, {7, 0}};
+  auto ref = front_gap_reference(front);
+  REQUIRE(ref.size() == 2);
+  REQUIRE(ref[0] == Approx(-4.0));
+  REQUIRE(ref[1] == Approx(-4.0));
+  // Dominated points, however far out, do not move it.
+  auto with_outliers = front;
+  with_outliers.push_back({-100, -100});
+  with_outliers.push_back({0.5, 0.5});
+  REQUIRE(front_gap_reference(with_outliers) == ref);
+  // Unequal gaps per objective; points ordered arbitrarily.
+  auto uneven = front_gap_reference({{2, 1}, {0, 3}, {1, 2.5}});
+  REQUIRE(uneven[0] == Approx(-1.0));  // values 0, 1, 2
+  REQUIRE(uneven[1] == Approx(-0.5));  // values 1, 2.5, 3: largest gap 1.5
+  // No spread: NaN, the caller decides; no points: empty.
+  auto single = front_gap_reference({{2, 2}, {1, 1}});
+  REQUIRE(std::isnan(single[0]));
+  REQUIRE(std::isnan(single[1]));
+  REQUIRE(front_gap_reference({}).empty());
+}
+
+TEST_CASE("layered_front_reference: the nadir of the first layers", "[bo][pareto]") {
+  // Layer 1: (0, 3), (3, 0); layer 2: (-1, 2), (2, -2); layer 3: (-9, -9).
+  const std::vector<Objectives> pts = {{0, 3}, {3, 0}, {-1, 2}, {2, -2}, {-9, -9}};
+  REQUIRE(layered_front_reference(pts, 1) == front_reference(pts));
+  auto two = layered_front_reference(pts, 2);  // ranges 4 and 5
+  REQUIRE(two[0] == Approx(-1.4));
+  REQUIRE(two[1] == Approx(-2.5));
+  auto wide = layered_front_reference(pts, 2, 0.5);
+  REQUIRE(wide[0] == Approx(-3.0));
+  auto all = layered_front_reference(pts, 10);  // more layers than exist: every point
+  REQUIRE(all[0] == Approx(-10.2));
+  REQUIRE(all[1] == Approx(-10.2));
+  REQUIRE(layered_front_reference({}, 2).empty());
+}
+
+TEST_CASE("quantile interpolates between order statistics", "[bo][pareto]") {
+  REQUIRE(quantile({3, 1, 2, 4, 5}, 0.0) == 1.0);
+  REQUIRE(quantile({3, 1, 2, 4, 5}, 1.0) == 5.0);
+  REQUIRE(quantile({3, 1, 2, 4, 5}, 0.5) == Approx(3.0));
+  REQUIRE(quantile({3, 1, 2, 4, 5}, 0.1) == Approx(1.4));
+  REQUIRE(quantile({10, 0}, 0.25) == Approx(2.5));
+  REQUIRE(quantile({7}, 0.3) == 7.0);
+  REQUIRE(std::isnan(quantile({}, 0.5)));
+}
+
 TEST_CASE("Monte-Carlo hypervolume agrees with the exact value", "[bo][pareto]") {
   Rng rng(3);
   std::vector<Objectives> pts(20, Objectives(3));

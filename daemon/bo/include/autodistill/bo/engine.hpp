@@ -150,6 +150,19 @@ struct BoOptions {
   // extreme that is worse than the nadir in the other objective (ZDT1: the
   // corner x0 = 0; 95 % of the whole front in 20 instead of 12.5).
   bool reference_from_front = false;
+  // Variants of the rules above (issue #13, bench only until one earns the
+  // default; docs/bo.md). With reference_from_front: the margin below the
+  // front's nadir as a fraction of the front's range (default 10 %), or with
+  // front_reference_gap the largest gap between consecutive front values in
+  // that objective instead. Either way the reference is never further out
+  // than the observed rule's. observed_reference_quantile (0 <= q < 1): the
+  // observed rule starts from this quantile of the observed values instead
+  // of the worst (0: the worst), so the worst fraction q of the
+  // observations does not stretch the box.
+  double front_reference_margin = 0.1;
+  bool front_reference_gap = false;
+  size_t front_reference_layers = 1;  // the front rule over this many non-dominated layers
+  double observed_reference_quantile = 0.0;
 };
 
 struct EngineConfig {

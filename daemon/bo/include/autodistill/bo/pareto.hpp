@@ -34,6 +34,22 @@ std::vector<double> crowding_distance(const std::vector<Objectives>& points,
 // they are. An objective whose front range is 0 (e.g. a front of one point)
 // gets NaN: the caller needs another rule for it. Empty for no points.
 Objectives front_reference(const std::vector<Objectives>& points, double scale = 0.1);
+// The same over the union of the first `layers` non-dominated layers
+// (non_dominated_sort; layers = 1: front_reference): near-front points widen
+// the box, points dominated by many others do not.
+Objectives layered_front_reference(const std::vector<Objectives>& points, size_t layers,
+                                   double scale = 0.1);
+
+// As front_reference, but the margin below the nadir is, per objective, the
+// largest gap between consecutive values of the front in that objective
+// (sorted): the box reaches as far beyond the front's ends as the front's
+// own sparsest stretch. NaN where the front has no spread; empty for no
+// points.
+Objectives front_gap_reference(const std::vector<Objectives>& points);
+
+// The q-quantile (0 <= q <= 1, linear interpolation between order
+// statistics) of `values`; NaN for none.
+double quantile(std::vector<double> values, double q);
 
 // Exact hypervolume of the region dominated by `points` and dominating `ref`
 // (the union of the boxes [ref, p]; points not strictly better than ref in
