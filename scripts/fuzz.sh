@@ -9,8 +9,8 @@
 # usage: scripts/fuzz.sh [--time SECONDS] [--parallel N] [target ...]
 #   --time SECONDS  how long each target runs (default 600: ten minutes)
 #   --parallel N    targets run at once (default 1; one core each)
-#   target          fuzz_envelope, fuzz_json, fuzz_study_spec,
-#                   fuzz_safetensors, fuzz_wordpiece (default: all five)
+#   target          fuzz_envelope, fuzz_json, fuzz_study_spec, fuzz_http,
+#                   fuzz_safetensors, fuzz_wordpiece (default: all six)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), CC / CXX (default
 # clang-14 / clang++-14), JOBS (build parallelism, default 2).
 #
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#targets[@]} -gt 0 ] ||
-  targets=(fuzz_envelope fuzz_json fuzz_study_spec fuzz_safetensors fuzz_wordpiece)
+  targets=(fuzz_envelope fuzz_json fuzz_study_spec fuzz_http fuzz_safetensors fuzz_wordpiece)
 
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 if [ ! -f "$dir/CMakeCache.txt" ]; then

@@ -17,5 +17,5 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B "$FUZZ_BUILD_DIR" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTODISTILL_WITH_TORCH=OFF -DAUTODISTILL_FUZZ=ON \
   -DAUTODISTILL_FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 cmake --build "$FUZZ_BUILD_DIR" -j"$(nproc)" \
-  --target fuzz_envelope fuzz_json fuzz_study_spec fuzz_safetensors fuzz_wordpiece
+  --target fuzz_envelope fuzz_json fuzz_study_spec fuzz_http fuzz_safetensors fuzz_wordpiece
 ctest --test-dir "$FUZZ_BUILD_DIR" -L fuzz --output-on-failure -j"$(nproc)"

@@ -101,29 +101,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Parses the request head in buffer_ and asks the handler.
   HttpServer::Response answer() {
     const std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_end(buffer_.data()));
-    std::istringstream lines(head.substr(0, head.find("\r\n\r\n")));
-    std::string line;
-    std::getline(lines, line);
-    std::istringstream request_line(line);
-    std::string method, target, version;
-    request_line >> method >> target >> version;
-    if (method != "GET") return {405, "text/plain; charset=utf-8", "only GET is served\n"};
-    if (version.rfind("HTTP/1.", 0) != 0 || target.empty() || target[0] != '/') {
-      return {400, "text/plain; charset=utf-8", "bad request\n"};
-    }
-    HttpServer::Request request;
-    const size_t q = target.find('?');
-    request.path = target.substr(0, q);
-    if (q != std::string::npos) request.query = target.substr(q + 1);
-    while (std::getline(lines, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos && iequals(line.substr(0, colon), "authorization")) {
-        request.authorization = trim(line.substr(colon + 1));
-      }
-    }
+    auto parsed = parse_request_head(head);
+    if (auto* refusal = std::get_if<HttpServer::Response>(&parsed)) return std::move(*refusal);
     try {
-      return handler_(request);
+      return handler_(std::get<HttpServer::Request>(parsed));
     } catch (const std::exception& e) {
       return {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
     }
@@ -195,6 +176,34 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(asio::io_context& io,
   }
   server->accept();
   return server;
+}
+
+std::variant<HttpServer::Request, HttpServer::Response> parse_request_head(
+    const std::string& head) {
+  std::istringstream lines(head.substr(0, head.find("\r\n\r\n")));
+  std::string line;
+  std::getline(lines, line);
+  std::istringstream request_line(line);
+  std::string method, target, version;
+  request_line >> method >> target >> version;
+  if (method != "GET") {
+    return HttpServer::Response{405, "text/plain; charset=utf-8", "only GET is served\n"};
+  }
+  if (version.rfind("HTTP/1.", 0) != 0 || target.empty() || target[0] != '/') {
+    return HttpServer::Response{400, "text/plain; charset=utf-8", "bad request\n"};
+  }
+  HttpServer::Request request;
+  const size_t q = target.find('?');
+  request.path = target.substr(0, q);
+  if (q != std::string::npos) request.query = target.substr(q + 1);
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && iequals(line.substr(0, colon), "authorization")) {
+      request.authorization = trim(line.substr(colon + 1));
+    }
+  }
+  return request;
 }
 
 uint16_t HttpServer::port() const {

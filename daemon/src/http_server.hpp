@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>  // before Asio: Boost 1.74 uses std::exchange unincluded in C++20
+#include <variant>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -48,6 +49,14 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   Handler handler_;
 };
+
+// Parses a request head (the bytes up to and including the blank line,
+// at most 8 KiB): the Request, or the answer to a request that is not a
+// well-formed GET (405 for another method, 400 for a bad request line).
+// Header lines other than Authorization are ignored; a later Authorization
+// line replaces an earlier one. Pure; total on any bytes (fuzzed:
+// tests/fuzz/http_fuzz.cpp).
+std::variant<HttpServer::Request, HttpServer::Response> parse_request_head(const std::string& head);
 
 // Whether "host:port" names a loopback address (127.0.0.0/8, localhost, [::1]).
 bool is_loopback_listen(const std::string& listen);
