@@ -273,14 +273,12 @@ void Controller::maybe_advance(Study& s) {
         !study::exploration_over(v, {explored(s), s.exhausted, s.wall_spent, s.suggesting})) {
       return;
     }
-    auto trials = store_.trials_of_study(s.row.id);
-    apply(s, study::end_exploration(v, trials ? &trials.value() : nullptr));
+    apply(s, study::end_exploration(v, store_.trials_of_study(s.row.id)));
   } else if (s.state() == StudyState::Finalizing) {
     // Delivered students: their GLUE step.
     if (!shutting_down_ && !apply(s, study::queue_finetunes(view_of(s)))) return;
     if (s.book.open_candidates() > 0) return;
-    auto trials = store_.trials_of_study(s.row.id);
-    apply(s, study::end_finalizing(trials ? trials.value() : std::vector<TrialRow>{}));
+    apply(s, study::end_finalizing(store_.trials_of_study(s.row.id)));
   }
 }
 

@@ -62,22 +62,24 @@ bool exploration_over(const StudyView& v, const Exploration& e) {
   return budget_spent && v.book.open_candidates() == 0 && !e.suggesting;
 }
 
-Effects end_exploration(const StudyView& v, const std::vector<TrialRow>* trials) {
+std::string unreadable_rows(const Status& status) {
+  return "the study's trial rows could not be read: " + status.message();
+}
+
+Effects end_exploration(const StudyView& v, const Result<std::vector<TrialRow>>& trials) {
   if (v.spec.kind == StudyKind::Distill && study_uses(v.spec, TrialKind::Flash)) {
-    return select_for_regular(v, trials);
+    return select_for_regular(v, trials ? &trials.value() : nullptr);
   }
+  if (!trials) return {SetStudyState{StudyState::Failed, unreadable_rows(trials.status())}};
   size_t completed = 0;
-  if (trials) {
-    for (const TrialRow& t : *trials) completed += t.state == TrialState::Completed;
-  }
+  for (const TrialRow& t : *trials) completed += t.state == TrialState::Completed;
   if (completed > 0) {
     const uint32_t n = v.book.next_candidate();
     return {SetStudyState{StudyState::Succeeded, std::to_string(n - v.book.failed_candidates()) +
                                                      " of " + std::to_string(n) +
                                                      " candidates evaluated"}};
   }
-  return {SetStudyState{StudyState::Failed,
-                        trials ? none_completed(*trials, "trials") : "every candidate failed"}};
+  return {SetStudyState{StudyState::Failed, none_completed(*trials, "trials")}};
 }
 
 Effects select_for_regular(const StudyView& v, const std::vector<TrialRow>* trials) {
@@ -130,7 +132,9 @@ Effects queue_finetunes(const StudyView& v) {
   return out;
 }
 
-Effects end_finalizing(const std::vector<TrialRow>& trials) {
+Effects end_finalizing(const Result<std::vector<TrialRow>>& rows) {
+  if (!rows) return {SetStudyState{StudyState::Failed, unreadable_rows(rows.status())}};
+  const std::vector<TrialRow>& trials = rows.value();
   // The students are the Regular trials' output: say which failed. A
   // failed Finetune trial is shown, but the students were delivered.
   std::string finetuned = finetune_summary(trials);

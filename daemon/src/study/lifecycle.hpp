@@ -23,6 +23,7 @@
 
 #include "autodistill/daemon/store.hpp"
 #include "autodistill/glue_settings.hpp"
+#include "autodistill/status.hpp"
 #include "autodistill/wire/codec.hpp"
 #include "study/candidate_book.hpp"
 
@@ -122,9 +123,10 @@ bool exploration_over(const StudyView& v, const Exploration& e);
 
 // Exploration is over: a Distill study with flash trials selects for regular
 // distillation (select_for_regular()); any other study ends, Succeeded when
-// a trial completed, else Failed. `trials`: the study's stored rows, null
-// when they could not be read.
-Effects end_exploration(const StudyView& v, const std::vector<TrialRow>* trials);
+// a trial completed, else Failed. `trials`: the study's stored rows, or why
+// they could not be read (then a study without a regular step fails, saying
+// so; a Distill one only selects: recovery selects again).
+Effects end_exploration(const StudyView& v, const Result<std::vector<TrialRow>>& trials);
 
 // Selection for regular distillation: Selecting; then, from the stored rows,
 // one Regular trial per selected candidate (spec.selection; with GLUE tasks
@@ -139,7 +141,12 @@ Effects queue_finetunes(const StudyView& v);
 
 // A Finalizing study with no candidate open ends: Succeeded when its
 // Regular trials delivered a student (saying which failed and how the
-// Finetune trials went), Failed when none did.
-Effects end_finalizing(const std::vector<TrialRow>& trials);
+// Finetune trials went), Failed when none did; Failed, naming what could
+// not be read, when the rows are unreadable (`trials` holds the error):
+// never a success that nothing shows.
+Effects end_finalizing(const Result<std::vector<TrialRow>>& trials);
+
+// The study's message when its trial rows could not be read.
+std::string unreadable_rows(const Status& status);
 
 }  // namespace autodistill::daemon::study
