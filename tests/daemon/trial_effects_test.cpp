@@ -111,7 +111,7 @@ TEST_CASE("finish_trial: a first completed probe queues the flash before the pro
   CHECK(std::holds_alternative<study::CloseInBook>(e[1]));
 }
 
-TEST_CASE("finish_trial: a re-probe only refines; a failed candidate is not re-probed",
+TEST_CASE("finish_trial: a re-probe only refines and a failed candidate is not re-probed",
           "[study][trial_effects]") {
   const wire::StudySpecT spec = distill_spec("t", "c");
   CandidateBook book;
