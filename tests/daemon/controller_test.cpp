@@ -1,5 +1,7 @@
 // The controller's state machines, driven directly (no sockets) over a real
 // SQLite store in a temporary directory, with a controllable clock.
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 
@@ -234,6 +236,63 @@ TEST_CASE("controller: a distill study explores, selects the Pareto set, finaliz
     if (t->kind == wire::TrialKind::Regular) regular_candidates.insert(t->candidate);
   }
   CHECK(regular_candidates == std::set<uint32_t>{0, 1});
+}
+
+TEST_CASE("controller: finalizing with unreadable trial rows fails the study, losing nothing",
+          "[controller]") {
+  Harness h;
+  const std::string teacher = h.blobs->put("teacher").value();
+  const std::string corpus = h.blobs->put("corpus").value();
+  uint64_t study = h.submit(distill_spec(teacher, corpus));
+  auto probes = h.join("probe", wire::Role::Probe, 8, {}, "cpu-test");
+  CHECK(h.join("distill", wire::Role::Distill, 8).empty());
+  REQUIRE(probes.size() == 3);
+  std::map<uint64_t, uint32_t> candidate_of;
+  for (const auto& t : h.get(study).trials) candidate_of[t->trial_id] = t->candidate;
+  const double accuracy[] = {0.5, 0.7, 0.6};
+  std::vector<wire::AssignT> flashes;
+  uint64_t dominated_probe = 0;  // candidate 2's probe: not selected
+  for (const auto& a : probes) {
+    if (candidate_of[a.trial_id] == 2) dominated_probe = a.trial_id;
+    auto more = Harness::assigns(h.result("probe", a, candidate_of[a.trial_id] + 1.0));
+    flashes.insert(flashes.end(), more.begin(), more.end());
+  }
+  REQUIRE(flashes.size() == 3);
+  REQUIRE(dominated_probe != 0);
+  for (const auto& t : h.get(study).trials) candidate_of[t->trial_id] = t->candidate;
+  std::vector<wire::AssignT> regular;
+  for (const auto& a : flashes) {
+    auto more = Harness::assigns(h.result("distill", a, accuracy[candidate_of[a.trial_id]]));
+    regular.insert(regular.end(), more.begin(), more.end());
+  }
+  REQUIRE(h.get(study).study->state == wire::StudyState::Finalizing);
+  REQUIRE(regular.size() == 2);
+  // A stored row of the study that no longer converts: the study's trial
+  // rows cannot be read when finalizing ends.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((h.dir.path() + "/db").c_str(), &db) == SQLITE_OK);
+    const std::string sql =
+        "UPDATE trials SET params = 'not json' WHERE id = " + std::to_string(dominated_probe);
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  REQUIRE_FALSE(h.store->trials_of_study(study));
+  for (const auto& a : regular) REQUIRE(find_ack(h.result("distill", a, 0.9)));
+  auto row = h.store->get_study(study).value();
+  REQUIRE(row);
+  CHECK(row->state == wire::StudyState::Failed);
+  INFO(row->message);
+  CHECK(row->message.find("trial rows could not be read") != std::string::npos);
+  CHECK(row->message.find("trials.params of trial " + std::to_string(dominated_probe)) !=
+        std::string::npos);
+  // Nothing else lost: both regular results are stored.
+  for (const auto& a : regular) {
+    auto t = h.store->get_trial(a.trial_id).value();
+    REQUIRE(t);
+    CHECK(t->state == wire::TrialState::Completed);
+    CHECK(t->objectives.at("accuracy") == 0.9);
+  }
 }
 
 TEST_CASE("controller: submit is idempotent by key", "[controller]") {

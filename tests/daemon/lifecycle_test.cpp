@@ -109,23 +109,26 @@ TEST_CASE("an External study ends Succeeded or Failed at the end of exploration"
     book.fold(rows.back());
   }
   const study::StudyView v{spec, book, GlueSettings{}, false};
-  auto done = study::end_exploration(v, &rows);
+  auto done = study::end_exploration(v, rows);
   REQUIRE(done.size() == 1);
   CHECK(state_at(done, 0).state == StudyState::Succeeded);
   CHECK(state_at(done, 0).message == "2 of 3 candidates evaluated");
 
   for (TrialRow& r : rows) r.state = TrialState::Failed;
-  auto failed = study::end_exploration(v, &rows);
+  auto failed = study::end_exploration(v, rows);
   REQUIRE(failed.size() == 1);
   CHECK(state_at(failed, 0).state == StudyState::Failed);
   CHECK(state_at(failed, 0).message.find("all 3 trials failed") != std::string::npos);
   CHECK(state_at(failed, 0).message.find("boom") != std::string::npos);
 
-  // Unreadable rows: nothing is known to have completed.
-  auto unread = study::end_exploration(v, nullptr);
+  // Unreadable rows: Failed, saying what could not be read.
+  auto unread = study::end_exploration(
+      v, Status(Code::kInternal, "trials.state of trial 7: 9 is not a TrialState"));
   REQUIRE(unread.size() == 1);
   CHECK(state_at(unread, 0).state == StudyState::Failed);
-  CHECK(state_at(unread, 0).message == "every candidate failed");
+  CHECK(state_at(unread, 0).message ==
+        "the study's trial rows could not be read: trials.state of trial 7: 9 is not a "
+        "TrialState");
 }
 
 TEST_CASE("selection queues a Regular trial per Pareto candidate, then Finalizing",
@@ -141,7 +144,7 @@ TEST_CASE("selection queues a Regular trial per Pareto candidate, then Finalizin
   const study::StudyView v{spec, book, GlueSettings{}, false};
 
   // The end of exploration of a Distill study with flash trials selects.
-  auto e = study::end_exploration(v, &rows);
+  auto e = study::end_exploration(v, rows);
   REQUIRE(e.size() == 6);
   CHECK(state_at(e, 0).state == StudyState::Selecting);
   CHECK(state_at(e, 0).message.empty());
@@ -251,6 +254,18 @@ TEST_CASE("finalizing ends on how the Regular trials went", "[study][lifecycle]"
   auto none = study::end_finalizing(rows);
   CHECK(state_at(none, 0).state == StudyState::Failed);
   CHECK(state_at(none, 0).message.find("regular trials") != std::string::npos);
+}
+
+TEST_CASE("finalizing with unreadable trial rows fails, naming what could not be read",
+          "[study][lifecycle]") {
+  // Not a success that nothing shows (an empty list of Regular trials).
+  auto e = study::end_finalizing(
+      Status(Code::kInternal, "trials.params of trial 4: stored trials.params is not JSON"));
+  REQUIRE(e.size() == 1);
+  CHECK(state_at(e, 0).state == StudyState::Failed);
+  CHECK(state_at(e, 0).message ==
+        "the study's trial rows could not be read: trials.params of trial 4: stored "
+        "trials.params is not JSON");
 }
 
 TEST_CASE("after a probe: the flash is queued, or skipped when hopeless", "[study][lifecycle]") {

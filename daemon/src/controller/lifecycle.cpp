@@ -1,8 +1,9 @@
 // The study and trial lifecycles: suggestions, candidates and their trials
-// (probe -> flash | skipped -> regular, study/candidate_book.hpp), trial
-// endings, cancellation. The decisions of study/lifecycle.hpp (probe ->
+// (probe -> flash | skipped -> regular, study/candidate_book.hpp), the probe
+// cache. The decisions of study/lifecycle.hpp and study/reprobe.hpp (probe ->
 // flash | skipped, the end of exploration, selection for regular, the GLUE
-// step, the end of finalizing) come back as effects: apply() applies them.
+// step, the end of finalizing; a trial's end, retry and cancellation, the
+// re-probe series) come back as effects: apply() applies them, here only.
 
 #include "autodistill/daemon/controller.hpp"
 
@@ -202,10 +203,15 @@ bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params&
 }
 
 void Controller::finish_trial(Trial& t, TrialState state) {
-  const uint64_t id = t.row.id;
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
+  apply(s, study::finish_trial(view_of(s), trial_view(t), state,
+                               [&s, params = t.row.params] { return s.proposer->score(params); }));
+}
+
+void Controller::record_trial_end(Study& s, Trial& t, TrialState state) {
+  const uint64_t id = t.row.id;
   release_ranks(t);
   t.row.state = state;
   t.row.lease_expires_ms = 0;
@@ -216,49 +222,37 @@ void Controller::finish_trial(Trial& t, TrialState state) {
                      : state == TrialState::Failed  ? "trial_failed"
                                                     : "trial_cancelled";
   event(s, kind, id, t.row.attempt, t.row.error_message);
-  const uint32_t candidate = t.row.candidate;
-  const bool completed = state == TrialState::Completed;
-  const TrialKind trial_kind = t.row.kind;
-  const Params params = t.row.params;
-  const Values values = t.row.objectives;
-  const bool converged = probe_converged(t.row.metrics);
   trials_.erase(id);  // t is gone from here on
+}
 
-  // Probe first: the candidate's flash trial follows its first completed
-  // probe (queued before the probe closes, so the candidate stays open); a
-  // re-probe (the candidate was probed before) only refines the latency.
-  if (trial_kind == TrialKind::Probe) {
-    if (completed && !s.book.probed(candidate) && s.state() == StudyState::Exploring) {
-      after_probe(s, candidate, params, values);
-    }
-    after_probe_round(s, candidate, params, completed, converged);
-  }
+void Controller::requeue(Study& s, Trial& t, const std::string& reason) {
+  LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
+                    << "; re-queued as attempt " << t.row.attempt + 1);
+  t.row.attempt++;
+  t.row.state = TrialState::Queued;
+  t.row.worker_id.clear();
+  t.row.lease_expires_ms = 0;
+  t.row.started_ms = 0;  // the next attempt starts when leased
+  t.row.updated_ms = now_();
+  t.progress = 0;
+  t.ready_ms = t.row.updated_ms;
+  store_.update_trial(t.row);
+  s.ready[static_cast<int>(t.role)].push_front(t.row.id);
+  event(s, "trial_requeued", t.row.id, t.row.attempt, reason);
+}
 
-  const study::Ended ended = s.book.ended(candidate, trial_kind, state);
-  if (trial_kind == TrialKind::Finetune) {
-    // Measures a delivered model: never the candidate's failure, nothing
-    // for the proposer.
-    if (ended.closed) candidate_finished(s, candidate);
-    return;
-  }
-  if (ended.newly_failed) {
-    s.proposer->observe_failure(params);
-    // The candidate can no longer be complete: stop its sibling trials.
-    std::vector<uint64_t> siblings;
-    for (auto& [tid, other] : trials_) {
-      if (other->row.study_id == s.row.id && other->row.candidate == candidate) {
-        siblings.push_back(tid);
-      }
-    }
-    cancel_trials(siblings, "a sibling trial of the candidate failed");
-  }
-  if (!s.book.open(candidate)) {
-    if (s.book.skipped(candidate) && !s.book.failed(candidate))
-      s.proposer->observe_failure(params);
-    else if (!s.book.failed(candidate))
-      s.proposer->finish(params);
-    candidate_finished(s, candidate);
-  }
+study::TrialView Controller::trial_view(const Trial& t) const {
+  study::TrialView v;
+  v.id = t.row.id;
+  v.candidate = t.row.candidate;
+  v.kind = t.row.kind;
+  v.state = t.row.state;
+  v.attempt = t.row.attempt;
+  v.gang = !t.others.empty();
+  v.params = t.row.params;
+  v.objectives = t.row.objectives;
+  v.metrics = t.row.metrics;
+  return v;
 }
 
 void Controller::candidate_finished(Study& s, uint32_t) {
@@ -273,14 +267,12 @@ void Controller::maybe_advance(Study& s) {
         !study::exploration_over(v, {explored(s), s.exhausted, s.wall_spent, s.suggesting})) {
       return;
     }
-    auto trials = store_.trials_of_study(s.row.id);
-    apply(s, study::end_exploration(v, trials ? &trials.value() : nullptr));
+    apply(s, study::end_exploration(v, store_.trials_of_study(s.row.id)));
   } else if (s.state() == StudyState::Finalizing) {
     // Delivered students: their GLUE step.
     if (!shutting_down_ && !apply(s, study::queue_finetunes(view_of(s)))) return;
     if (s.book.open_candidates() > 0) return;
-    auto trials = store_.trials_of_study(s.row.id);
-    apply(s, study::end_finalizing(trials ? trials.value() : std::vector<TrialRow>{}));
+    apply(s, study::end_finalizing(store_.trials_of_study(s.row.id)));
   }
 }
 
@@ -290,13 +282,18 @@ void Controller::select_for_regular(Study& s) {
 }
 
 study::StudyView Controller::view_of(const Study& s) const {
-  return study::StudyView{s.spec, s.book, s.glue, s.has_baseline};
+  return study::StudyView{s.spec, s.book, s.glue, s.has_baseline, s.state(), shutting_down_};
 }
 
 bool Controller::apply(Study& s, const study::Effects& effects) {
   struct Applier {
     Controller& c;
     Study& s;
+    // The live trial an effect names; null when it ended meanwhile (a cascade).
+    Trial* live(uint64_t id) {
+      auto it = c.trials_.find(id);
+      return it == c.trials_.end() ? nullptr : it->second.get();
+    }
     bool operator()(const study::QueueTrial& q) {
       return c.queue_trial(s, q.candidate, q.kind, q.params, q.note, q.not_before_ms);
     }
@@ -308,6 +305,85 @@ bool Controller::apply(Study& s, const study::Effects& effects) {
     }
     bool operator()(const study::EmitEvent& e) {
       c.event(s, e.kind, 0, 0, e.message);
+      return true;
+    }
+    bool operator()(const study::CancelRanks& e) {
+      if (Trial* t = live(e.trial)) c.cancel_ranks(*t, e.reason, e.except);
+      return true;
+    }
+    bool operator()(const study::ReleaseRanks& e) {
+      if (Trial* t = live(e.trial)) c.release_ranks(*t);
+      return true;
+    }
+    bool operator()(const study::RequeueTrial& e) {
+      if (Trial* t = live(e.trial)) c.requeue(s, *t, e.reason);
+      return true;
+    }
+    bool operator()(const study::FinishTrial& e) {
+      Trial* t = live(e.trial);
+      if (t == nullptr) return true;
+      if (e.state == TrialState::Failed && !e.reason.empty()) {
+        LOG_WARN("trial " << t->row.id << " failed after attempt " << t->row.attempt << ": "
+                          << e.reason);
+        if (t->row.error_message.empty()) {
+          t->row.error_code = static_cast<int>(Code::kTrialError);
+          t->row.error_message = e.reason;
+        }
+      }
+      c.finish_trial(*t, e.state);
+      return true;
+    }
+    bool operator()(const study::CancelTrial& e) {
+      c.cancel_trials({e.trial}, e.reason);
+      return true;
+    }
+    bool operator()(const study::RecordTrialEnd& e) {
+      if (Trial* t = live(e.trial)) c.record_trial_end(s, *t, e.state);
+      return true;
+    }
+    bool operator()(const study::ReviewProbes& e) {
+      return c.review_probes(s, e.candidate, e.params);
+    }
+    bool operator()(const study::CloseInBook& e) {
+      const study::Ended ended = s.book.ended(e.candidate, e.kind, e.state);
+      return c.apply(s, study::after_close(e.kind, e.candidate, e.params, ended));
+    }
+    bool operator()(const study::CancelCandidate& e) {
+      std::vector<uint64_t> siblings;
+      for (auto& [id, other] : c.trials_) {
+        if (other->row.study_id == s.row.id && other->row.candidate == e.candidate) {
+          siblings.push_back(id);
+        }
+      }
+      c.cancel_trials(siblings, e.reason);
+      return true;
+    }
+    bool operator()(const study::SettleCandidate& e) {
+      return c.apply(s, study::settle_candidate(c.view_of(s), e.candidate, e.params));
+    }
+    bool operator()(const study::ObserveFailure& e) {
+      s.proposer->observe_failure(e.params);
+      return true;
+    }
+    bool operator()(const study::FinishCandidate& e) {
+      s.proposer->finish(e.params);
+      return true;
+    }
+    bool operator()(const study::CandidateDone& e) {
+      c.candidate_finished(s, e.candidate);
+      return true;
+    }
+    bool operator()(const study::ReprobeQueued& e) {
+      c.metrics_.reprobes++;
+      // The QueueTrial before appended the re-probe to the probe queue.
+      c.event(s, "reprobe_queued", s.ready[static_cast<int>(Role::Probe)].back(), 1, e.message);
+      return true;
+    }
+    bool operator()(const study::MarkUnconverged& e) {
+      c.store_.update_trial(e.row);
+      c.metrics_.latency_unconverged++;
+      c.event(s, "latency_unconverged", e.row.id, e.row.attempt, e.message);
+      LOG_WARN("study " << s.row.id << " " << e.message);
       return true;
     }
   };
@@ -340,13 +416,11 @@ bool Controller::set_study_state(Study& s, StudyState state, const std::string& 
 }
 
 void Controller::cancel_study(Study& s, const std::string& reason) {
-  set_study_state(s, StudyState::Cancelled, reason);
-  std::vector<uint64_t> ids;
+  std::vector<uint64_t> live;
   for (auto& [id, t] : trials_) {
-    if (t->row.study_id == s.row.id) ids.push_back(id);
+    if (t->row.study_id == s.row.id) live.push_back(id);
   }
-  std::sort(ids.begin(), ids.end());
-  cancel_trials(ids, reason);
+  apply(s, study::cancel_study(reason, std::move(live)));
 }
 
 void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason) {
@@ -354,8 +428,12 @@ void Controller::cancel_trials(const std::vector<uint64_t>& ids, const std::stri
     auto it = trials_.find(id);
     if (it == trials_.end()) continue;  // ended meanwhile (a cascade)
     Trial& t = *it->second;
-    if (t.row.state == TrialState::Leased) cancel_ranks(t, reason);
-    finish_trial(t, TrialState::Cancelled);
+    auto found = studies_.find(t.row.study_id);
+    if (found == studies_.end()) {
+      drop_orphan(t);
+      continue;
+    }
+    apply(*found->second, study::cancel_trial(trial_view(t), reason));
   }
 }
 

@@ -6,87 +6,29 @@
 // are spent without a converged measurement, the latest one is marked
 // (latency_unconverged, autodistill/probe_choice.hpp). Which measurement
 // counts: the latest converged, else the latest (selection, hand-off, report).
+// The decision is study::after_probe_round() (study/reprobe.hpp, pure); here
+// the rows it reads and the policy from the config.
 
-#include <algorithm>
-#include <cstdio>
-
+#include "study/reprobe.hpp"
 #include "autodistill/daemon/controller.hpp"
-#include "autodistill/daemon/log.hpp"
-#include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
 
 namespace autodistill::daemon {
 
-namespace {
-
-std::string latency_text(const TrialRow& row) {
-  const Values& objectives = row.objectives;
-  const Values& metrics = row.metrics;
-  auto latency = objectives.find("latency_ms");
-  if (latency == objectives.end()) return "no latency";
-  char text[128];
-  auto low = metrics.find("median_ci_low_ms"), high = metrics.find("median_ci_high_ms");
-  if (low != metrics.end() && high != metrics.end()) {
-    std::snprintf(text, sizeof text, "%.3f ms (95%% CI %.3f-%.3f)", latency->second, low->second,
-                  high->second);
-  } else {
-    std::snprintf(text, sizeof text, "%.3f ms", latency->second);
-  }
-  return text;
-}
-
-}  // namespace
-
 int64_t Controller::reprobe_delay_ms(uint32_t reprobe) const {
-  const uint32_t doublings = std::min<uint32_t>(reprobe > 0 ? reprobe - 1 : 0, 20);
-  return static_cast<int64_t>(config_.reprobe_backoff_ms) << doublings;
+  return study::reprobe_delay_ms(reprobe_policy(), reprobe);
 }
 
-void Controller::after_probe_round(Study& s, uint32_t candidate, const Params& params,
-                                   bool completed, bool converged) {
-  if (completed && converged) return;  // the common case: nothing to look up
-  if (s.state() != StudyState::Exploring || shutting_down_ || s.book.failed(candidate)) {
-    return;
-  }
+study::ReprobePolicy Controller::reprobe_policy() const {
+  return study::ReprobePolicy{config_.max_reprobes,
+                              static_cast<int64_t>(config_.reprobe_backoff_ms)};
+}
+
+bool Controller::review_probes(Study& s, uint32_t candidate, const Params& params) {
   auto trials = store_.trials_of_study(s.row.id);
-  if (!trials) return;
-  uint32_t rounds = 0;
-  bool any_converged = false;
-  const TrialRow* latest = nullptr;  // the latest completed measurement
-  for (const TrialRow& t : trials.value()) {
-    if (t.candidate != candidate || t.kind != TrialKind::Probe) continue;
-    ++rounds;
-    if (t.state != TrialState::Completed) continue;
-    latest = &t;
-    any_converged = any_converged || probe_converged(t.metrics);
-  }
-  // Failed before any measurement (the candidate failed), or one converged.
-  if (latest == nullptr || any_converged) return;
-  const uint32_t reprobes = rounds - 1;
-  if (reprobes < config_.max_reprobes) {
-    const int64_t delay = reprobe_delay_ms(reprobes + 1);
-    const std::string note = " reprobe " + std::to_string(reprobes + 1);
-    if (!queue_trial(s, candidate, TrialKind::Probe, params, note, now_() + delay)) return;
-    metrics_.reprobes++;
-    char wait[32];
-    std::snprintf(wait, sizeof wait, "%.1f s", static_cast<double>(delay) / 1000);
-    // queue_trial() appended the new trial to the probe queue.
-    event(s, "reprobe_queued", s.ready[static_cast<int>(Role::Probe)].back(), 1,
-          "candidate " + std::to_string(candidate) + ": latency " + latency_text(*latest) +
-              " did not converge; re-probe " + std::to_string(reprobes + 1) + " of " +
-              std::to_string(config_.max_reprobes) + " in " + wait + " (provisional until then)");
-    return;
-  }
-  TrialRow marked = *latest;
-  marked.metrics[kLatencyUnconvergedMetric] = 1;
-  store_.update_trial(marked);
-  metrics_.latency_unconverged++;
-  const std::string message = "candidate " + std::to_string(candidate) +
-                              ": latency did not converge in " + std::to_string(rounds) +
-                              (rounds == 1 ? " probe" : " probes") + "; counted: the latest, " +
-                              latency_text(marked);
-  event(s, "latency_unconverged", marked.id, marked.attempt, message);
-  LOG_WARN("study " << s.row.id << " " << message);
+  if (!trials) return true;  // as before: the next round looks again
+  return apply(
+      s, study::after_probe_round(trials.value(), candidate, params, reprobe_policy(), now_()));
 }
 
 }  // namespace autodistill::daemon

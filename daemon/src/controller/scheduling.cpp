@@ -111,34 +111,8 @@ void Controller::requeue_or_fail(Trial& t, const std::string& reason, bool retry
   auto found = studies_.find(t.row.study_id);
   if (found == studies_.end()) return drop_orphan(t);
   Study& s = *found->second;
-  // A gang attempt ends for every rank: the others are told.
-  if (!t.others.empty() && t.row.state == TrialState::Leased) {
-    cancel_ranks(t, "the gang lost a rank: " + reason, ended_by);
-  }
-  release_ranks(t);
-  const bool active = s.state() == StudyState::Exploring || s.state() == StudyState::Finalizing;
-  if (retryable && active && t.row.attempt < s.max_attempts) {
-    LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": " << reason
-                      << "; re-queued as attempt " << t.row.attempt + 1);
-    t.row.attempt++;
-    t.row.state = TrialState::Queued;
-    t.row.worker_id.clear();
-    t.row.lease_expires_ms = 0;
-    t.row.started_ms = 0;  // the next attempt starts when leased
-    t.row.updated_ms = now_();
-    t.progress = 0;
-    t.ready_ms = t.row.updated_ms;
-    store_.update_trial(t.row);
-    s.ready[static_cast<int>(t.role)].push_front(t.row.id);
-    event(s, "trial_requeued", t.row.id, t.row.attempt, reason);
-    return;
-  }
-  LOG_WARN("trial " << t.row.id << " failed after attempt " << t.row.attempt << ": " << reason);
-  if (t.row.error_message.empty()) {
-    t.row.error_code = static_cast<int>(Code::kTrialError);
-    t.row.error_message = reason;
-  }
-  finish_trial(t, TrialState::Failed);
+  apply(s, study::requeue_or_fail(view_of(s), trial_view(t), s.max_attempts, reason, retryable,
+                                  ended_by));
 }
 
 void Controller::dispatch() {

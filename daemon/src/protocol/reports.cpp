@@ -138,8 +138,8 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   metrics_.results++;
   // A late result from an earlier attempt still counts (once): stop the
   // attempt that is running now.
-  if (result.attempt != t.row.attempt && t.row.state == TrialState::Leased) {
-    cancel_ranks(t, "a result for attempt " + std::to_string(result.attempt) + " arrived first");
+  if (auto s = studies_.find(t.row.study_id); s != studies_.end()) {
+    apply(*s->second, study::stale_result(trial_view(t), result.attempt));
   }
   const Values objectives = values_of(result.objectives);
   Status problem;

@@ -58,6 +58,8 @@ struct WorkerSession;
 namespace study {
 struct Effects;
 struct StudyView;
+struct TrialView;
+struct ReprobePolicy;
 }  // namespace study
 
 enum class Endpoint { kWorker = 0, kClient = 1 };
@@ -205,12 +207,11 @@ class Controller {
   // Stores the candidate's Flash trial as skipped (ended at once); false
   // when the store failed.
   bool skip_flash(Study& s, uint32_t candidate, const Params& params, const std::string& why);
-  // A Probe trial of the candidate ended (its row stored; `converged` as
-  // its metrics say): when no measurement of the candidate converged, queue
-  // a re-probe after the backoff, or mark the latest measurement when the
-  // re-probes are spent (controller/reprobe.cpp).
-  void after_probe_round(Study& s, uint32_t candidate, const Params& params, bool completed,
-                         bool converged);
+  // ReviewProbes: reads the study's rows and applies
+  // study::after_probe_round() for the candidate (controller/reprobe.cpp);
+  // unreadable rows: nothing (true).
+  bool review_probes(Study& s, uint32_t candidate, const Params& params);
+  study::ReprobePolicy reprobe_policy() const;
   // How long re-probe number `reprobe` (1, 2, ...) waits: reprobe_backoff_ms,
   // doubled for each re-probe after the first.
   int64_t reprobe_delay_ms(uint32_t reprobe) const;
@@ -233,9 +234,18 @@ class Controller {
   // The attempt ended (`ended_by`: the worker whose expiry, Failure or Bye
   // ended it; a gang's other ranks get a Cancel): re-queued as the next
   // attempt, or failed when not retryable or out of attempts.
+  // study::requeue_or_fail(), applied.
   void requeue_or_fail(Trial& t, const std::string& reason, bool retryable,
                        const std::string& ended_by = {});
+  // The trial ends in `state`: study::finish_trial(), applied.
   void finish_trial(Trial& t, wire::TrialState state);
+  // RecordTrialEnd: the row stored terminal, its ranks released, its
+  // checkpoint dropped, its event; the trial forgotten (`t` is gone after).
+  void record_trial_end(Study& s, Trial& t, wire::TrialState state);
+  // RequeueTrial: the next attempt, first in its ready queue.
+  void requeue(Study& s, Trial& t, const std::string& reason);
+  // What the trial decisions read of `t`.
+  study::TrialView trial_view(const Trial& t) const;
   void candidate_finished(Study& s, uint32_t candidate);
   void maybe_advance(Study& s);
   void select_for_regular(Study& s);
@@ -252,8 +262,10 @@ class Controller {
   bool apply(Study& s, const study::Effects& effects);
   // What the study domain's decisions read of `s`.
   study::StudyView view_of(const Study& s) const;
+  // study::cancel_study(), applied.
   void cancel_study(Study& s, const std::string& reason);
-  // Cancels these live trials (telling a holding worker), in this order.
+  // Cancels these live trials (study::cancel_trial() each, applied), in
+  // this order; one that ended meanwhile (a cascade) is skipped.
   void cancel_trials(const std::vector<uint64_t>& ids, const std::string& reason);
   // One scheduling turn (study/scheduler.hpp): builds its views, leases
   // what it assigns (controller/scheduling.cpp).
