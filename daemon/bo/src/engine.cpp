@@ -48,18 +48,24 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->space = std::move(space.value());
 
-  // Objectives and measured metrics.
+  // Objectives and measured metrics: named, uniquely, and not an analytic metric.
   if (config.objectives.empty()) return invalid("at least one objective is required", "objectives");
   std::set<std::string> names;
+  auto check_name = [&](const std::string& name, const std::string& what,
+                        const std::string& field) -> Status {
+    if (name.empty()) return invalid(what + " name is empty", field);
+    if (!names.insert(name).second) return invalid("duplicate " + what + " '" + name + "'", field);
+    if (config.student && analytic_index(name) >= 0) {
+      return invalid("'" + name + "' is an analytic metric" +
+                         (what == "metric" ? std::string() : ", not an " + what),
+                     field);
+    }
+    return Status::ok();
+  };
   for (size_t i = 0; i < config.objectives.size(); ++i) {
     const ObjectiveSpec& o = config.objectives[i];
     const std::string base = at("objectives", i);
-    if (o.name.empty()) return invalid("objective name is empty", base + ".name");
-    if (!names.insert(o.name).second)
-      return invalid("duplicate objective '" + o.name + "'", base + ".name");
-    if (config.student && analytic_index(o.name) >= 0) {
-      return invalid("'" + o.name + "' is an analytic metric, not an objective", base + ".name");
-    }
+    if (Status s = check_name(o.name, "objective", base + ".name"); !s) return s;
     if (o.reference && !std::isfinite(*o.reference))
       return invalid("reference must be finite", base + ".reference");
     if (o.reference && o.log_transform && *o.reference <= 0) {
@@ -79,13 +85,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   impl->num_objectives = impl->metrics.size();
   for (size_t i = 0; i < config.metrics.size(); ++i) {
     const MetricSpec& m = config.metrics[i];
-    const std::string base = at("metrics", i);
-    if (m.name.empty()) return invalid("metric name is empty", base + ".name");
-    if (!names.insert(m.name).second)
-      return invalid("duplicate metric '" + m.name + "'", base + ".name");
-    if (config.student && analytic_index(m.name) >= 0) {
-      return invalid("'" + m.name + "' is an analytic metric", base + ".name");
-    }
+    if (Status s = check_name(m.name, "metric", at("metrics", i) + ".name"); !s) return s;
     impl->metrics.push_back({m.name, m.log_transform, 1.0});
   }
 
