@@ -274,6 +274,18 @@ bool Engine::Impl::hard_feasible(const Point& p) const {
   return true;
 }
 
+size_t Engine::Impl::point_state(const Point& canonical) {
+  auto [it, inserted] = index.emplace(canonical, points.size());
+  if (inserted) {
+    PointState state;
+    state.point = canonical;
+    state.unit = space.encode(state.point);
+    state.values.resize(metrics.size());
+    points.push_back(std::move(state));
+  }
+  return it->second;
+}
+
 bool Engine::Impl::complete(const PointState& s) const {
   for (size_t m = 0; m < num_objectives; ++m) {
     if (s.values[m].empty()) return false;
@@ -561,18 +573,10 @@ Status Engine::observe(const Point& point_in, const std::map<std::string, double
     }
     accepted.emplace_back(static_cast<size_t>(it - s.metrics.begin()), v);
   }
-  auto [it, inserted] = s.index.emplace(point.value(), s.points.size());
-  if (inserted) {
-    PointState state;
-    state.point = point.value();
-    state.unit = s.space.encode(state.point);
-    state.values.resize(s.metrics.size());
-    s.points.push_back(std::move(state));
-  }
-  PointState& state = s.points[it->second];
+  const size_t index = s.point_state(point.value());
   for (const auto& [m, v] : accepted) {
-    state.values[m].push_back(v);
-    s.rows[m].push_back({it->second, v});
+    s.points[index].values[m].push_back(v);
+    s.rows[m].push_back({index, v});
   }
   ++s.events;
   return Status::ok();
@@ -582,15 +586,7 @@ Status Engine::observe_failure(const Point& point_in) {
   Impl& s = *impl_;
   auto point = s.canonical(point_in, "point");
   if (!point) return point.status();
-  auto [it, inserted] = s.index.emplace(point.value(), s.points.size());
-  if (inserted) {
-    PointState state;
-    state.point = point.value();
-    state.unit = s.space.encode(state.point);
-    state.values.resize(s.metrics.size());
-    s.points.push_back(std::move(state));
-  }
-  s.points[it->second].failed = true;
+  s.points[s.point_state(point.value())].failed = true;
   ++s.events;
   return Status::ok();
 }

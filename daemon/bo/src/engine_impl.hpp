@@ -80,6 +80,9 @@ class Engine::Impl {
   std::optional<double> analytic(size_t which, const Point& p) const;
   bool hard_feasible(const Point& p) const;
   bool complete(const PointState& s) const;
+  // The index into `points` of a canonical point, added (no values yet) on
+  // its first observation.
+  size_t point_state(const Point& canonical);
   // The GP's view of a raw value: log for log-transformed metrics.
   double transform(size_t metric, double raw) const;
   // Mean of the measurements of `metric` at a point, if any.
