@@ -3,13 +3,15 @@
 // a randomly initialized BERT-mini teacher (4 layers x 256, 4 heads, FFN
 // 1024, 512 positions) with BERT's vocabulary size, and a tokenizer of that
 // size (the synthetic grammar's words, then filler tokens) so that the
-// embedding and MLM-head costs are BERT's. Header-only.
+// embedding and MLM-head costs are BERT's; and the distiller both time.
+// Header-only.
 
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "autodistill/distill/distiller.hpp"
 #include "autodistill/model/bert_config.hpp"
 #include "autodistill/model/synthetic_corpus.hpp"
 #include "autodistill/model/wordpiece.hpp"
@@ -41,6 +43,20 @@ inline model::BertConfig bert_mini_config() {
   config.intermediate_size = 1024;
   config.max_position_embeddings = 512;
   return config;
+}
+
+// The distiller a step benchmark times: batches of batch_size sequences of
+// seq_len tokens, one evaluation batch (evaluation is not timed).
+inline Result<distill::Distiller> step_distiller(model::Student& student,
+                                                 const model::Teacher& teacher,
+                                                 const model::Corpus& corpus,
+                                                 const model::WordPieceTokenizer& tokenizer,
+                                                 int64_t batch_size, int64_t seq_len) {
+  distill::DistillOptions o;
+  o.batch_size = batch_size;
+  o.seq_len = seq_len;
+  o.eval_batches = 1;
+  return distill::Distiller::create(student, teacher, corpus, tokenizer, o);
 }
 
 }  // namespace autodistill::bench

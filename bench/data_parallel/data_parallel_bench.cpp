@@ -108,11 +108,8 @@ int run_child(const Config& cfg) {
       4, 256, 128, 4, 512, 4, kVocab, tc.max_position_embeddings, tc.type_vocab_size};
   auto student = model::Student::create(arch, 0);
   if (!student) return fail(student.status());
-  distill::DistillOptions o;
-  o.batch_size = cfg.batch_size;
-  o.seq_len = cfg.seq_len;
-  o.eval_batches = 1;
-  auto distiller = distill::Distiller::create(*student, *teacher, *corpus, *tokenizer, o);
+  auto distiller =
+      bench::step_distiller(*student, *teacher, *corpus, *tokenizer, cfg.batch_size, cfg.seq_len);
   if (!distiller) return fail(distiller.status());
 
   std::unique_ptr<distill::Gang> gang;

@@ -218,11 +218,8 @@ int main(int argc, char** argv) {
           tc.type_vocab_size};
       auto student = model::Student::create(arch, 0);
       if (!student) return fail(student.status());
-      distill::DistillOptions o;
-      o.batch_size = cfg.batch_size;
-      o.seq_len = cfg.seq_len;
-      o.eval_batches = 1;
-      auto distiller = distill::Distiller::create(*student, *teacher, *corpus, *tokenizer, o);
+      auto distiller = bench::step_distiller(*student, *teacher, *corpus, *tokenizer,
+                                             cfg.batch_size, cfg.seq_len);
       if (!distiller) return fail(distiller.status());
       const StudentFlops sf{arch};
       const double k = static_cast<double>(kBlocks);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autodistill/pareto.hpp"
+#include "autodistill/report.hpp"
 #include "autodistill/study_json.hpp"
 #include "render.hpp"
 
@@ -124,23 +125,11 @@ std::string ProgressPrinter::best_so_far() const {
   std::vector<const Candidate*> feasible;
   std::vector<ObjectiveVector> points;
   for (const auto& [index, c] : candidates_) {
-    ObjectiveVector y;
-    for (const Objective& o : spec_.objectives) {
-      auto it = c.values.find(o.name);
-      if (it == c.values.end() || !std::isfinite(it->second)) break;
-      y.push_back(o.direction == Direction::kMaximize ? it->second : -it->second);
-    }
-    if (y.size() != spec_.objectives.size()) continue;
-    bool within = true;
-    for (const Constraint& k : spec_.constraints) {
-      auto it = c.values.find(k.metric);
-      if (it == c.values.end()) continue;  // not measured by this study: not judged here
-      within = within && (k.comparison == Comparison::kLessEqual ? it->second <= k.bound
-                                                                 : it->second >= k.bound);
-    }
-    if (!within) continue;
+    // A constrained metric the events did not carry is not judged here.
+    auto y = feasible_objectives(spec_, c.values, /*missing_violates=*/false);
+    if (!y) continue;
     feasible.push_back(&c);
-    points.push_back(std::move(y));
+    points.push_back(std::move(*y));
   }
   if (feasible.empty()) return "no complete candidate yet";
   size_t best = 0;

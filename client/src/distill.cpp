@@ -326,7 +326,7 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
   StudySpec spec = options.spec;
   spec.kind = StudyKind::kDistill;
   if (spec.objectives.empty()) {
-    spec.objectives = {{"accuracy", Direction::kMaximize}, {"latency_ms", Direction::kMinimize}};
+    spec.objectives = distill_default_objectives();
   }
   Scratch scratch(options.scratch_dir);
   auto teacher = pack_teacher(options.teacher, scratch);
@@ -397,6 +397,10 @@ Result<DistillOutcome> distill(Client& client, const DistillOptions& options,
   if (!delivered) return delivered.status();
   delivered->submitted = *submitted;
   return delivered;
+}
+
+std::vector<Objective> distill_default_objectives() {
+  return {{"accuracy", Direction::kMaximize}, {"latency_ms", Direction::kMinimize}};
 }
 
 Result<std::vector<Objective>> parse_objectives_text(const std::string& text,

@@ -9,11 +9,13 @@
 #include <sstream>
 
 #include "autodistill/bounded_json.hpp"
+#include "autodistill/distill.hpp"
 #include "autodistill/glue_settings.hpp"
 #include "autodistill/pareto.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/student_settings.hpp"
+#include "wire_convert.hpp"
 
 namespace autodistill {
 
@@ -146,8 +148,10 @@ const char* const kHeader[] = {"cand",      "architecture", "params",     "laten
 
 // The candidates' latency: of their completed probes the one that counts
 // (probe_choice.hpp), its CI and convergence; whether a re-probe is pending.
-void fill_latency(const std::vector<TrialInfo>& trials,
-                  std::map<uint32_t, CandidateReport>& by_candidate) {
+// Returns the probe trial that counts, by candidate.
+std::map<uint32_t, const TrialInfo*> fill_latency(
+    const std::vector<TrialInfo>& trials, std::map<uint32_t, CandidateReport>& by_candidate) {
+  std::map<uint32_t, const TrialInfo*> counted;
   std::map<uint32_t, std::vector<const TrialInfo*>> probes;  // completed, by trial id
   std::map<uint32_t, bool> pending;
   for (const TrialInfo& t : trials) {
@@ -169,6 +173,7 @@ void fill_latency(const std::vector<TrialInfo>& trials,
       marked = marked || find_metric(t->metrics, kLatencyUnconvergedMetric).value_or(0) != 0;
     }
     const size_t i = *counted_measurement(converged);
+    counted[candidate] = list[i];
     CandidateReport& c = by_candidate[candidate];
     c.latency_ms = find_in_trial(*list[i], "latency_ms");
     c.latency_ci_low_ms = find_metric(list[i]->metrics, "median_ci_low_ms");
@@ -179,6 +184,27 @@ void fill_latency(const std::vector<TrialInfo>& trials,
     c.latency_provisional = !converged[i] && pending[candidate];
     c.latency_unconverged = marked;
   }
+  return counted;
+}
+
+// The candidates' values for the study's front, as the daemon merges them
+// (daemon/pareto.hpp): the objectives and metrics of the exploration trials
+// (the probe that counts, flash, external); nullopt for a candidate one of
+// whose exploration trials has not completed.
+std::map<uint32_t, std::optional<std::map<std::string, double>>> exploration_values(
+    const std::vector<TrialInfo>& trials, const std::map<uint32_t, const TrialInfo*>& counted) {
+  std::map<uint32_t, std::optional<std::map<std::string, double>>> out;
+  for (const TrialInfo& t : trials) {
+    if (t.kind == TrialKind::kRegular || t.kind == TrialKind::kFinetune) continue;
+    auto probe = counted.find(t.candidate);
+    if (t.kind == TrialKind::kProbe && probe != counted.end() && probe->second != &t) continue;
+    auto [it, added] = out.try_emplace(t.candidate, std::map<std::string, double>());
+    if (t.state != TrialState::kCompleted) it->second.reset();
+    if (!it->second) continue;
+    for (const Metric& m : t.metrics) (*it->second)[m.name] = m.value;
+    for (const Metric& m : t.objectives) (*it->second)[m.name] = m.value;
+  }
+  return out;
 }
 
 std::string latency_with_ci(const CandidateReport& c) {
@@ -303,7 +329,7 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
         break;
     }
   }
-  fill_latency(trials, by_candidate);
+  const auto counted_probes = fill_latency(trials, by_candidate);
   for (const TrialInfo& t : trials) {
     if (t.kind == TrialKind::kRegular) by_candidate[t.candidate].chosen = true;
   }
@@ -316,16 +342,22 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
     }
     report.candidates.push_back(std::move(c));
   }
-  // The front of the measured candidates (one Pareto implementation: pareto.hpp).
-  std::vector<size_t> measured;
+  // The study's front, as the daemon computes it (autodistill/pareto.hpp).
+  StudySpec spec = study.spec;
+  if (spec.objectives.empty()) spec.objectives = distill_default_objectives();
+  const wire::StudySpecT wire_spec = client_wire::to_wire(spec);
+  const auto values = exploration_values(trials, counted_probes);
+  std::vector<size_t> feasible;
   std::vector<ObjectiveVector> points;
   for (size_t i = 0; i < report.candidates.size(); ++i) {
-    if (auto y = objectives_of(report.candidates[i])) {
-      measured.push_back(i);
+    auto it = values.find(report.candidates[i].candidate);
+    if (it == values.end() || !it->second) continue;
+    if (auto y = feasible_objectives(wire_spec, *it->second)) {
+      feasible.push_back(i);
       points.push_back(std::move(*y));
     }
   }
-  for (size_t i : pareto_front(points)) report.candidates[measured[i]].on_front = true;
+  for (size_t i : pareto_front(points)) report.candidates[feasible[i]].on_front = true;
   for (CandidateReport& c : report.candidates) {
     if (const CandidateReport* base = report.baseline_row(); base && !c.baseline) {
       c.dominates_baseline = dominates(c, *base);
@@ -333,6 +365,12 @@ StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& t
   }
   add_glue(report, trials);
   return report;
+}
+
+std::optional<ObjectiveVector> feasible_objectives(const StudySpec& spec,
+                                                   const std::map<std::string, double>& values,
+                                                   bool missing_violates) {
+  return feasible_objectives(client_wire::to_wire(spec), values, missing_violates);
 }
 
 size_t explored_candidates(const StudyReport& report) {

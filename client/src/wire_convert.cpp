@@ -1,21 +1,88 @@
 #include "wire_convert.hpp"
 
 #include "autodistill/wire/codec.hpp"
+#include "autodistill/wire/object_fields.hpp"
 
 namespace autodistill::client_wire {
 
 namespace {
 
-template <class To, class From>
-To cast(From value) {
-  return static_cast<To>(static_cast<std::underlying_type_t<From>>(value));
-}
+using wire::copy_list;
+using wire::enum_cast;
+
+// Each concept's fields, listed once for both directions (to_wire and
+// to_model): the client model and the wire tables name them alike.
+
+struct FactorFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.name = in.name;
+    out.kind = enum_cast<decltype(out.kind)>(in.kind);
+    out.values = in.values;
+    out.categories = in.categories;
+    out.low = in.low;
+    out.high = in.high;
+  }
+};
+
+struct ObjectiveFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.name = in.name;
+    out.direction = enum_cast<decltype(out.direction)>(in.direction);
+    out.transform = enum_cast<decltype(out.transform)>(in.transform);
+    if (in.reference) out.reference = *in.reference;
+    out.reference_baseline = in.reference_baseline;
+  }
+};
+
+struct ConstraintFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.metric = in.metric;
+    out.comparison = enum_cast<decltype(out.comparison)>(in.comparison);
+    out.bound = in.bound;
+  }
+};
+
+struct SelectionFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.rule = enum_cast<decltype(out.rule)>(in.rule);
+    out.k = in.k;
+    out.metric = in.metric;
+  }
+};
+
+// A study spec's fields but its selection.
+struct StudySpecFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.name = in.name;
+    out.kind = enum_cast<decltype(out.kind)>(in.kind);
+    copy_list(in.factors, out.factors, FactorFields{});
+    copy_list(in.objectives, out.objectives, ObjectiveFields{});
+    copy_list(in.constraints, out.constraints, ConstraintFields{});
+    out.teacher_digest = in.teacher_digest;
+    out.corpus_digest = in.corpus_digest;
+    out.hardware_tag = in.hardware_tag;
+    out.max_trials = in.max_trials;
+    out.parallelism = in.parallelism;
+    out.max_attempts = in.max_attempts;
+    out.regular_ranks = in.regular_ranks;
+    out.algorithm = in.algorithm;
+    out.seed = in.seed;
+    out.settings_json = in.settings_json;
+    out.warm_start_study = in.warm_start_study;
+    copy_list(in.baseline, out.baseline, wire::ParamFields{});
+    out.max_wall_seconds = in.max_wall_seconds;
+    out.skip_dominated_flash = in.skip_dominated_flash;
+  }
+};
 
 std::vector<Metric> metrics(const std::vector<std::unique_ptr<wire::MetricT>>& in) {
   std::vector<Metric> out;
-  for (const auto& m : in) {
-    if (m) out.push_back({m->name, m->value});
-  }
+  copy_list(in, out, wire::MetricFields{});
   return out;
 }
 
@@ -23,103 +90,18 @@ std::vector<Metric> metrics(const std::vector<std::unique_ptr<wire::MetricT>>& i
 
 wire::StudySpecT to_wire(const StudySpec& spec) {
   wire::StudySpecT out;
-  out.name = spec.name;
-  out.kind = cast<wire::StudyKind>(spec.kind);
-  for (const Factor& f : spec.factors) {
-    auto factor = std::make_unique<wire::FactorT>();
-    factor->name = f.name;
-    factor->kind = cast<wire::FactorKind>(f.kind);
-    factor->values = f.values;
-    factor->categories = f.categories;
-    factor->low = f.low;
-    factor->high = f.high;
-    out.factors.push_back(std::move(factor));
-  }
-  for (const Objective& o : spec.objectives) {
-    auto objective = std::make_unique<wire::ObjectiveT>();
-    objective->name = o.name;
-    objective->direction = cast<wire::Direction>(o.direction);
-    objective->transform = cast<wire::ObjectiveTransform>(o.transform);
-    if (o.reference) objective->reference = *o.reference;
-    objective->reference_baseline = o.reference_baseline;
-    out.objectives.push_back(std::move(objective));
-  }
-  for (const Constraint& c : spec.constraints) {
-    auto constraint = std::make_unique<wire::ConstraintT>();
-    constraint->metric = c.metric;
-    constraint->comparison = cast<wire::Comparison>(c.comparison);
-    constraint->bound = c.bound;
-    out.constraints.push_back(std::move(constraint));
-  }
-  out.teacher_digest = spec.teacher_digest;
-  out.corpus_digest = spec.corpus_digest;
-  out.hardware_tag = spec.hardware_tag;
-  out.max_trials = spec.max_trials;
-  out.parallelism = spec.parallelism;
-  out.max_attempts = spec.max_attempts;
-  out.regular_ranks = spec.regular_ranks;
-  out.algorithm = spec.algorithm;
-  out.seed = spec.seed;
-  out.settings_json = spec.settings_json;
-  out.warm_start_study = spec.warm_start_study;
-  for (const ParamValue& p : spec.baseline) {
-    auto value = std::make_unique<wire::ParamValueT>();
-    value->name = p.name;
-    value->number = p.number;
-    value->category = p.category;
-    out.baseline.push_back(std::move(value));
-  }
+  StudySpecFields{}(spec, out);
   if (spec.selection) {
     out.selection = std::make_unique<wire::SelectionT>();
-    out.selection->rule = cast<wire::SelectionRule>(spec.selection->rule);
-    out.selection->k = spec.selection->k;
-    out.selection->metric = spec.selection->metric;
+    SelectionFields{}(*spec.selection, *out.selection);
   }
-  out.max_wall_seconds = spec.max_wall_seconds;
-  out.skip_dominated_flash = spec.skip_dominated_flash;
   return out;
 }
 
 StudySpec to_model(const wire::StudySpecT& spec) {
   StudySpec out;
-  out.name = spec.name;
-  out.kind = cast<StudyKind>(spec.kind);
-  for (const auto& f : spec.factors) {
-    if (!f) continue;
-    out.factors.push_back(
-        {f->name, cast<FactorKind>(f->kind), f->values, f->categories, f->low, f->high});
-  }
-  for (const auto& o : spec.objectives) {
-    if (!o) continue;
-    Objective objective{o->name, cast<Direction>(o->direction),
-                        cast<ObjectiveTransform>(o->transform), std::nullopt,
-                        o->reference_baseline};
-    if (o->reference) objective.reference = *o->reference;
-    out.objectives.push_back(std::move(objective));
-  }
-  for (const auto& c : spec.constraints) {
-    if (c) out.constraints.push_back({c->metric, cast<Comparison>(c->comparison), c->bound});
-  }
-  out.teacher_digest = spec.teacher_digest;
-  out.corpus_digest = spec.corpus_digest;
-  out.hardware_tag = spec.hardware_tag;
-  out.max_trials = spec.max_trials;
-  out.parallelism = spec.parallelism;
-  out.max_attempts = spec.max_attempts;
-  out.regular_ranks = spec.regular_ranks;
-  out.algorithm = spec.algorithm;
-  out.seed = spec.seed;
-  out.settings_json = spec.settings_json;
-  out.warm_start_study = spec.warm_start_study;
-  for (const auto& p : spec.baseline) {
-    if (p) out.baseline.push_back({p->name, p->number, p->category});
-  }
-  if (spec.selection) {
-    out.selection = Selection{cast<SelectionRule>(spec.selection->rule), spec.selection->k,
-                              spec.selection->metric};
-  }
-  out.max_wall_seconds = spec.max_wall_seconds;
-  out.skip_dominated_flash = spec.skip_dominated_flash;
+  StudySpecFields{}(spec, out);
+  if (spec.selection) SelectionFields{}(*spec.selection, out.selection.emplace());
   return out;
 }
 
@@ -128,7 +110,7 @@ StudyInfo to_model(const wire::StudyInfoT& study) {
   out.study_id = study.study_id;
   out.idempotency_key = study.idempotency_key;
   if (study.spec) out.spec = to_model(*study.spec);
-  out.state = cast<StudyState>(study.state);
+  out.state = enum_cast<StudyState>(study.state);
   out.message = study.message;
   out.created_ms = study.created_ms;
   out.updated_ms = study.updated_ms;
@@ -145,17 +127,13 @@ TrialInfo to_model(const wire::TrialInfoT& trial) {
   out.trial_id = trial.trial_id;
   out.study_id = trial.study_id;
   out.candidate = trial.candidate;
-  out.kind = cast<TrialKind>(trial.kind);
-  out.state = cast<TrialState>(trial.state);
+  out.kind = enum_cast<TrialKind>(trial.kind);
+  out.state = enum_cast<TrialState>(trial.state);
   out.attempt = trial.attempt;
-  for (const auto& p : trial.params) {
-    if (p) out.params.push_back({p->name, p->number, p->category});
-  }
+  copy_list(trial.params, out.params, wire::ParamFields{});
   out.objectives = metrics(trial.objectives);
   out.metrics = metrics(trial.metrics);
-  for (const auto& a : trial.artifacts) {
-    if (a) out.artifacts.push_back({a->name, a->digest, a->size});
-  }
+  copy_list(trial.artifacts, out.artifacts, wire::ArtifactFields{});
   out.worker_id = trial.worker_id;
   if (trial.error && trial.error->code != wire::ErrorCode::Ok) {
     out.error = wire::from_wire(trial.error.get());
@@ -179,7 +157,7 @@ Event to_model(const wire::EventT& event) {
   out.message = event.message;
   out.fraction = event.fraction;
   out.candidate = event.candidate;
-  out.trial_kind = cast<TrialKind>(event.trial_kind);
+  out.trial_kind = enum_cast<TrialKind>(event.trial_kind);
   out.values = metrics(event.values);
   out.duration_ms = event.duration_ms;
   return out;
@@ -188,7 +166,7 @@ Event to_model(const wire::EventT& event) {
 WorkerInfo to_model(const wire::WorkerInfoT& worker) {
   WorkerInfo out;
   out.worker_id = worker.worker_id;
-  out.role = cast<WorkerRole>(worker.role);
+  out.role = enum_cast<WorkerRole>(worker.role);
   if (const wire::HardwareT* hw = worker.hardware.get()) {
     out.hardware = {hw->tag,     hw->cpu_model,     hw->cores,
                     hw->threads, hw->memory_bytes,  hw->accelerator,

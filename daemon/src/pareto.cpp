@@ -50,14 +50,8 @@ std::vector<std::pair<uint32_t, ObjectiveVector>> feasible_points(
   }
   std::vector<std::pair<uint32_t, ObjectiveVector>> points;
   for (auto& [index, c] : candidates) {
-    if (!c.complete || violated_constraint(spec.constraints, c.values, true)) continue;
-    std::vector<double> p;
-    for (const auto& o : spec.objectives) {
-      auto it = c.values.find(o->name);
-      if (it == c.values.end() || !std::isfinite(it->second)) break;
-      p.push_back(o->direction == wire::Direction::Maximize ? it->second : -it->second);
-    }
-    if (p.size() == spec.objectives.size()) points.emplace_back(index, std::move(p));
+    if (!c.complete) continue;
+    if (auto p = feasible_objectives(spec, c.values)) points.emplace_back(index, std::move(*p));
   }
   return points;
 }

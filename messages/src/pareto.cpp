@@ -26,10 +26,13 @@ std::vector<size_t> pareto_front(const std::vector<ObjectiveVector>& points) {
   return front;
 }
 
-bool within(const wire::ConstraintT& constraint, double value) {
+bool within(wire::Comparison comparison, double bound, double value) {
   // Written as "not beyond the bound": a NaN violates nothing (as it always has).
-  return !(constraint.comparison == wire::Comparison::LessEqual ? value > constraint.bound
-                                                                : value < constraint.bound);
+  return !(comparison == wire::Comparison::LessEqual ? value > bound : value < bound);
+}
+
+bool within(const wire::ConstraintT& constraint, double value) {
+  return within(constraint.comparison, constraint.bound, value);
 }
 
 const wire::ConstraintT* violated_constraint(
@@ -48,6 +51,19 @@ const wire::ConstraintT* violated_constraint(
     }
   }
   return nullptr;
+}
+
+std::optional<ObjectiveVector> feasible_objectives(const wire::StudySpecT& spec,
+                                                   const std::map<std::string, double>& values,
+                                                   bool missing_violates) {
+  if (violated_constraint(spec.constraints, values, missing_violates)) return std::nullopt;
+  ObjectiveVector point;
+  for (const auto& o : spec.objectives) {
+    auto it = values.find(o->name);
+    if (it == values.end() || !std::isfinite(it->second)) return std::nullopt;
+    point.push_back(o->direction == wire::Direction::Maximize ? it->second : -it->second);
+  }
+  return point;
 }
 
 std::string violation_text(const wire::ConstraintT& constraint, double value) {

@@ -151,6 +151,11 @@ Result<DistillOutcome> deliver_study(Client& client, uint64_t study_id,
 // Writes report.md and pareto.svg into `dir` (created if missing).
 Status write_report(const StudyReport& report, const std::filesystem::path& dir);
 
+// A Distill study's objectives when its spec gives none (distill() fills
+// them in; build_report() assumes them): accuracy (maximize) and latency_ms
+// (minimize).
+std::vector<Objective> distill_default_objectives();
+
 // The text forms of the CLI flags (docs/cli.md), kInvalidArgument naming
 // `field` otherwise:
 //   objectives: "accuracy:max,latency_ms:min" (max|maximize, min|minimize)

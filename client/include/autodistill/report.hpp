@@ -18,8 +18,14 @@
 // daemon evaluates it as candidate 0). "Dominates the baseline" compares
 // like with like, the flash results every candidate has: accuracy >= the
 // baseline's and latency <= the baseline's, one of them strictly. The
-// Pareto front is the same 2-D front (maximize flash accuracy, minimize
-// latency) over every candidate with both numbers.
+// Pareto front (on_front) is the study's, computed as the daemon computes
+// it (autodistill/pareto.hpp): of the candidates whose exploration trials
+// (the probe that counts, flash) all completed, those within every
+// constraint of spec.constraints (a constrained metric they lack violates;
+// a NaN violates nothing) with every objective of spec.objectives measured
+// and finite, the ones no other dominates. With the Distill objectives
+// (distill_default_objectives(), assumed when the spec has none) that is the
+// front of the plot: maximize flash accuracy, minimize latency.
 //
 // Thread-safety: pure functions, thread-safe.
 
@@ -49,7 +55,7 @@ struct CandidateReport {
   std::vector<Artifact> artifacts;         // the Regular trial's (the delivered student)
   bool failed = false;                     // a trial of the candidate failed
   bool baseline = false;
-  bool on_front = false;  // on the accuracy/latency Pareto front
+  bool on_front = false;  // on the study's Pareto front (see above)
   bool chosen = false;    // got a Regular trial
   bool dominates_baseline = false;
 };
@@ -86,6 +92,15 @@ struct StudyReport {
     return baseline ? &candidates[*baseline] : nullptr;
   }
 };
+
+// The study's point for the Pareto front from a candidate's values (its
+// objectives and metrics by name): autodistill::feasible_objectives() over
+// spec's objectives and constraints; with `missing_violates` false a
+// constrained metric the values lack is passed over (a partial view, as the
+// CLI's progress has).
+std::optional<std::vector<double>> feasible_objectives(const StudySpec& spec,
+                                                       const std::map<std::string, double>& values,
+                                                       bool missing_violates = true);
 
 // Groups the study's trials by candidate and fills in the comparisons.
 StudyReport build_report(const StudyInfo& study, const std::vector<TrialInfo>& trials);

@@ -48,18 +48,24 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   auto impl = std::make_unique<Impl>();
   impl->space = std::move(space.value());
 
-  // Objectives and measured metrics.
+  // Objectives and measured metrics: named, uniquely, and not an analytic metric.
   if (config.objectives.empty()) return invalid("at least one objective is required", "objectives");
   std::set<std::string> names;
+  auto check_name = [&](const std::string& name, const std::string& what,
+                        const std::string& field) -> Status {
+    if (name.empty()) return invalid(what + " name is empty", field);
+    if (!names.insert(name).second) return invalid("duplicate " + what + " '" + name + "'", field);
+    if (config.student && analytic_index(name) >= 0) {
+      return invalid("'" + name + "' is an analytic metric" +
+                         (what == "metric" ? std::string() : ", not an " + what),
+                     field);
+    }
+    return Status::ok();
+  };
   for (size_t i = 0; i < config.objectives.size(); ++i) {
     const ObjectiveSpec& o = config.objectives[i];
     const std::string base = at("objectives", i);
-    if (o.name.empty()) return invalid("objective name is empty", base + ".name");
-    if (!names.insert(o.name).second)
-      return invalid("duplicate objective '" + o.name + "'", base + ".name");
-    if (config.student && analytic_index(o.name) >= 0) {
-      return invalid("'" + o.name + "' is an analytic metric, not an objective", base + ".name");
-    }
+    if (Status s = check_name(o.name, "objective", base + ".name"); !s) return s;
     if (o.reference && !std::isfinite(*o.reference))
       return invalid("reference must be finite", base + ".reference");
     if (o.reference && o.log_transform && *o.reference <= 0) {
@@ -79,13 +85,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::build(EngineConfig config) {
   impl->num_objectives = impl->metrics.size();
   for (size_t i = 0; i < config.metrics.size(); ++i) {
     const MetricSpec& m = config.metrics[i];
-    const std::string base = at("metrics", i);
-    if (m.name.empty()) return invalid("metric name is empty", base + ".name");
-    if (!names.insert(m.name).second)
-      return invalid("duplicate metric '" + m.name + "'", base + ".name");
-    if (config.student && analytic_index(m.name) >= 0) {
-      return invalid("'" + m.name + "' is an analytic metric", base + ".name");
-    }
+    if (Status s = check_name(m.name, "metric", at("metrics", i) + ".name"); !s) return s;
     impl->metrics.push_back({m.name, m.log_transform, 1.0});
   }
 
@@ -272,6 +272,18 @@ bool Engine::Impl::hard_feasible(const Point& p) const {
     if (v && !c.satisfied(*v)) return false;
   }
   return true;
+}
+
+size_t Engine::Impl::point_state(const Point& canonical) {
+  auto [it, inserted] = index.emplace(canonical, points.size());
+  if (inserted) {
+    PointState state;
+    state.point = canonical;
+    state.unit = space.encode(state.point);
+    state.values.resize(metrics.size());
+    points.push_back(std::move(state));
+  }
+  return it->second;
 }
 
 bool Engine::Impl::complete(const PointState& s) const {
@@ -561,18 +573,10 @@ Status Engine::observe(const Point& point_in, const std::map<std::string, double
     }
     accepted.emplace_back(static_cast<size_t>(it - s.metrics.begin()), v);
   }
-  auto [it, inserted] = s.index.emplace(point.value(), s.points.size());
-  if (inserted) {
-    PointState state;
-    state.point = point.value();
-    state.unit = s.space.encode(state.point);
-    state.values.resize(s.metrics.size());
-    s.points.push_back(std::move(state));
-  }
-  PointState& state = s.points[it->second];
+  const size_t index = s.point_state(point.value());
   for (const auto& [m, v] : accepted) {
-    state.values[m].push_back(v);
-    s.rows[m].push_back({it->second, v});
+    s.points[index].values[m].push_back(v);
+    s.rows[m].push_back({index, v});
   }
   ++s.events;
   return Status::ok();
@@ -582,15 +586,7 @@ Status Engine::observe_failure(const Point& point_in) {
   Impl& s = *impl_;
   auto point = s.canonical(point_in, "point");
   if (!point) return point.status();
-  auto [it, inserted] = s.index.emplace(point.value(), s.points.size());
-  if (inserted) {
-    PointState state;
-    state.point = point.value();
-    state.unit = s.space.encode(state.point);
-    state.values.resize(s.metrics.size());
-    s.points.push_back(std::move(state));
-  }
-  s.points[it->second].failed = true;
+  s.points[s.point_state(point.value())].failed = true;
   ++s.events;
   return Status::ok();
 }

@@ -13,6 +13,7 @@
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/rng.hpp"
 #include "autodistill/bo/space.hpp"
+#include "autodistill/pareto.hpp"
 
 namespace autodistill::bo {
 
@@ -28,8 +29,11 @@ struct ResolvedConstraint {
   size_t metric = 0;  // analytic: 0 = params, 1 = flops; measured: index into metrics
   Comparison comparison = Comparison::kLessEqual;
   double bound = 0.0;
+  // autodistill::within(), the project's one constraint check.
   bool satisfied(double v) const {
-    return comparison == Comparison::kLessEqual ? v <= bound : v >= bound;
+    return within(comparison == Comparison::kLessEqual ? wire::Comparison::LessEqual
+                                                       : wire::Comparison::GreaterEqual,
+                  bound, v);
   }
 };
 
@@ -76,6 +80,9 @@ class Engine::Impl {
   std::optional<double> analytic(size_t which, const Point& p) const;
   bool hard_feasible(const Point& p) const;
   bool complete(const PointState& s) const;
+  // The index into `points` of a canonical point, added (no values yet) on
+  // its first observation.
+  size_t point_state(const Point& canonical);
   // The GP's view of a raw value: log for log-transformed metrics.
   double transform(size_t metric, double raw) const;
   // Mean of the measurements of `metric` at a point, if any.

@@ -8,26 +8,6 @@
 
 namespace autodistill::bo {
 
-bool dominates(const Objectives& a, const Objectives& b) {
-  bool strictly = false;
-  for (size_t j = 0; j < a.size(); ++j) {
-    if (a[j] < b[j]) return false;
-    if (a[j] > b[j]) strictly = true;
-  }
-  return strictly;
-}
-
-std::vector<size_t> pareto_front(const std::vector<Objectives>& points) {
-  std::vector<size_t> front;
-  for (size_t i = 0; i < points.size(); ++i) {
-    bool dominated = false;
-    for (size_t j = 0; j < points.size() && !dominated; ++j)
-      dominated = j != i && dominates(points[j], points[i]);
-    if (!dominated) front.push_back(i);
-  }
-  return front;
-}
-
 std::vector<std::vector<size_t>> non_dominated_sort(const std::vector<Objectives>& points) {
   const size_t n = points.size();
   std::vector<std::vector<size_t>> dominated_by(n);

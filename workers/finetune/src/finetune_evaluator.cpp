@@ -262,23 +262,15 @@ Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
     json["dev"] = scores_json(report->dev);
     json["majority"] = scores_json(report->majority);
     json["majority"]["label"] = task->labels[static_cast<size_t>(report->majority_label)];
-    json["training"] = {{"epochs", options.epochs},
-                        {"batch_size", options.batch_size},
-                        {"max_seq_len", options.max_seq_len},
-                        {"learning_rate", options.learning_rate},
-                        {"warmup_fraction", options.warmup_fraction},
-                        {"weight_decay", options.weight_decay},
-                        {"dropout", options.dropout},
-                        {"pooling", to_string(options.pooling)},
-                        {"seed", options.seed},
-                        {"steps", report->steps},
-                        {"first_loss", report->first_loss},
-                        {"last_loss", report->last_loss},
-                        {"train_seconds", report->train_seconds},
-                        {"unk_rate", report->unk_rate},
-                        {"truncated_examples", report->truncated_examples},
-                        {"device", options_.device},
-                        {"threads", threads}};
+    json["training"] = options_json(options);
+    json["training"].update({{"steps", report->steps},
+                             {"first_loss", report->first_loss},
+                             {"last_loss", report->last_loss},
+                             {"train_seconds", report->train_seconds},
+                             {"unk_rate", report->unk_rate},
+                             {"truncated_examples", report->truncated_examples},
+                             {"device", options_.device},
+                             {"threads", threads}});
     json["study_id"] = spec.study_id;
     json["trial_id"] = spec.trial_id;
     json["attempt"] = spec.attempt;

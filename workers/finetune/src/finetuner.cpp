@@ -174,6 +174,18 @@ nlohmann::ordered_json scores_json(const Scores& s) {
           {"confusion", s.confusion}};
 }
 
+nlohmann::ordered_json options_json(const FinetuneOptions& options) {
+  return {{"epochs", options.epochs},
+          {"batch_size", options.batch_size},
+          {"max_seq_len", options.max_seq_len},
+          {"learning_rate", options.learning_rate},
+          {"warmup_fraction", options.warmup_fraction},
+          {"weight_decay", options.weight_decay},
+          {"dropout", options.dropout},
+          {"pooling", to_string(options.pooling)},
+          {"seed", options.seed}};
+}
+
 Scores scores(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,
               int64_t num_labels) {
   Scores s;

@@ -203,17 +203,8 @@ int main(int argc, char** argv) {
       r["unk_rate"] = report->unk_rate;
       r["truncated_examples"] = report->truncated_examples;
       r["train_seconds"] = report->train_seconds;
-      r["options"] = {{"epochs", options.epochs},
-                      {"batch_size", options.batch_size},
-                      {"max_seq_len", options.max_seq_len},
-                      {"learning_rate", options.learning_rate},
-                      {"warmup_fraction", options.warmup_fraction},
-                      {"weight_decay", options.weight_decay},
-                      {"dropout", options.dropout},
-                      {"seed", options.seed},
-                      {"pooling", to_string(options.pooling)},
-                      {"threads", threads},
-                      {"device", device}};
+      r["options"] = options_json(options);
+      r["options"].update({{"threads", threads}, {"device", device}});
       results.push_back(std::move(r));
     }
   }

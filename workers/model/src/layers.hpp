@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -153,6 +154,34 @@ struct PretrainingHeads {
 // bias in `dtype` (0 or the dtype's lowest value), as Hugging Face BERT does.
 at::Tensor attention_bias(const at::Tensor& mask, int64_t batch, int64_t length,
                           at::ScalarType dtype, const at::Device& device);
+
+// The forward pass the teacher and the student share (forward.hpp): the
+// embeddings `embed(input_ids, token_type_ids)`, then the first
+// options.num_layers of the model's `total` layers (all when < 0), layer k
+// as `layer(k, hidden, bias) -> {hidden, attention probabilities}`, then,
+// when every layer ran and options.heads, `heads`' MLM (tied to
+// `word_embeddings`) and NSP logits.
+template <class Embed, class Layer>
+ModelOutputs run_forward(const ModelInputs& inputs, const ForwardOptions& options, int64_t total,
+                         const Embed& embed, const Layer& layer, const PretrainingHeads& heads,
+                         const at::Tensor& word_embeddings) {
+  const int64_t n = inputs.input_ids.size(0), s = inputs.input_ids.size(1);
+  const int64_t run = options.num_layers < 0 ? total : std::min(options.num_layers, total);
+  const at::Tensor bias =
+      attention_bias(inputs.attention_mask, n, s, at::kFloat, inputs.input_ids.device());
+  ModelOutputs out;
+  out.hidden_states.push_back(embed(inputs.input_ids, inputs.token_type_ids));
+  for (int64_t k = 0; k < run; ++k) {
+    auto [hidden, probs] = layer(k, out.hidden_states.back(), bias);
+    out.hidden_states.push_back(hidden);
+    if (options.attentions) out.attentions.push_back(probs);
+  }
+  if (options.heads && run == total) {
+    out.mlm_logits = heads.mlm(out.hidden_states.back(), word_embeddings, options.mlm_positions);
+    out.nsp_logits = heads.nsp(out.hidden_states.back());
+  }
+  return out;
+}
 
 // Moves every parameter to `device`, keeping requires_grad.
 void move_parameters(const ParamRefs& refs, const at::Device& device);

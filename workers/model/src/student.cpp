@@ -243,23 +243,11 @@ StudentLayout Student::layout() const {
 
 ModelOutputs Student::forward(const ModelInputs& inputs, const ForwardOptions& options) const {
   const Impl& m = *impl_;
-  const int64_t n = inputs.input_ids.size(0), s = inputs.input_ids.size(1);
-  const int64_t total = static_cast<int64_t>(m.blocks.size());
-  const int64_t run = options.num_layers < 0 ? total : std::min(options.num_layers, total);
-  at::Tensor bias =
-      detail::attention_bias(inputs.attention_mask, n, s, at::kFloat, inputs.input_ids.device());
-  ModelOutputs out;
-  out.hidden_states.push_back(m.embeddings(inputs.input_ids, inputs.token_type_ids));
-  for (int64_t k = 0; k < run; ++k) {
-    auto [hidden, probs] = m.blocks[k](out.hidden_states.back(), bias);
-    out.hidden_states.push_back(hidden);
-    if (options.attentions) out.attentions.push_back(probs);
-  }
-  if (options.heads && run == total) {
-    out.mlm_logits = m.heads.mlm(out.hidden_states.back(), m.decoder(), options.mlm_positions);
-    out.nsp_logits = m.heads.nsp(out.hidden_states.back());
-  }
-  return out;
+  auto block = [&m](int64_t k, const at::Tensor& hidden, const at::Tensor& bias) {
+    return m.blocks[k](hidden, bias);
+  };
+  return detail::run_forward(inputs, options, static_cast<int64_t>(m.blocks.size()), m.embeddings,
+                             block, m.heads, m.decoder());
 }
 
 std::vector<NamedTensor> Student::named_parameters() const {

@@ -1,6 +1,7 @@
 #include "autodistill/model/teacher.hpp"
 
 #include <fstream>
+#include <utility>
 
 #include "autodistill/model/tensor_io.hpp"
 #include "layers.hpp"
@@ -141,24 +142,12 @@ const BertConfig& Teacher::config() const {
 
 ModelOutputs Teacher::forward(const ModelInputs& inputs, const ForwardOptions& options) const {
   const Impl& m = *impl_;
-  const int64_t n = inputs.input_ids.size(0), s = inputs.input_ids.size(1);
-  const int64_t total = static_cast<int64_t>(m.layers.size());
-  const int64_t run = options.num_layers < 0 ? total : std::min(options.num_layers, total);
-  at::Tensor bias =
-      detail::attention_bias(inputs.attention_mask, n, s, at::kFloat, inputs.input_ids.device());
-  ModelOutputs out;
-  out.hidden_states.push_back(m.embeddings(inputs.input_ids, inputs.token_type_ids));
-  for (int64_t l = 0; l < run; ++l) {
-    auto [attended, probs] = m.layers[l].attention(out.hidden_states.back(), bias);
-    out.hidden_states.push_back(m.layers[l].ffn(attended));
-    if (options.attentions) out.attentions.push_back(probs);
-  }
-  if (options.heads && run == total) {
-    out.mlm_logits =
-        m.heads.mlm(out.hidden_states.back(), m.embeddings.word, options.mlm_positions);
-    out.nsp_logits = m.heads.nsp(out.hidden_states.back());
-  }
-  return out;
+  auto layer = [&m](int64_t l, const at::Tensor& hidden, const at::Tensor& bias) {
+    auto [attended, probs] = m.layers[l].attention(hidden, bias);
+    return std::make_pair(m.layers[l].ffn(attended), probs);
+  };
+  return detail::run_forward(inputs, options, static_cast<int64_t>(m.layers.size()), m.embeddings,
+                             layer, m.heads, m.embeddings.word);
 }
 
 std::vector<NamedTensor> Teacher::named_parameters() const {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "autodistill/wire/object_fields.hpp"
+
 namespace autodistill::worker {
 
 TrialSpec trial_spec_from_assign(const wire::AssignT& assign) {
@@ -32,33 +34,32 @@ TrialSpec trial_spec_from_assign(const wire::AssignT& assign) {
   return spec;
 }
 
+namespace {
+
+// A checkpoint's fields, listed once for both directions.
+struct CheckpointFields {
+  template <class From, class To>
+  void operator()(const From& in, To& out) const {
+    out.trial_id = in.trial_id;
+    out.attempt = in.attempt;
+    out.step = in.step;
+    out.total_steps = in.total_steps;
+    out.format = in.format;
+    wire::copy_list(in.blobs, out.blobs, wire::ArtifactFields{});
+  }
+};
+
+}  // namespace
+
 CheckpointRef checkpoint_ref_from_wire(const wire::CheckpointT& checkpoint) {
   CheckpointRef ref;
-  ref.trial_id = checkpoint.trial_id;
-  ref.attempt = checkpoint.attempt;
-  ref.step = checkpoint.step;
-  ref.total_steps = checkpoint.total_steps;
-  ref.format = checkpoint.format;
-  for (const auto& blob : checkpoint.blobs) {
-    if (blob) ref.blobs.push_back({blob->name, blob->digest, blob->size});
-  }
+  CheckpointFields{}(checkpoint, ref);
   return ref;
 }
 
 wire::CheckpointT checkpoint_ref_to_wire(const CheckpointRef& ref) {
   wire::CheckpointT checkpoint;
-  checkpoint.trial_id = ref.trial_id;
-  checkpoint.attempt = ref.attempt;
-  checkpoint.step = ref.step;
-  checkpoint.total_steps = ref.total_steps;
-  checkpoint.format = ref.format;
-  for (const BlobRef& blob : ref.blobs) {
-    auto artifact = std::make_unique<wire::ArtifactT>();
-    artifact->name = blob.name;
-    artifact->digest = blob.digest;
-    artifact->size = blob.size;
-    checkpoint.blobs.push_back(std::move(artifact));
-  }
+  CheckpointFields{}(ref, checkpoint);
   return checkpoint;
 }
 

@@ -6,16 +6,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "autodistill/pareto.hpp"
+
 namespace autodistill::bo {
 
-using Objectives = std::vector<double>;
+using Objectives = ObjectiveVector;
 
-// a >= b in every objective and a > b in at least one.
-bool dominates(const Objectives& a, const Objectives& b);
-
-// Indices of the points no other point dominates, ascending. Equal points
-// are all kept.
-std::vector<size_t> pareto_front(const std::vector<Objectives>& points);
+// Dominance and the front are the project's one implementation
+// (autodistill/pareto.hpp, shared with the daemon and the client report):
+//   dominates(a, b): a >= b in every objective and a > b in at least one;
+//   pareto_front(points): indices of the points no other point dominates,
+//   ascending; equal points are all kept.
+using autodistill::dominates;
+using autodistill::pareto_front;
 
 // Fast non-dominated sort (Deb et al. 2002): fronts[0] is the Pareto front,
 // fronts[1] the front of the rest, and so on. O(m n^2).

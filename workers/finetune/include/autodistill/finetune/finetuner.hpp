@@ -79,6 +79,11 @@ Scores scores(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred
 // {"examples", "accuracy", "f1", "macro_f1", "confusion"}: how finetune.json
 // and `autodistill-finetune --json` write scores.
 nlohmann::ordered_json scores_json(const Scores& s);
+// {"epochs", "batch_size", "max_seq_len", "learning_rate", "warmup_fraction",
+// "weight_decay", "dropout", "pooling", "seed"}: how finetune.json
+// ("training") and `autodistill-finetune --json` ("options") write the
+// recipe; each adds what it ran with (device, threads, results).
+nlohmann::ordered_json options_json(const FinetuneOptions& options);
 
 struct FinetuneReport {
   Scores dev;                  // the fine-tuned model on dev
