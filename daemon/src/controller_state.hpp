@@ -15,6 +15,7 @@
 #include "autodistill/daemon/controller.hpp"
 #include "autodistill/daemon/study_spec.hpp"
 #include "autodistill/glue_settings.hpp"
+#include "autodistill/study_settings.hpp"
 #include "protocol/session_registry.hpp"
 #include "study/candidate_book.hpp"
 #include "study/lifecycle.hpp"
@@ -55,11 +56,8 @@ inline std::string arch_key(const Params& params) {
 }
 
 inline std::string serving_key(const std::string& settings_json) {
-  auto settings = parse_json(settings_json.empty() ? "{}" : settings_json, "spec.settings_json");
-  if (settings && settings->is_object() && settings->contains("serving")) {
-    return (*settings)["serving"].dump();
-  }
-  return "{}";
+  auto settings = parse_study_settings_text(settings_json, "spec.settings_json");
+  return settings ? settings->serving_key() : "{}";
 }
 
 struct Controller::Study {

@@ -6,6 +6,7 @@
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/study_spec.hpp"
 #include "autodistill/probe_choice.hpp"
+#include "autodistill/study_settings.hpp"
 #include "autodistill/wire/codec.hpp"
 
 namespace autodistill::daemon {
@@ -28,15 +29,18 @@ std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uin
 }
 
 std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe) {
-  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
-                                                   "settings_json");
+  auto parsed = parse_json(settings_json.empty() ? "{}" : settings_json, "settings_json");
   if (!parsed || !parsed->is_object()) return settings_json;
-  nlohmann::ordered_json settings = std::move(parsed.value());
-  settings["probe"] = {{"trial_id", probe.id},
-                       {"hardware_fingerprint", probe.fingerprint},
-                       {"objectives", nlohmann::ordered_json(probe.objectives)},
-                       {"metrics", nlohmann::ordered_json(probe.metrics)}};
-  return settings.dump();
+  parsed->erase("probe");  // replaced below
+  auto settings = parse_study_settings(parsed.value(), "settings_json");
+  if (!settings) return settings_json;
+  ProbeHandoff handoff;
+  handoff.trial_id = probe.id;
+  handoff.hardware_fingerprint = probe.fingerprint;
+  handoff.objectives = {probe.objectives.begin(), probe.objectives.end()};
+  handoff.metrics = {probe.metrics.begin(), probe.metrics.end()};
+  settings->probe = std::move(handoff);
+  return to_json(settings.value()).dump();
 }
 
 }  // namespace autodistill::daemon

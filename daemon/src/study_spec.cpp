@@ -8,8 +8,7 @@
 #include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/config.hpp"
 #include "autodistill/daemon/proposer.hpp"
-#include "autodistill/glue_settings.hpp"
-#include "autodistill/student_settings.hpp"
+#include "autodistill/study_settings.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "autodistill/wire/hardware_tag.hpp"
 
@@ -82,18 +81,6 @@ Status validate_space_size(const wire::StudySpecT& spec, const Config& config) {
                      "max_design_values", "spec.factors");
   }
   return Status::ok();
-}
-
-// settings.student (Distill): the teacher-derived sizes the BO engine's
-// analytic metrics read must be positive integers, and the student template
-// options (embedding_size, trigram_input, ...) well-formed.
-Status validate_student_settings(const nlohmann::json& settings) {
-  const std::string base = "spec.settings_json.student";
-  if (!settings.contains("student")) return Status::ok();
-  const nlohmann::json& student = settings["student"];
-  if (!student.is_object()) return invalid("must be a JSON object", base);
-  StudentArch arch;
-  return read_student_settings(student, arch, base + ".");
 }
 
 Status validate_factor(const wire::FactorT& f, const std::string& field, bool distill) {
@@ -245,21 +232,34 @@ Status validate_selection(const wire::StudySpecT& spec, const std::set<std::stri
   return Status::ok();
 }
 
-// settings.glue (Distill): the GLUE tasks whose Finetune trials follow each
-// delivered student (docs/study-spec.md, "GLUE tasks"); the task blobs must
-// be held at submit.
-Status validate_glue_settings(const nlohmann::json& settings, bool distill, bool stored,
-                              const HasBlob& has_blob) {
-  const std::string base = "spec.settings_json.glue";
-  if (!settings.contains("glue")) return Status::ok();
-  if (!distill) return invalid("GLUE tasks need a distill study", base);
-  auto glue = read_glue_settings(settings["glue"], base);
-  if (!glue) return glue.status();
-  if (stored) return Status::ok();
-  for (const auto& [name, digest] : glue->tasks) {
+// A Distill study's settings (docs/study-spec.md "Settings"): every section
+// through the one codec (autodistill/study_settings.hpp), each bad key named
+// (spec.settings_json.distill.flash_steps). "probe" and "finetune" are the
+// daemon's to write into a trial's settings (the probe handoff, a Finetune
+// trial's model and task), so a study may not give them; the Finetune
+// options go in settings.glue. The GLUE task blobs must be held at submit.
+// Other top-level keys are kept and passed to the workers as they are.
+Status validate_distill_settings(const nlohmann::json& settings, bool stored,
+                                 const HasBlob& has_blob) {
+  const std::string base = "spec.settings_json";
+  for (const char* daemon_written : {"probe", "finetune"}) {
+    if (settings.contains(daemon_written)) {
+      return invalid(
+          std::string("settings.") + daemon_written +
+              " is written by the daemon into a trial's settings, not given by a "
+              "study" +
+              (std::string(daemon_written) == "finetune" ? " (Finetune options go in settings.glue)"
+                                                         : ""),
+          base + "." + daemon_written);
+    }
+  }
+  auto typed = parse_study_settings(settings, base);
+  if (!typed) return typed.status();
+  if (stored || !typed->glue) return Status::ok();
+  for (const auto& [name, digest] : typed->glue->tasks) {
     if (!has_blob(digest)) {
       return Status(Code::kNotFound, "task blob " + digest + " of \"" + name + "\" is not uploaded",
-                    base + ".tasks." + name);
+                    base + ".glue.tasks." + name);
     }
   }
   return Status::ok();
@@ -379,10 +379,13 @@ Status validate(const wire::StudySpecT& spec, const Config& config, const HasBlo
     if (!parsed) return parsed.status();
     if (!parsed->is_object())
       return invalid("settings must be a JSON object", "spec.settings_json");
+    // An External study's settings belong to its evaluator (passed verbatim);
+    // only a Distill study fine-tunes.
     if (distill) {
-      if (Status s = validate_student_settings(parsed.value()); !s) return s;
+      if (Status s = validate_distill_settings(parsed.value(), stored, has_blob); !s) return s;
+    } else if (parsed->contains("glue")) {
+      return invalid("GLUE tasks need a distill study", "spec.settings_json.glue");
     }
-    if (Status s = validate_glue_settings(parsed.value(), distill, stored, has_blob); !s) return s;
   }
   if (distill) {
     if (!wire::is_valid_digest(spec.teacher_digest)) {

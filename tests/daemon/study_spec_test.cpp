@@ -458,3 +458,60 @@ TEST_CASE("spec: settings.glue names tasks by held blobs, bounded, each field na
   external.settings_json = distill.settings_json;
   CHECK(check(external).field() == "spec.settings_json.glue");
 }
+
+// Issue #15 item 4: every section of a Distill study's settings is parsed by
+// the one codec (autodistill/study_settings.hpp) at submit, so a bad knob is
+// refused naming its field instead of failing a trial hours later.
+TEST_CASE("spec: settings.distill, .serving, .probe and .finetune are checked at submit",
+          "[spec][settings]") {
+  wire::StudySpecT distill = distill_spec(kTeacher, kCorpus);
+  auto field = [&](const std::string& settings) {
+    distill.settings_json = settings;
+    Status s = check(distill);
+    INFO(settings << " -> " << s.to_string());
+    CHECK(s.code() == (s ? Code::kOk : Code::kInvalidArgument));
+    return s.field();
+  };
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"distill": {"flash_steps": "many"}})", "spec.settings_json.distill.flash_steps"},
+      {R"({"distill": {"flash_steps": -5}})", "spec.settings_json.distill.flash_steps"},
+      {R"({"distill": {"flash_steps": 2.5}})", "spec.settings_json.distill.flash_steps"},
+      {R"({"distill": {"flash_step": 200}})", "spec.settings_json.distill.flash_step"},
+      {R"({"distill": {"seq_len": 4}})", "spec.settings_json.distill.seq_len"},
+      {R"({"distill": {"alpha": 2}})", "spec.settings_json.distill.alpha"},
+      {R"({"distill": {"eval_fraction": 1}})", "spec.settings_json.distill.eval_fraction"},
+      {R"({"distill": {"checkpoint_flash": 1}})", "spec.settings_json.distill.checkpoint_flash"},
+      {R"({"distill": {"seed": -1}})", "spec.settings_json.distill.seed"},
+      {R"({"distill": {"gang_timeout_seconds": 0}})",
+       "spec.settings_json.distill.gang_timeout_seconds"},
+      {R"({"distill": 7})", "spec.settings_json.distill"},
+      {R"({"serving": {"batch": 1}})", "spec.settings_json.serving.batch"},
+      {R"({"serving": {"threads": 0}})", "spec.settings_json.serving.threads"},
+      {R"({"serving": {"device": "tpu"}})", "spec.settings_json.serving.device"},
+      {R"({"serving": {"throughput_batch_sizes": [8, "x"]}})",
+       "spec.settings_json.serving.throughput_batch_sizes[1]"},
+      {R"({"student": {"num_blocks": 0}})", "spec.settings_json.student.num_blocks"},
+      {R"({"student": {"hidden": 64}})", "spec.settings_json.student.hidden"},
+      // Written by the daemon (the probe handoff, a Finetune trial's settings).
+      {R"({"probe": {"trial_id": 3}})", "spec.settings_json.probe"},
+      {R"({"finetune": {"epochs": 2}})", "spec.settings_json.finetune"},
+  };
+  for (const auto& [settings, want] : refused) CHECK(field(settings) == want);
+
+  // Every knob at a legal value passes; unknown top-level sections are kept
+  // for other evaluators (docs/study-spec.md "Settings").
+  CHECK(field(R"({"distill": {"flash_steps": 20, "regular_steps": 60, "batch_size": 8,
+                  "seq_len": 32, "learning_rate": 0.01, "alpha": 1, "eval_fraction": 0.1,
+                  "checkpoint_flash": true, "seed": 3, "threads": 0},
+                  "serving": {"batch_size": 1, "seq_len": 64, "threads": 2, "device": "cuda:1",
+                              "throughput_batch_sizes": [32, 8, 8]},
+                  "student": {"vocab_size": 1000, "num_stacked_ffn": 2,
+                              "trigram_input": true},
+                  "notes": {"anything": [1, 2]}})")
+            .empty());
+
+  // An External study's settings belong to its evaluator: not checked.
+  wire::StudySpecT external = external_spec(5);
+  external.settings_json = R"({"distill": {"flash_steps": "many"}, "probe": 1})";
+  CHECK(check(external));
+}

@@ -107,6 +107,19 @@ TEST_CASE("hostile input: settings nested 100k deep or too large are refused nam
   Refusal typed = submit_refused(c, std::move(distill));
   CHECK(typed.error.code == wire::ErrorCode::InvalidArgument);
   CHECK(typed.error.field == "spec.settings_json.student.vocab_size");
+  // Issue #15 item 4: a distillation knob of the wrong type was accepted and
+  // failed the study's first trial hours later; it is refused at submit.
+  for (const auto& [settings, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"distill": {"flash_steps": "many"}})", "spec.settings_json.distill.flash_steps"},
+           {R"({"serving": {"sequence_length": 64}})",
+            "spec.settings_json.serving.sequence_length"}}) {
+    wire::StudySpecT knob = distill_spec(std::string(64, 'a'), std::string(64, 'b'));
+    knob.settings_json = settings;
+    Refusal r = submit_refused(c, std::move(knob));
+    INFO(settings << ": " << r.error.message);
+    CHECK(r.error.code == wire::ErrorCode::InvalidArgument);
+    CHECK(r.error.field == field);
+  }
 
   // Nothing was stored: a restart finds no study, and the daemon serves.
   c.kill_daemon(SIGTERM);

@@ -25,7 +25,9 @@ std::optional<TrialRow> completed_probe(const std::vector<TrialRow>& trials, uin
 
 // `settings_json` (a JSON object, "" meaning {}) with "probe" set from
 // `probe`'s id, fingerprint, objectives and metrics (replacing any "probe"
-// the study had). Settings that are not a JSON object are returned as they are.
+// the study had), through the one settings codec (study_settings.hpp:
+// ProbeHandoff). Settings that are not a JSON object, or that the codec
+// refuses (a study that passed submit never is), are returned as they are.
 std::string settings_with_probe(const std::string& settings_json, const TrialRow& probe);
 
 }  // namespace autodistill::daemon
