@@ -163,6 +163,16 @@ struct BoOptions {
   bool front_reference_gap = false;
   size_t front_reference_layers = 1;  // the front rule over this many non-dominated layers
   double observed_reference_quantile = 0.0;
+  // Portfolios of the observed and the front rule (issue #13; bench only
+  // until one earns the default). front_reference_every = k > 0: the front
+  // rule (with the variants above) when the number of complete points is a
+  // multiple of k, the observed rule otherwise. front_reference_weight = w
+  // > 0: the acquisition is EHVI(observed rule) + w * EHVI(front rule), so
+  // the front's interior (inside both boxes) earns 1 + w times its
+  // hypervolume and the extension of its ends (inside the observed box only)
+  // still earns. Neither applies with reference_from_front.
+  size_t front_reference_every = 0;
+  double front_reference_weight = 0.0;
 };
 
 struct EngineConfig {
