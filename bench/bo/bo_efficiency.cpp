@@ -558,6 +558,7 @@ int main(int argc, char** argv) {
                  2, 100000);
   parser.add_int("search-model-points", "BoOptions::search_model_points.",
                  &bo_options.search_model_points, 2, 100000);
+  parser.add_int("search-pool", "BoOptions::search_pool.", &bo_options.search_pool, 0, 100000);
   parser.add_switch("trace", "Print every evaluation on stderr.", [] { trace = true; });
   parser.add_text("python", "PATH", "The Python that runs tpe (default /usr/bin/python3).",
                   &python);

@@ -553,7 +553,7 @@ class Batch {
 // scores the returned pool on the full models. Returns the best distinct
 // points seen.
 std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& source,
-                               const std::vector<Point>& pending, Rng& rng) {
+                               const std::vector<Point>& pending, size_t batch_size, Rng& rng) {
   const Engine::Impl& impl = ctx.impl();
   const Space& space = impl.space;
   const size_t pop = static_cast<size_t>(impl.config.bo.evolution_population);
@@ -613,8 +613,13 @@ std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& sour
   for (auto& [p, v] : seen) best.emplace_back(-v, p);
   std::stable_sort(best.begin(), best.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  // BoOptions::search_pool: only the best few go on to the full models (at
+  // least the batch), since scoring them costs O(pool * n^2).
+  const size_t keep = impl.config.bo.search_pool > 0
+                          ? std::min(pop, std::max(impl.config.bo.search_pool, batch_size))
+                          : pop;
   std::vector<Point> pool;
-  for (size_t i = 0; i < best.size() && i < pop; ++i) pool.push_back(best[i].second);
+  for (size_t i = 0; i < best.size() && i < keep; ++i) pool.push_back(best[i].second);
   return pool;
 }
 
@@ -633,7 +638,7 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
   BoContext ctx(impl, rng.next(), /*search=*/!exhaustive);
   std::vector<Point> pool;
   if (ctx.ready() && !source.cancelled()) {
-    pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, rng);
+    pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, n, rng);
   }
   if (!pool.empty() && !source.cancelled()) {
     Batch batch(ctx, pool, pending, /*search=*/false, source.cancel_flag());

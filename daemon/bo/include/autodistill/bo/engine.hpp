@@ -127,7 +127,11 @@ struct BoOptions {
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
                                      // most this many distinct points (an even subset);
                                      // its final candidates on the full GPs
-  int scalarization_weights = 128;   // 4+ objectives (ehvi.hpp; 3 are exact)
+  // How many of the search's best points are scored on the full GPs (at
+  // least the batch size); 0: evolution_population of them. Issue #13
+  // latency (docs/bo.md): each costs O(n^2) on the full models.
+  size_t search_pool = 0;
+  int scalarization_weights = 128;  // 4+ objectives (ehvi.hpp; 3 are exact)
   int scalarization_samples = 32;
   // 2 and 3 objectives: when the best value of an objective was measured (to
   // 1e-9 of its spread) at as many distinct points as the space has factors
