@@ -79,7 +79,10 @@ TEST_CASE("chaos: SIGHUP storms under load never end the daemon", "[chaos]") {
   REQUIRE(rig.daemon().running());
   CHECK(reloads > 1000);
   // Calm again: the study completes and SIGTERM ends the daemon cleanly.
-  fleet.run(finished, 30s);
+  // (The bound is loose: at load average 9 on a 2-core machine, 30 s saw
+  // 9,149 of the 10,000 trials done. Finishing fast is not what this test
+  // measures; the ctest TIMEOUT is 120 s.)
+  fleet.run(finished, 90s);
   CHECK(rig.get(study).study->trials_completed == kTrials);
   CHECK(rig.daemon().stop(SIGTERM) == 0);
 }

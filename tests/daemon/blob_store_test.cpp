@@ -72,7 +72,7 @@ TEST_CASE("blob store: limits and bad digests are refused", "[blobs]") {
   CHECK(store.read(wire::sha256_hex("absent"), 0, 1, &out, &total).code() == Code::kNotFound);
 }
 
-TEST_CASE("blob store: abandoned uploads expire; files and directories are private", "[blobs]") {
+TEST_CASE("blob store: abandoned uploads expire, files and directories are private", "[blobs]") {
   testing::TempDir dir;
   const mode_t old = ::umask(0);  // the loosest umask: modes come from the store alone
   auto store = BlobStore::open(dir.path() + "/blobs", 1 << 20).value();

@@ -168,7 +168,7 @@ TEST_CASE("recovery's fold of the stored rows rebuilds the live book", "[study][
   CHECK(recovered.next_candidate() == 4);
 }
 
-TEST_CASE("a re-probe keeps the stage; its failure does not fail the candidate",
+TEST_CASE("a re-probe keeps the stage, its failure does not fail the candidate",
           "[study][reprobe]") {
   // The live order (controller/lifecycle.cpp): the flash and the re-probe are
   // queued before the first probe's end is recorded.

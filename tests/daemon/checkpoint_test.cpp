@@ -294,7 +294,7 @@ TEST_CASE("checkpoint: superseded and finished trials' blobs are deleted unless 
 }
 
 TEST_CASE(
-    "checkpoint: a retryable Failure or a Bye re-queues with the checkpoint; a cancel "
+    "checkpoint: a retryable Failure or a Bye re-queues with the checkpoint, a cancel "
     "deletes it",
     "[controller][checkpoint]") {
   Harness h;

@@ -1,6 +1,7 @@
 // The controller's state machines, driven directly (no sockets) over a real
 // SQLite store in a temporary directory, with a controllable clock.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -470,6 +471,16 @@ TEST_CASE("controller: limits refuse with clear errors", "[controller][limits]")
     uint64_t study = h.submit(external_spec(20, 20));
     CHECK(h.join("w", wire::Role::External, 2, {study}).size() == 2);
     CHECK(h.pull("w", 100).size() == 2);  // 100 credits asked, 2 (= slots) granted
+  }
+  SECTION("a huge credit on top of a kept one does not wrap to zero") {
+    // Parallelism 1: of the 2 credits one is used, one is kept.
+    uint64_t study = h.submit(external_spec(3, 1));
+    auto first = h.join("w", wire::Role::External, 2, {study});
+    REQUIRE(first.size() == 1);
+    CHECK(h.pull("w", UINT32_MAX).empty());  // 1 + 2^32 - 1 must not become 0
+    // The Result frees the study's one parallel slot; the kept credit takes
+    // the next trial at once.
+    CHECK(Harness::assigns(h.result("w", first[0])).size() == 1);
   }
   SECTION("active studies are capped") {
     h.config.max_active_studies = 1;

@@ -170,7 +170,7 @@ TEST_CASE("selection queues a Regular trial per Pareto candidate, then Finalizin
   CHECK(state_at(k, 3).message == "1 top-k candidates chosen");
 }
 
-TEST_CASE("selection: the baseline joins for the GLUE table; nothing selectable fails",
+TEST_CASE("selection: the baseline joins for the GLUE table, nothing selectable fails",
           "[study][lifecycle]") {
   wire::StudySpecT spec = distill_spec("t", "c");
   set_baseline(spec);

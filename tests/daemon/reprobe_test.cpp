@@ -108,7 +108,7 @@ TrialRow row(uint32_t candidate, wire::TrialKind kind, const std::string& object
 }  // namespace
 
 TEST_CASE(
-    "reprobe: an unconverged probe is probed again after the backoff; selection and "
+    "reprobe: an unconverged probe is probed again after the backoff, selection and "
     "the hand-off use the converged measurement",
     "[reprobe]") {
   Harness h;

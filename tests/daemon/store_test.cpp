@@ -231,7 +231,7 @@ TEST_CASE("store: a v4 database gets trial times from its events and keeps worki
   CHECK(last[0].candidate == 4);
 }
 
-TEST_CASE("store: a v5 database gains checkpoints; a blob is referenced by rows that name it",
+TEST_CASE("store: a v5 database gains checkpoints, a blob is referenced by rows that name it",
           "[store][checkpoint]") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/db";

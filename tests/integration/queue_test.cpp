@@ -78,7 +78,7 @@ TEST_CASE("integration (b): a killed worker's trial is re-leased and completes o
   CHECK(c.finished_by("slow").empty());
 }
 
-TEST_CASE("integration (c): SIGKILL the daemon mid-study; everything acknowledged survives",
+TEST_CASE("integration (c): SIGKILL the daemon mid-study, everything acknowledged survives",
           "[integration]") {
   Cluster c;
   uint64_t study = c.submit(external_spec(30, 2), "release-7");

@@ -79,7 +79,7 @@ TEST_CASE("FlagParser: --flag value and --flag=value are the same", "[flags]") {
   CHECK(p.name.empty());
 }
 
-TEST_CASE("FlagParser: a repeated flag is applied again; the last value wins", "[flags]") {
+TEST_CASE("FlagParser: a repeated flag is applied again, the last value wins", "[flags]") {
   Parsed p;
   FlagParser parser = make_parser(p);
   REQUIRE(parser.parse({"--count", "2", "--item", "x", "--count=9", "--item=y"}).is_ok());
@@ -152,7 +152,7 @@ TEST_CASE("FlagParser: typed flags fit their targets", "[flags]") {
   CHECK_THAT(usage, Catch::Contains("  --dir DIR\n      A directory.\n"));
 }
 
-TEST_CASE("FlagParser: a list flag replaces the list; every item is checked", "[flags]") {
+TEST_CASE("FlagParser: a list flag replaces the list, every item is checked", "[flags]") {
   std::vector<int> threads = {1, 2};
   FlagParser parser("prog");
   parser.add_int_list("threads", "Thread counts.", &threads, 1, 64);

@@ -162,7 +162,7 @@ TEST_CASE("a Result stays in the outbox and is re-sent until its Ack", "[workers
   CHECK(worker.stop().is_ok());
 }
 
-TEST_CASE("a Result the daemon refuses leaves the outbox; a transient error keeps it",
+TEST_CASE("a Result the daemon refuses leaves the outbox, a transient error keeps it",
           "[workers][pull]") {
   FakeDaemon daemon;
   TempDir dir;

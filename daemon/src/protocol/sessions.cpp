@@ -141,7 +141,9 @@ void Controller::on_pull(Worker& w, const wire::PullT& pull) {
   // the queue. (Not slots minus running trials: after a reconnect a Pull may
   // overtake the re-sent Results that free those slots, and the credit it
   // carried would be lost.)
-  w.credits = std::min<uint32_t>(w.slots, w.credits + pull.credits);
+  // Summed in 64 bits: a Pull of 2^32 - 1 on top of a kept credit must not wrap.
+  w.credits = static_cast<uint32_t>(
+      std::min<uint64_t>(w.slots, uint64_t{w.credits} + uint64_t{pull.credits}));
 }
 
 void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {

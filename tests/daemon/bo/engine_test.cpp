@@ -166,7 +166,7 @@ TEST_CASE("hard constraints are never violated", "[bo][engine]") {
   }
 }
 
-TEST_CASE("same seed and observations give the same suggestions; replay rebuilds the engine",
+TEST_CASE("same seed and observations give the same suggestions, replay rebuilds the engine",
           "[bo][engine]") {
   for (const std::string algorithm : {"bo", "firefly", "nsga2", "random"}) {
     INFO(algorithm);
@@ -399,7 +399,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("failed and evaluated points are never suggested; a small space runs out",
+TEST_CASE("failed and evaluated points are never suggested, a small space runs out",
           "[bo][engine]") {
   for (const std::string algorithm : {"bo", "random", "firefly", "nsga2"}) {
     INFO(algorithm);
@@ -548,7 +548,7 @@ TEST_CASE("the evolutionary search ranks its generations on a subset model", "[b
   check(300);  // no subset: the generations use the full models
 }
 
-TEST_CASE("a cancelled suggest returns kCancelled; an unset flag changes nothing", "[bo][engine]") {
+TEST_CASE("a cancelled suggest returns kCancelled, an unset flag changes nothing", "[bo][engine]") {
   Engine engine = make(table1_config());
   drive(engine, 12);  // past the initial design: the BO path with models
   std::atomic<bool> cancel{false};
