@@ -548,6 +548,17 @@ int main(int argc, char** argv) {
                  &bo_options.front_reference_layers, 1, 1000);
   parser.add_real("reference-quantile", "BoOptions::observed_reference_quantile.",
                   &bo_options.observed_reference_quantile, false);
+  parser.add_int("front-every", "BoOptions::front_reference_every.",
+                 &bo_options.front_reference_every, 0, 1000);
+  parser.add_real("front-weight", "BoOptions::front_reference_weight.",
+                  &bo_options.front_reference_weight, false);
+  parser.add_int("generations", "BoOptions::evolution_generations.",
+                 &bo_options.evolution_generations, 1, 1000);
+  parser.add_int("population", "BoOptions::evolution_population.", &bo_options.evolution_population,
+                 2, 100000);
+  parser.add_int("search-model-points", "BoOptions::search_model_points.",
+                 &bo_options.search_model_points, 2, 100000);
+  parser.add_int("search-pool", "BoOptions::search_pool.", &bo_options.search_pool, 0, 100000);
   parser.add_switch("trace", "Print every evaluation on stderr.", [] { trace = true; });
   parser.add_text("python", "PATH", "The Python that runs tpe (default /usr/bin/python3).",
                   &python);

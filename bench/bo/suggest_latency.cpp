@@ -17,9 +17,16 @@
 // replay contract); the last column says whether they did. Times are the
 // calling thread's CPU time (the cost on a core of its own) and, for the
 // background run, also wall time (on a shared machine it includes the time
-// other processes held the core).
+// other processes held the core). "acq mean" is the mean acquisition value
+// (EHVI, Engine::score on the full models, untimed) of the background run's
+// suggestions: what a cheaper acquisition search loses.
 //
 //   suggest_latency [--sizes 50,200,500,1000] [--spaces table1,nas,large]
+//                   [--generations G] [--population P] [--search-model-points S]
+//                   [--search-pool K] [--background-only]
+// --generations / --population / --search-model-points / --search-pool set
+// the BoOptions of the same names (evolution_*); --background-only skips the inline run (its
+// columns print as 0 and "same" as -).
 
 #include <algorithm>
 #include <chrono>
@@ -41,6 +48,8 @@
 using namespace autodistill::bo;
 
 namespace {
+
+BoOptions bo_options;  // --generations, --population
 
 // Wall-clock and this thread's CPU milliseconds. The CPU time is what a call
 // costs on a core of its own; on the shared machine the wall time also holds
@@ -95,6 +104,7 @@ struct Window {
   std::vector<double> suggest_ms, suggest_cpu_ms;
   double prefit_cpu_ms = 0;  // total
   std::vector<Point> suggested;
+  std::vector<double> acquisition;  // of each suggested point, on the full models
 };
 
 Window run(const std::string& name, size_t n, bool background) {
@@ -106,6 +116,7 @@ Window run(const std::string& name, size_t n, bool background) {
   config.objectives = {{"accuracy", true, false, std::nullopt},
                        {"latency_ms", false, true, std::nullopt}};
   config.seed = 1;
+  config.bo = bo_options;
   auto engine = Engine::create(config);
   if (!engine) {
     std::fprintf(stderr, "%s\n", engine.status().to_string().c_str());
@@ -129,7 +140,13 @@ Window run(const std::string& name, size_t n, bool background) {
     auto s = engine->suggest(1);
     w.suggest_cpu_ms.push_back(t.cpu_ms());
     w.suggest_ms.push_back(t.wall_ms());
-    if (s && !s->empty()) w.suggested.push_back(s->front());
+    if (s && !s->empty()) {
+      w.suggested.push_back(s->front());
+      // Untimed: the suggestion's acquisition value on the full models (the
+      // same for any search settings), what a cheaper search may lose.
+      auto a = engine->score({s->front()});
+      if (a && !a->empty()) w.acquisition.push_back(a->front());
+    }
     if (background) {
       const Stopwatch b;
       engine->prefit();
@@ -161,6 +178,17 @@ int main(int argc, char** argv) {
                spaces = split(v);
                return autodistill::Status::ok();
              });
+  parser.add_int("generations", "BoOptions::evolution_generations (default 8).",
+                 &bo_options.evolution_generations, 1, 1000);
+  parser.add_int("population", "BoOptions::evolution_population (default 256).",
+                 &bo_options.evolution_population, 2, 100000);
+  parser.add_int("search-model-points", "BoOptions::search_model_points (default 300).",
+                 &bo_options.search_model_points, 2, 100000);
+  parser.add_int("search-pool", "BoOptions::search_pool (default 0: the population).",
+                 &bo_options.search_pool, 0, 100000);
+  bool background_only = false;
+  parser.add_switch("background-only", "Skip the inline (no prefit) run.",
+                    [&background_only] { background_only = true; });
   const autodistill::Status parsed = parser.parse(argc, argv);
   if (!parsed) return autodistill::usage_error("suggest_latency", parsed);
   if (auto status = parser.answer_help_or_version("suggest_latency")) return *status;
@@ -170,21 +198,29 @@ int main(int argc, char** argv) {
       "its own) and wall time; prefit = background CPU time per suggestion\n\n");
   std::printf("%-6s %5s %4s | %-44s | %-23s | %s\n", "", "", "", "background (prefit after each)",
               "inline (no prefit)", "");
-  std::printf("%-6s %5s %4s | %7s %7s %7s %7s %6s | %7s %7s %7s | %s\n", "space", "N", "W",
+  std::printf("%-6s %5s %4s | %7s %7s %7s %7s %6s | %7s %7s %7s | %-4s | %s\n", "space", "N", "W",
               "cpu p50", "cpu p99", "wall50", "wall99", "prefit", "cpu p50", "cpu p99", "cpu max",
-              "same");
+              "same", "acq mean");
   for (const auto& name : spaces) {
     for (size_t n : sizes) {
       const Window bg = run(name, n, true);
-      const Window in = run(name, n, false);
-      std::printf("%-6s %5zu %4zu | %7.1f %7.1f %7.1f %7.1f %6.1f | %7.1f %7.1f %7.1f | %s\n",
-                  name.c_str(), n, bg.suggest_ms.size(), percentile(bg.suggest_cpu_ms, 0.5),
-                  percentile(bg.suggest_cpu_ms, 0.99), percentile(bg.suggest_ms, 0.5),
-                  percentile(bg.suggest_ms, 0.99),
-                  bg.prefit_cpu_ms / static_cast<double>(bg.suggest_ms.size()),
-                  percentile(in.suggest_cpu_ms, 0.5), percentile(in.suggest_cpu_ms, 0.99),
-                  *std::max_element(in.suggest_cpu_ms.begin(), in.suggest_cpu_ms.end()),
-                  bg.suggested == in.suggested ? "yes" : "NO");
+      Window in;
+      if (!background_only) in = run(name, n, false);
+      if (in.suggest_cpu_ms.empty()) in.suggest_cpu_ms = {0.0};
+      double acq = 0.0;
+      for (double a : bg.acquisition) acq += a / static_cast<double>(bg.acquisition.size());
+      std::printf(
+          "%-6s %5zu %4zu | %7.1f %7.1f %7.1f %7.1f %6.1f | %7.1f %7.1f %7.1f | %-4s | %.4g\n",
+          name.c_str(), n, bg.suggest_ms.size(), percentile(bg.suggest_cpu_ms, 0.5),
+          percentile(bg.suggest_cpu_ms, 0.99), percentile(bg.suggest_ms, 0.5),
+          percentile(bg.suggest_ms, 0.99),
+          bg.prefit_cpu_ms / static_cast<double>(bg.suggest_ms.size()),
+          percentile(in.suggest_cpu_ms, 0.5), percentile(in.suggest_cpu_ms, 0.99),
+          *std::max_element(in.suggest_cpu_ms.begin(), in.suggest_cpu_ms.end()),
+          background_only                ? "-"
+          : bg.suggested == in.suggested ? "yes"
+                                         : "NO",
+          acq);
       std::fflush(stdout);
     }
   }

@@ -281,6 +281,8 @@ class BoContext {
   }
   const std::vector<Objectives>& incumbent() const { return incumbent_; }
   const Objectives& ref() const { return ref_; }
+  // The second reference (BoOptions::front_reference_weight), empty when unused.
+  const Objectives& front_ref() const { return front_ref_; }
   const Objectives& upper() const { return upper_; }
   bool has_measured_constraints() const { return has_measured_; }
   const ScalarizationOptions& scalarization() const { return scalarization_; }
@@ -335,13 +337,22 @@ class BoContext {
     ref_.resize(k);
     upper_.assign(k, std::numeric_limits<double>::infinity());
     const BoOptions& bo = impl_.config.bo;
+    // BoOptions::front_reference_every: the front rule on every k-th
+    // suggestion (by the number of complete points), the observed rule on
+    // the others. BoOptions::front_reference_weight: both; the acquisition
+    // adds the front rule's EHVI, weighted, to the observed rule's.
+    const bool every_front =
+        bo.front_reference_every > 0 && complete.size() % bo.front_reference_every == 0;
+    const bool use_front = bo.reference_from_front || every_front;
+    const bool second = bo.front_reference_weight > 0 && !use_front;
     Objectives inferred;
-    if (bo.reference_from_front) {
+    if (use_front || second) {
       inferred = bo.front_reference_gap
                      ? front_gap_reference(incumbent_)
                      : layered_front_reference(incumbent_, bo.front_reference_layers,
                                                bo.front_reference_margin);
     }
+    if (second) front_ref_.resize(k);
     const size_t ties_needed = std::max<size_t>(2, impl_.varying_factors);
     for (size_t j = 0; j < k; ++j) {
       const double sign = impl_.metrics[j].sign;
@@ -357,13 +368,14 @@ class BoContext {
         lo = quantile(std::move(values), bo.observed_reference_quantile);
       const double observed_ref = lo - (hi > lo ? 0.1 * (hi - lo) : 0.1);
       const std::optional<double> reference = declared_reference(j);
+      const bool has_front = j < inferred.size() && std::isfinite(inferred[j]);
+      const double front_ref = has_front ? std::max(inferred[j], observed_ref) : observed_ref;
       if (reference) {
         ref_[j] = sign * models_[j].z(impl_.transform(j, *reference));
-      } else if (j < inferred.size() && std::isfinite(inferred[j])) {
-        ref_[j] = std::max(inferred[j], observed_ref);
       } else {
-        ref_[j] = observed_ref;
+        ref_[j] = use_front ? front_ref : observed_ref;
       }
+      if (second) front_ref_[j] = reference ? ref_[j] : front_ref;
       if (!impl_.config.bo.bound_repeated_best || k < 2 || k > 3) continue;
       std::set<size_t> at_best;  // distinct points
       for (const auto& row : impl_.rows[j]) {
@@ -382,6 +394,8 @@ class BoContext {
       const double y = info.sign * models_[c.metric].z(impl_.transform(c.metric, c.bound));
       const bool bounds_below = (c.comparison == Comparison::kLessEqual) == (info.sign < 0);
       if (bounds_below) ref_[c.metric] = std::max(ref_[c.metric], y);
+      if (bounds_below && !front_ref_.empty())
+        front_ref_[c.metric] = std::max(front_ref_[c.metric], y);
     }
   }
 
@@ -404,6 +418,7 @@ class BoContext {
   bool has_measured_ = false;
   std::vector<Objectives> incumbent_;
   Objectives ref_;
+  Objectives front_ref_;
   Objectives upper_;
   ScalarizationOptions scalarization_;
 };
@@ -443,6 +458,10 @@ class Batch {
     }
     ehvi_ =
         std::make_unique<ExpectedHvi>(ctx.incumbent(), ctx.ref(), ctx.scalarization(), ctx.upper());
+    if (!ctx.front_ref().empty()) {
+      front_ehvi_ = std::make_unique<ExpectedHvi>(ctx.incumbent(), ctx.front_ref(),
+                                                  ctx.scalarization(), ctx.upper());
+    }
     front_feasible_ = !ctx.incumbent().empty();
     for (size_t p = 0; p < pending.size(); ++p) {
       if (cancel && cancel->load(std::memory_order_relaxed)) return;
@@ -462,7 +481,10 @@ class Batch {
       mean[j] = ctx_.impl().metrics[j].sign * mean_z(j, i);
       sd[j] = sd_z(j, i);
     }
-    return (*ehvi_)(mean.data(), sd.data()) * pf;
+    double a = (*ehvi_)(mean.data(), sd.data());
+    if (front_ehvi_)
+      a += ctx_.impl().config.bo.front_reference_weight * (*front_ehvi_)(mean.data(), sd.data());
+    return a * pf;
   }
 
   // Fallback when every acquisition value is 0: total predictive spread.
@@ -487,6 +509,7 @@ class Batch {
     }
     if (feasible) {
       ehvi_->add(y);
+      if (front_ehvi_) front_ehvi_->add(y);
       front_feasible_ = true;
     }
   }
@@ -517,6 +540,7 @@ class Batch {
   std::vector<double> scale_;
   std::vector<std::vector<std::optional<double>>> known_;
   std::unique_ptr<ExpectedHvi> ehvi_;
+  std::unique_ptr<ExpectedHvi> front_ehvi_;  // BoOptions::front_reference_weight
   bool front_feasible_ = false;
 };
 
@@ -529,7 +553,7 @@ class Batch {
 // scores the returned pool on the full models. Returns the best distinct
 // points seen.
 std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& source,
-                               const std::vector<Point>& pending, Rng& rng) {
+                               const std::vector<Point>& pending, size_t batch_size, Rng& rng) {
   const Engine::Impl& impl = ctx.impl();
   const Space& space = impl.space;
   const size_t pop = static_cast<size_t>(impl.config.bo.evolution_population);
@@ -589,8 +613,13 @@ std::vector<Point> evolve_pool(const BoContext& ctx, const CandidateSource& sour
   for (auto& [p, v] : seen) best.emplace_back(-v, p);
   std::stable_sort(best.begin(), best.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  // BoOptions::search_pool: only the best few go on to the full models (at
+  // least the batch), since scoring them costs O(pool * n^2).
+  const size_t keep = impl.config.bo.search_pool > 0
+                          ? std::min(pop, std::max(impl.config.bo.search_pool, batch_size))
+                          : pop;
   std::vector<Point> pool;
-  for (size_t i = 0; i < best.size() && i < pop; ++i) pool.push_back(best[i].second);
+  for (size_t i = 0; i < best.size() && i < keep; ++i) pool.push_back(best[i].second);
   return pool;
 }
 
@@ -609,7 +638,7 @@ std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vec
   BoContext ctx(impl, rng.next(), /*search=*/!exhaustive);
   std::vector<Point> pool;
   if (ctx.ready() && !source.cancelled()) {
-    pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, rng);
+    pool = exhaustive ? source.available_points() : evolve_pool(ctx, source, pending, n, rng);
   }
   if (!pool.empty() && !source.cancelled()) {
     Batch batch(ctx, pool, pending, /*search=*/false, source.cancel_flag());

@@ -194,6 +194,62 @@ TEST_CASE("continuous and large spaces use the evolutionary acquisition search",
   REQUIRE(bo > random);
 }
 
+TEST_CASE("search_pool: only the search's best points are scored on the full models",
+          "[bo][search]") {
+  // A 20^4-point grid (> exhaustive_limit) with two objectives; the same 40
+  // observations replayed into engines that differ only in the pool.
+  EngineConfig c;
+  for (int i = 0; i < 4; ++i) {
+    Factor f;
+    f.name = "x" + std::to_string(i);
+    for (int l = 0; l < 20; ++l) f.values.push_back(l / 19.0);
+    c.space.factors.push_back(f);
+  }
+  c.objectives = {{"f1", false, false, std::nullopt}, {"f2", false, false, std::nullopt}};
+  c.bo.evolution_population = 64;
+  c.bo.evolution_generations = 3;
+  auto f = [](const Point& x) {
+    const double g = 1.0 + 3.0 * (x[1] + x[2] + x[3]);
+    return std::map<std::string, double>{{"f1", x[0]}, {"f2", g * (1.0 - std::sqrt(x[0] / g))}};
+  };
+  std::vector<Point> history;
+  {
+    c.algorithm = "random";
+    auto driver = Engine::create(c);
+    REQUIRE(driver.is_ok());
+    auto s = driver->suggest(40);
+    REQUIRE(s->size() == 40);
+    history = *s;
+  }
+  c.algorithm = "bo";
+  auto suggestions = [&](size_t pool, size_t search_points, size_t batch, uint64_t seed = 0) {
+    EngineConfig cc = c;
+    cc.seed = seed;
+    cc.bo.search_pool = pool;
+    cc.bo.search_model_points = search_points;
+    auto engine = Engine::create(cc);
+    REQUIRE(engine.is_ok());
+    for (const Point& p : history) REQUIRE(engine->observe(p, f(p)).is_ok());
+    auto s = engine->suggest(batch);
+    REQUIRE(s.is_ok());
+    REQUIRE(s->size() == batch);
+    return *s;
+  };
+  // The whole population (0, or as large) is the default.
+  REQUIRE(suggestions(64, 300, 3) == suggestions(0, 300, 3));
+  // With the search ranked on the full models (40 points <= 300), the best
+  // of the search is the best on the full models: a pool of one suggests
+  // the same point; a batch still gets its size from the pool.
+  REQUIRE(suggestions(1, 300, 1) == suggestions(0, 300, 1));
+  REQUIRE(suggestions(1, 300, 3) == suggestions(3, 300, 3));
+  // Ranked on 5-point subset models, the subset's best is not always the
+  // full models' best: with a pool of one the subset's choice stands.
+  int differ = 0;
+  for (uint64_t seed = 1; seed <= 8; ++seed)
+    differ += suggestions(1, 5, 1, seed) != suggestions(0, 5, 1, seed) ? 1 : 0;
+  REQUIRE(differ > 0);
+}
+
 TEST_CASE("one objective: expected improvement finds the most accurate student", "[bo][search]") {
   auto space = Space::build(table1_space()).value();
   double best = -1e9;

@@ -329,6 +329,76 @@ TEST_CASE(
   REQUIRE(q10_scores != base);
 }
 
+TEST_CASE(
+    "reference portfolios: every k-th suggestion on the front rule, or both rules' EHVI "
+    "summed",
+    "[bo][engine]") {
+  // The scenario above: the probed candidate lies inside the observed rule's
+  // box but beyond the front rule's; the other two candidates lie inside
+  // both. 20 evaluations (made by a default engine and replayed, since the
+  // options change the suggestions) + the outlier = 21 complete points.
+  const Point outlier = {24, 128, 64, 1, 384, 2}, probed = {24, 512, 160, 8, 640, 6};
+  std::vector<Point> history;
+  {
+    Engine driver = make(table1_config("bo", 3));
+    history = drive(driver, 20);
+  }
+  auto scores = [&](const BoOptions& bo) {
+    EngineConfig c = table1_config("bo", 3);
+    c.bo = bo;
+    Engine engine = make(c);
+    for (const Point& p : history) REQUIRE(engine.observe(p, evaluate(p)).is_ok());
+    double slowest = 0.0, least_accurate = 100.0;
+    for (const auto& r : engine.points()) {
+      slowest = std::max(slowest, r.values.at("latency_ms"));
+      least_accurate = std::min(least_accurate, r.values.at("accuracy"));
+    }
+    REQUIRE(engine
+                .observe(outlier,
+                         {{"accuracy", least_accurate - 30.0}, {"latency_ms", 100.0 * slowest}})
+                .is_ok());
+    REQUIRE(engine.observe(probed, {{"latency_ms", 4.0 * slowest}}).is_ok());
+    size_t complete = 0;
+    for (const auto& r : engine.points()) complete += r.complete ? 1 : 0;
+    REQUIRE(complete == 21);
+    auto s = engine.score({probed, {24, 256, 96, 2, 512, 4}, {24, 384, 128, 4, 640, 2}});
+    REQUIRE(s.is_ok());
+    return *s;
+  };
+  const BoOptions observed;
+  BoOptions front = observed;
+  front.reference_from_front = true;
+  const std::vector<double> base = scores(observed), narrow = scores(front);
+  CAPTURE(base, narrow);
+  REQUIRE(base[0] > 0.0);
+  REQUIRE(narrow[0] == 0.0);
+  REQUIRE(narrow[1] > 0.0);
+  // Every k-th: 21 complete points, so k = 3 and 7 use the front rule, k = 2
+  // and 4 the observed one.
+  for (size_t k : {size_t{3}, size_t{7}}) {
+    BoOptions every = observed;
+    every.front_reference_every = k;
+    REQUIRE(scores(every) == narrow);
+  }
+  for (size_t k : {size_t{2}, size_t{4}}) {
+    BoOptions every = observed;
+    every.front_reference_every = k;
+    REQUIRE(scores(every) == base);
+  }
+  // The weighted sum: observed EHVI + w * front EHVI, candidate by candidate.
+  for (double w : {0.5, 2.0}) {
+    BoOptions sum = observed;
+    sum.front_reference_weight = w;
+    const std::vector<double> summed = scores(sum);
+    CAPTURE(w, summed);
+    REQUIRE(summed[0] == base[0]);  // beyond the front box: no extra credit
+    for (size_t i = 1; i < base.size(); ++i) {
+      REQUIRE(summed[i] == Approx(base[i] + w * narrow[i]).epsilon(1e-9));
+      REQUIRE(summed[i] > base[i]);
+    }
+  }
+}
+
 TEST_CASE("failed and evaluated points are never suggested, a small space runs out",
           "[bo][engine]") {
   for (const std::string algorithm : {"bo", "random", "firefly", "nsga2"}) {

@@ -127,7 +127,11 @@ struct BoOptions {
   size_t search_model_points = 300;  // the search's generations are ranked on GPs of at
                                      // most this many distinct points (an even subset);
                                      // its final candidates on the full GPs
-  int scalarization_weights = 128;   // 4+ objectives (ehvi.hpp; 3 are exact)
+  // How many of the search's best points are scored on the full GPs (at
+  // least the batch size); 0: evolution_population of them. Issue #13
+  // latency (docs/bo.md): each costs O(n^2) on the full models.
+  size_t search_pool = 0;
+  int scalarization_weights = 128;  // 4+ objectives (ehvi.hpp; 3 are exact)
   int scalarization_samples = 32;
   // 2 and 3 objectives: when the best value of an objective was measured (to
   // 1e-9 of its spread) at as many distinct points as the space has factors
@@ -163,6 +167,16 @@ struct BoOptions {
   bool front_reference_gap = false;
   size_t front_reference_layers = 1;  // the front rule over this many non-dominated layers
   double observed_reference_quantile = 0.0;
+  // Portfolios of the observed and the front rule (issue #13; bench only
+  // until one earns the default). front_reference_every = k > 0: the front
+  // rule (with the variants above) when the number of complete points is a
+  // multiple of k, the observed rule otherwise. front_reference_weight = w
+  // > 0: the acquisition is EHVI(observed rule) + w * EHVI(front rule), so
+  // the front's interior (inside both boxes) earns 1 + w times its
+  // hypervolume and the extension of its ends (inside the observed box only)
+  // still earns. Neither applies with reference_from_front.
+  size_t front_reference_every = 0;
+  double front_reference_weight = 0.0;
 };
 
 struct EngineConfig {
