@@ -16,6 +16,7 @@
 #include "autodistill/distill/distiller.hpp"
 #include "autodistill/distill/settings.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
+#include "autodistill/study_settings.hpp"
 #include "autodistill/wire/bundle.hpp"
 #include "autodistill/wire/digest.hpp"
 #include "tiny_teacher.hpp"
@@ -114,20 +115,23 @@ std::string read(const fs::path& p) {
 TEST_CASE("distill settings: defaults, values, other workers' keys, errors by name") {
   auto defaults = parse_distill_settings("");
   REQUIRE(defaults);
-  CHECK(defaults->flash_steps == 200);
-  CHECK(defaults->regular_steps == 4000);
+  CHECK(defaults->knobs.flash_steps == 200);
+  CHECK(defaults->knobs.regular_steps == 4000);
   CHECK(defaults->options.progressive_ratio == 0.48);
-  CHECK(defaults->student.empty());
+  CHECK(defaults->student.sizes.empty());
+  CHECK(defaults->student.given_options.empty());
+  CHECK_FALSE(defaults->probe);
 
   auto s = parse_distill_settings(kSettings);
   REQUIRE(s);
-  CHECK(s->flash_steps == 24);
+  CHECK(s->knobs.flash_steps == 24);
+  CHECK(s->options.steps == 24);
   CHECK(s->options.batch_size == 8);
   CHECK(s->options.learning_rate == 0.03);
-  CHECK(s->threads == 1);
+  CHECK(s->knobs.threads == 1);
   auto student = parse_distill_settings(R"({"student": {"vocab_size": 30522, "num_blocks": 4}})");
   REQUIRE(student);
-  CHECK(student->student.at("num_blocks") == 4);
+  CHECK(student->student.sizes.at("num_blocks") == 4);
 
   auto field = [](const char* json) { return parse_distill_settings(json).status().field(); };
   CHECK(field(R"({"distill": {"batch_size": "8"}})") == "settings.distill.batch_size");
@@ -148,20 +152,20 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
   CHECK(parse_distill_settings("[1]").status().code() == Code::kMalformed);
 
   // Long trials: checkpoint cadence and gangs.
-  CHECK(defaults->checkpoint_steps == 1000);
-  CHECK(defaults->checkpoint_minutes == 10.0);
-  CHECK_FALSE(defaults->checkpoint_flash);
-  CHECK(defaults->gang_timeout_seconds == 300.0);
-  CHECK(defaults->allreduce_bucket_mb == 4.0);
+  CHECK(defaults->knobs.checkpoint_steps == 1000);
+  CHECK(defaults->knobs.checkpoint_minutes == 10.0);
+  CHECK_FALSE(defaults->knobs.checkpoint_flash);
+  CHECK(defaults->knobs.gang_timeout_seconds == 300.0);
+  CHECK(defaults->knobs.allreduce_bucket_mb == 4.0);
   auto long_trial = parse_distill_settings(
       R"({"distill": {"checkpoint_steps": 0, "checkpoint_minutes": 2.5, "checkpoint_flash": true,
                       "gang_timeout_seconds": 30, "allreduce_bucket_mb": 0.5}})");
   REQUIRE(long_trial);
-  CHECK(long_trial->checkpoint_steps == 0);
-  CHECK(long_trial->checkpoint_minutes == 2.5);
-  CHECK(long_trial->checkpoint_flash);
-  CHECK(long_trial->gang_timeout_seconds == 30.0);
-  CHECK(long_trial->allreduce_bucket_mb == 0.5);
+  CHECK(long_trial->knobs.checkpoint_steps == 0);
+  CHECK(long_trial->knobs.checkpoint_minutes == 2.5);
+  CHECK(long_trial->knobs.checkpoint_flash);
+  CHECK(long_trial->knobs.gang_timeout_seconds == 30.0);
+  CHECK(long_trial->knobs.allreduce_bucket_mb == 0.5);
   CHECK(field(R"({"distill": {"checkpoint_steps": -1}})") == "settings.distill.checkpoint_steps");
   CHECK(field(R"({"distill": {"checkpoint_minutes": -1}})") ==
         "settings.distill.checkpoint_minutes");
@@ -170,6 +174,33 @@ TEST_CASE("distill settings: defaults, values, other workers' keys, errors by na
         "settings.distill.gang_timeout_seconds");
   CHECK(field(R"({"distill": {"allreduce_bucket_mb": 0}})") ==
         "settings.distill.allreduce_bucket_mb");
+}
+
+TEST_CASE("distill settings: refused as at submit with the daemon error", "[settings]") {
+  // The one settings codec (study_settings.hpp): the worker used to take
+  // student sizes of any size, leave the other sections unchecked and word
+  // its errors its own way.
+  const char* refused[] = {
+      R"({"student": {"vocab_size": 4294967296}})",
+      R"({"student": {"num_blocks": 2.0}})",
+      R"({"distill": {"alpha": 1.5}})",
+      R"({"distill": {"eval_fraction": 0}})",
+      R"({"distill": {"learning_rate": -1}})",
+      R"({"serving": {"batch_size": 4.0}})",
+      R"({"probe": {"trial_id": -1}})",
+      R"({"probe": {"objectives": {"latency_ms": "fast"}}})",
+      R"({"glue": {"tasks": {}}})",
+  };
+  for (const char* settings : refused) {
+    INFO(settings);
+    auto daemon = parse_study_settings_text(settings, "settings");
+    REQUIRE_FALSE(daemon);
+    auto worker = parse_distill_settings(settings);
+    REQUIRE_FALSE(worker);
+    CHECK(worker.status().code() == Code::kInvalidArgument);
+    CHECK(worker.status().field() == daemon.status().field());
+    CHECK(worker.status().message() == daemon.status().message());
+  }
 }
 
 TEST_CASE("a Flash trial: objectives, artifacts, manifest, exact reload") {
@@ -324,6 +355,12 @@ TEST_CASE("trials the worker cannot evaluate fail permanently with the field") {
   auto too_long = flash_spec();
   too_long.settings_json = R"({"distill": {"seq_len": 1000}})";
   CHECK(failure(too_long).field() == "seq_len");
+  auto bad_probe = flash_spec();
+  bad_probe.kind = wire::TrialKind::Regular;
+  bad_probe.settings_json = R"({"probe": {"objectives": {"latency_ms": "fast"}}})";
+  Status probe_status = failure(bad_probe);
+  CHECK(probe_status.field() == "settings.probe.objectives.latency_ms");
+  CHECK_FALSE(worker::is_retryable(probe_status));
   auto other_vocab = flash_spec();
   other_vocab.settings_json = R"({"student": {"vocab_size": 30522}})";
   CHECK(failure(other_vocab).field() == "settings.student.vocab_size");

@@ -19,6 +19,7 @@
 #include "autodistill/model/bert_config.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/teacher.hpp"
+#include "autodistill/study_settings.hpp"
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -302,6 +303,43 @@ TEST_CASE("Finetune trial settings: the three model forms, defaults and errors",
     CHECK(parsed.status().field() == field);
   }
   CHECK(parse_finetune_settings("[]").status().code() == Code::kMalformed);
+}
+
+TEST_CASE("Finetune trial settings: refused as at submit with the daemon error",
+          "[finetune][settings]") {
+  // The one settings codec (study_settings.hpp): the daemon bounds the
+  // Finetune options (epochs <= 1000, learning_rate <= 1e3, ...) and checks
+  // every section; the worker used to take any positive value and ignore
+  // the other sections, and word its errors its own way.
+  const std::string d(64, 'a');
+  const std::string head = R"({"finetune": {"model": "teacher", "task": ")" + d + R"(", )";
+  const std::vector<std::string> refused = {
+      head + R"("epochs": 1001}})",
+      head + R"("batch_size": 65537}})",
+      head + R"("max_seq_len": 65537}})",
+      head + R"("learning_rate": 2000}})",
+      head + R"("clip_norm": 1e10}})",
+      head + R"("max_train_examples": 2199023255553}})",
+      head + R"("threads": 1025}})",
+      head + R"("warmup_fraction": -0.5}})",
+      head + R"("epoch": 2}})",
+      R"({"distill": {"alpha": 2}, )" + head.substr(1) + R"("epochs": 2}})",
+  };
+  for (const std::string& settings : refused) {
+    INFO(settings);
+    auto daemon = parse_study_settings_text(settings, "settings");
+    REQUIRE_FALSE(daemon);
+    auto worker = parse_finetune_settings(settings);
+    REQUIRE_FALSE(worker);
+    CHECK(worker.status().code() == Code::kInvalidArgument);
+    CHECK(worker.status().field() == daemon.status().field());
+    CHECK(worker.status().message() == daemon.status().message());
+  }
+  // The bounds themselves are allowed.
+  auto top = parse_finetune_settings(head + R"("epochs": 1000, "threads": 1024}})");
+  REQUIRE(top);
+  CHECK(top->options.epochs == 1000);
+  CHECK(top->knobs.threads == 1024);
 }
 
 TEST_CASE("autodistill-finetune prints the GLUE-style table and writes JSON", "[finetune][cli]") {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "autodistill/probe/probe_request.hpp"
+#include "autodistill/study_settings.hpp"
 
 namespace {
 
@@ -138,4 +139,40 @@ TEST_CASE("bad settings are refused naming the key", "[probe][request]") {
     CHECK_THAT(s.message(),
                Catch::Contains("deeper than 64") || Catch::Contains("number overflow"));
   }
+}
+
+TEST_CASE("the probe refuses what the daemon refuses at submit, with the same error",
+          "[probe][request]") {
+  // The one settings codec (study_settings.hpp): student sizes are integers
+  // 1..2^31 and serving sizes JSON integers; the probe used to take any
+  // whole number (4.0, and sizes up to 2^40), and other sections unchecked.
+  const char* refused[] = {
+      R"({"student": {"type_vocab_size": 4.0}})",
+      R"({"student": {"num_blocks": 4294967296}})",
+      R"({"student": {"heads": 2}})",
+      R"({"serving": {"batch_size": 4.0}})",
+      R"({"serving": {"seq_len": 64.0}})",
+      R"({"serving": {"throughput_batch_sizes": [8, 16.0]}})",
+      R"({"serving": {"device": 1}})",
+      R"({"distill": {"flash_steps": 0}})",
+      R"({"glue": {"tasks": {}}})",
+  };
+  for (const char* settings : refused) {
+    INFO(settings);
+    auto daemon = parse_study_settings_text(settings, "settings");
+    REQUIRE_FALSE(daemon);
+    Status probe = error_for(table1_point(), settings);
+    CHECK(probe.field() == daemon.status().field());
+    CHECK(probe.message() == daemon.status().message());
+  }
+  // The sizes the codec allows still reach the probed architecture.
+  auto fixed = table1_point();
+  fixed.erase("num_blocks");
+  auto r = parse_probe_request(fixed, R"({"student": {"num_blocks": 3, "type_vocab_size": 4},
+      "serving": {"batch_size": 2, "threads": 4096}})");
+  REQUIRE(r);
+  CHECK(r->arch.num_blocks == 3);
+  CHECK(r->arch.type_vocab_size == 4);
+  CHECK(r->serving.batch_size == 2);
+  CHECK(r->serving.threads == 4096);
 }

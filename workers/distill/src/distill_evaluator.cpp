@@ -13,7 +13,6 @@
 #include <sstream>
 #include <thread>
 
-#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill/checkpoint.hpp"
 #include "autodistill/distill/data_parallel.hpp"
 #include "autodistill/distill/distiller.hpp"
@@ -22,9 +21,9 @@
 #include "autodistill/model/pretraining_examples.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/teacher.hpp"
+#include "autodistill/model/trial_failure.hpp"
 #include "autodistill/model/wordpiece.hpp"
 #include "autodistill/student_arch.hpp"
-#include "autodistill/student_settings.hpp"
 #include "autodistill/wire/bundle.hpp"
 #include "autodistill/wire/digest.hpp"
 
@@ -61,28 +60,19 @@ std::string kind_name(wire::TrialKind kind) {
 // the probe's hardware fingerprint and trial, and the whole measurement.
 // null when the settings carry none (a Flash trial, a trial built by other
 // means).
-nlohmann::ordered_json latency_from_settings(const std::string& settings_json) {
-  auto parsed = parse_json<nlohmann::ordered_json>(settings_json.empty() ? "{}" : settings_json,
-                                                   "settings_json");
-  if (!parsed || !parsed->is_object()) return nullptr;
-  const nlohmann::ordered_json& settings = parsed.value();
-  auto it = settings.find("probe");
-  if (it == settings.end() || !it->is_object()) return nullptr;
-  const nlohmann::ordered_json& probe = *it;
-  auto number = [](const nlohmann::ordered_json& object, const char* key) {
-    if (!object.is_object()) return nlohmann::ordered_json(nullptr);
-    auto v = object.find(key);
-    return v != object.end() && v->is_number() ? *v : nlohmann::ordered_json(nullptr);
+nlohmann::ordered_json latency_of(const std::optional<ProbeHandoff>& probe) {
+  if (!probe) return nullptr;
+  auto number = [](const std::map<std::string, double>& values, const char* key) {
+    auto v = values.find(key);
+    return v != values.end() ? nlohmann::ordered_json(v->second) : nlohmann::ordered_json();
   };
-  const auto objectives = probe.value("objectives", nlohmann::ordered_json::object());
-  const auto metrics = probe.value("metrics", nlohmann::ordered_json::object());
   nlohmann::ordered_json latency;
-  latency["median_ms"] = number(objectives, "latency_ms");
-  latency["median_ci_ms"] = {number(metrics, "median_ci_low_ms"),
-                             number(metrics, "median_ci_high_ms")};
-  latency["hardware_fingerprint"] = probe.value("hardware_fingerprint", nlohmann::ordered_json());
-  latency["probe_trial_id"] = probe.value("trial_id", nlohmann::ordered_json());
-  latency["measurement"] = probe;
+  latency["median_ms"] = number(probe->objectives, "latency_ms");
+  latency["median_ci_ms"] = {number(probe->metrics, "median_ci_low_ms"),
+                             number(probe->metrics, "median_ci_high_ms")};
+  latency["hardware_fingerprint"] = probe->hardware_fingerprint;
+  latency["probe_trial_id"] = probe->trial_id;
+  latency["measurement"] = nlohmann::ordered_json::parse(to_json(*probe).dump());
   return latency;
 }
 
@@ -112,8 +102,8 @@ std::string training_identity(const worker::TrialSpec& spec, const StudentArch& 
   id["architecture"] = architecture_json(arch);
   id["teacher"] = spec.teacher_digest;
   id["corpus"] = spec.corpus_digest;
-  id["eval_fraction"] = settings.eval_fraction;
-  id["split_seed"] = settings.split_seed;
+  id["eval_fraction"] = settings.knobs.eval_fraction;
+  id["split_seed"] = settings.knobs.split_seed;
   id["steps"] = o.steps;
   id["progressive_ratio"] = o.progressive_ratio;
   id["batch_size"] = o.batch_size;
@@ -352,7 +342,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     // Factors: settings.student fills what the design space leaves out.
     std::map<std::string, double> factors;
     for (const char* name : kArchFactors) {
-      if (auto it = settings->student.find(name); it != settings->student.end()) {
+      if (auto it = settings->student.sizes.find(name); it != settings->student.sizes.end()) {
         factors[name] = static_cast<double>(it->second);
       }
     }
@@ -399,16 +389,17 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     ctx.report_progress(0.0, "indexing the corpus");
     std::shared_ptr<const model::Corpus> corpus;
     {
-      const std::string key = spec.corpus_digest + "/" + std::to_string(settings->eval_fraction) +
-                              "/" + std::to_string(settings->split_seed);
+      const std::string key = spec.corpus_digest + "/" +
+                              std::to_string(settings->knobs.eval_fraction) + "/" +
+                              std::to_string(settings->knobs.split_seed);
       std::lock_guard<std::mutex> lock(cache_->mu);
       if (auto it = cache_->corpora.find(key); it != cache_->corpora.end()) {
         corpus = it->second;
       } else {
         auto blob = ctx.fetch_blob(spec.corpus_digest);
         if (!blob) return blob.status();
-        auto opened = model::Corpus::open(
-            *blob, {.eval_fraction = settings->eval_fraction, .split_seed = settings->split_seed});
+        auto opened = model::Corpus::open(*blob, {.eval_fraction = settings->knobs.eval_fraction,
+                                                  .split_seed = settings->knobs.split_seed});
         if (!opened) {
           return permanent(Status(Code::kInvalidArgument, "corpus: " + opened.status().message(),
                                   "corpus_digest"));
@@ -424,8 +415,8 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     for (auto [key, value] : {std::pair{"vocab_size", tc.vocab_size},
                               std::pair{"max_positions", tc.max_position_embeddings},
                               std::pair{"type_vocab_size", tc.type_vocab_size}}) {
-      auto it = settings->student.find(key);
-      if (it != settings->student.end() && it->second != value) {
+      auto it = settings->student.sizes.find(key);
+      if (it != settings->student.sizes.end() && it->second != value) {
         return worker::permanent_failure(std::string("settings.student.") + key + " is " +
                                              std::to_string(it->second) + " but the teacher's is " +
                                              std::to_string(value),
@@ -433,7 +424,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
       }
     }
     StudentArch base;
-    copy_student_options(settings->options_arch, base);
+    settings->student.apply(base);
     base.vocab_size = tc.vocab_size;
     base.max_positions = tc.max_position_embeddings;
     base.type_vocab_size = tc.type_vocab_size;
@@ -445,7 +436,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
 
     const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads =
-        settings->threads > 0 ? settings->threads
+        settings->knobs.threads > 0 ? settings->knobs.threads
         : options_.threads > 0
             ? options_.threads
             : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
@@ -454,8 +445,8 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     auto student = model::Student::create(arch, settings->options.seed);
     if (!student) return permanent(student.status());
     DistillOptions options = settings->options;
-    options.steps =
-        spec.kind == wire::TrialKind::Flash ? settings->flash_steps : settings->regular_steps;
+    options.steps = spec.kind == wire::TrialKind::Flash ? settings->knobs.flash_steps
+                                                        : settings->knobs.regular_steps;
     options.device = device;
     const uint32_t ranks = spec.gang ? spec.gang->world_size : 1;
     const uint32_t rank = spec.gang ? spec.gang->rank : 0;
@@ -500,7 +491,7 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
 
     // A gang: rendezvous, agree on the starting point, rank 0's weights.
     const auto gang_timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(std::ceil(settings->gang_timeout_seconds * 1000.0)));
+        static_cast<int64_t>(std::ceil(settings->knobs.gang_timeout_seconds * 1000.0)));
     std::unique_ptr<Gang> gang;
     std::unique_ptr<GradientSync> sync;
     if (spec.gang) {
@@ -537,15 +528,15 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
         return s;
       }
       if (Status s = gang->broadcast(distiller->trained_tensors()); !s) return s;
-      sync =
-          gang->gradient_sync(static_cast<size_t>(settings->allreduce_bucket_mb * 1024.0 * 1024.0));
+      sync = gang->gradient_sync(
+          static_cast<size_t>(settings->knobs.allreduce_bucket_mb * 1024.0 * 1024.0));
       distiller->set_gradient_sync(sync.get());
     }
 
     // Checkpoints, by rank 0, in the background.
     const bool checkpointing =
-        rank == 0 && (spec.kind == wire::TrialKind::Regular || settings->checkpoint_flash) &&
-        (settings->checkpoint_steps > 0 || settings->checkpoint_minutes > 0.0);
+        rank == 0 && (spec.kind == wire::TrialKind::Regular || settings->knobs.checkpoint_flash) &&
+        (settings->knobs.checkpoint_steps > 0 || settings->knobs.checkpoint_minutes > 0.0);
     const fs::path checkpoint_dir = ctx.scratch_dir() / "checkpoints";
     if (checkpointing) fs::create_directories(checkpoint_dir);
     int64_t last_checkpoint = notes.resumed_from_step;
@@ -559,11 +550,11 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
            {"step", static_cast<double>(p.step)}});
       if (checkpointing && p.step < p.total) {
         const auto now = std::chrono::steady_clock::now();
-        const bool due = (settings->checkpoint_steps > 0 &&
-                          p.step - last_checkpoint >= settings->checkpoint_steps) ||
-                         (settings->checkpoint_minutes > 0.0 &&
+        const bool due = (settings->knobs.checkpoint_steps > 0 &&
+                          p.step - last_checkpoint >= settings->knobs.checkpoint_steps) ||
+                         (settings->knobs.checkpoint_minutes > 0.0 &&
                           std::chrono::duration<double>(now - last_checkpoint_time).count() >=
-                              60.0 * settings->checkpoint_minutes);
+                              60.0 * settings->knobs.checkpoint_minutes);
         if (due && ctx.checkpoints_enabled() && !ctx.checkpoint_busy()) {
           auto state = d.snapshot();
           if (state) {
@@ -615,9 +606,8 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
         {{"mlm_accuracy", report->eval.mlm_accuracy}, {"nsp_accuracy", report->eval.nsp_accuracy}});
 
     const fs::path out = ctx.scratch_dir() / "student";
-    auto manifest =
-        student_manifest(spec, arch, *student, options, *report, *device_name, threads,
-                         teacher->teacher, latency_from_settings(spec.settings_json), notes);
+    auto manifest = student_manifest(spec, arch, *student, options, *report, *device_name, threads,
+                                     teacher->teacher, latency_of(settings->probe), notes);
     if (Status s = model::save_student(*student, out, teacher->tokenizer, manifest.dump()); !s) {
       return s;
     }
@@ -643,11 +633,8 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
     }
     outcome.artifacts.push_back({"manifest.json", out / "manifest.json"});
     return outcome;
-  } catch (const c10::Error& e) {
-    return worker::retryable_failure(std::string("distillation failed in LibTorch: ") +
-                                     e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return worker::retryable_failure(std::string("distillation failed: ") + e.what());
+  } catch (...) {
+    return model::trial_failure("distillation");
   }
 }
 

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "autodistill/bounded_json.hpp"
+#include "autodistill/model/trial_failure.hpp"
 #include "autodistill/wire/bundle.hpp"
 
 namespace autodistill::finetune {
@@ -20,22 +20,6 @@ using worker::TrialContext;
 using worker::TrialOutcome;
 
 namespace {
-
-Status bad(const std::string& key, const std::string& why) {
-  return Status(Code::kInvalidArgument, "settings.finetune." + key + " " + why,
-                "settings.finetune." + key);
-}
-
-bool is_digest(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-bool is_plain_name(const std::string& s) {
-  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
-         s.find('\0') == std::string::npos;
-}
 
 // A failure that retrying will not fix, keeping the message and field.
 Status permanent(const Status& s) {
@@ -49,95 +33,28 @@ Status permanent(const Status& s, const std::string& field) {
 }  // namespace
 
 Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json) {
-  FinetuneSettings s;
-  auto parsed = parse_json(settings_json.empty() ? "{}" : settings_json, "settings");
-  if (!parsed) return Status(Code::kMalformed, parsed.status().message(), "settings");
-  const nlohmann::json& root = parsed.value();
-  if (!root.is_object()) {
-    return Status(Code::kMalformed, "settings are not a JSON object", "settings");
-  }
-  auto section = root.find("finetune");
-  if (section == root.end() || !section->is_object()) {
+  auto parsed = parse_study_settings_text(settings_json, "settings");
+  if (!parsed) return parsed.status();
+  if (!parsed->finetune) {
     return Status(Code::kInvalidArgument,
                   "a Finetune trial needs settings.finetune with a model and a task",
                   "settings.finetune");
   }
-  const nlohmann::json& json = *section;
-  static const std::set<std::string> keys = {
-      "model",           "task",         "epochs",
-      "batch_size",      "max_seq_len",  "learning_rate",
-      "warmup_fraction", "weight_decay", "dropout",
-      "clip_norm",       "seed",         "max_train_examples",
-      "threads",         "pooling"};
-  for (const auto& [key, value] : json.items()) {
-    if (!keys.count(key)) return bad(key, "is not a finetune setting");
-  }
-
-  auto model = json.find("model");
-  if (model == json.end()) return bad("model", "is required (\"teacher\", a digest or files)");
-  if (model->is_string() && model->get<std::string>() == "teacher") {
-    s.source = FinetuneSettings::Source::kTeacher;
-  } else if (model->is_string()) {
-    if (!is_digest(model->get<std::string>())) {
-      return bad("model", "must be \"teacher\", a sha256 digest or an object of file digests");
-    }
-    s.source = FinetuneSettings::Source::kBundle;
-    s.bundle_digest = model->get<std::string>();
-  } else if (model->is_object() && !model->empty()) {
-    s.source = FinetuneSettings::Source::kFiles;
-    for (const auto& [name, digest] : model->items()) {
-      if (!is_plain_name(name)) return bad("model", "\"" + name + "\" is not a plain file name");
-      if (!digest.is_string() || !is_digest(digest.get<std::string>())) {
-        return bad("model." + name, "must be a sha256 digest");
-      }
-      s.files[name] = digest.get<std::string>();
-    }
-  } else {
-    return bad("model", "must be \"teacher\", a sha256 digest or an object of file digests");
-  }
-  auto task = json.find("task");
-  if (task == json.end() || !task->is_string() || !is_digest(task->get<std::string>())) {
-    return bad("task", "must be the sha256 digest of a task bundle");
-  }
-  s.task_digest = task->get<std::string>();
-
-  auto integer = [&](const char* key, int64_t* out, int64_t min) -> Status {
-    auto it = json.find(key);
-    if (it == json.end()) return Status::ok();
-    if (!it->is_number_integer() || it->get<int64_t>() < min) {
-      return bad(key, "must be an integer >= " + std::to_string(min));
-    }
-    *out = it->get<int64_t>();
-    return Status::ok();
-  };
-  auto number = [&](const char* key, double* out) -> Status {
-    auto it = json.find(key);
-    if (it == json.end()) return Status::ok();
-    if (!it->is_number() || !std::isfinite(it->get<double>())) return bad(key, "must be a number");
-    *out = it->get<double>();
-    return Status::ok();
-  };
+  FinetuneSettings s;
+  static_cast<FinetuneSection&>(s) = std::move(*parsed->finetune);
+  const FinetuneKnobs& k = s.knobs;
   FinetuneOptions& o = s.options;
-  for (Status st :
-       {integer("epochs", &o.epochs, 1), integer("batch_size", &o.batch_size, 1),
-        integer("max_seq_len", &o.max_seq_len, 4),
-        integer("max_train_examples", &o.max_train_examples, 0), integer("threads", &s.threads, 0),
-        number("learning_rate", &o.learning_rate), number("warmup_fraction", &o.warmup_fraction),
-        number("weight_decay", &o.weight_decay), number("dropout", &o.dropout),
-        number("clip_norm", &o.clip_norm)}) {
-    if (!st) return st;
-  }
-  if (auto it = json.find("pooling"); it != json.end()) {
-    auto pooling = it->is_string() ? parse_pooling(it->get<std::string>())
-                                   : Result<Pooling>(Status(Code::kInvalidArgument, "pooling"));
-    if (!pooling) return bad("pooling", "must be \"cls\" or \"mean\"");
-    o.pooling = *pooling;
-  }
-  if (auto it = json.find("seed"); it != json.end()) {
-    if (!it->is_number_unsigned()) return bad("seed", "must be a non-negative integer");
-    o.seed = it->get<uint64_t>();
-  }
-  if (Status v = validate(o); !v) return bad(v.field(), v.message().substr(v.field().size() + 1));
+  o.epochs = k.epochs;
+  o.batch_size = k.batch_size;
+  o.max_seq_len = k.max_seq_len;
+  o.learning_rate = k.learning_rate;
+  o.warmup_fraction = k.warmup_fraction;
+  o.weight_decay = k.weight_decay;
+  o.dropout = k.dropout;
+  o.pooling = parse_pooling(k.pooling).value();  // the codec allows "mean" and "cls"
+  o.clip_norm = k.clip_norm;
+  o.seed = k.seed;
+  o.max_train_examples = k.max_train_examples;
   return s;
 }
 
@@ -217,7 +134,7 @@ Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
 
     const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads =
-        settings->threads > 0 ? settings->threads
+        settings->knobs.threads > 0 ? settings->knobs.threads
         : options_.threads > 0
             ? options_.threads
             : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
@@ -293,11 +210,8 @@ Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
     outcome.metrics["unk_rate"] = report->unk_rate;
     outcome.artifacts.push_back({"finetune.json", out});
     return outcome;
-  } catch (const c10::Error& e) {
-    return worker::retryable_failure(std::string("fine-tuning failed in LibTorch: ") +
-                                     e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return worker::retryable_failure(std::string("fine-tuning failed: ") + e.what());
+  } catch (...) {
+    return model::trial_failure("fine-tuning");
   }
 }
 

@@ -6,8 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autodistill/bounded_json.hpp"
-#include "autodistill/student_settings.hpp"
+#include "autodistill/study_settings.hpp"
 
 namespace autodistill::probe {
 
@@ -37,70 +36,9 @@ Result<int64_t> whole(const json& value, int64_t min, int64_t max, const std::st
   return static_cast<int64_t>(v);
 }
 
-constexpr int64_t kMaxSize = int64_t{1} << 40;
-
-Status read_student(const json& student, StudentArch& arch, std::set<std::string>& fixed) {
-  if (!student.is_object()) return invalid("must be an object", "settings.student");
-  std::map<std::string, int64_t*> fields = {{"vocab_size", &arch.vocab_size},
-                                            {"max_positions", &arch.max_positions},
-                                            {"type_vocab_size", &arch.type_vocab_size},
-                                            {"num_blocks", &arch.num_blocks},
-                                            {"hidden_size", &arch.hidden_size},
-                                            {"bottleneck_size", &arch.bottleneck_size},
-                                            {"num_heads", &arch.num_heads},
-                                            {"intermediate_size", &arch.intermediate_size},
-                                            {"num_stacked_ffn", &arch.num_stacked_ffn}};
-  for (const auto& [key, value] : student.items()) {
-    const std::string field = "settings.student." + key;
-    if (is_student_option(key)) {
-      if (Status s = set_student_option(arch, key, value); !s) return s;
-      continue;
-    }
-    auto it = fields.find(key);
-    if (it == fields.end()) return invalid("unknown key \"" + key + "\"", field);
-    auto n = whole(value, 0, kMaxSize, field);
-    if (!n) return n.status();
-    *it->second = n.value();
-    fixed.insert(key);
-  }
-  return Status::ok();
-}
-
-Status read_serving(const json& serving, ServingSetting& s) {
-  if (!serving.is_object()) return invalid("must be an object", "settings.serving");
-  for (const auto& [key, value] : serving.items()) {
-    const std::string field = "settings.serving." + key;
-    if (key == "batch_size" || key == "seq_len" || key == "threads") {
-      auto n = whole(value, 1, key == "threads" ? 4096 : kMaxSize, field);
-      if (!n) return n.status();
-      if (key == "batch_size") s.batch_size = n.value();
-      if (key == "seq_len") s.seq_len = n.value();
-      if (key == "threads") s.threads = static_cast<int>(n.value());
-    } else if (key == "device") {
-      if (!value.is_string()) return invalid("must be a string", field);
-      s.device = value.get<std::string>();
-      const bool cuda_index = s.device.rfind("cuda:", 0) == 0 && s.device.size() > 5 &&
-                              s.device.find_first_not_of("0123456789", 5) == std::string::npos;
-      if (s.device != "cpu" && s.device != "cuda" && !cuda_index) {
-        return invalid("unknown device \"" + s.device + "\" (want cpu, cuda or cuda:N)", field);
-      }
-    } else if (key == "throughput_batch_sizes") {
-      if (!value.is_array()) return invalid("must be an array of batch sizes", field);
-      for (size_t i = 0; i < value.size(); ++i) {
-        auto n = whole(value[i], 1, kMaxSize, field + "[" + std::to_string(i) + "]");
-        if (!n) return n.status();
-        s.throughput_batch_sizes.push_back(n.value());
-      }
-      std::sort(s.throughput_batch_sizes.begin(), s.throughput_batch_sizes.end());
-      s.throughput_batch_sizes.erase(
-          std::unique(s.throughput_batch_sizes.begin(), s.throughput_batch_sizes.end()),
-          s.throughput_batch_sizes.end());
-    } else {
-      return invalid("unknown key \"" + key + "\"", field);
-    }
-  }
-  return Status::ok();
-}
+// The largest factor value read from a trial's params (validate() bounds
+// the architecture further).
+constexpr int64_t kMaxFactor = int64_t{1} << 40;
 
 }  // namespace
 
@@ -115,19 +53,23 @@ Result<ProbeRequest> parse_probe_request(const std::map<std::string, double>& fa
                                          const std::string& settings_json) {
   ProbeRequest request;
   std::set<std::string> fixed;  // set by settings.student
-  if (!settings_json.empty()) {
-    auto parsed = parse_json(settings_json, "settings_json");
-    if (!parsed) return parsed.status();
-    const json& settings = parsed.value();
-    if (!settings.is_object()) {
-      return invalid("the study settings are not a JSON object", "settings_json");
-    }
-    if (auto it = settings.find("student"); it != settings.end()) {
-      if (Status s = read_student(*it, request.arch, fixed); !s) return s;
-    }
-    if (auto it = settings.find("serving"); it != settings.end()) {
-      if (Status s = read_serving(*it, request.serving); !s) return s;
-    }
+  auto settings = parse_study_settings_text(settings_json, "settings");
+  if (!settings) {
+    // Text that is not a JSON object is blamed on the whole settings, as before.
+    if (settings.status().code() != Code::kMalformed) return settings.status();
+    return invalid(settings.status().message(), "settings_json");
+  }
+  if (settings->student) {
+    settings->student->apply(request.arch);
+    for (const auto& [key, value] : settings->student->sizes) fixed.insert(key);
+  }
+  if (settings->serving) {
+    const ServingSettings& v = *settings->serving;
+    request.serving.batch_size = v.batch_size;
+    request.serving.seq_len = v.seq_len;
+    request.serving.threads = static_cast<int>(v.threads);
+    request.serving.device = v.device;
+    request.serving.throughput_batch_sizes = v.throughput_batch_sizes;
   }
 
   for (const auto& [name, value] : factors) {
@@ -138,7 +80,7 @@ Result<ProbeRequest> parse_probe_request(const std::map<std::string, double>& fa
                          "num_heads, intermediate_size, num_stacked_ffn)",
                      field);
     }
-    if (auto n = whole(json(value), 0, kMaxSize, field); !n) {
+    if (auto n = whole(json(value), 0, kMaxFactor, field); !n) {
       return invalid("factor " + name + " " + n.status().message(), field);
     }
   }

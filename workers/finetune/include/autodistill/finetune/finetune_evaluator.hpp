@@ -13,8 +13,8 @@
 // delivered student's artifacts: {"config.json": "<sha256>",
 // "model.safetensors": "<sha256>", "vocab.txt": "<sha256>"}). "task" is the
 // digest of a bundle of a task directory (train.tsv, dev.tsv, task.json).
-// Other top-level keys belong to other workers and are ignored; an unknown
-// key inside "finetune" is an error.
+// Other top-level keys belong to other evaluators and are ignored; an
+// unknown key inside "finetune" is an error.
 //
 // Objectives: "accuracy", "f1" (binary: the positive class's; otherwise the
 // macro-F1), "macro_f1"; metrics: the majority baseline's accuracy, f1 and
@@ -31,29 +31,26 @@
 
 #include "autodistill/finetune/finetuner.hpp"
 #include "autodistill/status.hpp"
+#include "autodistill/study_settings.hpp"
 #include "autodistill/worker/evaluator.hpp"
 
 namespace autodistill::finetune {
 
-struct FinetuneSettings {
-  // Which model: the study's teacher, a bundle digest, or files by digest.
-  enum class Source { kTeacher, kBundle, kFiles };
-  Source source = Source::kTeacher;
-  std::string bundle_digest;                 // kBundle
-  std::map<std::string, std::string> files;  // kFiles: file name -> digest
-  std::string task_digest;                   // required
-  FinetuneOptions options;                   // device comes from the worker
-  // Intra-op threads for this trial; 0 keeps the worker's setting. Default 0.
-  int64_t threads = 0;
+// settings.finetune as the one settings codec reads it (study_settings.hpp:
+// the model's source and digests, the task digest, the options as
+// knobs.*, knobs.threads: intra-op threads, 0 keeps the worker's setting),
+// and the options mapped onto FinetuneOptions (device comes from the worker).
+struct FinetuneSettings : FinetuneSection {
+  FinetuneOptions options;
 };
 
-// Parses a settings_json object. Keys of "finetune": model and task (both
-// required), epochs, batch_size, max_seq_len, learning_rate,
-// warmup_fraction, weight_decay, dropout, clip_norm, seed,
-// max_train_examples, threads, pooling ("cls" or "mean"). kInvalidArgument with field
-// "settings.finetune.<key>" for a missing, unknown, mistyped or out-of-range
-// key (a digest must be 64 lower-case hex digits; a file name a plain name);
-// kMalformed when the text is not a JSON object.
+// Parses a settings_json object through the codec (docs/distillation.md
+// "Finetune trials"): settings.finetune must be there; every section is
+// checked as the daemon checks it at submit. kInvalidArgument with field
+// "settings.finetune" (missing) or "settings.finetune.<key>" for a missing,
+// unknown, mistyped or out-of-range key (the codec's ranges; a digest must
+// be 64 lower-case hex digits, a file name a plain name); kMalformed when
+// the text is not a JSON object.
 Result<FinetuneSettings> parse_finetune_settings(std::string_view settings_json);
 
 struct FinetuneWorkerOptions {

@@ -2,8 +2,9 @@
 // What one probe measures: a student architecture at a serving setting,
 // read from a trial's factor values and the study's settings_json.
 //
-// settings_json (every key optional; unknown keys inside "student" and
-// "serving" are errors, other top-level keys belong to other workers):
+// settings_json (every key optional), read through the one settings codec
+// (autodistill/study_settings.hpp; docs/probe.md), so the probe refuses
+// exactly what the daemon refuses at submit:
 //
 //   {"student": {"vocab_size": 30522, "max_positions": 512, "type_vocab_size": 2,
 //                <architecture factors the design space leaves out, e.g. "num_blocks": 4>},
@@ -55,8 +56,11 @@ const std::vector<std::string>& architecture_factor_names();
 //                             do not divide the bottleneck)
 //   "params"                  an architecture factor neither in params nor in
 //                             settings.student
-//   "settings_json", "settings.student.<key>", "settings.serving.<key>"
-//                             malformed settings, e.g. seq_len above max_positions
+//   "settings_json"           settings text that is not a bounded JSON object
+//   "settings.<section>.<key>" a key the codec refuses (unknown, mistyped, out
+//                             of range: student sizes are integers 1..2^31,
+//                             serving sizes integers), or seq_len above
+//                             max_positions
 Result<ProbeRequest> parse_probe_request(const std::map<std::string, double>& factors,
                                          const std::string& settings_json);
 
