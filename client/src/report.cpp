@@ -8,13 +8,12 @@
 #include <set>
 #include <sstream>
 
-#include "autodistill/bounded_json.hpp"
 #include "autodistill/distill.hpp"
 #include "autodistill/glue_settings.hpp"
 #include "autodistill/pareto.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "autodistill/student_arch.hpp"
-#include "autodistill/student_settings.hpp"
+#include "autodistill/study_settings.hpp"
 #include "wire_convert.hpp"
 
 namespace autodistill {
@@ -47,14 +46,9 @@ std::optional<double> analytic_parameters(const std::vector<ParamValue>& params,
                                           const std::string& settings_json) {
   std::map<std::string, double> factors;
   StudentArch base;
-  auto parsed = parse_json(settings_json.empty() ? "{}" : settings_json, "settings");
-  const nlohmann::json settings = parsed ? std::move(parsed.value()) : nlohmann::json();
-  if (settings.is_object() && settings.contains("student") && settings["student"].is_object()) {
-    for (const auto& [key, value] : settings["student"].items()) {
-      if (value.is_number()) factors[key] = value.get<double>();
-    }
-    if (!read_student_settings(settings["student"], base)) return std::nullopt;
-  }
+  auto settings = parse_study_settings_text(settings_json, "settings");
+  if (!settings) return std::nullopt;
+  if (settings->student) settings->student->apply(base);
   for (const ParamValue& p : params) {
     if (p.category.empty()) factors[p.name] = p.number;
   }
@@ -230,12 +224,9 @@ std::string task_of(const TrialInfo& t) {
 // carry kTeacherCandidate, a Finetune trial's one param names its task).
 void add_glue(StudyReport& report, const std::vector<TrialInfo>& trials) {
   std::set<std::string> tasks;
-  if (auto settings = parse_json(
-          report.study.spec.settings_json.empty() ? "{}" : report.study.spec.settings_json,
-          "settings")) {
-    if (auto glue = glue_settings_of(settings.value(), "settings")) {
-      for (const auto& [name, digest] : glue->tasks) tasks.insert(name);
-    }
+  auto settings = parse_study_settings_text(report.study.spec.settings_json, "settings");
+  if (settings && settings->glue) {
+    for (const auto& [name, digest] : settings->glue->tasks) tasks.insert(name);
   }
   std::map<uint32_t, GlueRow> models;  // kTeacherCandidate sorts last
   GlueRow majority{"majority class", std::nullopt, std::nullopt, {}};

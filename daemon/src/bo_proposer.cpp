@@ -9,10 +9,10 @@
 
 #include "autodistill/bo/engine.hpp"
 #include "autodistill/bo/space.hpp"
-#include "autodistill/bounded_json.hpp"
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/proposer.hpp"
 #include "autodistill/student_settings.hpp"
+#include "autodistill/study_settings.hpp"
 
 namespace autodistill::daemon {
 
@@ -178,19 +178,16 @@ bo::EngineConfig engine_config(const wire::StudySpecT& spec) {
     }
     if (heads && bottleneck) c.space.divisibility.push_back({"num_heads", "bottleneck_size"});
     bo::StudentSettings student;
-    // settings.student: the teacher-derived sizes (docs/probe.md); a value
-    // that is not an integer keeps the default (validate_spec refuses it).
-    auto settings =
-        parse_json(spec.settings_json.empty() ? "{}" : spec.settings_json, "spec.settings_json");
-    if (settings && settings->is_object() && settings->contains("student") &&
-        (*settings)["student"].is_object()) {
+    // settings.student: the teacher-derived sizes and the template options
+    // (docs/probe.md), through the one settings codec; a stored spec passed
+    // it at submit (validate_spec), so bad settings keep the defaults.
+    auto settings = parse_study_settings_text(spec.settings_json, "spec.settings_json");
+    if (settings && settings->student) {
       StudentArch read = student.options;
       read.vocab_size = student.vocab_size;
       read.max_positions = student.max_seq_length;
       read.type_vocab_size = student.type_vocab_size;
-      // A stored spec passed validate_student_settings (the same reader); a
-      // bad field keeps the defaults from it on.
-      (void)read_student_settings((*settings)["student"], read);
+      settings->student->apply(read);
       student.vocab_size = read.vocab_size;
       student.max_seq_length = read.max_positions;
       student.type_vocab_size = read.type_vocab_size;

@@ -185,15 +185,13 @@ Controller::Study* Controller::load_study(const StudyRow& row) {
   s->parallelism = s->spec.parallelism ? s->spec.parallelism : config_.default_parallelism;
   s->max_attempts = s->spec.max_attempts ? s->spec.max_attempts : config_.max_attempts;
   s->has_baseline = !s->spec.baseline.empty();
-  if (!s->spec.settings_json.empty()) {
-    auto settings = parse_json(s->spec.settings_json, "spec.settings_json");
-    auto glue = settings ? glue_settings_of(settings.value(), "spec.settings_json")
-                         : Result<GlueSettings>(settings.status());
-    if (!glue) {
-      fail_unloadable(row.id, glue.status());
+  if (s->spec.kind == wire::StudyKind::Distill) {  // only a Distill study fine-tunes
+    auto settings = parse_study_settings_text(s->spec.settings_json, "spec.settings_json");
+    if (!settings) {
+      fail_unloadable(row.id, settings.status());
       return nullptr;
     }
-    s->glue = std::move(glue.value());
+    s->glue = settings->glue.value_or(GlueSettings{});
   }
   s->proposer = make_proposer(s->spec, row.id, warm_start_of(s->spec, row.created_ms));
   if (!s->proposer) {

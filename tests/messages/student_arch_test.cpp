@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
 #include "autodistill/student_arch.hpp"
+
 #include "autodistill/student_settings.hpp"
+#include "autodistill/study_settings.hpp"
 
 using namespace autodistill;
 
@@ -96,20 +100,26 @@ TEST_CASE("student settings: template options from settings.student, errors by f
   const auto options = nlohmann::json::parse(R"({"embedding_size": 32, "trigram_input": true,
       "normalization_type": "no_norm", "use_bottleneck_attention": false,
       "key_query_shared_bottleneck": true, "vocab_size": 99})");
-  REQUIRE(apply_student_options(options, a));
+  auto read = read_student_section(options, "settings.student");
+  REQUIRE(read);
+  read->apply(a);
   CHECK(a.embedding_size == 32);
   CHECK(a.trigram_input);
   CHECK(a.normalization == Normalization::kNoNorm);
   CHECK_FALSE(a.use_bottleneck_attention);
   CHECK(a.key_query_shared_bottleneck);
-  CHECK(a.vocab_size == 30522);  // sizes are not options
+  // Sizes are not options.
+  CHECK(read->given_options ==
+        std::set<std::string>{"embedding_size", "trigram_input", "normalization_type",
+                              "use_bottleneck_attention", "key_query_shared_bottleneck"});
+  CHECK(read->sizes == std::map<std::string, int64_t>{{"vocab_size", 99}});
   StudentArch b;
   copy_student_options(a, b);
   CHECK(b.embedding_size == 32);
   CHECK(b.normalization == Normalization::kNoNorm);
+  CHECK(b.vocab_size == 30522);  // copy_student_options copies no size
   auto field = [](const char* json) {
-    StudentArch x;
-    return apply_student_options(nlohmann::json::parse(json), x).field();
+    return read_student_section(nlohmann::json::parse(json), "settings.student").status().field();
   };
   CHECK(field(R"({"embedding_size": -1})") == "settings.student.embedding_size");
   CHECK(field(R"({"embedding_size": 1.5})") == "settings.student.embedding_size");
@@ -180,28 +190,37 @@ TEST_CASE("student arch: sizes beyond the limits are refused, costs never overfl
   CHECK(validate(huge).code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("read_student_settings: the one reader of settings.student", "[student_arch]") {
+TEST_CASE("read_student_section: the one reader of settings.student", "[student_arch]") {
   StudentArch a;
   auto student = nlohmann::json::parse(
       R"({"vocab_size": 238, "max_positions": 64, "embedding_size": 16, "trigram_input": true,
           "num_blocks": 3})");
-  REQUIRE(read_student_settings(student, a));
+  auto read = read_student_section(student, "settings.student");
+  REQUIRE(read);
+  read->apply(a);
   CHECK(a.vocab_size == 238);
   CHECK(a.max_positions == 64);
   CHECK(a.type_vocab_size == 2);  // left out: kept
   CHECK(a.embedding_size == 16);
   CHECK(a.trigram_input);
-  CHECK(a.num_blocks == 0);  // a factor, not a setting
+  CHECK(a.num_blocks == 3);          // a factor the design space leaves out, fixed here
+  CHECK(a.hidden_size == 0);         // left out: kept
+  CHECK(to_json(*read) == student);  // written back as given
 
-  StudentArch b;
-  Status bad = read_student_settings(nlohmann::json::parse(R"({"vocab_size": 30.5})"), b, "s.");
+  Status bad = read_student_section(nlohmann::json::parse(R"({"vocab_size": 30.5})"), "s").status();
   CHECK(bad.code() == Code::kInvalidArgument);
   CHECK(bad.field() == "s.vocab_size");
-  CHECK(b.vocab_size == 30522);
-  Status big =
-      read_student_settings(nlohmann::json::parse(R"({"type_vocab_size": 4294967296})"), b);
+  Status big = read_student_section(nlohmann::json::parse(R"({"type_vocab_size": 4294967296})"),
+                                    "settings.student")
+                   .status();
   CHECK(big.field() == "settings.student.type_vocab_size");
-  Status option = read_student_settings(nlohmann::json::parse(R"({"trigram_input": 1})"), b);
+  CHECK(read_student_section(nlohmann::json::parse(R"({"type_vocab_size": 2147483648})"),
+                             "settings.student"));  // 2^31: the largest
+  Status option =
+      read_student_section(nlohmann::json::parse(R"({"trigram_input": 1})"), "settings.student")
+          .status();
   CHECK(option.field() == "settings.student.trigram_input");
-  CHECK(read_student_settings(nlohmann::json::array(), b));  // not an object: nothing read
+  // Not an object: refused, as the daemon refuses it at submit.
+  CHECK(read_student_section(nlohmann::json::array(), "settings.student").status().field() ==
+        "settings.student");
 }

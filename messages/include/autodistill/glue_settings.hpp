@@ -1,7 +1,8 @@
 #pragma once
 // The GLUE tasks a Distill study names in settings.glue (docs/study-spec.md,
-// "GLUE tasks"), read the same way by the daemon (checks at submit, the
-// Finetune trials' settings) and the client (the report's GLUE table):
+// "GLUE tasks"), read by the one settings codec (study_settings.hpp) for
+// the daemon (checks at submit, the Finetune trials' settings) and the
+// client (the report's GLUE table):
 //
 //   {"glue": {"tasks": {"kjv-testament": "<sha256 of a task bundle>", ...},
 //             "epochs": 2, "max_seq_len": 48, "learning_rate": 0.001, "threads": 1}}
@@ -54,14 +55,6 @@ inline bool is_glue_task_name(const std::string& name) {
 // the Finetune options of the one settings codec (study_settings.hpp,
 // read_finetune_knob). Defined in messages/src/study_settings.cpp.
 Result<GlueSettings> read_glue_settings(const nlohmann::json& glue, const std::string& prefix);
-
-// settings.glue of a study's settings JSON text: nullopt-like empty tasks
-// when there is none; an error for text that does not parse as an object.
-inline Result<GlueSettings> glue_settings_of(const nlohmann::json& settings,
-                                             const std::string& prefix) {
-  if (!settings.is_object() || !settings.contains("glue")) return GlueSettings{};
-  return read_glue_settings(settings["glue"], prefix + ".glue");
-}
 
 // The settings of one Finetune trial: {"finetune": {options..., "model": model,
 // "task": digest}} (docs/distillation.md, "Finetune trials").

@@ -1,8 +1,9 @@
 #pragma once
 // The student template options in a study's settings.student object
-// (docs/distillation.md), read the same way by the distillation worker, the
+// (docs/distillation.md). The one settings codec (study_settings.hpp) reads
+// settings.student with set_student_option, so the distillation worker, the
 // latency probe, the BO engine's analytic counts (daemon) and the client's
-// report, so all four see the same architecture:
+// report all see the same architecture:
 //
 //   {"student": {"embedding_size": 32, "trigram_input": true,
 //                "normalization_type": "no_norm",
@@ -75,48 +76,6 @@ inline Status set_student_option(StudentArch& arch, const std::string& key,
     return Status::ok();
   }
   return Status(Code::kInvalidArgument, field + " is not a student template option", field);
-}
-
-// Applies every option present in a settings.student object (other keys
-// are skipped); the first bad one is returned, `arch` keeping the options
-// set before it.
-inline Status apply_student_options(const nlohmann::json& student, StudentArch& arch,
-                                    const std::string& field_prefix = "settings.student.") {
-  if (!student.is_object()) return Status::ok();
-  for (const char* key : kStudentOptionKeys) {
-    auto it = student.find(key);
-    if (it == student.end()) continue;
-    if (Status s = set_student_option(arch, key, *it, field_prefix); !s) return s;
-  }
-  return Status::ok();
-}
-
-// The largest teacher-derived size settings.student may give.
-inline constexpr int64_t kMaxStudentSetting = int64_t{1} << 31;
-
-// The one reader of a settings.student object: the teacher-derived sizes
-// (vocab_size, max_positions, type_vocab_size: positive integers up to
-// 2^31), then the options (apply_student_options), onto `arch`; keys it
-// leaves out keep `arch`'s values. The first bad field: kInvalidArgument
-// naming `field_prefix + key`, `arch` keeping what was read before it. Not
-// an object: nothing is read.
-inline Status read_student_settings(const nlohmann::json& student, StudentArch& arch,
-                                    const std::string& field_prefix = "settings.student.") {
-  if (!student.is_object()) return Status::ok();
-  const std::pair<const char*, int64_t*> sizes[] = {{"vocab_size", &arch.vocab_size},
-                                                    {"max_positions", &arch.max_positions},
-                                                    {"type_vocab_size", &arch.type_vocab_size}};
-  for (const auto& [key, field] : sizes) {
-    auto it = student.find(key);
-    if (it == student.end()) continue;
-    if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
-        it->get<int64_t>() > kMaxStudentSetting) {
-      return Status(Code::kInvalidArgument, "must be a positive integer up to 2^31",
-                    field_prefix + key);
-    }
-    *field = it->get<int64_t>();
-  }
-  return apply_student_options(student, arch, field_prefix);
 }
 
 // Copies the options (not the sizes) of `from` onto `to`.
