@@ -21,7 +21,7 @@
 #include "autodistill/model/pretraining_examples.hpp"
 #include "autodistill/model/student_checkpoint.hpp"
 #include "autodistill/model/teacher.hpp"
-#include "autodistill/model/trial_failure.hpp"
+#include "autodistill/model/torch_trial.hpp"
 #include "autodistill/model/wordpiece.hpp"
 #include "autodistill/student_arch.hpp"
 #include "autodistill/wire/bundle.hpp"
@@ -434,13 +434,8 @@ Result<TrialOutcome> DistillEvaluator::evaluate(TrialContext& ctx) {
                                        "params." + valid.field());
     }
 
-    const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads =
-        settings->knobs.threads > 0 ? settings->knobs.threads
-        : options_.threads > 0
-            ? options_.threads
-            : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
-    at::set_num_threads(static_cast<int>(threads));
+        model::trial_threads(settings->knobs.threads, options_.threads, options_.slots);
 
     auto student = model::Student::create(arch, settings->options.seed);
     if (!student) return permanent(student.status());

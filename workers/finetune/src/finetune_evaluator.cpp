@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "autodistill/model/trial_failure.hpp"
+#include "autodistill/model/torch_trial.hpp"
 #include "autodistill/wire/bundle.hpp"
 
 namespace autodistill::finetune {
@@ -132,13 +132,8 @@ Result<TrialOutcome> FinetuneEvaluator::evaluate(TrialContext& ctx) {
     }
     if (ctx.cancelled()) return Status(Code::kCancelled, "cancelled");
 
-    const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads =
-        settings->knobs.threads > 0 ? settings->knobs.threads
-        : options_.threads > 0
-            ? options_.threads
-            : std::max<int64_t>(1, hardware / std::max<uint32_t>(1, options_.slots));
-    at::set_num_threads(static_cast<int>(threads));
+        model::trial_threads(settings->knobs.threads, options_.threads, options_.slots);
     FinetuneOptions options = settings->options;
     options.device = at::Device(options_.device == "cuda" ? at::kCUDA : at::kCPU);
     if (options.max_seq_len > encoder->max_positions()) {
