@@ -402,7 +402,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("the default alternates the observed and the front rule (every 2nd suggestion)",
+TEST_CASE("the default alternates the observed and the front rule; score can take the widest",
           "[bo][engine]") {
   // The scenario above (a dominated outlier stretches the observed rule's box
   // past a probed candidate 4x slower than the slowest point), with the
@@ -411,7 +411,8 @@ TEST_CASE("the default alternates the observed and the front rule (every 2nd sug
   // the front rule (it cannot). front_reference_every = 0 turns the front
   // rule's turns off.
   const Point outlier = {24, 128, 64, 1, 384, 2}, probed = {24, 512, 160, 8, 640, 6};
-  auto probed_score = [&](const BoOptions& bo, int evaluations) {
+  auto probed_score = [&](const BoOptions& bo, int evaluations,
+                          Engine::ScoreReference reference = Engine::ScoreReference::kSuggestion) {
     EngineConfig c = table1_config("bo", 3);
     c.bo = bo;
     Engine engine = make(c);
@@ -430,16 +431,20 @@ TEST_CASE("the default alternates the observed and the front rule (every 2nd sug
     size_t complete = 0;
     for (const auto& r : engine.points()) complete += r.complete ? 1 : 0;
     REQUIRE(complete == static_cast<size_t>(evaluations) + 1);
-    auto s = engine.score({probed});
+    auto s = engine.score({probed}, {}, reference);
     REQUIRE(s.is_ok());
     return (*s)[0];
   };
   const BoOptions defaults;
   BoOptions off = defaults;
   off.front_reference_every = 0;
-  CHECK(probed_score(defaults, 20) > 0.0);  // 21 complete: the observed rule's turn
+  CHECK(probed_score(defaults, 20) > 0.0);   // 21 complete: the observed rule's turn
   CHECK(probed_score(defaults, 21) == 0.0);  // 22 complete: the front rule's turn
   CHECK(probed_score(off, 21) > 0.0);        // off: the observed rule every time
+  // The widest reference (the daemon's test for a hopeless candidate) is the
+  // observed rule's on every turn: the front turn's 0 is not "hopeless".
+  CHECK(probed_score(defaults, 21, Engine::ScoreReference::kWidest) > 0.0);
+  CHECK(probed_score(defaults, 20, Engine::ScoreReference::kWidest) == probed_score(defaults, 20));
 }
 
 TEST_CASE("failed and evaluated points are never suggested, a small space runs out",

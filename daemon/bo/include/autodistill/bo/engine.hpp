@@ -257,12 +257,20 @@ class Engine {
   // The point could not be evaluated; it is never suggested again.
   Status observe_failure(const Point& point);
 
+  // Which reference score() measures the hypervolume improvement from, for
+  // an objective that declares none. kSuggestion: the one the next
+  // suggest() uses (by turns with BoOptions::front_reference_every).
+  // kWidest: the observed rule alone, whose box holds every other rule's
+  // (the front rule is capped at it), so a candidate scored 0 there cannot
+  // add hypervolume under any rule: the test for a hopeless candidate.
+  enum class ScoreReference { kSuggestion, kWidest };
   // Acquisition value of each candidate given `pending` (higher = more
   // useful to evaluate): e.g. to rank probed candidates, whose latency is
   // already known, for a flash distillation. Uses the "bo" models whatever
   // the algorithm; 0 for all while the models have too little data.
   Result<std::vector<double>> score(const std::vector<Point>& candidates,
-                                    const std::vector<Point>& pending = {}) const;
+                                    const std::vector<Point>& pending = {},
+                                    ScoreReference reference = ScoreReference::kSuggestion) const;
 
   // Computes now the hyper-parameter fits that suggest() and score() will
   // need (the one in use, and the one that becomes due with the data of now,
