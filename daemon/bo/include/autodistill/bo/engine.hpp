@@ -53,8 +53,9 @@ struct ObjectiveSpec {
   bool log_transform = false;  // model log(value); values must be > 0 (latency-like)
   // Hypervolume reference (raw units): the expected hypervolume improvement
   // counts only the region beyond the references of the objectives that
-  // declare one. Default: the worst observed value minus 10% of the range
-  // (BoOptions::reference_from_front: the believed front's nadir instead).
+  // declare one. Default: the worst observed value minus 10% of the range,
+  // and on every second suggestion the believed front's nadir minus 10% of
+  // its range (BoOptions::front_reference_every, reference_from_front).
   std::optional<double> reference;
   // The reference is the mean measured value of EngineConfig::baseline for
   // this objective, once measured (until then, as without a reference).
@@ -142,7 +143,8 @@ struct BoOptions {
   // the objective space. false: the pre-bound behaviour.
   bool bound_repeated_best = true;
   // The reference of an objective that declares none. false (default): the
-  // worst observed value minus 10% of the observed range. true: the nadir of
+  // worst observed value minus 10% of the observed range (by turns with the
+  // front rule, front_reference_every below). true: always the nadir of
   // the believed Pareto front (the incumbent's non-dominated points) minus
   // 10% of the front's range in that objective (front_reference() in
   // pareto.hpp, as BoTorch / Ax infer one; the observed rule still applies
