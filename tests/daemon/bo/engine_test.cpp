@@ -402,7 +402,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("the default alternates the observed and the front rule; score can take the widest",
+TEST_CASE("the default alternates the observed and the front rule and score can take the widest",
           "[bo][engine]") {
   // The scenario above (a dominated outlier stretches the observed rule's box
   // past a probed candidate 4x slower than the slowest point), with the
