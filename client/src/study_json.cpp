@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "autodistill/bounded_json.hpp"
-#include "autodistill/study_settings.hpp"
 
 namespace autodistill {
 
@@ -321,13 +320,6 @@ Status parse_spec(const json& root, StudySpec& spec) {
   if (s = read_unsigned(root, "", "seed", spec.seed); !s) return s;
   if (auto it = root.find("settings"); it != root.end()) {
     if (!it->is_object()) return wrong_type("settings", "an object", *it);
-    // A Distill study's settings through the one settings codec, as the
-    // daemon checks them at submit: a bad key is named here
-    // ("settings.distill.flash_steps") before anything is sent. An External
-    // study's settings belong to its evaluator.
-    if (spec.kind == StudyKind::kDistill) {
-      if (auto typed = parse_study_settings(*it, "settings"); !typed) return typed.status();
-    }
     spec.settings_json = it->dump();
   }
   if (s = read_unsigned(root, "", "warm_start_study", spec.warm_start_study); !s) return s;
