@@ -160,46 +160,29 @@ bool Controller::skip_flash(Study& s, uint32_t candidate, const Params& params,
 
 bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
                                      std::map<std::string, double>* measured) {
-  auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
-  if (tag == fingerprints_by_tag_.end()) return false;
-  const std::string arch = arch_key(params);
-  const std::string serving = serving_key(s.spec.settings_json);
-  const std::vector<std::string> wanted = objectives_for(s.spec, TrialKind::Probe);
-  for (const std::string& fingerprint : tag->second) {
-    auto hit = store_.find_probe(arch, serving, fingerprint);
-    if (!hit || !hit.value()) continue;
-    const Values& cached = hit.value()->objectives;
-    std::map<std::string, double> objectives;
-    for (const std::string& name : wanted) {
-      auto value = cached.find(name);
-      if (value == cached.end()) break;
-      objectives[name] = value->second;
-    }
-    if (objectives.size() != wanted.size()) continue;
-    Values metrics = hit.value()->metrics;
-    metrics["cached_from_trial"] = static_cast<double>(hit.value()->trial_id);
-    TrialRow row;
-    row.study_id = s.row.id;
-    row.candidate = candidate;
-    row.kind = TrialKind::Probe;
-    row.state = TrialState::Completed;
-    row.params = params;
-    row.updated_ms = now_();
-    row.id = store_.insert_trial(row);
-    if (row.id == 0) return false;
-    row.objectives = objectives;
-    row.metrics = std::move(metrics);
-    row.fingerprint = fingerprint;
-    row.progress = 1;
-    store_.update_trial(row);
-    s.book.fold(row);  // a probe that completed at once
-    event(s, "trial_completed", row.id, 1,
-          "cached measurement of trial " + std::to_string(hit.value()->trial_id));
-    s.proposer->observe(params, objectives);
-    *measured = std::move(objectives);
-    return true;
-  }
-  return false;
+  auto hit = probes_->lookup(s.spec.hardware_tag, params, serving_key(s.spec.settings_json),
+                             objectives_for(s.spec, TrialKind::Probe));
+  if (!hit) return false;
+  TrialRow row;
+  row.study_id = s.row.id;
+  row.candidate = candidate;
+  row.kind = TrialKind::Probe;
+  row.state = TrialState::Completed;
+  row.params = params;
+  row.updated_ms = now_();
+  row.id = store_.insert_trial(row);
+  if (row.id == 0) return false;
+  row.objectives = hit->objectives;
+  row.metrics = std::move(hit->metrics);
+  row.fingerprint = hit->fingerprint;
+  row.progress = 1;
+  store_.update_trial(row);
+  s.book.fold(row);  // a probe that completed at once
+  event(s, "trial_completed", row.id, 1,
+        "cached measurement of trial " + std::to_string(hit->trial_id));
+  s.proposer->observe(params, hit->objectives);
+  *measured = std::move(hit->objectives);
+  return true;
 }
 
 void Controller::finish_trial(Trial& t, TrialState state) {

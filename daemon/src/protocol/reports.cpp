@@ -9,7 +9,6 @@
 
 #include "autodistill/daemon/artifact_check.hpp"
 #include "autodistill/daemon/log.hpp"
-#include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
 #include "study/result_check.hpp"
 
@@ -175,17 +174,8 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
   if (s != studies_.end() && t.row.kind != TrialKind::Finetune) {
     s->second->proposer->observe(t.row.params, objectives);
     // Only a converged measurement is reused by other studies.
-    if (t.row.kind == TrialKind::Probe && !t.row.fingerprint.empty() &&
-        probe_converged(t.row.metrics)) {
-      ProbeRow probe;
-      probe.arch = arch_key(t.row.params);
-      probe.serving = serving_key(s->second->spec.settings_json);
-      probe.fingerprint = t.row.fingerprint;
-      probe.objectives = t.row.objectives;
-      probe.metrics = t.row.metrics;
-      probe.trial_id = t.row.id;
-      probe.created_ms = now_();
-      store_.put_probe(probe);
+    if (t.row.kind == TrialKind::Probe) {
+      probes_->record(t.row, serving_key(s->second->spec.settings_json), now_());
     }
   }
   finish_trial(t, TrialState::Completed);

@@ -56,6 +56,8 @@ class SessionRegistry;
 struct WorkerSession;
 }  // namespace protocol
 namespace study {
+class ProbeCache;
+class StoreProbeRows;
 struct Effects;
 struct StudyView;
 struct TrialView;
@@ -313,11 +315,13 @@ class Controller {
   std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;  // non-terminal
   // Worker sessions and lease-expiry penalties (protocol/session_registry.hpp).
   std::unique_ptr<protocol::SessionRegistry> sessions_;
+  // The probe cache (study/probe_cache.hpp): fingerprints seen per hardware
+  // tag, measurements in the store's probe rows.
+  std::unique_ptr<study::StoreProbeRows> probe_rows_;
+  std::unique_ptr<study::ProbeCache> probes_;
   int64_t last_housekeeping_ms_ = 0;
   bool blob_garbage_ = false;  // released blobs may wait (store's blob_garbage)
   std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
-  // Hardware fingerprints seen per hardware tag (probe cache lookups).
-  std::map<std::string, std::set<std::string>> fingerprints_by_tag_;
   // Last durable event seq each watcher (study, peer) has been sent.
   std::map<std::pair<uint64_t, std::string>, uint64_t> watcher_seq_;
   int64_t last_keepalive_ms_ = 0;
