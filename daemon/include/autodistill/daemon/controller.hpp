@@ -195,9 +195,20 @@ class Controller {
   // The earlier study's measurements a warm start gives the proposer.
   std::vector<PriorObservation> warm_start_of(const wire::StudySpecT& spec, int64_t created_ms);
   Result<std::optional<wire::StudySpecT>> find_visible_spec(uint64_t id);
+  // study::refill(), applied: a suggestion job when the study wants
+  // candidates (controller/lifecycle.cpp).
   void refill(Study& s);
+  // AskProposer: hands a suggestion job for `count` candidates to the runner.
+  void ask_proposer(Study& s, size_t count);
+  // A suggestion job's proposals: study::take_suggestions(), applied (unless
+  // the state was rebuilt or the study is gone meanwhile).
   void on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals);
-  void add_candidate(Study& s, Params params);
+  // AddCandidate: the next candidate, study::first_trial() and
+  // study::settle_proposed() applied.
+  void add_candidate(Study& s, const Params& params);
+  // ProbeCandidate: the probe from the cache (then after_probe()), else a
+  // queued Probe trial.
+  void probe_candidate(Study& s, uint32_t candidate, const Params& params, const std::string& note);
   // Queues a trial of the candidate (kept open), not to be leased before
   // `not_before_ms`; false when the store failed.
   bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind, const Params& params,
