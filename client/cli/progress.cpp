@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "autodistill/distill_metrics.hpp"
 #include "autodistill/pareto.hpp"
 #include "autodistill/report.hpp"
 #include "autodistill/study_json.hpp"
@@ -33,7 +34,7 @@ std::string state_word(const std::string& message) {
 // probe of a Distill study that has one of them as an objective or
 // constraint; docs/study-spec.md).
 bool is_accuracy_metric(const std::string& name) {
-  return name == "accuracy" || name == "mlm_accuracy" || name == "nsp_accuracy";
+  return is_distill_accuracy_metric(name);
 }
 
 bool expects_flash(const StudySpec& spec) {

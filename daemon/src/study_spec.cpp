@@ -21,14 +21,6 @@ const std::vector<std::string>& distill_factor_names() {
                                              "num_heads",  "intermediate_size", "num_stacked_ffn"};
   return k;
 }
-const std::vector<std::string>& distill_probe_metrics() {
-  static const std::vector<std::string> k = {"latency_ms", "params", "flops"};
-  return k;
-}
-const std::vector<std::string>& distill_accuracy_metrics() {
-  static const std::vector<std::string> k = {"accuracy", "mlm_accuracy", "nsp_accuracy"};
-  return k;
-}
 
 namespace {
 
@@ -355,8 +347,7 @@ Status validate(const wire::StudySpecT& spec, const Config& config, const HasBlo
       hi = std::min(hi, c.bound);
     else
       lo = std::max(lo, c.bound);
-    bool positive_metric = distill && c.metric != "accuracy" && c.metric != "mlm_accuracy" &&
-                           c.metric != "nsp_accuracy";
+    bool positive_metric = distill && !is_distill_accuracy_metric(c.metric);
     if (lo > hi) {
       return invalid("contradicts an earlier constraint on \"" + c.metric + "\" (no value is >= " +
                          std::to_string(lo) + " and <= " + std::to_string(hi) + ")",

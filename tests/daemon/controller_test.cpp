@@ -763,3 +763,39 @@ TEST_CASE(
   h.reopen();
   CHECK(h.controller->snapshot().studies.empty());
 }
+
+TEST_CASE("controller: studies sharing workers share them fairly and none starves",
+          "[controller][scheduling]") {
+  // Two studies, each able to run 4 trials at once, and one worker with 4
+  // slots serving both: the older study must not take every slot while it
+  // has work (it would until its exploration ended: hours for Distill).
+  Harness h;
+  const uint64_t s1 = h.submit(external_spec(12, 4));
+  const uint64_t s2 = h.submit(external_spec(12, 4));
+  auto assigns = h.join("p1", wire::Role::External, 4, {s1, s2});
+  REQUIRE(assigns.size() == 4);
+  auto running = [&](uint64_t study) {
+    return std::count_if(assigns.begin(), assigns.end(),
+                         [&](const wire::AssignT& a) { return a.study_id == study; });
+  };
+  CHECK(running(s1) == 2);
+  CHECK(running(s2) == 2);
+  // A freed slot goes to the study with fewer running trials: finishing a
+  // trial of s1 gives the slot back to s1, never to s2's third.
+  for (int round = 0; round < 8; ++round) {
+    const uint64_t study = round % 2 == 0 ? s1 : s2;
+    auto it = std::find_if(assigns.begin(), assigns.end(),
+                           [&](const wire::AssignT& a) { return a.study_id == study; });
+    REQUIRE(it != assigns.end());
+    const wire::AssignT done = *it;
+    assigns.erase(it);
+    auto more = Harness::assigns(h.result("p1", done));
+    REQUIRE(more.empty());  // the worker gives its slot back with a Pull
+    more = h.pull("p1", 1);
+    REQUIRE(more.size() == 1);
+    CHECK(more[0].study_id == study);
+    assigns.push_back(more[0]);
+    CHECK(running(s1) == 2);
+    CHECK(running(s2) == 2);
+  }
+}

@@ -246,3 +246,22 @@ TEST_CASE("gangs form in queue order, and a later gang cannot take reserved work
   CHECK(pairs(schedule(studies, workers, 0), workers) ==
         P{{10, {"a", "b", "c"}}, {11, {"a", "b"}}});
 }
+
+TEST_CASE("each slot goes to the eligible study with the fewest running trials", "[scheduler]") {
+  std::vector<StudyQueueView> studies = {study(1, kDistill, {trial(10), trial(11), trial(12)}),
+                                         study(2, kDistill, {trial(20), trial(21), trial(22)}),
+                                         study(3, kDistill, {trial(30), trial(31)})};
+  studies[0].running[kDistill] = 2;  // study 1 already runs two, study 3 one
+  studies[2].running[kDistill] = 1;
+  std::vector<WorkerView> workers = {worker("a", Role::Distill, 3), worker("b", Role::Distill, 2)};
+  // Study 2 (none running) twice; then 3 (1 running against 2 and 2); then
+  // all three at 2: ties go in the order given.
+  CHECK(pairs(schedule(studies, workers, 0), workers) ==
+        P{{20, {"a"}}, {21, {"a"}}, {30, {"a"}}, {10, {"b"}}, {22, {"b"}}});
+  // Another role's running trials do not count.
+  studies[0].running[kDistill] = 0;
+  studies[0].running[kProbe] = 5;
+  studies[2].running[kDistill] = 0;
+  CHECK(pairs(schedule(studies, workers, 0), workers) ==
+        P{{10, {"a"}}, {20, {"a"}}, {30, {"a"}}, {11, {"b"}}, {21, {"b"}}});
+}

@@ -357,3 +357,39 @@ TEST_CASE("web view: the token file must be private and long enough", "[webview]
   REQUIRE(ok);
   CHECK(ok.value() == "0123456789abcdef0123");
 }
+
+TEST_CASE("web view: trial times come from the trial rows and not from the events", "[webview]") {
+  // The study page used to rebuild queued/started times from the study's
+  // events, so a trial whose events were not read had no times.
+  const wire::StudySpecT spec = external_spec(2);
+  StudyRow study;
+  study.id = 1;
+  study.state = wire::StudyState::Exploring;
+  TrialRow done = row(1, 0, 1, 2, 900);
+  done.created_ms = 100;
+  done.started_ms = 400;
+  done.finished_ms = 900;
+  TrialRow running = row(2, 1, 0, 0, 700, wire::TrialState::Leased);
+  running.objectives.clear();
+  running.created_ms = 200;
+  running.started_ms = 700;
+  TrialRow queued = row(3, 1, 0, 0, 200, wire::TrialState::Queued);
+  queued.kind = wire::TrialKind::External;
+  queued.objectives.clear();
+  queued.created_ms = 250;
+  const auto d = web::study_detail(study, spec, {done, running, queued}, {});
+  REQUIRE(d["candidates"].size() == 2);
+  const auto& t0 = d["candidates"][0]["trials"][0];
+  CHECK(t0["queued_ms"] == 100);
+  CHECK(t0["started_ms"] == 400);
+  CHECK(t0["finished_ms"] == 900);
+  CHECK(d["candidates"][0]["explored_ms"] == 900);
+  const auto& t1 = d["candidates"][1]["trials"][0];
+  CHECK(t1["queued_ms"] == 200);
+  CHECK(t1["started_ms"] == 700);
+  CHECK(t1["finished_ms"].is_null());
+  const auto& t2 = d["candidates"][1]["trials"][1];
+  CHECK(t2["queued_ms"] == 250);
+  CHECK(t2["started_ms"].is_null());
+  CHECK(t2["finished_ms"].is_null());
+}

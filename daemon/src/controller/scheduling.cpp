@@ -4,6 +4,8 @@
 #include "autodistill/daemon/controller.hpp"
 
 #include <algorithm>
+#include <array>
+#include <map>
 
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/daemon/probe_handoff.hpp"
@@ -133,6 +135,14 @@ void Controller::dispatch() {
     by_index.push_back(w.get());
   }
   if (std::none_of(std::begin(free_role), std::end(free_role), [](bool f) { return f; })) return;
+  // Workers running each study's trials, by role (the scheduler's fair share).
+  std::map<uint64_t, std::array<uint32_t, study::kRoles>> running;
+  for (const auto& [id, t] : trials_) {
+    const int role = static_cast<int>(t->role);
+    if (t->row.state == TrialState::Leased && role >= 0 && role < study::kRoles) {
+      running[t->row.study_id][role] += t->ranks;
+    }
+  }
   std::vector<study::StudyQueueView> studies;
   for (const auto& [id, s] : studies_) {
     if (s->state() != StudyState::Exploring && s->state() != StudyState::Finalizing) {
@@ -141,6 +151,9 @@ void Controller::dispatch() {
     study::StudyQueueView v;
     v.study_id = id;
     v.hardware_tag = s->spec.hardware_tag;
+    if (auto r = running.find(id); r != running.end()) {
+      std::copy(r->second.begin(), r->second.end(), std::begin(v.running));
+    }
     for (int role = 0; role < study::kRoles; ++role) {
       if (!free_role[role]) continue;
       for (uint64_t trial_id : s->ready[role]) {

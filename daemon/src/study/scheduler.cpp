@@ -3,6 +3,8 @@
 #include "study/scheduler.hpp"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <map>
 #include <unordered_set>
 
@@ -30,8 +32,12 @@ class Turn {
         workers_(workers),
         now_(now),
         credits_(workers.size()),
-        held_(workers.size()) {
+        held_(workers.size()),
+        running_(studies.size()) {
     for (size_t i = 0; i < workers.size(); ++i) credits_[i] = workers[i].credits;
+    for (size_t k = 0; k < studies.size(); ++k) {
+      std::copy(std::begin(studies[k].running), std::end(studies[k].running), running_[k].begin());
+    }
   }
 
   Plan run() {
@@ -59,6 +65,16 @@ class Turn {
     return false;
   }
 
+  // The studies by how many trials of `role` they run (fewest first), ties
+  // in the order given.
+  std::vector<size_t> by_share(int role) const {
+    std::vector<size_t> order(studies_.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return running_[a][role] < running_[b][role]; });
+    return order;
+  }
+
   void dequeue(const StudyQueueView& s, int role, uint64_t trial_id) {
     if (gone_.insert(trial_id).second) plan_.dequeued.push_back({s.study_id, role, trial_id});
   }
@@ -69,7 +85,8 @@ class Turn {
     const WorkerView& w = workers_[i];
     const int role = static_cast<int>(w.role);
     if (role < 0 || role >= kRoles) return false;
-    for (const StudyQueueView& s : studies_) {
+    for (size_t k : by_share(role)) {
+      const StudyQueueView& s = studies_[k];
       if (!s.active || s.ready[role].empty() || !eligible(w, s)) continue;
       for (const QueuedTrialView& t : s.ready[role]) {
         if (gone_.count(t.trial_id)) continue;
@@ -80,7 +97,10 @@ class Turn {
         if (t.not_before_ms > now_) continue;  // a re-probe's backoff
         if (t.ranks > 1) {
           if (reserved_[t.trial_id].count(i)) continue;  // already holds a credit for it
-          if (form_gang(i, s, role, t)) return true;
+          if (form_gang(i, s, role, t)) {
+            running_[k][role] += t.ranks;
+            return true;
+          }
           if (free_credits(i) == 0) return false;  // its credit waits for the gang
           continue;
         }
@@ -90,6 +110,7 @@ class Turn {
         dequeue(s, role, t.trial_id);
         plan_.assignments.push_back({s.study_id, t.trial_id, {i}});
         credits_[i]--;
+        running_[k][role]++;
         return true;
       }
     }
@@ -142,8 +163,9 @@ class Turn {
   const int64_t now_;
   std::vector<uint32_t> credits_;  // left in this turn
   std::vector<uint32_t> held_;     // of those, kept for gangs that could not form yet
-  std::map<uint64_t, std::set<size_t>> reserved_;  // gang trial -> workers holding a credit
-  std::unordered_set<uint64_t> gone_;              // dequeued in this turn
+  std::vector<std::array<uint32_t, kRoles>> running_;  // by study: running + assigned this turn
+  std::map<uint64_t, std::set<size_t>> reserved_;      // gang trial -> workers holding a credit
+  std::unordered_set<uint64_t> gone_;                  // dequeued in this turn
   Plan plan_;
 };
 

@@ -7,8 +7,12 @@
 //
 // Rules (docs/daemon.md "Scheduling"):
 // - Workers are served in the order given; each takes trials while it has
-//   credit, scanning the active studies in the order given and each study's
-//   ready queue of its role front to back.
+//   credit. Each trial comes from the active, eligible study with the
+//   fewest trials of the worker's role running (`running`, plus what this
+//   turn assigned), ties in the order given; within a study, its ready
+//   queue of that role front to back. Studies sharing workers therefore
+//   share them evenly (max-min) and none waits for another to run out of
+//   work; a study that cannot use its share leaves it to the others.
 // - A worker may run a study's trials when its role matches the queue; an
 //   External worker only for the studies it names; a Probe worker only
 //   with the study's hardware tag (when the study has one). A quarantined
@@ -55,6 +59,8 @@ struct StudyQueueView {
   bool active = true;        // Exploring or Finalizing: its trials may be leased
   std::string hardware_tag;  // the study's (Probe workers must match it when not empty)
   std::vector<QueuedTrialView> ready[kRoles];  // by wire::Role, front first
+  // Workers running its trials now, by wire::Role (a gang counts its ranks).
+  uint32_t running[kRoles] = {};
 };
 
 struct WorkerView {

@@ -32,6 +32,17 @@ bool terminal(const TrialRow& t) {
          t.state == TrialState::Cancelled;
 }
 
+// When a terminal trial ended: its finished_ms, or its last update for a
+// row stored terminal before the store kept finished_ms.
+int64_t finished_at(const TrialRow& t) {
+  return t.finished_ms != 0 ? t.finished_ms : t.updated_ms;
+}
+
+// A time column: null when not (yet) known (0).
+nlohmann::json time_or_null(int64_t ms) {
+  return ms != 0 ? nlohmann::json(ms) : nlohmann::json(nullptr);
+}
+
 // When each candidate's exploration completed: its last exploration
 // trial's time, for candidates whose exploration trials all completed.
 std::map<uint32_t, int64_t> completion_times(const std::vector<TrialRow>& trials) {
@@ -43,7 +54,7 @@ std::map<uint32_t, int64_t> completion_times(const std::vector<TrialRow>& trials
       incomplete.insert(t.candidate);
       continue;
     }
-    done[t.candidate] = std::max(done[t.candidate], t.updated_ms);
+    done[t.candidate] = std::max(done[t.candidate], finished_at(t));
   }
   for (uint32_t c : incomplete) done.erase(c);
   return done;
@@ -127,7 +138,6 @@ nlohmann::json study_summary(const StudyRow& row, const wire::StudySpecT& spec,
 
 nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
                             const std::vector<TrialRow>& trials,
-                            const std::vector<EventRow>& events,
                             const std::map<uint64_t, double>& progress) {
   nlohmann::json out = study_summary(row, spec, trials);
   out["hardware_tag"] = spec.hardware_tag;
@@ -153,15 +163,6 @@ nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
   // Candidate 0 is the baseline when the spec has one (client_api.cpp).
   const bool has_baseline = spec.kind == wire::StudyKind::Distill && !spec.baseline.empty();
   out["baseline"] = has_baseline ? nlohmann::json(0) : nlohmann::json(nullptr);
-
-  // Times from the events: queued (its first trial_queued), started (the
-  // latest trial_leased); a terminal trial finished at its last update.
-  std::map<uint64_t, int64_t> queued_ms, started_ms;
-  for (const EventRow& e : events) {
-    if (e.trial_id == 0) continue;
-    if (e.kind == "trial_queued" && !queued_ms.count(e.trial_id)) queued_ms[e.trial_id] = e.time_ms;
-    if (e.kind == "trial_leased") started_ms[e.trial_id] = e.time_ms;
-  }
 
   study::CandidateBook book;
   for (const TrialRow& t : trials) book.fold(t);
@@ -196,10 +197,6 @@ nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
     } else if (t.state == TrialState::Completed) {
       p = 1;
     }
-    auto time_of = [](const std::map<uint64_t, int64_t>& m, uint64_t id) {
-      auto it = m.find(id);
-      return it == m.end() ? nlohmann::json(nullptr) : nlohmann::json(it->second);
-    };
     nlohmann::json trial = {
         {"trial_id", t.id},
         {"kind", lower(wire::EnumNameTrialKind(t.kind))},
@@ -208,9 +205,9 @@ nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
         {"values", std::move(values)},
         {"worker_id", t.worker_id},
         {"progress", p},
-        {"queued_ms", time_of(queued_ms, t.id)},
-        {"started_ms", time_of(started_ms, t.id)},
-        {"finished_ms", terminal(t) ? nlohmann::json(t.updated_ms) : nlohmann::json(nullptr)},
+        {"queued_ms", time_or_null(t.created_ms)},
+        {"started_ms", time_or_null(t.started_ms)},
+        {"finished_ms", terminal(t) ? nlohmann::json(finished_at(t)) : nlohmann::json(nullptr)},
         {"error", nullptr}};
     if (t.error_code != 0) {
       trial["error"] = {

@@ -37,11 +37,11 @@ nlohmann::json study_summary(const StudyRow& row, const wire::StudySpecT& spec,
 // constraints, factors, the baseline's candidate index (null without one),
 // each candidate (stage from the one CandidateBook fold, architecture,
 // merged exploration values, its trials by kind with values, worker,
-// progress, queued/started/finished times from the study's events), the
+// progress, queued/started/finished times from the trial rows' created_ms,
+// started_ms and finished_ms columns: null when not known), the
 // front and front_history. `progress` is Snapshot::progress.
 nlohmann::json study_detail(const StudyRow& row, const wire::StudySpecT& spec,
                             const std::vector<TrialRow>& trials,
-                            const std::vector<EventRow>& events,
                             const std::map<uint64_t, double>& progress);
 
 // The worker fleet: every worker the store knows, the connected ones with

@@ -19,8 +19,6 @@ namespace autodistill::daemon::web {
 namespace {
 
 constexpr uint32_t kListLimit = 200;
-// Events read for a study's trial times (queued, started).
-constexpr uint32_t kEventLimit = 1000000;
 // Finished studies whose JSON is kept (beyond: the cache starts over).
 constexpr size_t kMaxCachedSummaries = 4 * kListLimit;
 constexpr size_t kMaxCachedDetails = 16;
@@ -266,10 +264,8 @@ Result<nlohmann::json> WebView::detail(const StudyRow& row) {
   }
   auto trials = store_.trials_of_study(row.id);
   if (!trials) return trials.status();
-  auto events = store_.events_after(row.id, 0, kEventLimit);
-  if (!events) return events.status();
-  nlohmann::json out = study_detail(row, spec_of(row), trials.value(), events.value(),
-                                    controller_.snapshot().progress);
+  nlohmann::json out =
+      study_detail(row, spec_of(row), trials.value(), controller_.snapshot().progress);
   if (finished(row)) {
     if (details_.size() >= kMaxCachedDetails) details_.clear();
     details_[row.id] = {row.updated_ms, out};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autodistill/daemon/row_codec.hpp"
+#include "autodistill/distill_metrics.hpp"
 #include "autodistill/status.hpp"
 #include "autodistill/wire/codec.hpp"
 
@@ -23,11 +24,9 @@ inline constexpr uint32_t kMaxRegularRanks = 64;
 
 // The factors of the student design space (paper Table 1, plus blocks).
 const std::vector<std::string>& distill_factor_names();
-// Objectives and metrics a Distill study can name, with the trial kind that
-// measures them: probe trials report latency_ms / params / flops, flash and
-// regular trials report the accuracies.
-const std::vector<std::string>& distill_probe_metrics();
-const std::vector<std::string>& distill_accuracy_metrics();
+// The objectives and metrics a Distill study can name, with the trial kind
+// that measures them: distill_probe_metrics(), distill_accuracy_metrics()
+// (autodistill/distill_metrics.hpp, shared with the client).
 
 // True when the blob store holds `digest`.
 using HasBlob = std::function<bool(const std::string& digest)>;
