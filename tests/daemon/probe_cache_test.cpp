@@ -121,7 +121,7 @@ TEST_CASE("ProbeCache::lookup: a row lacking a wanted objective is passed over",
   CHECK(rows.reads == std::vector<std::string>{"fp-a", "fp-b"});
 }
 
-TEST_CASE("ProbeCache::lookup: an unreadable row counts as none; the next fingerprint is tried",
+TEST_CASE("ProbeCache::lookup: an unreadable row counts as none, the next fingerprint is tried",
           "[study][probe_cache]") {
   MemoryRows rows;
   rows.put(measured(arch(128, 4), "fp-a", {{"latency_ms", 2.0}}, 7));

@@ -172,7 +172,7 @@ TEST_CASE("first_trial: the baseline says so", "[study][suggestions]") {
   CHECK(at<study::QueueTrial>(study::first_trial(v, 1, width(64)), 0).note.empty());
 }
 
-TEST_CASE("settle_proposed: an open candidate waits; a closed one is finished or failed",
+TEST_CASE("settle_proposed: an open candidate waits, a closed one is finished or failed",
           "[study][suggestions]") {
   Fixture f;
   f.open(1);
