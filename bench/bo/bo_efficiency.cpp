@@ -548,7 +548,8 @@ int main(int argc, char** argv) {
                  &bo_options.front_reference_layers, 1, 1000);
   parser.add_real("reference-quantile", "BoOptions::observed_reference_quantile.",
                   &bo_options.observed_reference_quantile, false);
-  parser.add_int("front-every", "BoOptions::front_reference_every.",
+  parser.add_int("front-every",
+                 "BoOptions::front_reference_every (default 2; 0: the observed rule alone).",
                  &bo_options.front_reference_every, 0, 1000);
   parser.add_real("front-weight", "BoOptions::front_reference_weight.",
                   &bo_options.front_reference_weight, false);

@@ -49,7 +49,7 @@ using namespace autodistill::bo;
 
 namespace {
 
-BoOptions bo_options;  // --generations, --population
+BoOptions bo_options;  // --generations, --population, ..., --front-every
 
 // Wall-clock and this thread's CPU milliseconds. The CPU time is what a call
 // costs on a core of its own; on the shared machine the wall time also holds
@@ -186,6 +186,9 @@ int main(int argc, char** argv) {
                  &bo_options.search_model_points, 2, 100000);
   parser.add_int("search-pool", "BoOptions::search_pool (default 0: the population).",
                  &bo_options.search_pool, 0, 100000);
+  parser.add_int("front-every",
+                 "BoOptions::front_reference_every (default 2; 0: the observed rule alone).",
+                 &bo_options.front_reference_every, 0, 1000);
   bool background_only = false;
   parser.add_switch("background-only", "Skip the inline (no prefit) run.",
                     [&background_only] { background_only = true; });

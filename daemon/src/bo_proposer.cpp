@@ -119,8 +119,13 @@ class BoProposer final : public Proposer {
     return [engine = engine_] { engine.prefit(); };
   }
 
+  // Tells a hopeless candidate (skip_dominated_flash): the widest reference,
+  // so a candidate the alternating reference's front turn leaves outside its
+  // box (e.g. more accurate than the front but slower than its nadir) still
+  // counts.
   double score(const Params& params) const override {
-    auto scores = engine_.score({to_point(*spec_, params)});
+    auto scores =
+        engine_.score({to_point(*spec_, params)}, {}, bo::Engine::ScoreReference::kWidest);
     if (!scores || scores.value().empty()) return 0.0;
     return scores.value().front();
   }

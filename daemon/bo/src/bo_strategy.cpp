@@ -256,8 +256,11 @@ MetricModel build_model(const Engine::Impl& impl, size_t m,
 class BoContext {
  public:
   // `search`: also build the evolutionary search's subset models.
-  BoContext(const Engine::Impl& impl, uint64_t seed, bool search)
-      : impl_(impl), priors_(impl.cache->priors([&] { return fit_priors(impl); })) {
+  // `widest`: the observed reference rule alone (Engine::ScoreReference).
+  BoContext(const Engine::Impl& impl, uint64_t seed, bool search, bool widest = false)
+      : impl_(impl),
+        priors_(impl.cache->priors([&] { return fit_priors(impl); })),
+        widest_(widest) {
     search_models_.resize(impl.metrics.size());
     for (size_t m = 0; m < impl.metrics.size(); ++m) {
       models_.push_back(build_model(impl, m, priors_, search ? &search_models_[m] : nullptr));
@@ -343,8 +346,8 @@ class BoContext {
     // adds the front rule's EHVI, weighted, to the observed rule's.
     const bool every_front =
         bo.front_reference_every > 0 && complete.size() % bo.front_reference_every == 0;
-    const bool use_front = bo.reference_from_front || every_front;
-    const bool second = bo.front_reference_weight > 0 && !use_front;
+    const bool use_front = !widest_ && (bo.reference_from_front || every_front);
+    const bool second = !widest_ && bo.front_reference_weight > 0 && !use_front;
     Objectives inferred;
     if (use_front || second) {
       inferred = bo.front_reference_gap
@@ -415,6 +418,7 @@ class BoContext {
   std::vector<MetricModel> models_;
   std::vector<MetricModel> search_models_;
   bool ready_ = false;
+  bool widest_ = false;  // the observed reference rule alone
   bool has_measured_ = false;
   std::vector<Objectives> incumbent_;
   Objectives ref_;
@@ -691,8 +695,8 @@ void prefit_bo(const Engine::Impl& impl) {
 }
 
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,
-                             const std::vector<Point>& pending, uint64_t seed) {
-  BoContext ctx(impl, seed, /*search=*/false);
+                             const std::vector<Point>& pending, uint64_t seed, bool widest) {
+  BoContext ctx(impl, seed, /*search=*/false, widest);
   std::vector<double> out(candidates.size(), 0.0);
   if (!ctx.ready() || candidates.empty()) return out;
   Batch batch(ctx, candidates, pending);

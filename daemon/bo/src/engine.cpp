@@ -507,7 +507,8 @@ Result<std::vector<Point>> Engine::Impl::suggest(size_t n, const std::vector<Poi
 }
 
 Result<std::vector<double>> Engine::Impl::score(const std::vector<Point>& candidates_in,
-                                                const std::vector<Point>& pending_in) const {
+                                                const std::vector<Point>& pending_in,
+                                                Engine::ScoreReference reference) const {
   std::vector<Point> candidates, pending;
   for (size_t i = 0; i < candidates_in.size(); ++i) {
     auto p = canonical(candidates_in[i], at("candidates", i));
@@ -520,7 +521,8 @@ Result<std::vector<double>> Engine::Impl::score(const std::vector<Point>& candid
     pending.push_back(std::move(p.value()));
   }
   std::sort(pending.begin(), pending.end());
-  return score_bo(*this, candidates, pending, hash_combine(config.seed, events));
+  return score_bo(*this, candidates, pending, hash_combine(config.seed, events),
+                  reference == Engine::ScoreReference::kWidest);
 }
 
 // ---------------------------------------------------------------------------
@@ -548,8 +550,9 @@ Result<std::vector<Point>> Engine::suggest(size_t n, const std::vector<Point>& p
 }
 
 Result<std::vector<double>> Engine::score(const std::vector<Point>& candidates,
-                                          const std::vector<Point>& pending) const {
-  return impl_->score(candidates, pending);
+                                          const std::vector<Point>& pending,
+                                          ScoreReference reference) const {
+  return impl_->score(candidates, pending, reference);
 }
 
 void Engine::prefit() const {

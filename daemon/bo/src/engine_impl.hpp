@@ -101,7 +101,8 @@ class Engine::Impl {
   Result<std::vector<Point>> suggest(size_t n, const std::vector<Point>& pending,
                                      const std::atomic<bool>* cancel) const;
   Result<std::vector<double>> score(const std::vector<Point>& candidates,
-                                    const std::vector<Point>& pending) const;
+                                    const std::vector<Point>& pending,
+                                    Engine::ScoreReference reference) const;
 };
 
 // The points a strategy may still propose in one suggest() call: feasible
@@ -140,8 +141,9 @@ class CandidateSource {
 // Strategies (one file each).
 std::vector<Point> suggest_bo(const Engine::Impl& impl, size_t n, const std::vector<Point>& pending,
                               CandidateSource& source, Rng& rng);
+// widest: the observed rule alone (Engine::ScoreReference::kWidest).
 std::vector<double> score_bo(const Engine::Impl& impl, const std::vector<Point>& candidates,
-                             const std::vector<Point>& pending, uint64_t seed);
+                             const std::vector<Point>& pending, uint64_t seed, bool widest);
 void prefit_bo(const Engine::Impl& impl);
 std::optional<Point> firefly_step(const Engine::Impl& impl, size_t step,
                                   const CandidateSource& source, Rng& rng);

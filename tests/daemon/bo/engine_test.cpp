@@ -222,7 +222,7 @@ TEST_CASE("partial observations: latency first, accuracy later", "[bo][engine]")
   for (const auto& p : *next) REQUIRE(p != b);  // complete now: never again
 }
 
-TEST_CASE("the default reference is the believed front's nadir, not a dominated outlier",
+TEST_CASE("the front reference is the believed front's nadir, not a dominated outlier",
           "[bo][engine]") {
   // A probed candidate whose latency is known to be 4x the slowest observed
   // point: beyond the front's nadir (minus 10 % of the front's range), so it
@@ -232,6 +232,7 @@ TEST_CASE("the default reference is the believed front's nadir, not a dominated 
   for (bool from_front : {true, false}) {
     EngineConfig c = table1_config("bo", 3);
     c.bo.reference_from_front = from_front;
+    c.bo.front_reference_every = 0;  // the observed rule alone when !from_front
     Engine engine = make(c);
     drive(engine, 20);
     double slowest = 0.0, least_accurate = 100.0;
@@ -286,7 +287,8 @@ TEST_CASE(
     REQUIRE(s.is_ok());
     return *s;
   };
-  const BoOptions observed;
+  BoOptions observed;
+  observed.front_reference_every = 0;  // the observed rule alone
   const std::vector<double> base = scores(observed);
   REQUIRE(base[0] > 0.0);
   // The default engine does not read the variants' knobs.
@@ -365,7 +367,8 @@ TEST_CASE(
     REQUIRE(s.is_ok());
     return *s;
   };
-  const BoOptions observed;
+  BoOptions observed;
+  observed.front_reference_every = 0;  // the observed rule alone
   BoOptions front = observed;
   front.reference_from_front = true;
   const std::vector<double> base = scores(observed), narrow = scores(front);
@@ -397,6 +400,51 @@ TEST_CASE(
       REQUIRE(summed[i] > base[i]);
     }
   }
+}
+
+TEST_CASE("the default alternates the observed and the front rule and score can take the widest",
+          "[bo][engine]") {
+  // The scenario above (a dominated outlier stretches the observed rule's box
+  // past a probed candidate 4x slower than the slowest point), with the
+  // default options: with an odd number of complete points the observed rule
+  // applies (the probed candidate can add hypervolume), with an even number
+  // the front rule (it cannot). front_reference_every = 0 turns the front
+  // rule's turns off.
+  const Point outlier = {24, 128, 64, 1, 384, 2}, probed = {24, 512, 160, 8, 640, 6};
+  auto probed_score = [&](const BoOptions& bo, int evaluations,
+                          Engine::ScoreReference reference = Engine::ScoreReference::kSuggestion) {
+    EngineConfig c = table1_config("bo", 3);
+    c.bo = bo;
+    Engine engine = make(c);
+    drive(engine, evaluations);
+    double slowest = 0.0, least_accurate = 100.0;
+    for (const auto& r : engine.points()) {
+      slowest = std::max(slowest, r.values.at("latency_ms"));
+      least_accurate = std::min(least_accurate, r.values.at("accuracy"));
+    }
+    for (const auto& r : engine.points()) REQUIRE((r.point != outlier && r.point != probed));
+    REQUIRE(engine
+                .observe(outlier,
+                         {{"accuracy", least_accurate - 30.0}, {"latency_ms", 100.0 * slowest}})
+                .is_ok());
+    REQUIRE(engine.observe(probed, {{"latency_ms", 4.0 * slowest}}).is_ok());
+    size_t complete = 0;
+    for (const auto& r : engine.points()) complete += r.complete ? 1 : 0;
+    REQUIRE(complete == static_cast<size_t>(evaluations) + 1);
+    auto s = engine.score({probed}, {}, reference);
+    REQUIRE(s.is_ok());
+    return (*s)[0];
+  };
+  const BoOptions defaults;
+  BoOptions off = defaults;
+  off.front_reference_every = 0;
+  CHECK(probed_score(defaults, 20) > 0.0);   // 21 complete: the observed rule's turn
+  CHECK(probed_score(defaults, 21) == 0.0);  // 22 complete: the front rule's turn
+  CHECK(probed_score(off, 21) > 0.0);        // off: the observed rule every time
+  // The widest reference (the daemon's test for a hopeless candidate) is the
+  // observed rule's on every turn: the front turn's 0 is not "hopeless".
+  CHECK(probed_score(defaults, 21, Engine::ScoreReference::kWidest) > 0.0);
+  CHECK(probed_score(defaults, 20, Engine::ScoreReference::kWidest) == probed_score(defaults, 20));
 }
 
 TEST_CASE("failed and evaluated points are never suggested, a small space runs out",
