@@ -24,7 +24,9 @@ Controller::Controller(const Config& config, Store& store, BlobStore& blobs, Clo
       store_(store),
       blobs_(blobs),
       now_(std::move(clock)),
-      sessions_(std::make_unique<protocol::SessionRegistry>()) {}
+      sessions_(std::make_unique<protocol::SessionRegistry>()),
+      probe_rows_(std::make_unique<study::StoreProbeRows>(store)),
+      probes_(std::make_unique<study::ProbeCache>(*probe_rows_)) {}
 
 Controller::~Controller() = default;
 
@@ -54,9 +56,8 @@ Status Controller::recover() {
                             row.hardware.size());
     if (!v.VerifyBuffer<wire::Hardware>(nullptr)) continue;
     const auto* hw = flatbuffers::GetRoot<wire::Hardware>(row.hardware.data());
-    if (hw->fingerprint() && hw->fingerprint()->size() > 0) {
-      fingerprints_by_tag_[hw->tag() ? hw->tag()->str() : ""].insert(hw->fingerprint()->str());
-    }
+    if (hw->fingerprint())
+      probes_->saw_hardware(hw->tag() ? hw->tag()->str() : "", hw->fingerprint()->str());
   }
   auto ids = store_.active_study_ids();
   if (!ids) return ids.status();

@@ -19,6 +19,7 @@
 #include "protocol/session_registry.hpp"
 #include "study/candidate_book.hpp"
 #include "study/lifecycle.hpp"
+#include "study/probe_cache.hpp"
 #include "study/scheduler.hpp"
 #include "study/trials.hpp"
 
@@ -49,12 +50,8 @@ inline constexpr uint32_t kPruneBatch = 10000;
 // The wire form of a stored event (watch replay and live streaming).
 wire::EventT event_message(const EventRow& row);
 
-// Canonical keys of the probe cache: the architecture as a JSON object
-// sorted by factor name, and the study's serving setting (settings.serving).
-inline std::string arch_key(const Params& params) {
-  return params_object(params).dump();
-}
-
+// The probe cache's key of the study's serving setting (settings.serving);
+// the architecture's is study::arch_key().
 inline std::string serving_key(const std::string& settings_json) {
   auto settings = parse_study_settings_text(settings_json, "spec.settings_json");
   return settings ? settings->serving_key() : "{}";

@@ -14,31 +14,20 @@
 #include "autodistill/daemon/log.hpp"
 #include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
+#include "study/suggestions.hpp"
 
 namespace autodistill::daemon {
 
 void Controller::refill(Study& s) {
-  if (s.state() != StudyState::Exploring || shutting_down_ || s.suggesting) {
-    return;
-  }
-  if (!s.wall_spent && s.spec.max_wall_seconds > 0 &&
-      now_() - s.row.created_ms >= int64_t{1000} * s.spec.max_wall_seconds) {
-    s.wall_spent = true;
-    event(s, "wall_budget_spent", 0, 0,
-          "max_wall_seconds " + std::to_string(s.spec.max_wall_seconds) + " passed after " +
-              std::to_string(explored(s)) + " candidates; no new candidates");
-    LOG_INFO("study " << s.row.id << ": max_wall_seconds passed; exploration stops proposing");
-  }
-  if (s.exhausted || s.wall_spent || s.book.open_candidates() >= s.parallelism ||
-      explored(s) >= s.spec.max_trials) {
-    return;
-  }
-  const size_t want =
-      std::min<size_t>(s.parallelism - s.book.open_candidates(), s.spec.max_trials - explored(s));
+  apply(s, study::refill(view_of(s), {explored(s), s.exhausted, s.wall_spent, s.suggesting},
+                         s.parallelism, s.row.created_ms, now_()));
+}
+
+void Controller::ask_proposer(Study& s, size_t count) {
   s.suggesting = true;
   ++suggestions_in_flight_;
   auto seconds = std::make_shared<double>(0.0);
-  SuggestJob job = [inner = s.proposer->prepare(want, cancel_suggestions_), seconds] {
+  SuggestJob job = [inner = s.proposer->prepare(count, cancel_suggestions_), seconds] {
     const auto started = std::chrono::steady_clock::now();
     std::vector<Params> out = inner();
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -59,50 +48,27 @@ void Controller::refill(Study& s) {
 }
 
 void Controller::on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals) {
-  if (epoch != epoch_) return;
+  if (epoch != epoch_) return;  // the state was rebuilt meanwhile
   auto it = studies_.find(study_id);
   if (it == studies_.end()) return;
   Study& s = *it->second;
-  // Cancelled, ended or shutting down meanwhile: nothing was stored, so
-  // nothing is lost (after a restart the study suggests again).
-  if (s.state() != StudyState::Exploring || shutting_down_) {
-    s.suggesting = false;
-    return;
-  }
-  if (proposals.empty()) {
-    s.exhausted = true;
-    LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << explored(s)
-                      << " candidates");
-  }
-  // Pending for the proposer before any is added: a cached probe can finish
-  // a candidate at once, and the next suggestion must see all of them.
-  for (const Params& p : proposals) s.proposer->add_known(p);
-  for (Params& p : proposals) add_candidate(s, std::move(p));
-  s.suggesting = false;
-  maybe_advance(s);
+  apply(s, study::take_suggestions(view_of(s), explored(s), std::move(proposals)));
 }
 
-void Controller::add_candidate(Study& s, Params params) {
+void Controller::add_candidate(Study& s, const Params& params) {
   const uint32_t candidate = s.book.propose();
-  const std::string note = s.has_baseline && candidate == 0 ? " baseline" : "";
-  if (s.spec.kind == StudyKind::External) {
-    queue_trial(s, candidate, TrialKind::External, params, note);
-  } else if (!study_uses(s.spec, TrialKind::Probe)) {
-    if (study_uses(s.spec, TrialKind::Flash)) {
-      queue_trial(s, candidate, TrialKind::Flash, params, note);
-    }
-  } else if (std::map<std::string, double> cached;
-             complete_from_cache(s, candidate, params, &cached)) {
+  // A store write that failed fails the batch at commit (the state is then
+  // rebuilt): the candidate is settled all the same.
+  apply(s, study::first_trial(view_of(s), candidate, params));
+  apply(s, study::settle_proposed(view_of(s), candidate, params));
+}
+
+void Controller::probe_candidate(Study& s, uint32_t candidate, const Params& params,
+                                 const std::string& note) {
+  if (std::map<std::string, double> cached; complete_from_cache(s, candidate, params, &cached)) {
     after_probe(s, candidate, params, cached);  // probe first: here from the cache
   } else {
     queue_trial(s, candidate, TrialKind::Probe, params, note);
-  }
-  if (!s.book.open(candidate)) {
-    // Nothing left to run (a cached probe and no flash).
-    if (s.book.skipped(candidate))
-      s.proposer->observe_failure(params);
-    else
-      s.proposer->finish(params);
   }
 }
 
@@ -160,46 +126,29 @@ bool Controller::skip_flash(Study& s, uint32_t candidate, const Params& params,
 
 bool Controller::complete_from_cache(Study& s, uint32_t candidate, const Params& params,
                                      std::map<std::string, double>* measured) {
-  auto tag = fingerprints_by_tag_.find(s.spec.hardware_tag);
-  if (tag == fingerprints_by_tag_.end()) return false;
-  const std::string arch = arch_key(params);
-  const std::string serving = serving_key(s.spec.settings_json);
-  const std::vector<std::string> wanted = objectives_for(s.spec, TrialKind::Probe);
-  for (const std::string& fingerprint : tag->second) {
-    auto hit = store_.find_probe(arch, serving, fingerprint);
-    if (!hit || !hit.value()) continue;
-    const Values& cached = hit.value()->objectives;
-    std::map<std::string, double> objectives;
-    for (const std::string& name : wanted) {
-      auto value = cached.find(name);
-      if (value == cached.end()) break;
-      objectives[name] = value->second;
-    }
-    if (objectives.size() != wanted.size()) continue;
-    Values metrics = hit.value()->metrics;
-    metrics["cached_from_trial"] = static_cast<double>(hit.value()->trial_id);
-    TrialRow row;
-    row.study_id = s.row.id;
-    row.candidate = candidate;
-    row.kind = TrialKind::Probe;
-    row.state = TrialState::Completed;
-    row.params = params;
-    row.updated_ms = now_();
-    row.id = store_.insert_trial(row);
-    if (row.id == 0) return false;
-    row.objectives = objectives;
-    row.metrics = std::move(metrics);
-    row.fingerprint = fingerprint;
-    row.progress = 1;
-    store_.update_trial(row);
-    s.book.fold(row);  // a probe that completed at once
-    event(s, "trial_completed", row.id, 1,
-          "cached measurement of trial " + std::to_string(hit.value()->trial_id));
-    s.proposer->observe(params, objectives);
-    *measured = std::move(objectives);
-    return true;
-  }
-  return false;
+  auto hit = probes_->lookup(s.spec.hardware_tag, params, serving_key(s.spec.settings_json),
+                             objectives_for(s.spec, TrialKind::Probe));
+  if (!hit) return false;
+  TrialRow row;
+  row.study_id = s.row.id;
+  row.candidate = candidate;
+  row.kind = TrialKind::Probe;
+  row.state = TrialState::Completed;
+  row.params = params;
+  row.updated_ms = now_();
+  row.id = store_.insert_trial(row);
+  if (row.id == 0) return false;
+  row.objectives = hit->objectives;
+  row.metrics = std::move(hit->metrics);
+  row.fingerprint = hit->fingerprint;
+  row.progress = 1;
+  store_.update_trial(row);
+  s.book.fold(row);  // a probe that completed at once
+  event(s, "trial_completed", row.id, 1,
+        "cached measurement of trial " + std::to_string(hit->trial_id));
+  s.proposer->observe(params, hit->objectives);
+  *measured = std::move(hit->objectives);
+  return true;
 }
 
 void Controller::finish_trial(Trial& t, TrialState state) {
@@ -377,6 +326,42 @@ bool Controller::apply(Study& s, const study::Effects& effects) {
       c.metrics_.reprobes++;
       // The QueueTrial before appended the re-probe to the probe queue.
       c.event(s, "reprobe_queued", s.ready[static_cast<int>(Role::Probe)].back(), 1, e.message);
+      return true;
+    }
+    bool operator()(const study::SpendWallBudget& e) {
+      s.wall_spent = true;
+      c.event(s, "wall_budget_spent", 0, 0, e.message);
+      LOG_INFO("study " << s.row.id << ": max_wall_seconds passed; exploration stops proposing");
+      return true;
+    }
+    bool operator()(const study::AskProposer& e) {
+      c.ask_proposer(s, e.count);
+      return true;
+    }
+    bool operator()(const study::MarkExhausted& e) {
+      s.exhausted = true;
+      LOG_INFO("study " << s.row.id << ": the design space is exhausted after " << e.explored
+                        << " candidates");
+      return true;
+    }
+    bool operator()(const study::AddPending& e) {
+      s.proposer->add_known(e.params);
+      return true;
+    }
+    bool operator()(const study::AddCandidate& e) {
+      c.add_candidate(s, e.params);
+      return true;
+    }
+    bool operator()(const study::ProbeCandidate& e) {
+      c.probe_candidate(s, e.candidate, e.params, e.note);
+      return true;
+    }
+    bool operator()(const study::EndSuggestion&) {
+      s.suggesting = false;
+      return true;
+    }
+    bool operator()(const study::AdvanceStudy&) {
+      c.maybe_advance(s);
       return true;
     }
     bool operator()(const study::MarkUnconverged& e) {

@@ -4,14 +4,13 @@
 
 #include "autodistill/daemon/controller.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "autodistill/daemon/artifact_check.hpp"
 #include "autodistill/daemon/log.hpp"
-#include "autodistill/probe_choice.hpp"
 #include "controller_state.hpp"
+#include "study/result_check.hpp"
 
 namespace autodistill::daemon {
 
@@ -142,43 +141,21 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
     apply(*s->second, study::stale_result(trial_view(t), result.attempt));
   }
   const Values objectives = values_of(result.objectives);
-  Status problem;
-  for (const std::string& name : t.objectives) {
-    auto o = objectives.find(name);
-    if (o == objectives.end())
-      problem = Status(Code::kTrialError, "result lacks objective \"" + name + "\"", "objectives");
-    else if (!std::isfinite(o->second))
-      problem = Status(Code::kTrialError, "objective \"" + name + "\" is not finite", "objectives");
-    if (!problem) break;
-  }
-  // Values the engine cannot model (<= 0 under a log transform) fail the
-  // trial rather than complete it without an observation.
-  if (auto s = studies_.find(t.row.study_id); problem && s != studies_.end()) {
-    if (Status bad = check_measurements(s->second->spec, objectives); !bad) {
-      problem = Status(Code::kTrialError, bad.message(), bad.field());
-    }
-  }
-  std::vector<DeliveredFile> delivered;
+  auto s = studies_.find(t.row.study_id);
+  study::ResultTrialView view{t.row.kind, t.objectives,
+                              s != studies_.end() ? &s->second->spec : nullptr};
+  study::ResultFields fields{objectives, values_of(result.metrics), {}};
   for (const auto& a : result.artifacts) {
-    if (!a || !problem) continue;
+    if (!a) continue;
     auto size = blobs_.size_of(a->digest);
-    if (!size) {
-      problem =
-          Status(Code::kTrialError,
-                 "artifact \"" + a->name + "\" names blob " + a->digest + " that was not uploaded",
-                 "artifacts." + a->name);
-    } else if (size.value() != a->size) {
-      problem = Status(Code::kTrialError,
-                       "artifact \"" + a->name + "\" is announced as " + std::to_string(a->size) +
-                           " bytes; its blob has " + std::to_string(size.value()),
-                       "artifacts." + a->name);
-    }
-    delivered.push_back(DeliveredFile{a->name, a->digest, a->size, blobs_.path_of(a->digest)});
+    fields.artifacts.push_back({a->name, a->digest, a->size,
+                                size ? std::optional<uint64_t>(size.value()) : std::nullopt,
+                                blobs_.path_of(a->digest)});
   }
-  // What a Regular trial delivers is the study's student: checked first.
-  if (problem && t.row.kind == TrialKind::Regular) {
-    problem = check_student_artifacts(delivered);
-  }
+  auto checked = study::check_result(view, fields);
+  // What a Regular trial delivers is the study's student: checked last.
+  Status problem =
+      checked ? check_student_artifacts(checked.value().student_files) : checked.status();
   if (!problem) {
     LOG_WARN("trial " << t.row.id << " attempt " << result.attempt << " from worker \""
                       << w.worker_id << "\": " << problem.to_string());
@@ -189,26 +166,16 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
     return ack();
   }
   t.row.attempt = result.attempt;
-  t.row.objectives = finite_values(objectives);
-  t.row.metrics = finite_values(values_of(result.metrics));
+  t.row.objectives = std::move(checked.value().objectives);
+  t.row.metrics = std::move(checked.value().metrics);
   t.row.artifacts = blob_refs_of(result.artifacts);
   t.row.fingerprint = result.hardware_fingerprint;
   t.progress = 1;
-  if (auto s = studies_.find(t.row.study_id);
-      s != studies_.end() && t.row.kind != TrialKind::Finetune) {
+  if (s != studies_.end() && t.row.kind != TrialKind::Finetune) {
     s->second->proposer->observe(t.row.params, objectives);
     // Only a converged measurement is reused by other studies.
-    if (t.row.kind == TrialKind::Probe && !t.row.fingerprint.empty() &&
-        probe_converged(t.row.metrics)) {
-      ProbeRow probe;
-      probe.arch = arch_key(t.row.params);
-      probe.serving = serving_key(s->second->spec.settings_json);
-      probe.fingerprint = t.row.fingerprint;
-      probe.objectives = t.row.objectives;
-      probe.metrics = t.row.metrics;
-      probe.trial_id = t.row.id;
-      probe.created_ms = now_();
-      store_.put_probe(probe);
+    if (t.row.kind == TrialKind::Probe) {
+      probes_->record(t.row, serving_key(s->second->spec.settings_json), now_());
     }
   }
   finish_trial(t, TrialState::Completed);

@@ -121,9 +121,7 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
   LOG_INFO("worker \"" << w->worker_id << "\" joined (role " << wire::EnumNameRole(w->role)
                        << ", tag \"" << w->hardware.tag << "\", " << w->slots << " slots, "
                        << w->leased.size() << " running trials kept)");
-  if (!w->hardware.fingerprint.empty()) {
-    fingerprints_by_tag_[w->hardware.tag].insert(w->hardware.fingerprint);
-  }
+  probes_->saw_hardware(w->hardware.tag, w->hardware.fingerprint);
   sessions_->start(std::move(w));
 
   wire::WelcomeT welcome;

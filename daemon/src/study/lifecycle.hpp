@@ -166,11 +166,48 @@ struct MarkUnconverged {
   std::string message;
 };
 
+// Suggestions (study/suggestions.hpp).
+// max_wall_seconds passed: nothing new is proposed from now on; a
+// "wall_budget_spent" event with `message`.
+struct SpendWallBudget {
+  std::string message;
+};
+// Ask the proposer for `count` candidates: one suggestion job, in flight
+// until its proposals come back (take_suggestions()).
+struct AskProposer {
+  size_t count = 0;
+};
+// The proposer had nothing left to propose after `explored` candidates.
+struct MarkExhausted {
+  uint32_t explored = 0;
+};
+// Tell the proposer `params` is pending (proposed, not measured yet).
+struct AddPending {
+  Params params;
+};
+// Make `params` the study's next candidate: first_trial(), then
+// settle_proposed(), with the book as it is then.
+struct AddCandidate {
+  Params params;
+};
+// Probe the candidate: complete its probe from the probe cache (then
+// after_probe()), else queue its Probe trial (`note` as QueueTrial's).
+struct ProbeCandidate {
+  uint32_t candidate = 0;
+  Params params;
+  std::string note;
+};
+// The suggestion in flight is over.
+struct EndSuggestion {};
+// Let the study move on (more suggestions, the end of exploration, ...).
+struct AdvanceStudy {};
+
 using Effect =
     std::variant<QueueTrial, SetStudyState, EmitEvent, SkipFlash, CancelRanks, ReleaseRanks,
                  RequeueTrial, FinishTrial, CancelTrial, RecordTrialEnd, ReviewProbes, CloseInBook,
                  CancelCandidate, SettleCandidate, ObserveFailure, FinishCandidate, CandidateDone,
-                 ReprobeQueued, MarkUnconverged>;
+                 ReprobeQueued, MarkUnconverged, SpendWallBudget, AskProposer, MarkExhausted,
+                 AddPending, AddCandidate, ProbeCandidate, EndSuggestion, AdvanceStudy>;
 // Applied in order; the controller stops at the first that fails (a store
 // write that fails the batch, a refused transition).
 struct Effects : std::vector<Effect> {

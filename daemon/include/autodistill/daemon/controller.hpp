@@ -56,6 +56,8 @@ class SessionRegistry;
 struct WorkerSession;
 }  // namespace protocol
 namespace study {
+class ProbeCache;
+class StoreProbeRows;
 struct Effects;
 struct StudyView;
 struct TrialView;
@@ -193,9 +195,20 @@ class Controller {
   // The earlier study's measurements a warm start gives the proposer.
   std::vector<PriorObservation> warm_start_of(const wire::StudySpecT& spec, int64_t created_ms);
   Result<std::optional<wire::StudySpecT>> find_visible_spec(uint64_t id);
+  // study::refill(), applied: a suggestion job when the study wants
+  // candidates (controller/lifecycle.cpp).
   void refill(Study& s);
+  // AskProposer: hands a suggestion job for `count` candidates to the runner.
+  void ask_proposer(Study& s, size_t count);
+  // A suggestion job's proposals: study::take_suggestions(), applied (unless
+  // the state was rebuilt or the study is gone meanwhile).
   void on_suggestions(uint64_t study_id, uint64_t epoch, std::vector<Params> proposals);
-  void add_candidate(Study& s, Params params);
+  // AddCandidate: the next candidate, study::first_trial() and
+  // study::settle_proposed() applied.
+  void add_candidate(Study& s, const Params& params);
+  // ProbeCandidate: the probe from the cache (then after_probe()), else a
+  // queued Probe trial.
+  void probe_candidate(Study& s, uint32_t candidate, const Params& params, const std::string& note);
   // Queues a trial of the candidate (kept open), not to be leased before
   // `not_before_ms`; false when the store failed.
   bool queue_trial(Study& s, uint32_t candidate, wire::TrialKind kind, const Params& params,
@@ -313,11 +326,13 @@ class Controller {
   std::unordered_map<uint64_t, std::unique_ptr<Trial>> trials_;  // non-terminal
   // Worker sessions and lease-expiry penalties (protocol/session_registry.hpp).
   std::unique_ptr<protocol::SessionRegistry> sessions_;
+  // The probe cache (study/probe_cache.hpp): fingerprints seen per hardware
+  // tag, measurements in the store's probe rows.
+  std::unique_ptr<study::StoreProbeRows> probe_rows_;
+  std::unique_ptr<study::ProbeCache> probes_;
   int64_t last_housekeeping_ms_ = 0;
   bool blob_garbage_ = false;  // released blobs may wait (store's blob_garbage)
   std::unordered_map<uint64_t, std::vector<Watcher>> watchers_;  // by study
-  // Hardware fingerprints seen per hardware tag (probe cache lookups).
-  std::map<std::string, std::set<std::string>> fingerprints_by_tag_;
   // Last durable event seq each watcher (study, peer) has been sent.
   std::map<std::pair<uint64_t, std::string>, uint64_t> watcher_seq_;
   int64_t last_keepalive_ms_ = 0;
