@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "autodistill/report.hpp"
 
@@ -89,8 +90,10 @@ std::string pareto_svg(const StudyReport& report) {
     xs.push_back(*c.latency_ms);
     ys.push_back(*c.flash_accuracy);
   }
-  const auto [x0, x1] = range_of(xs);
-  const auto [y0, y1] = range_of(ys);
+  // Plain variables, not structured bindings: lambdas below capture them
+  // (clang before 16 refuses to capture a binding).
+  const std::pair<double, double> xr = range_of(xs), yr = range_of(ys);
+  const double x0 = xr.first, x1 = xr.second, y0 = yr.first, y1 = yr.second;
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
   auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * pw; };
   auto py = [&](double y) { return kTop + ph - (y - y0) / (y1 - y0) * ph; };

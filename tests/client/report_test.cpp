@@ -201,7 +201,9 @@ TEST_CASE("write_report writes report.md and pareto.svg") {
 }
 
 TEST_CASE("latency that did not converge is shown with its CI and a warning") {
-  auto [info, trials] = study();
+  auto made = study();  // not a structured binding: a lambda captures it (clang-14)
+  StudyInfo& info = made.first;
+  std::vector<TrialInfo>& trials = made.second;
   auto probe = [&](uint32_t c, double latency, bool converged, double low, double high,
                    TrialState state = TrialState::kCompleted) {
     for (const TrialInfo& t : trials) {
@@ -279,7 +281,9 @@ TEST_CASE("a failed re-probe does not make the candidate failed") {
 }
 
 TEST_CASE("the GLUE table: teacher, baseline, students, majority class, failures shown") {
-  auto [info, trials] = study();
+  auto made = study();  // not a structured binding: a lambda captures it (clang-14)
+  StudyInfo& info = made.first;
+  std::vector<TrialInfo>& trials = made.second;
   info.spec.settings_json = R"({"glue": {"tasks": {"pos": ")" + std::string(64, 'a') +
                             R"(", "testament": ")" + std::string(64, 'b') + R"("}}})";
   auto finetune = [&](uint32_t candidate, const std::string& task, double acc, double f1,
