@@ -106,26 +106,27 @@ Status Controller::recover() {
       trial->objectives = objectives_for(s->spec, kind);
       trial->ranks = ranks_for(s->spec, kind);
       if (trial->row.state == TrialState::Leased) {
-        // Give running workers time to reconnect and say Hello again.
-        trial->row.lease_expires_ms =
-            std::max(trial->row.lease_expires_ms, now + static_cast<int64_t>(config_.lease_ms));
-        if (Worker* w = sessions_->session_of(trial->row.worker_id))
-          w->leased.insert(trial->row.id);
-        // A gang's other ranks: each keeps its lease (a rank that reported
-        // its end needs none), extended as rank 0's.
+        // Every rank keeps its lease (a gang's rank that reported its end
+        // needs none), stretched to give running workers time to reconnect
+        // and say Hello again.
+        std::vector<std::string> holders{trial->row.worker_id};
+        std::vector<uint32_t> ended;
         if (trial->ranks > 1) {
           auto ranks = store_.gang_ranks(trial->row.id, trial->row.attempt);
           if (!ranks) return ranks.status();
-          trial->others.resize(trial->ranks - 1);
+          holders.resize(trial->ranks);
           for (const GangRankRow& r : ranks.value()) {
             if (r.rank == 0 || r.rank >= trial->ranks) continue;
-            Trial::Rank& rank = trial->others[r.rank - 1];
-            rank.worker_id = r.worker_id;
-            rank.done = r.done;
-            rank.lease_expires_ms = trial->row.lease_expires_ms;
-            if (Worker* w = sessions_->session_of(r.worker_id); w && !r.done)
-              w->leased.insert(trial->row.id);
+            holders[r.rank] = r.worker_id;
+            if (r.done) ended.push_back(r.rank);
           }
+        }
+        trial->leases = study::Leases(holders, trial->row.lease_expires_ms);
+        for (uint32_t r : ended) trial->leases.end(static_cast<int>(r));
+        for (int r = 0; r < static_cast<int>(holders.size()); ++r) {
+          trial->leases.extend_to(r, now + static_cast<int64_t>(config_.lease_ms));
+          if (Worker* w = sessions_->session_of(holders[r]); w && trial->leases.held(r))
+            w->leased.insert(trial->row.id);
         }
       } else {
         // A queued re-probe keeps its backoff from when it was queued.
@@ -241,16 +242,7 @@ void Controller::tick() {
   std::vector<std::pair<uint64_t, std::string>> expired;
   for (auto& [id, t] : trials_) {
     if (t->row.state != TrialState::Leased) continue;
-    if (t->row.lease_expires_ms <= now) {
-      expired.emplace_back(id, t->row.worker_id);
-      continue;
-    }
-    for (const Trial::Rank& r : t->others) {
-      if (!r.done && r.lease_expires_ms <= now) {
-        expired.emplace_back(id, r.worker_id);
-        break;
-      }
-    }
+    if (auto worker_id = t->leases.expired(now)) expired.emplace_back(id, std::move(*worker_id));
   }
   std::sort(expired.begin(), expired.end());
   for (const auto& [id, worker_id] : expired) {
@@ -280,7 +272,7 @@ void Controller::tick() {
       const std::string worker_id = w->worker_id;
       std::vector<uint64_t> gangs;
       for (uint64_t id : w->leased) {
-        if (auto t = trials_.find(id); t != trials_.end() && !t->second->others.empty()) {
+        if (auto t = trials_.find(id); t != trials_.end() && t->second->leases.gang()) {
           gangs.push_back(id);
         }
       }

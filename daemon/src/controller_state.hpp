@@ -18,6 +18,7 @@
 #include "autodistill/study_settings.hpp"
 #include "protocol/session_registry.hpp"
 #include "study/candidate_book.hpp"
+#include "study/leases.hpp"
 #include "study/lifecycle.hpp"
 #include "study/probe_cache.hpp"
 #include "study/scheduler.hpp"
@@ -85,22 +86,13 @@ struct Controller::Trial {
   std::set<std::string> expired_with;
   // Workers it runs on at once (> 1: a gang, docs/protocol.md "Gangs").
   uint32_t ranks = 1;
-  // A leased gang attempt's ranks 1..ranks-1 (at [r - 1]); rank 0 is the
-  // row's worker_id and lease_expires_ms. Empty while queued.
-  struct Rank {
-    std::string worker_id;
-    int64_t lease_expires_ms = 0;
-    bool done = false;  // its Result came: its lease ended
-  };
-  std::vector<Rank> others;
+  // The leased attempt's leases, one per rank (rank 0: row.worker_id); the
+  // live expiry times (row.lease_expires_ms is rank 0's as stored when it
+  // was leased). Empty while queued.
+  study::Leases leases;
   // The rank `worker_id` holds in the leased attempt, or -1.
   int rank_of(const std::string& worker_id) const {
-    if (row.state != wire::TrialState::Leased) return -1;
-    if (row.worker_id == worker_id) return 0;
-    for (size_t i = 0; i < others.size(); ++i) {
-      if (others[i].worker_id == worker_id) return static_cast<int>(i + 1);
-    }
-    return -1;
+    return row.state == wire::TrialState::Leased ? leases.rank_of(worker_id) : -1;
   }
 };
 

@@ -197,7 +197,7 @@ study::TrialView Controller::trial_view(const Trial& t) const {
   v.kind = t.row.kind;
   v.state = t.row.state;
   v.attempt = t.row.attempt;
-  v.gang = !t.others.empty();
+  v.gang = t.leases.gang();
   v.params = t.row.params;
   v.objectives = t.row.objectives;
   v.metrics = t.row.metrics;

@@ -56,12 +56,11 @@ void Controller::lease(Study& s, Trial& t, const std::vector<Worker*>& ranks) {
   store_.update_trial(t.row);
   store_.record_lease(t.row.id, t.row.attempt, w.worker_id);
   metrics_.dispatch.observe(static_cast<double>(t.row.updated_ms - t.ready_ms) / 1000.0);
-  t.others.clear();
+  std::vector<std::string> ids;
+  for (const Worker* holder : ranks) ids.push_back(holder->worker_id);
+  t.leases = study::Leases(ids, t.row.lease_expires_ms);
   std::string holders = w.worker_id;
-  for (size_t r = 1; r < ranks.size(); ++r) {
-    t.others.push_back({ranks[r]->worker_id, t.row.lease_expires_ms, false});
-    holders += ", " + ranks[r]->worker_id;
-  }
+  for (size_t r = 1; r < ranks.size(); ++r) holders += ", " + ranks[r]->worker_id;
   if (ranks.size() > 1) {
     for (size_t r = 0; r < ranks.size(); ++r) {
       store_.record_gang_rank(t.row.id, t.row.attempt, static_cast<uint32_t>(r),
@@ -85,10 +84,10 @@ void Controller::lease(Study& s, Trial& t, const std::vector<Worker*>& ranks) {
 
 void Controller::release_ranks(Trial& t) {
   if (Worker* holder = sessions_->session_of(t.row.worker_id)) holder->leased.erase(t.row.id);
-  for (const Trial::Rank& r : t.others) {
-    if (Worker* holder = sessions_->session_of(r.worker_id)) holder->leased.erase(t.row.id);
+  for (const study::Leases::Lease& l : t.leases.all()) {
+    if (Worker* holder = sessions_->session_of(l.worker_id)) holder->leased.erase(t.row.id);
   }
-  t.others.clear();
+  t.leases = {};
 }
 
 void Controller::cancel_ranks(Trial& t, const std::string& reason, const std::string& except) {
@@ -103,8 +102,8 @@ void Controller::cancel_ranks(Trial& t, const std::string& reason, const std::st
     }
   };
   cancel(t.row.worker_id);
-  for (const Trial::Rank& r : t.others) {
-    if (!r.done) cancel(r.worker_id);
+  for (size_t r = 1; r < t.leases.all().size(); ++r) {
+    if (t.leases.held(static_cast<int>(r))) cancel(t.leases.all()[r].worker_id);
   }
 }
 

@@ -103,7 +103,7 @@ void Controller::on_checkpoint(Worker& w, uint64_t rid, const wire::CheckpointT&
     return ignore();
   }
   Trial& t = *it->second;
-  t.row.lease_expires_ms = now_() + config_.lease_ms;  // a sign of life, as a Heartbeat
+  t.leases.renew(0, now_() + config_.lease_ms);  // a sign of life, as a Heartbeat
   auto recorded = store_.get_checkpoint(t.row.id);
   if (!recorded) return reply_error(Endpoint::kWorker, peer, rid, recorded.status());
   if (recorded.value() && recorded.value()->step >= c.step) return ignore();

@@ -108,9 +108,7 @@ void Controller::on_result(Worker& w, uint64_t rid, const wire::ResultT& result)
     if (live != trials_.end() && live->second->row.attempt == result.attempt &&
         live->second->rank_of(w.worker_id) == static_cast<int>(result.rank)) {
       Trial& t = *live->second;
-      Trial::Rank& r = t.others[result.rank - 1];
-      if (!r.done) {
-        r.done = true;
+      if (t.leases.end(static_cast<int>(result.rank))) {
         store_.gang_rank_done(t.row.id, t.row.attempt, result.rank);
         w.leased.erase(t.row.id);
         LOG_INFO("trial " << t.row.id << " attempt " << t.row.attempt << ": rank " << result.rank

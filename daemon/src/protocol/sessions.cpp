@@ -99,10 +99,8 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
     if (t == trials_.end() || t->second->row.attempt != ref->attempt) continue;
     Trial& trial = *t->second;
     const int rank = trial.rank_of(hello.worker_id);
-    if (rank < 0 || (rank > 0 && trial.others[rank - 1].done)) continue;  // done: no lease
-    int64_t& expires =
-        rank == 0 ? trial.row.lease_expires_ms : trial.others[rank - 1].lease_expires_ms;
-    expires = std::max(expires, lease_until);
+    if (!trial.leases.held(rank)) continue;  // not its lease, or its rank ended
+    trial.leases.extend_to(rank, lease_until);
     w->leased.insert(ref->trial_id);
   }
   WorkerRow row;
@@ -154,11 +152,8 @@ void Controller::on_heartbeat(Worker& w, const wire::HeartbeatT& hb) {
     if (t.row.attempt != p->attempt) continue;
     const int rank = t.rank_of(w.worker_id);
     if (rank < 0) continue;
-    if (rank > 0) {  // another rank of a gang: its own lease; progress is rank 0's
-      if (!t.others[rank - 1].done) t.others[rank - 1].lease_expires_ms = now + config_.lease_ms;
-      continue;
-    }
-    t.row.lease_expires_ms = now + config_.lease_ms;
+    t.leases.renew(rank, now + config_.lease_ms);
+    if (rank > 0) continue;  // another rank of a gang: its own lease; progress is rank 0's
     t.progress = std::clamp(p->fraction, 0.0f, 1.0f);
     auto s = studies_.find(t.row.study_id);
     if (s == studies_.end() || !watchers_.count(t.row.study_id)) continue;
@@ -195,7 +190,7 @@ void Controller::on_gang_address(Worker& w, const wire::GangAddressT& address) {
   // No reply (docs/protocol.md "Gangs"): relayed from rank 0 of the leased
   // attempt to every other rank still running it, each time; else ignored.
   auto it = trials_.find(address.trial_id);
-  if (it == trials_.end() || it->second->others.empty() ||
+  if (it == trials_.end() || !it->second->leases.gang() ||
       it->second->row.attempt != address.attempt || it->second->rank_of(w.worker_id) != 0) {
     LOG_INFO("ignored a GangAddress for trial " << address.trial_id << " attempt "
                                                 << address.attempt << " from worker \""
@@ -207,9 +202,10 @@ void Controller::on_gang_address(Worker& w, const wire::GangAddressT& address) {
                                          << w.worker_id << "\"");
     return;
   }
-  for (const Trial::Rank& r : it->second->others) {
-    const Worker* rank = sessions_->session_of(r.worker_id);
-    if (r.done || rank == nullptr) continue;
+  const study::Leases& leases = it->second->leases;
+  for (size_t r = 1; r < leases.all().size(); ++r) {
+    const Worker* rank = sessions_->session_of(leases.all()[r].worker_id);
+    if (!leases.held(static_cast<int>(r)) || rank == nullptr) continue;
     wire::GangAddressT relay;
     relay.trial_id = address.trial_id;
     relay.attempt = address.attempt;
@@ -264,7 +260,7 @@ void Controller::housekeeping(int64_t now) {
       for (const auto& [id, t] : trials_) {
         if (t->row.state != TrialState::Leased) continue;
         holding.insert(t->row.worker_id);
-        for (const Trial::Rank& r : t->others) holding.insert(r.worker_id);
+        for (const study::Leases::Lease& l : t->leases.all()) holding.insert(l.worker_id);
       }
       size_t pruned = 0;
       for (const std::string& id : ids.value()) {
