@@ -17,6 +17,12 @@
 
 namespace {
 
+// After the daemon's reply to a Result: a copy the worker re-sent before it
+// read the reply (its resend timer is liveness x heartbeat = 300 ms in these
+// tests) may still be on the way on a loaded machine. Waiting two resend
+// periods before listening leaves only copies sent after the reply.
+constexpr auto kResendSettle = std::chrono::milliseconds(700);
+
 using namespace autodistill;
 using namespace std::chrono_literals;
 using test::FakeDaemon;
@@ -156,7 +162,7 @@ TEST_CASE("a Result stays in the outbox and is re-sent until its Ack", "[workers
   CHECK(again->trial_id == 1);
 
   daemon.send(make_ack(1, 1));
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(kResendSettle);
   daemon.clear();
   CHECK_FALSE(daemon.next<wire::ResultT>(800ms));
   CHECK(worker.stop().is_ok());
@@ -182,7 +188,7 @@ TEST_CASE("a Result the daemon refuses leaves the outbox, a transient error keep
   // neither re-sent nor kept alive by heartbeats.
   daemon.send(wire::to_wire(Status(Code::kPermissionDenied, "not your lease", "attempt")),
               again->request_id);
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(kResendSettle);
   daemon.clear();
   CHECK_FALSE(daemon.next<wire::ResultT>(800ms));
   auto heartbeat = daemon.next<wire::HeartbeatT>(1s);
@@ -221,7 +227,7 @@ TEST_CASE("an unacknowledged Result survives a daemon restart", "[workers][pull]
   CHECK(objectives_of(*resent) == objectives_of(*result));
 
   daemon.send(make_ack(3, 2));
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(kResendSettle);
   daemon.clear();
   CHECK_FALSE(daemon.next<wire::ResultT>(800ms));
   CHECK(worker.stop().is_ok());
