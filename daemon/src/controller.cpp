@@ -265,25 +265,7 @@ void Controller::tick() {
       send(Endpoint::kWorker, peer, wire::encode_message(0, wire::HeartbeatT{}));
     }
   }
-  for (const std::string& peer : dead) {
-    // A gang attempt does not wait for a forgotten rank's lease to expire:
-    // it ends for all ranks now (docs/protocol.md "Gangs", duty 4).
-    if (const Worker* w = sessions_->find(peer)) {
-      const std::string worker_id = w->worker_id;
-      std::vector<uint64_t> gangs;
-      for (uint64_t id : w->leased) {
-        if (auto t = trials_.find(id); t != trials_.end() && t->second->leases.gang()) {
-          gangs.push_back(id);
-        }
-      }
-      for (uint64_t id : gangs) {
-        if (auto t = trials_.find(id); t != trials_.end()) {
-          requeue_or_fail(*t->second, "worker \"" + worker_id + "\" went silent", true, worker_id);
-        }
-      }
-    }
-    drop_worker(peer, "went silent; dropped");
-  }
+  for (const std::string& peer : dead) forget_worker(peer, "went silent");
 
   for (auto it = buckets_.begin(); it != buckets_.end();) {
     it = now - it->second.refilled_ms > 60'000 ? buckets_.erase(it) : std::next(it);

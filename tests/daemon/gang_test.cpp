@@ -304,6 +304,17 @@ TEST_CASE("gang: a Bye or a forgotten worker of any rank ends the attempt", "[co
     }
     CHECK(cancelled(out, g.at(0)) == std::vector<std::string>{g.peer(0)});
   }
+  SECTION("its connection says Hello as another worker") {
+    // The rank's worker is gone from that connection: as if it went silent.
+    wire::HelloT other;
+    other.worker_id = "w-someone-else";
+    other.role = wire::Role::Distill;
+    other.slots = 1;
+    other.hardware = std::make_unique<wire::HardwareT>();
+    auto out = h.worker(g.peer(1), std::move(other));
+    REQUIRE_FALSE(out.empty());
+    CHECK(cancelled(out, g.at(0)) == std::vector<std::string>{g.peer(0)});
+  }
   CHECK(regular_of(h, study).attempt == 2);
   CHECK(regular_of(h, study).state == wire::TrialState::Queued);
 }

@@ -80,7 +80,11 @@ void Controller::on_hello(const std::string& peer, uint64_t rid, wire::HelloT& h
     }
   }
   // A reconnecting worker replaces its old session; its leases stay. A
-  // connection that had a session (maybe under another worker_id) ends it.
+  // connection that had a session under another worker_id ends it: that
+  // worker is gone from it, as if it went silent.
+  if (const Worker* old = sessions_->find(peer); old && old->worker_id != hello.worker_id) {
+    forget_worker(peer, "was replaced on its connection by \"" + hello.worker_id + "\"");
+  }
   auto w = std::make_unique<Worker>();
   w->peer = peer;
   w->worker_id = hello.worker_id;
@@ -212,6 +216,27 @@ void Controller::on_gang_address(Worker& w, const wire::GangAddressT& address) {
     relay.address = address.address;
     send(Endpoint::kWorker, rank->peer, wire::encode_message(0, std::move(relay)));
   }
+}
+
+void Controller::forget_worker(const std::string& peer, const std::string& why) {
+  // A gang attempt does not wait for a forgotten rank's lease to expire:
+  // it ends for all ranks now (docs/protocol.md "Gangs", duty 4). A single
+  // trial keeps its lease: its worker may still say Hello again.
+  if (const Worker* w = sessions_->find(peer)) {
+    const std::string worker_id = w->worker_id;
+    std::vector<uint64_t> gangs;
+    for (uint64_t id : w->leased) {
+      if (auto t = trials_.find(id); t != trials_.end() && t->second->leases.gang()) {
+        gangs.push_back(id);
+      }
+    }
+    for (uint64_t id : gangs) {
+      if (auto t = trials_.find(id); t != trials_.end()) {
+        requeue_or_fail(*t->second, "worker \"" + worker_id + "\" " + why, true, worker_id);
+      }
+    }
+  }
+  drop_worker(peer, why + "; dropped");
 }
 
 void Controller::drop_worker(const std::string& peer, const std::string& why) {

@@ -283,6 +283,9 @@ class Controller {
   // One scheduling turn (study/scheduler.hpp): builds its views, leases
   // what it assigns (controller/scheduling.cpp).
   void dispatch();
+  // The session on `peer` is gone (silent, or its connection now speaks for
+  // another worker): its gang attempts end for every rank, then it is dropped.
+  void forget_worker(const std::string& peer, const std::string& why);
   // Forgets the session on `peer`, logging why; its leases stay.
   void drop_worker(const std::string& peer, const std::string& why);
   // A live trial whose study is not live (never expected): forget it.
